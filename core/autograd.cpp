@@ -1,0 +1,106 @@
+// autograd.cpp — recording ops and the reverse pass (see autograd.h).
+#include "core/autograd.h"
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/ops.h"
+
+namespace attnlab {
+
+static thread_local bool g_grad_enabled = true;
+
+bool grad_enabled() { return g_grad_enabled; }
+void set_grad_enabled(bool on) { g_grad_enabled = on; }
+
+bool any_requires_grad(const std::vector<Tensor>& inputs) {
+    if (!g_grad_enabled) return false;
+    for (const Tensor& t : inputs)
+        if (t.defined() && t.requires_grad()) return true;
+    return false;
+}
+
+Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs, BackwardFn backward) {
+    if (!any_requires_grad(inputs)) return output;
+    auto node = std::make_shared<Node>();
+    node->name = name;
+    for (const Tensor& t : inputs) {
+        Edge e;
+        if (t.defined()) {
+            e.shape = t.shape();
+            if (t.raw()->grad_fn) e.node = t.raw()->grad_fn;
+            else if (t.raw()->requires_grad) e.leaf = t.impl();
+        }
+        node->edges.push_back(std::move(e));
+    }
+    node->backward = std::move(backward);
+    output.raw()->grad_fn = std::move(node);
+    output.raw()->requires_grad = true;
+    return output;
+}
+
+// Adds g into leaf->grad, allocating it (as a private contiguous copy) the first time.
+static void accumulate_leaf(TensorImpl& leaf, const Tensor& g) {
+    if (!leaf.grad.defined()) leaf.grad = g.clone();
+    else add_(leaf.grad, g);
+}
+
+// Nodes reachable from root, ordered so each Node comes before the Nodes it feeds
+// gradient into (reverse post-order of an iterative depth-first search).
+static std::vector<Node*> topo_sort(Node* root) {
+    std::vector<Node*> post;
+    std::unordered_set<Node*> seen{root};
+    std::vector<std::pair<Node*, size_t>> stack{{root, 0}};
+    while (!stack.empty()) {
+        auto& [node, next_edge] = stack.back();
+        if (next_edge < node->edges.size()) {
+            Node* child = node->edges[next_edge++].node.get();
+            if (child && seen.insert(child).second) stack.push_back({child, 0});
+        } else {
+            post.push_back(node);
+            stack.pop_back();
+        }
+    }
+    return {post.rbegin(), post.rend()};
+}
+
+void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) {
+    check(root.defined(), "backward: undefined tensor");
+    check(root.requires_grad(), "backward: tensor does not require grad and has no grad_fn");
+    check(grad_output.shape() == root.shape(), "backward: grad_output shape ", to_string(grad_output.shape()),
+          " does not match output shape ", to_string(root.shape()));
+    NoGradGuard no_grad;  // gradients themselves are not recorded
+    if (!root.raw()->grad_fn) {
+        accumulate_leaf(*root.raw(), grad_output);
+        return;
+    }
+    std::unordered_map<Node*, Tensor> grads;
+    grads[root.raw()->grad_fn.get()] = grad_output;
+    for (Node* node : topo_sort(root.raw()->grad_fn.get())) {
+        auto it = grads.find(node);
+        if (it == grads.end()) continue;
+        Tensor g = std::move(it->second);
+        grads.erase(it);
+        check(bool(node->backward), "backward: the graph through '", node->name,
+              "' was already freed by an earlier backward(); pass retain_graph=true to the first call");
+        std::vector<Tensor> input_grads = node->backward(g);
+        if (!retain_graph) node->backward = nullptr;
+        check(input_grads.size() == node->edges.size(), "backward of ", node->name, " returned ",
+              input_grads.size(), " gradients for ", node->edges.size(), " inputs");
+        for (size_t i = 0; i < input_grads.size(); ++i) {
+            const Edge& edge = node->edges[i];
+            const Tensor& gi = input_grads[i];
+            if (!gi.defined() || (!edge.node && !edge.leaf)) continue;
+            check(gi.shape() == edge.shape, "backward of ", node->name, ": gradient ", to_string(gi.shape()),
+                  " for input ", i, " of shape ", to_string(edge.shape));
+            if (edge.leaf) {
+                accumulate_leaf(*edge.leaf, gi);
+            } else {
+                Tensor& slot = grads[edge.node.get()];
+                slot = slot.defined() ? add(slot, gi) : gi;
+            }
+        }
+    }
+}
+
+}  // namespace attnlab

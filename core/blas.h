@@ -1,0 +1,19 @@
+// blas.h — the single doorway to OpenBLAS: C = alpha * op(A) op(B) + beta * C.
+//
+// Row-major sgemm with op(X) = X or Xᵀ; A is M×K after op, B is K×N, C is M×N.
+// Cost 2·M·N·K flops. Called inside an OpenMP parallel region it runs on one
+// thread (OpenMP build of OpenBLAS), so batched callers parallelize outside.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace attnlab {
+
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+// "OpenMP" when the OpenMP build of OpenBLAS is loaded (what attnlab needs),
+// plus the core type OpenBLAS picked, e.g. "OpenMP, Haswell".
+std::string blas_info();
+
+}  // namespace attnlab

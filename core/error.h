@@ -1,0 +1,31 @@
+// error.h — the one exception type of attnlab and a helper to throw it.
+//
+// Every user-facing check throws attnlab::Error with a message that names the
+// operation and states what was expected and what was found, e.g.
+//   "matmul: [128,64] x [32,10]: inner dimensions 64 and 32 differ".
+#pragma once
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace attnlab {
+
+struct Error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Concatenates any streamable arguments into one message.
+template <class... Args>
+std::string cat(const Args&... args) {
+    std::ostringstream os;
+    (os << ... << args);
+    return os.str();
+}
+
+// check(cond, "op: ", detail, ...) throws Error(cat(...)) when cond is false.
+template <class... Args>
+inline void check(bool cond, const Args&... args) {
+    if (!cond) throw Error(cat(args...));
+}
+
+}  // namespace attnlab
