@@ -39,10 +39,16 @@ Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs
     return output;
 }
 
-// Adds g into leaf->grad, allocating it (as a private contiguous copy) the first time.
-static void accumulate_leaf(TensorImpl& leaf, const Tensor& g) {
-    if (!leaf.grad.defined()) leaf.grad = g.clone();
-    else add_(leaf.grad, g);
+// Adds g into leaf->grad. The first time, the gradient buffer is taken over
+// when nothing else can see it (a fresh contiguous tensor), else copied.
+static void accumulate_leaf(TensorImpl& leaf, const Tensor& g, bool may_take = true) {
+    if (leaf.grad.defined()) {
+        add_(leaf.grad, g);
+        return;
+    }
+    bool exclusive = may_take && g.impl().use_count() == 2 && g.raw()->storage.use_count() == 1 && g.offset() == 0 &&
+                     g.is_contiguous() && !g.raw()->grad_fn;  // 2 = the caller's handle + impl() copy
+    leaf.grad = exclusive ? g : g.clone();
 }
 
 // Nodes reachable from root, ordered so each Node comes before the Nodes it feeds
@@ -71,7 +77,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
           " does not match output shape ", to_string(root.shape()));
     NoGradGuard no_grad;  // gradients themselves are not recorded
     if (!root.raw()->grad_fn) {
-        accumulate_leaf(*root.raw(), grad_output);
+        accumulate_leaf(*root.raw(), grad_output, false);  // the caller keeps grad_output
         return;
     }
     std::unordered_map<Node*, Tensor> grads;

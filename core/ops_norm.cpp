@@ -35,11 +35,14 @@ Tensor layer_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
             const float* xr = px + r * C;
             float* yr = py + r * C;
             float s = 0.f;
+#pragma omp simd reduction(+ : s)
             for (int64_t i = 0; i < C; ++i) s += xr[i];
             float m = s / float(C), v = 0.f;
+#pragma omp simd reduction(+ : v)
             for (int64_t i = 0; i < C; ++i) v += (xr[i] - m) * (xr[i] - m);
             float rs = 1.f / std::sqrt(v / float(C) + eps);
             pm[r] = m, pr[r] = rs;
+#pragma omp simd
             for (int64_t i = 0; i < C; ++i) {
                 float h = (xr[i] - m) * rs;
                 yr[i] = (pw ? h * pw[i] : h) + (pb ? pb[i] : 0.f);
@@ -49,10 +52,10 @@ Tensor layer_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
     bool gx = x_in.requires_grad(), gw = weight.requires_grad(), gb = bias.requires_grad();
     return record("layer_norm", y, {x_in, weight, bias}, [=, xshape = x_in.shape()](const Tensor& dy_in) {
         Tensor dy = contiguous(dy_in);
+        Tensor w1 = w.defined() ? w : Tensor::ones({C});  // no affine weight: w = 1
         Tensor dx = gx ? Tensor::empty(x.shape()) : Tensor();
-        const float* pg = dy.data();
-        const float *px = x.data(), *pm = mu.data(), *pr = rstd.data();
-        const float* pw = w.defined() ? w.data() : nullptr;
+        const float *pg = dy.data(), *px = x.data(), *pm = mu.data(), *pr = rstd.data(), *pw = w1.data();
+        float* pdx = gx ? dx.data() : nullptr;
         int nt = num_threads();
         std::vector<float> dw_part(size_t(nt * C), 0.f), db_part(size_t(nt * C), 0.f);
         parallel_for_chunks(0, R, std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1)), [&](int chunk, int64_t lo, int64_t hi) {
@@ -60,18 +63,23 @@ Tensor layer_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
             float* dbp = db_part.data() + chunk * C;
             for (int64_t r = lo; r < hi; ++r) {
                 const float *xr = px + r * C, *gr = pg + r * C;
-                float m = pm[r], rs = pr[r], sum_g = 0.f, sum_gh = 0.f;
+                const float m = pm[r], rs = pr[r];
+                float sum_g = 0.f, sum_gh = 0.f;
+#pragma omp simd reduction(+ : sum_g, sum_gh)
                 for (int64_t i = 0; i < C; ++i) {
-                    float h = (xr[i] - m) * rs, g = pw ? gr[i] * pw[i] : gr[i];
-                    sum_g += g, sum_gh += g * h;
-                    dwp[i] += gr[i] * h, dbp[i] += gr[i];
+                    float h = (xr[i] - m) * rs, g = gr[i] * pw[i];
+                    sum_g += g;
+                    sum_gh += g * h;
+                    dwp[i] += gr[i] * h;
+                    dbp[i] += gr[i];
                 }
-                if (!gx) continue;
-                float* dr = dx.data() + r * C;
-                float mg = sum_g / float(C), mgh = sum_gh / float(C);
+                if (!pdx) continue;
+                float* dr = pdx + r * C;
+                const float mg = sum_g / float(C), mgh = sum_gh / float(C);
+#pragma omp simd
                 for (int64_t i = 0; i < C; ++i) {
-                    float h = (xr[i] - m) * rs, g = pw ? gr[i] * pw[i] : gr[i];
-                    dr[i] = rs * (g - mg - h * mgh);
+                    float h = (xr[i] - m) * rs;
+                    dr[i] = rs * (gr[i] * pw[i] - mg - h * mgh);
                 }
             }
         });

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "core/autograd.h"
+#include "core/fastmath.h"
 #include "core/ops.h"
 #include "core/strided.h"
 
@@ -22,22 +23,27 @@ static void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool
             const float* xr = x + r * n;
             float* yr = y + r * n;
             float m = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : m)
             for (int64_t i = 0; i < n; ++i) m = std::max(m, xr[i]);
             if (m == -std::numeric_limits<float>::infinity()) {  // fully masked row
                 for (int64_t i = 0; i < n; ++i) yr[i] = log_out ? m : 0.f;
                 continue;
             }
             float s = 0.f;
-            for (int64_t i = 0; i < n; ++i) {
-                float e = std::exp(xr[i] - m);
-                if (!log_out) yr[i] = e;
-                s += e;
-            }
             if (log_out) {
+#pragma omp simd reduction(+ : s)
+                for (int64_t i = 0; i < n; ++i) s += fast::exp(xr[i] - m);
                 float lse = m + std::log(s);
+#pragma omp simd
                 for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] - lse;
             } else {
+#pragma omp simd reduction(+ : s)
+                for (int64_t i = 0; i < n; ++i) {
+                    yr[i] = fast::exp(xr[i] - m);
+                    s += yr[i];
+                }
                 float inv = 1.f / s;
+#pragma omp simd
                 for (int64_t i = 0; i < n; ++i) yr[i] *= inv;
             }
         }
@@ -51,10 +57,14 @@ static void softmax_rows_backward(const float* y, const float* dy, float* dx, in
             float* dr = dx + r * n;
             float s = 0.f;
             if (log_out) {
+#pragma omp simd reduction(+ : s)
                 for (int64_t i = 0; i < n; ++i) s += gr[i];
-                for (int64_t i = 0; i < n; ++i) dr[i] = gr[i] - std::exp(yr[i]) * s;
+#pragma omp simd
+                for (int64_t i = 0; i < n; ++i) dr[i] = gr[i] - fast::exp(yr[i]) * s;
             } else {
+#pragma omp simd reduction(+ : s)
                 for (int64_t i = 0; i < n; ++i) s += gr[i] * yr[i];
+#pragma omp simd
                 for (int64_t i = 0; i < n; ++i) dr[i] = yr[i] * (gr[i] - s);
             }
         }

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/autograd.h"
+#include "core/fastmath.h"
 #include "core/ops.h"
 #include "core/strided.h"
 
@@ -42,7 +43,7 @@ Tensor neg(const Tensor& x) {
 }
 
 Tensor exp(const Tensor& x) {  // (e^x)' = e^x = y
-    return unary_saving_output("exp", x, [](float a) { return std::exp(a); }, [](float y) { return y; });
+    return unary_saving_output("exp", x, [](float a) { return fast::exp(a); }, [](float y) { return y; });
 }
 
 Tensor log(const Tensor& x) {  // (ln x)' = 1/x
@@ -69,7 +70,7 @@ Tensor tanh(const Tensor& x) {  // tanh' = 1 - y²
 }
 
 Tensor sigmoid(const Tensor& x) {  // σ' = y (1 - y)
-    return unary_saving_output("sigmoid", x, [](float a) { return 1.f / (1.f + std::exp(-a)); },
+    return unary_saving_output("sigmoid", x, [](float a) { return 1.f / (1.f + fast::exp(-a)); },
                                [](float y) { return y * (1.f - y); });
 }
 
@@ -85,21 +86,21 @@ Tensor gelu(const Tensor& x, GeluApprox approx) {
     constexpr float kSqrt2OverPi = 0.79788456080286536f, kCubic = 0.044715f;
     if (approx == GeluApprox::None)
         return unary_saving_input(
-            "gelu", x, [](float a) { return 0.5f * a * (1.f + std::erf(a * kInvSqrt2)); },
-            [](float a) { return 0.5f * (1.f + std::erf(a * kInvSqrt2)) + a * kInvSqrt2Pi * std::exp(-0.5f * a * a); });
+            "gelu", x, [](float a) { return 0.5f * a * (1.f + fast::erf(a * kInvSqrt2)); },
+            [](float a) { return 0.5f * (1.f + fast::erf(a * kInvSqrt2)) + a * kInvSqrt2Pi * fast::exp(-0.5f * a * a); });
     return unary_saving_input(
         "gelu_tanh", x,
-        [](float a) { return 0.5f * a * (1.f + std::tanh(kSqrt2OverPi * (a + kCubic * a * a * a))); },
+        [](float a) { return 0.5f * a * (1.f + fast::tanh(kSqrt2OverPi * (a + kCubic * a * a * a))); },
         [](float a) {
-            float t = std::tanh(kSqrt2OverPi * (a + kCubic * a * a * a));
+            float t = fast::tanh(kSqrt2OverPi * (a + kCubic * a * a * a));
             return 0.5f * (1.f + t) + 0.5f * a * (1.f - t * t) * kSqrt2OverPi * (1.f + 3.f * kCubic * a * a);
         });
 }
 
 Tensor elu(const Tensor& x, float alpha) {  // x > 0 ? x : α(eˣ - 1); derivative 1 or α eˣ
     return unary_saving_input(
-        "elu", x, [alpha](float a) { return a > 0.f ? a : alpha * (std::exp(a) - 1.f); },
-        [alpha](float a) { return a > 0.f ? 1.f : alpha * std::exp(a); });
+        "elu", x, [alpha](float a) { return a > 0.f ? a : alpha * (fast::exp(a) - 1.f); },
+        [alpha](float a) { return a > 0.f ? 1.f : alpha * fast::exp(a); });
 }
 
 Tensor sin(const Tensor& x) {

@@ -93,6 +93,7 @@ Tensor map_unary(const Tensor& x, F f) {
     const float* px = x.data();
     if (x.is_contiguous()) {
         parallel_for(0, x.numel(), 1 << 15, [&](int64_t b, int64_t e) {
+#pragma omp simd
             for (int64_t i = b; i < e; ++i) py[i] = f(px[i]);
         });
     } else {
@@ -115,6 +116,7 @@ Tensor map_binary(const Tensor& a, const Tensor& b, F f, const char* op) {
     const float* pb = b.data();
     if (a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
         parallel_for(0, out.numel(), 1 << 15, [&](int64_t s, int64_t e) {
+#pragma omp simd
             for (int64_t i = s; i < e; ++i) po[i] = f(pa[i], pb[i]);
         });
         return out;
