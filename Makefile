@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build test test-asan bench clean help
+.PHONY: all deps build test test-asan bench data clean help
 
 all: build
 
@@ -15,6 +15,7 @@ help:
 	@echo "make test       deps + build + run every test (ctest)"
 	@echo "make test-asan  the test suite under AddressSanitizer + UBSan in $(ASAN_BUILD)/"
 	@echo "make bench      operator benchmarks (GFLOP/s, GB/s)"
+	@echo "make data       download + md5-check CIFAR-10 (binary) into data/ (needs internet)"
 	@echo "make clean      remove build directories"
 
 deps:
@@ -38,6 +39,9 @@ test-asan: deps
 
 bench: build
 	$(BUILD)/apps/bench_ops
+
+data:
+	@scripts/get_cifar10.sh data
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
