@@ -1,0 +1,38 @@
+// attention.h — the one interface every attention variant implements.
+//
+// The surrounding MultiHeadAttention layer projects tokens to queries, keys and
+// values and splits heads; a variant only sees
+//     q, k, v : [B, H, N, D]   ->   output : [B, H, N, D]
+// (B batch, H heads, N tokens, D head dim; inputs may be strided views).
+// Variants are Modules, so they may own parameters (Linformer's projections)
+// or buffers (random features), and they know train/eval mode.
+//
+// To add a variant: write attention/<name>.{h,cpp} with a class deriving from
+// Attention and a constructor (const Options&, const AttentionContext&), then
+// add one line to the table in attention/registry.cpp.
+#pragma once
+#include "attention/options.h"
+#include "nn/module.h"
+
+namespace attnlab::attention {
+
+// What a variant may need to know about where it is used.
+struct AttentionContext {
+    int64_t seq_len = 0;    // N, fixed by the model (Linformer's projections need it)
+    int64_t head_dim = 0;   // D
+    int64_t num_heads = 0;  // H
+};
+
+class Attention : public nn::Module {
+public:
+    // q, k, v [B, H, N, D] -> [B, H, N, D]
+    virtual Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) = 0;
+    Tensor operator()(const Tensor& q, const Tensor& k, const Tensor& v) { return forward(q, k, v); }
+
+    bool causal = false;  // token i attends only to tokens j ≤ i (variants that support it)
+};
+
+// Checks q, k, v are [B, H, N, D] with matching B, H, D and k/v lengths; `who` names the variant.
+void check_qkv(const char* who, const Tensor& q, const Tensor& k, const Tensor& v);
+
+}  // namespace attnlab::attention

@@ -1,0 +1,72 @@
+// registry.cpp — the table of attention variants: one line each.
+#include "attention/registry.h"
+
+#include "attention/softmax.h"
+#include "core/error.h"
+
+namespace attnlab::attention {
+
+template <class T>
+static std::shared_ptr<Attention> create(const Options& o, const AttentionContext& c) {
+    return std::make_shared<T>(o, c);
+}
+
+const std::vector<VariantInfo>& attention_variants() {
+    static const std::vector<VariantInfo> table = {
+        // name, one-line description, complexity, options {name, default, help}, factory
+        {"softmax", "full scaled dot-product attention softmax(QKᵀ/√D)V", "O(N²D) time, O(N²) memory",
+         {{"causal", false, "token i attends to tokens j ≤ i only"}}, create<SoftmaxAttention>},
+    };
+    return table;
+}
+
+std::vector<std::string> attention_names() {
+    std::vector<std::string> names;
+    for (const VariantInfo& v : attention_variants()) names.push_back(v.name);
+    return names;
+}
+
+const VariantInfo& attention_info(const std::string& name) {
+    std::string valid;
+    for (const VariantInfo& v : attention_variants()) {
+        if (v.name == name) return v;
+        valid += (valid.empty() ? "" : ", ") + v.name;
+    }
+    throw Error(cat("unknown attention variant '", name, "'; valid variants: ", valid));
+}
+
+std::shared_ptr<Attention> make_attention(const std::string& name, const Options& opts, const AttentionContext& ctx) {
+    const VariantInfo& info = attention_info(name);
+    Options full;
+    for (const OptionSpec& spec : info.options) full.set(spec.name, spec.default_value);
+    for (const auto& [key, value] : opts.values()) {
+        const OptionSpec* spec = nullptr;
+        for (const OptionSpec& s : info.options)
+            if (s.name == key) spec = &s;
+        if (!spec) {
+            std::string valid;
+            for (const OptionSpec& s : info.options) valid += (valid.empty() ? "" : ", ") + s.name;
+            throw Error(cat("unknown option '", key, "' for attention ", name, "; valid options: ",
+                            valid.empty() ? "(none)" : valid));
+        }
+        bool int_for_float = std::holds_alternative<double>(spec->default_value) && std::holds_alternative<int64_t>(value);
+        check(value.index() == spec->default_value.index() || int_for_float, "attention ", name, " option '", key,
+              "' must be a ", option_type_name(spec->default_value), ", got ", option_type_name(value), " ",
+              option_to_string(value));
+        full.set(key, int_for_float ? OptionValue(double(std::get<int64_t>(value))) : value);
+    }
+    std::shared_ptr<Attention> attn = info.create(full, ctx);
+    if (full.has("causal")) attn->causal = full.get_bool("causal");
+    return attn;
+}
+
+void check_qkv(const char* who, const Tensor& q, const Tensor& k, const Tensor& v) {
+    check(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, who, ": q, k, v must be [B, H, N, D], got ",
+          to_string(q.shape()), ", ", to_string(k.shape()), ", ", to_string(v.shape()));
+    check(q.size(0) == k.size(0) && q.size(1) == k.size(1) && q.size(3) == k.size(3), who, ": q ",
+          to_string(q.shape()), " and k ", to_string(k.shape()), " differ in B, H or D");
+    check(k.size(0) == v.size(0) && k.size(1) == v.size(1) && k.size(2) == v.size(2), who, ": k ",
+          to_string(k.shape()), " and v ", to_string(v.shape()), " differ in B, H or N");
+}
+
+}  // namespace attnlab::attention

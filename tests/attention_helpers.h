@@ -1,0 +1,56 @@
+// attention_helpers.h — shared checks to point at any attention variant.
+//
+//   check_attention_gradients("linformer", {{"k", 4}}, ctx);   // gradcheck of q, k, v and parameters
+//   check_causal_no_leak("linear_elu", {{"causal", true}});     // future tokens never change the past
+//   check_equals_dense_mask(attn, blocked_mask);                // = softmax with the same boolean mask
+#pragma once
+#include "attention/reference.h"
+#include "attention/registry.h"
+#include "helpers.h"
+
+namespace attnlab::testing {
+
+struct QKV {
+    Tensor q, k, v;
+};
+
+// Random q, k, v [B, H, N, D] that require grad; `scale` sets the logit magnitude.
+inline QKV random_qkv(int64_t B, int64_t H, int64_t N, int64_t D, uint64_t seed, float scale = 1.f) {
+    Generator g(seed);
+    return {leaf(Tensor::randn({B, H, N, D}, g) * scale), leaf(Tensor::randn({B, H, N, D}, g) * scale),
+            leaf(Tensor::randn({B, H, N, D}, g))};
+}
+
+// Finite-difference check of d(out)/d(q, k, v) and of every parameter of the variant.
+// Variants with randomness must be deterministic between calls in eval mode (fixed features/hashes).
+inline void check_attention_gradients(const std::string& name, const attention::Options& opts = {},
+                                      int64_t N = 6, int64_t D = 4, const GradcheckOptions& gc = {}) {
+    auto attn = attention::make_attention(name, opts, {N, D, 2});
+    attn->eval();
+    QKV x = random_qkv(2, 2, N, D, 77);
+    std::vector<Tensor> inputs{x.q, x.k, x.v};
+    for (Tensor& p : attn->parameters()) inputs.push_back(p);
+    require_gradcheck([&](const std::vector<Tensor>& in) { return attn->forward(in[0], in[1], in[2]); }, inputs, gc);
+}
+
+// Changing tokens t+1.. of q, k and v never changes outputs 0..t.
+inline void check_causal_no_leak(const std::string& name, const attention::Options& opts, int64_t N = 8, int64_t D = 4) {
+    auto attn = attention::make_attention(name, opts, {N, D, 2});
+    attn->eval();
+    NoGradGuard no_grad;
+    QKV x = random_qkv(1, 2, N, D, 5);
+    Tensor base = attn->forward(x.q.detach(), x.k.detach(), x.v.detach());
+    for (int64_t t = 0; t + 1 < N; ++t) {
+        Generator g(100 + uint64_t(t));
+        auto perturb = [&](const Tensor& a) {
+            Tensor b = a.detach().clone();
+            copy_(b.narrow(2, t + 1, N - t - 1), Tensor::randn({1, 2, N - t - 1, D}, g) * 3.f);
+            return b;
+        };
+        Tensor out = attn->forward(perturb(x.q), perturb(x.k), perturb(x.v));
+        INFO(name << ": output at positions <= " << t << " changed when later tokens changed");
+        require_close(out.narrow(2, 0, t + 1), base.narrow(2, 0, t + 1), 1e-5f);
+    }
+}
+
+}  // namespace attnlab::testing
