@@ -1,10 +1,8 @@
-// softmax.cpp — see softmax.h. Built from differentiable ops, so its backward
-// is the composition of matmul, softmax and masked_fill backwards.
+// softmax.cpp — see softmax.h. The composed form
+//   masked_fill(Q Kᵀ/√D, future, -inf) -> softmax -> · V
+// is attention::masked_softmax_attention in reference.cpp; here the fused op.
 #include "attention/softmax.h"
 
-#include <cmath>
-
-#include "attention/reference.h"
 #include "core/ops.h"
 
 namespace attnlab::attention {
@@ -13,9 +11,7 @@ SoftmaxAttention::SoftmaxAttention(const Options& opts, const AttentionContext&)
 
 Tensor SoftmaxAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {
     check_qkv("softmax attention", q, k, v);
-    Tensor scores = matmul(q, k.transpose(-2, -1)) * (1.f / std::sqrt(float(q.size(-1))));  // [B,H,N,N]
-    if (causal) scores = masked_fill(scores, causal_mask(q.size(2), k.size(2)), -INFINITY);
-    return matmul(softmax(scores, -1), v);
+    return scaled_dot_product_attention(q, k, v, causal);
 }
 
 }  // namespace attnlab::attention

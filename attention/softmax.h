@@ -2,7 +2,9 @@
 //
 //   A = softmax(Q Kᵀ / √D)   (row-wise; with causal=true, A_ij = 0 for j > i)
 //   out = A V
-// Time O(N²D), memory O(N²) per head for the attention matrix.
+// Time O(N²D). Computed by the fused scaled_dot_product_attention op
+// (core/ops_attention.cpp), which streams key tiles with an online softmax, so
+// memory is O(N·D) per head; reference.cpp has the plain three-op version.
 // Options: causal (bool, default false).
 #pragma once
 #include "attention/attention.h"

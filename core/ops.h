@@ -17,6 +17,7 @@
 //   ops_loss.cpp     cross_entropy (fused, label smoothing)
 //   ops_random.cpp   dropout
 //   ops_index.cpp    masked_fill where cumsum gather index_select embedding argmax argsort topk
+//   ops_attention.cpp scaled_dot_product_attention (fused, FlashAttention-style)
 #pragma once
 #include <utility>
 #include <vector>
@@ -121,6 +122,12 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, float label_sm
                      Reduction reduction = Reduction::Mean);
 // Zeroes each element with probability p and scales the rest by 1/(1-p); identity when !training.
 Tensor dropout(const Tensor& x, float p, bool training, Generator& gen);
+
+// ---- fused attention (ops_attention.cpp) -----------------------------------
+// softmax(s·Q Kᵀ [+ causal mask]) V for q [B,H,N,D], k and v [B,H,M,D], without
+// forming the N×M matrix (memory O((N+M)·D) per head). scale 0 means 1/√D.
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal = false,
+                                    float scale = 0.f);
 
 // ---- indexing (ops_index.cpp) -----------------------------------------------
 Tensor masked_fill(const Tensor& x, const Tensor& mask, float value);  // mask Bool, broadcast to x

@@ -157,3 +157,48 @@ TEST_CASE("softmax attention: gradients, causal masking, equals the dense masked
     auto attn = attention::make_attention("softmax", {{"causal", true}});
     require_close(attn->forward(x.q, x.k, x.v), attention::masked_softmax_attention(x.q, x.k, x.v, attention::causal_mask(7, 7)), 1e-5f);
 }
+
+TEST_CASE("fused attention equals the three-op reference, with and without causal mask, at tile edges", "[attention]") {
+    for (int64_t N : {1, 7, 64, 65, 130, 200}) {
+        for (bool causal : {false, true}) {
+            INFO("N=" << N << " causal=" << causal);
+            QKV x = random_qkv(2, 3, N, 8, uint64_t(N), 2.f);
+            Tensor fused = scaled_dot_product_attention(x.q, x.k, x.v, causal);
+            Tensor ref = causal ? attention::masked_softmax_attention(x.q, x.k, x.v, attention::causal_mask(N, N))
+                                : matmul(softmax(matmul(x.q, x.k.T()) * (1.f / std::sqrt(8.f)), -1), x.v);
+            require_close(fused, ref, 2e-5f);
+            // gradients agree too
+            Generator g(9);
+            Tensor w = Tensor::randn(fused.shape(), g);
+            std::vector<Tensor> grads_fused, grads_ref;
+            for (Tensor* t : {&x.q, &x.k, &x.v}) t->raw()->grad = Tensor();
+            (fused * w).sum().backward();
+            for (Tensor* t : {&x.q, &x.k, &x.v}) grads_fused.push_back(t->grad()), t->raw()->grad = Tensor();
+            (ref * w).sum().backward();
+            for (int i = 0; i < 3; ++i) require_close(grads_fused[size_t(i)], (i == 0 ? x.q : i == 1 ? x.k : x.v).grad(), 5e-5f);
+        }
+    }
+}
+
+TEST_CASE("fused attention accepts the strided q, k, v views of a qkv projection", "[attention]") {
+    Generator g(4);
+    Tensor qkv = Tensor::randn({2, 5, 3, 2, 4}, g).permute({2, 0, 3, 1, 4});  // [3,B,H,N,D], strided
+    Tensor q = qkv.narrow(0, 0, 1).squeeze(0), k = qkv.narrow(0, 1, 1).squeeze(0), v = qkv.narrow(0, 2, 1).squeeze(0);
+    REQUIRE_FALSE(q.is_contiguous());
+    require_close(scaled_dot_product_attention(q, k, v), scaled_dot_product_attention(q.contiguous(), k.contiguous(), v.contiguous()), 1e-6f);
+    require_gradcheck([](const std::vector<Tensor>& in) { return scaled_dot_product_attention(in[0], in[1], in[2], true); },
+                      {randn({1, 2, 70, 4}, 1), randn({1, 2, 70, 4}, 2), randn({1, 2, 70, 4}, 3)});
+}
+
+TEST_CASE("fused attention memory grows linearly in N", "[attention]") {
+    auto peak = [](int64_t N) {
+        QKV x = random_qkv(1, 2, N, 16, 3);
+        reset_storage_peak();
+        size_t base = storage_bytes_in_use();
+        scaled_dot_product_attention(x.q, x.k, x.v).sum().backward();
+        return double(storage_bytes_peak() - base);
+    };
+    double a = peak(1024), b = peak(2048);
+    INFO("peak bytes N=1024: " << a << ", N=2048: " << b);
+    REQUIRE(b / a < 2.3);
+}

@@ -1,0 +1,194 @@
+// ops_attention.cpp — fused exact softmax attention that never forms the N×M
+// matrix (FlashAttention: Dao et al., 2022; Dao, 2023), forward and backward.
+//
+// Per head, with scale s (usually 1/√D):
+//   forward: for each query tile, walk the key tiles keeping a running row max
+//            m, row sum l and unnormalized output acc ("online softmax"):
+//              S = s·Q_i K_jᵀ,  m' = max(m, rowmax S),  P = e^(S - m'),
+//              l = l·e^(m - m') + rowsum P,  acc = acc·e^(m - m') + P V_j
+//            then O_i = acc / l and L_i = m + log l (saved for backward).
+//   backward: Δ_i = rowsum(dO_i ∘ O_i); for each key tile j and query tile i:
+//              P = e^(s·Q_i K_jᵀ - L_i),  dV_j += Pᵀ dO_i,  dP = dO_i V_jᵀ,
+//              dS = P ∘ (dP - Δ_i),  dQ_i += s·dS K_j,  dK_j += s·dSᵀ Q_i
+// Time O(N·M·D) like the dense form; memory O((N + M)·D) per head plus one
+// tile of scores per thread, instead of O(N·M). With causal, key tiles past
+// the diagonal are skipped (about half the work). Heads run in parallel;
+// the tile products are single-threaded sgemm calls.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/blas.h"
+#include "core/fastmath.h"
+#include "core/ops.h"
+#include "core/strided.h"
+
+namespace attnlab {
+
+namespace {
+
+constexpr int64_t kQueryTile = 64, kKeyTile = 128;
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// Where head (b, h) of a [B, H, N, D] tensor with unit stride in D starts, and its row stride.
+struct HeadView {
+    const float* base;
+    int64_t stride_b, stride_h, row;
+    const float* head(int64_t b, int64_t h) const { return base + b * stride_b + h * stride_h; }
+};
+
+HeadView head_view(const Tensor& t) {
+    return {t.data(), t.strides()[0], t.strides()[1], t.strides()[2]};
+}
+
+// A [B,H,N,D] tensor whose last dim is contiguous (views from the qkv projection are).
+Tensor unit_inner_stride(const Tensor& t) { return t.strides()[3] == 1 || t.size(3) == 1 ? t : contiguous(t); }
+
+// Masks scores S[r][c] of query row i0+r and key j0+c when the key is in the future.
+void mask_future(float* S, int64_t rows, int64_t cols, int64_t i0, int64_t j0, int64_t ld) {
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = std::max<int64_t>(0, i0 + r - j0 + 1); c < cols; ++c) S[r * ld + c] = kNegInf;
+}
+
+void attention_forward_head(const float* q, const float* k, const float* v, int64_t ldq, int64_t ldk, int64_t ldv,
+                            float* out, float* lse, int64_t N, int64_t M, int64_t D, float scale, bool causal,
+                            std::vector<float>& S, std::vector<float>& acc) {
+    S.resize(size_t(kQueryTile * kKeyTile));
+    acc.resize(size_t(kQueryTile * D));
+    float m[kQueryTile], l[kQueryTile];
+    for (int64_t i0 = 0; i0 < N; i0 += kQueryTile) {
+        const int64_t rows = std::min(kQueryTile, N - i0);
+        const int64_t key_end = causal ? std::min(M, i0 + rows) : M;
+        std::fill(m, m + rows, kNegInf);
+        std::fill(l, l + rows, 0.f);
+        std::fill(acc.begin(), acc.begin() + rows * D, 0.f);
+        for (int64_t j0 = 0; j0 < key_end; j0 += kKeyTile) {
+            const int64_t cols = std::min(kKeyTile, key_end - j0);
+            gemm(false, true, rows, cols, D, scale, q + i0 * ldq, ldq, k + j0 * ldk, ldk, 0.f, S.data(), cols);
+            if (causal) mask_future(S.data(), rows, cols, i0, j0, cols);
+            for (int64_t r = 0; r < rows; ++r) {
+                float* s = S.data() + r * cols;
+                float row_max = m[r];
+#pragma omp simd reduction(max : row_max)
+                for (int64_t c = 0; c < cols; ++c) row_max = std::max(row_max, s[c]);
+                float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+                for (int64_t c = 0; c < cols; ++c) {
+                    s[c] = fast::exp(s[c] - row_max);
+                    sum += s[c];
+                }
+                float alpha = m[r] == kNegInf ? 0.f : fast::exp(m[r] - row_max);
+                l[r] = l[r] * alpha + sum;
+                m[r] = row_max;
+                float* a = acc.data() + r * D;
+#pragma omp simd
+                for (int64_t d = 0; d < D; ++d) a[d] *= alpha;
+            }
+            gemm(false, false, rows, D, cols, 1.f, S.data(), cols, v + j0 * ldv, ldv, 1.f, acc.data(), D);
+        }
+        for (int64_t r = 0; r < rows; ++r) {
+            float inv = l[r] > 0.f ? 1.f / l[r] : 0.f;
+            float* o = out + (i0 + r) * D;
+            const float* a = acc.data() + r * D;
+#pragma omp simd
+            for (int64_t d = 0; d < D; ++d) o[d] = a[d] * inv;
+            lse[i0 + r] = l[r] > 0.f ? m[r] + std::log(l[r]) : kNegInf;
+        }
+    }
+}
+
+void attention_backward_head(const float* q, const float* k, const float* v, int64_t ldq, int64_t ldk, int64_t ldv,
+                             const float* out, const float* dout, const float* lse, float* dq, float* dk, float* dv,
+                             int64_t N, int64_t M, int64_t D, float scale, bool causal, std::vector<float>& P,
+                             std::vector<float>& dS, std::vector<float>& delta) {
+    P.resize(size_t(kQueryTile * kKeyTile));
+    dS.resize(size_t(kQueryTile * kKeyTile));
+    delta.resize(size_t(N));
+    for (int64_t i = 0; i < N; ++i) {  // Δ_i = dO_i · O_i
+        float s = 0.f;
+#pragma omp simd reduction(+ : s)
+        for (int64_t d = 0; d < D; ++d) s += dout[i * D + d] * out[i * D + d];
+        delta[size_t(i)] = s;
+    }
+    std::fill(dq, dq + N * D, 0.f);
+    for (int64_t j0 = 0; j0 < M; j0 += kKeyTile) {
+        const int64_t cols = std::min(kKeyTile, M - j0);
+        std::fill(dk + j0 * D, dk + (j0 + cols) * D, 0.f);
+        std::fill(dv + j0 * D, dv + (j0 + cols) * D, 0.f);
+        const int64_t first_query = causal ? (j0 / kQueryTile) * kQueryTile : 0;
+        for (int64_t i0 = first_query; i0 < N; i0 += kQueryTile) {
+            const int64_t rows = std::min(kQueryTile, N - i0);
+            gemm(false, true, rows, cols, D, scale, q + i0 * ldq, ldq, k + j0 * ldk, ldk, 0.f, P.data(), cols);
+            if (causal) mask_future(P.data(), rows, cols, i0, j0, cols);
+            for (int64_t r = 0; r < rows; ++r) {
+                float* p = P.data() + r * cols;
+                const float L = lse[i0 + r];
+#pragma omp simd
+                for (int64_t c = 0; c < cols; ++c) p[c] = fast::exp(p[c] - L);
+            }
+            // dV_j += Pᵀ dO_i ;  dP = dO_i V_jᵀ
+            gemm(true, false, cols, D, rows, 1.f, P.data(), cols, dout + i0 * D, D, 1.f, dv + j0 * D, D);
+            gemm(false, true, rows, cols, D, 1.f, dout + i0 * D, D, v + j0 * ldv, ldv, 0.f, dS.data(), cols);
+            for (int64_t r = 0; r < rows; ++r) {
+                const float* p = P.data() + r * cols;
+                float* ds = dS.data() + r * cols;
+                const float dlt = delta[size_t(i0 + r)];
+#pragma omp simd
+                for (int64_t c = 0; c < cols; ++c) ds[c] = p[c] * (ds[c] - dlt);
+            }
+            // dQ_i += s·dS K_j ;  dK_j += s·dSᵀ Q_i
+            gemm(false, false, rows, D, cols, scale, dS.data(), cols, k + j0 * ldk, ldk, 1.f, dq + i0 * D, D);
+            gemm(true, false, cols, D, rows, scale, dS.data(), cols, q + i0 * ldq, ldq, 1.f, dk + j0 * D, D);
+        }
+    }
+}
+
+}  // namespace
+
+Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, bool causal,
+                                    float scale) {
+    for (const Tensor* t : {&q_in, &k_in, &v_in}) detail::check_float("scaled_dot_product_attention", *t);
+    check(q_in.dim() == 4 && k_in.dim() == 4 && v_in.dim() == 4 && q_in.size(0) == k_in.size(0) &&
+              q_in.size(1) == k_in.size(1) && q_in.size(3) == k_in.size(3) && k_in.shape() == v_in.shape(),
+          "scaled_dot_product_attention: q ", to_string(q_in.shape()), ", k ", to_string(k_in.shape()), ", v ",
+          to_string(v_in.shape()), ": expected [B,H,N,D], [B,H,M,D], [B,H,M,D]");
+    const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2), M = k_in.size(2), D = q_in.size(3);
+    check(!causal || N == M, "scaled_dot_product_attention: causal needs as many queries as keys, got ", N, " and ", M);
+    if (scale == 0.f) scale = 1.f / std::sqrt(float(D));
+    Tensor q = unit_inner_stride(q_in.detach()), k = unit_inner_stride(k_in.detach()), v = unit_inner_stride(v_in.detach());
+    Tensor out = Tensor::empty({B, H, N, D}), lse = Tensor::empty({B, H, N});
+    {
+        HeadView Q = head_view(q), K = head_view(k), V = head_view(v);
+        float *po = out.data(), *pl = lse.data();
+        parallel_for(0, B * H, 1, [&](int64_t lo, int64_t hi) {
+            std::vector<float> S, acc;
+            for (int64_t bh = lo; bh < hi; ++bh) {
+                int64_t b = bh / H, h = bh % H;
+                attention_forward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row, po + bh * N * D,
+                                       pl + bh * N, N, M, D, scale, causal, S, acc);
+            }
+        });
+    }
+    return record("scaled_dot_product_attention", out, {q_in, k_in, v_in},
+                  [q, k, v, out_saved = out.detach(), lse, causal, scale](const Tensor& dout_in) {
+                      Tensor dout = contiguous(dout_in);
+                      const int64_t B = q.size(0), H = q.size(1), N = q.size(2), M = k.size(2), D = q.size(3);
+                      Tensor dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
+                      HeadView Q = head_view(q), K = head_view(k), V = head_view(v);
+                      parallel_for(0, B * H, 1, [&](int64_t lo, int64_t hi) {
+                          std::vector<float> P, dS, delta;
+                          for (int64_t bh = lo; bh < hi; ++bh) {
+                              int64_t b = bh / H, h = bh % H;
+                              attention_backward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row,
+                                                      out_saved.data() + bh * N * D, dout.data() + bh * N * D,
+                                                      lse.data() + bh * N, dq.data() + bh * N * D,
+                                                      dk.data() + bh * M * D, dv.data() + bh * M * D, N, M, D, scale,
+                                                      causal, P, dS, delta);
+                          }
+                      });
+                      return std::vector<Tensor>{dq, dk, dv};
+                  });
+}
+
+}  // namespace attnlab
