@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "core/ops.h"
+#include "core/profiler.h"
 
 namespace attnlab {
 
@@ -89,7 +90,11 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
         grads.erase(it);
         check(bool(node->backward), "backward: the graph through '", node->name,
               "' was already freed by an earlier backward(); pass retain_graph=true to the first call");
-        std::vector<Tensor> input_grads = node->backward(g);
+        std::vector<Tensor> input_grads;
+        {
+            profiler::Scope scope(profiler::enabled() ? node->name + " backward" : std::string());
+            input_grads = node->backward(g);
+        }
         if (!retain_graph) node->backward = nullptr;
         check(input_grads.size() == node->edges.size(), "backward of ", node->name, " returned ",
               input_grads.size(), " gradients for ", node->edges.size(), " inputs");

@@ -22,6 +22,7 @@
 #include "core/blas.h"
 #include "core/fastmath.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/strided.h"
 
 namespace attnlab {
@@ -148,6 +149,7 @@ void attention_backward_head(const float* q, const float* k, const float* v, int
 
 Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, bool causal,
                                     float scale) {
+    PROFILE_SCOPE("scaled_dot_product_attention");
     for (const Tensor* t : {&q_in, &k_in, &v_in}) detail::check_float("scaled_dot_product_attention", *t);
     check(q_in.dim() == 4 && k_in.dim() == 4 && v_in.dim() == 4 && q_in.size(0) == k_in.size(0) &&
               q_in.size(1) == k_in.size(1) && q_in.size(3) == k_in.size(3) && k_in.shape() == v_in.shape(),
@@ -158,6 +160,8 @@ Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, cons
     if (scale == 0.f) scale = 1.f / std::sqrt(float(D));
     Tensor q = unit_inner_stride(q_in.detach()), k = unit_inner_stride(k_in.detach()), v = unit_inner_stride(v_in.detach());
     Tensor out = Tensor::empty({B, H, N, D}), lse = Tensor::empty({B, H, N});
+    const double pair_flops = double(B * H) * double(N) * double(M) * double(D) * (causal ? 0.5 : 1.0);
+    profiler::add_flops(4.0 * pair_flops);  // Q Kᵀ and P V
     {
         HeadView Q = head_view(q), K = head_view(k), V = head_view(v);
         float *po = out.data(), *pl = lse.data();
@@ -171,7 +175,8 @@ Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, cons
         });
     }
     return record("scaled_dot_product_attention", out, {q_in, k_in, v_in},
-                  [q, k, v, out_saved = out.detach(), lse, causal, scale](const Tensor& dout_in) {
+                  [q, k, v, out_saved = out.detach(), lse, causal, scale, pair_flops](const Tensor& dout_in) {
+                      profiler::add_flops(10.0 * pair_flops);  // Q Kᵀ again, dV, dP, dQ, dK
                       Tensor dout = contiguous(dout_in);
                       const int64_t B = q.size(0), H = q.size(1), N = q.size(2), M = k.size(2), D = q.size(3);
                       Tensor dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());

@@ -7,27 +7,31 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/strided.h"
 
 namespace attnlab {
 
 using detail::map_binary;
 
-Tensor add(const Tensor& a, const Tensor& b) {  // ∂/∂a = 1, ∂/∂b = 1
+Tensor add(const Tensor& a, const Tensor& b) {
+    PROFILE_SCOPE("elementwise (add/sub/mul/div)");  // ∂/∂a = 1, ∂/∂b = 1
     Tensor z = map_binary(a, b, [](float x, float y) { return x + y; }, "add");
     return record("add", z, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& dz) {
         return std::vector<Tensor>{sum_to(dz, sa), sum_to(dz, sb)};
     });
 }
 
-Tensor sub(const Tensor& a, const Tensor& b) {  // ∂/∂a = 1, ∂/∂b = -1
+Tensor sub(const Tensor& a, const Tensor& b) {
+    PROFILE_SCOPE("elementwise (add/sub/mul/div)");  // ∂/∂a = 1, ∂/∂b = -1
     Tensor z = map_binary(a, b, [](float x, float y) { return x - y; }, "sub");
     return record("sub", z, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& dz) {
         return std::vector<Tensor>{sum_to(dz, sa), sum_to(neg(dz), sb)};
     });
 }
 
-Tensor mul(const Tensor& a, const Tensor& b) {  // ∂/∂a = b, ∂/∂b = a
+Tensor mul(const Tensor& a, const Tensor& b) {
+    PROFILE_SCOPE("elementwise (add/sub/mul/div)");  // ∂/∂a = b, ∂/∂b = a
     Tensor z = map_binary(a, b, [](float x, float y) { return x * y; }, "mul");
     bool ga = a.requires_grad(), gb = b.requires_grad();
     return record("mul", z, {a, b}, [a = a.detach(), b = b.detach(), ga, gb](const Tensor& dz) {
@@ -36,7 +40,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {  // ∂/∂a = b, ∂/∂b = a
     });
 }
 
-Tensor div(const Tensor& a, const Tensor& b) {  // ∂/∂a = 1/b, ∂/∂b = -a/b²
+Tensor div(const Tensor& a, const Tensor& b) {
+    PROFILE_SCOPE("elementwise (add/sub/mul/div)");  // ∂/∂a = 1/b, ∂/∂b = -a/b²
     Tensor z = map_binary(a, b, [](float x, float y) { return x / y; }, "div");
     bool ga = a.requires_grad(), gb = b.requires_grad();
     return record("div", z, {a, b}, [a = a.detach(), b = b.detach(), ga, gb](const Tensor& dz) {
@@ -94,6 +99,7 @@ Tensor logical_not(const Tensor& mask) {
 // ---- in-place helpers (not recorded) ---------------------------------------
 
 void add_(const Tensor& dst, const Tensor& src, float alpha) {
+    PROFILE_SCOPE("add_ (in place)");
     detail::check_float("add_", dst);
     detail::check_float("add_", src);
     check(broadcast_shapes(dst.shape(), src.shape(), "add_") == dst.shape(), "add_: cannot add ",

@@ -12,6 +12,7 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/strided.h"
 
 namespace attnlab {
@@ -22,6 +23,7 @@ static void check_bool(const char* op, const Tensor& m) {
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, float value) {
+    PROFILE_SCOPE("masked_fill");
     detail::check_float("masked_fill", x);
     check_bool("masked_fill", mask);
     check(broadcast_shapes(x.shape(), mask.shape(), "masked_fill") == x.shape(), "masked_fill: mask ",
@@ -130,6 +132,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
 }
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+    PROFILE_SCOPE("index_select");
     detail::check_float("index_select", x);
     check_index("index_select", index);
     check(index.dim() == 1, "index_select: index must be 1-D, got ", to_string(index.shape()));

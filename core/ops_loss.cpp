@@ -10,11 +10,13 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/strided.h"
 
 namespace attnlab {
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, float eps, Reduction reduction) {
+    PROFILE_SCOPE("cross_entropy");
     detail::check_float("cross_entropy", logits);
     check(logits.dim() == 2, "cross_entropy: logits must be [B, K], got ", to_string(logits.shape()));
     check(targets.dtype() == DType::Int64 && targets.dim() == 1 && targets.size(0) == logits.size(0),

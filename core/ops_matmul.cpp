@@ -10,6 +10,7 @@
 #include "core/autograd.h"
 #include "core/blas.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/strided.h"
 
 namespace attnlab {
@@ -41,6 +42,7 @@ static Tensor batched_gemm(const Tensor& a, const Tensor& b) {
     out_shape.push_back(N);
     Tensor c = Tensor::empty(out_shape);
     if (c.numel() == 0) return c;
+    profiler::add_flops(2.0 * double(numel(batch)) * double(M) * double(N) * double(K));
 
     // A batch of row-major A matrices stacked over M times a single B: one big GEMM.
     if (b.dim() == 2 && a.is_contiguous()) {
@@ -78,6 +80,7 @@ static Tensor batched_gemm(const Tensor& a, const Tensor& b) {
 }
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+    PROFILE_SCOPE("matmul");
     detail::check_float("matmul", a_in);
     detail::check_float("matmul", b_in);
     check(a_in.dim() >= 1 && b_in.dim() >= 1, "matmul: operands must have at least one dim, got ",
@@ -106,6 +109,7 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    PROFILE_SCOPE("linear");
     detail::check_float("linear", x);
     detail::check_float("linear", weight);
     check(weight.dim() == 2, "linear: weight must be [out, in], got ", to_string(weight.shape()));
@@ -131,6 +135,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
         beta = 1.f;
     }
     MatrixLayout lw = matrix_layout(weight);
+    profiler::add_flops(2.0 * double(R) * double(Cin) * double(Cout));
     gemm(false, !lw.trans, R, Cout, Cin, 1.f, x2.data(), std::max<int64_t>(Cin, 1), lw.storage.data(), lw.ld, beta, py,
          Cout);
     bool gx = x.requires_grad(), gw = weight.requires_grad(), gbias = bias.requires_grad();

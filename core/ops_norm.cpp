@@ -9,11 +9,13 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/strided.h"
 
 namespace attnlab {
 
 Tensor layer_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, float eps) {
+    PROFILE_SCOPE("layer_norm");
     detail::check_float("layer_norm", x_in);
     check(x_in.dim() >= 1, "layer_norm: input must have at least one dim");
     const int64_t C = x_in.size(-1);

@@ -6,12 +6,14 @@
 // Cost: O(numel) time; the scaled mask is saved for backward.
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/rng.h"
 #include "core/strided.h"
 
 namespace attnlab {
 
 Tensor dropout(const Tensor& x, float p, bool training, Generator& gen) {
+    PROFILE_SCOPE("dropout");
     detail::check_float("dropout", x);
     check(p >= 0.f && p <= 1.f, "dropout: probability must be in [0, 1], got ", p);
     if (!training || p == 0.f) return x;

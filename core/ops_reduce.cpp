@@ -12,6 +12,7 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/strided.h"
 
 namespace attnlab {
@@ -105,6 +106,7 @@ static RowsView as_rows(const Tensor& x, const std::vector<int64_t>& dims) {
 }
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
+    PROFILE_SCOPE("sum");
     detail::check_float("sum", x);
     std::vector<int64_t> dims = normalized_dims(dims_in, x.dim(), "sum");
     Tensor y = Tensor::zeros(reduced_shape(x.shape(), dims, keepdim));

@@ -8,6 +8,7 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/strided.h"
 
 namespace attnlab {
@@ -182,6 +183,7 @@ Tensor squeeze(const Tensor& x, int64_t dim) {  // no-op when that dim is not 1 
 }
 
 Tensor clone(const Tensor& x) {
+    PROFILE_SCOPE("copy (clone/contiguous)");
     check(x.defined(), "clone: undefined tensor");
     Tensor y = Tensor::empty(x.shape(), x.dtype());
     detail::copy_elements(y, x);
@@ -195,6 +197,7 @@ Tensor contiguous(const Tensor& x) {
 }
 
 Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
+    PROFILE_SCOPE("concat");
     check(!xs.empty(), "concat: no tensors given");
     const Tensor& first = xs[0];
     int64_t d = normalize_dim(dim, first.dim(), "concat");

@@ -13,6 +13,7 @@
 #include "core/autograd.h"
 #include "core/fastmath.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/strided.h"
 
 namespace attnlab {
@@ -81,6 +82,7 @@ static Tensor along_last(const Tensor& x, int64_t d, const std::function<void(co
 }
 
 static Tensor softmax_impl(const char* name, const Tensor& x, int64_t dim, bool log_out) {
+    PROFILE_SCOPE("softmax");
     detail::check_float(name, x);
     if (x.dim() == 0) return softmax_impl(name, reshape(x, {1}), 0, log_out).reshape({});
     int64_t d = normalize_dim(dim, x.dim(), name);

@@ -7,6 +7,7 @@
 #include "core/autograd.h"
 #include "core/fastmath.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/strided.h"
 
 namespace attnlab {
@@ -82,6 +83,7 @@ Tensor relu(const Tensor& x) {  // relu' = 1 where y > 0
 // GELU(x) = x Φ(x). Exact: Φ(x) = ½(1 + erf(x/√2)), Φ'(x) = e^{-x²/2}/√(2π).
 // Tanh approximation: ½x(1 + tanh(u)), u = √(2/π)(x + 0.044715x³).
 Tensor gelu(const Tensor& x, GeluApprox approx) {
+    PROFILE_SCOPE("gelu");
     constexpr float kInvSqrt2 = 0.70710678118654752f, kInvSqrt2Pi = 0.39894228040143268f;
     constexpr float kSqrt2OverPi = 0.79788456080286536f, kCubic = 0.044715f;
     if (approx == GeluApprox::None)
