@@ -1,6 +1,7 @@
 // registry.cpp — the table of attention variants: one line each.
 #include "attention/registry.h"
 
+#include "attention/linear.h"
 #include "attention/softmax.h"
 #include "core/error.h"
 
@@ -16,6 +17,8 @@ const std::vector<VariantInfo>& attention_variants() {
         // name, one-line description, complexity, options {name, default, help}, factory
         {"softmax", "full scaled dot-product attention softmax(QKᵀ/√D)V", "O(N²D) time, O(N²) memory",
          {{"causal", false, "token i attends to tokens j ≤ i only"}}, create<SoftmaxAttention>},
+        {"linear", "softmax-free attention reassociated as Q(KᵀV)/D", "O(ND²) time, O(D²) memory (causal O(ND))",
+         {{"causal", false, "token i attends to tokens j ≤ i only"}}, create<LinearAttention>},
     };
     return table;
 }
