@@ -2,6 +2,7 @@
 #include "attention/registry.h"
 
 #include "attention/linear.h"
+#include "attention/linear_elu.h"
 #include "attention/softmax.h"
 #include "core/error.h"
 
@@ -19,6 +20,9 @@ const std::vector<VariantInfo>& attention_variants() {
          {{"causal", false, "token i attends to tokens j ≤ i only"}}, create<SoftmaxAttention>},
         {"linear", "softmax-free attention reassociated as Q(KᵀV)/D", "O(ND²) time, O(D²) memory (causal O(ND))",
          {{"causal", false, "token i attends to tokens j ≤ i only"}}, create<LinearAttention>},
+        {"linear_elu", "Katharopoulos et al. 2020: φ(x)=elu(x)+1, φ(Q)(φ(K)ᵀV) row-normalized", "O(ND²) time, O(ND) memory",
+         {{"causal", false, "token i attends to tokens j ≤ i only"}, {"eps", 1e-6, "added to the normalizer"}},
+         create<LinearEluAttention>},
     };
     return table;
 }
