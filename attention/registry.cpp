@@ -1,6 +1,7 @@
 // registry.cpp — the table of attention variants: one line each.
 #include "attention/registry.h"
 
+#include "attention/efficient.h"
 #include "attention/linear.h"
 #include "attention/linear_elu.h"
 #include "attention/softmax.h"
@@ -23,6 +24,8 @@ const std::vector<VariantInfo>& attention_variants() {
         {"linear_elu", "Katharopoulos et al. 2020: φ(x)=elu(x)+1, φ(Q)(φ(K)ᵀV) row-normalized", "O(ND²) time, O(ND) memory",
          {{"causal", false, "token i attends to tokens j ≤ i only"}, {"eps", 1e-6, "added to the normalizer"}},
          create<LinearEluAttention>},
+        {"efficient", "Shen et al. 2021: softmax_rows(Q)(softmax_cols(K)ᵀV)", "O(ND²) time, O(ND) memory", {},
+         create<EfficientAttention>},
     };
     return table;
 }
