@@ -5,6 +5,7 @@
 #include "attention/linear.h"
 #include "attention/linear_elu.h"
 #include "attention/softmax.h"
+#include "attention/taylor.h"
 #include "core/error.h"
 
 namespace attnlab::attention {
@@ -26,6 +27,9 @@ const std::vector<VariantInfo>& attention_variants() {
          create<LinearEluAttention>},
         {"efficient", "Shen et al. 2021: softmax_rows(Q)(softmax_cols(K)ᵀV)", "O(ND²) time, O(ND) memory", {},
          create<EfficientAttention>},
+        {"taylor", "Li et al. 2020: first-order Taylor sim 1+q̂·k̂ (unit q, k), row-normalized", "O(ND²) time, O(ND) memory",
+         {{"causal", false, "token i attends to tokens j ≤ i only"}, {"eps", 1e-6, "added to the normalizer"}},
+         create<TaylorAttention>},
     };
     return table;
 }
