@@ -4,6 +4,7 @@
 #include "attention/efficient.h"
 #include "attention/linear.h"
 #include "attention/linear_elu.h"
+#include "attention/linformer.h"
 #include "attention/softmax.h"
 #include "attention/taylor.h"
 #include "core/error.h"
@@ -30,6 +31,9 @@ const std::vector<VariantInfo>& attention_variants() {
         {"taylor", "Li et al. 2020: first-order Taylor sim 1+q̂·k̂ (unit q, k), row-normalized", "O(ND²) time, O(ND) memory",
          {{"causal", false, "token i attends to tokens j ≤ i only"}, {"eps", 1e-6, "added to the normalizer"}},
          create<TaylorAttention>},
+        {"linformer", "Wang et al. 2020: softmax(Q(EK)ᵀ/√D)(FV), learned E, F ∈ R^{k×N}", "O(NkD) time, O(Nk) memory",
+         {{"k", int64_t(32), "projected length (clamped to N)"}, {"share_kv", false, "use one projection E = F"}},
+         create<LinformerAttention>},
     };
     return table;
 }
