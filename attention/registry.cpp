@@ -1,7 +1,12 @@
 // registry.cpp — the table of attention variants: one line each.
 #include "attention/registry.h"
 
+#include "attention/efficient.h"
+#include "attention/linear.h"
+#include "attention/linear_elu.h"
+#include "attention/linformer.h"
 #include "attention/softmax.h"
+#include "attention/taylor.h"
 #include "core/error.h"
 
 namespace attnlab::attention {
@@ -16,6 +21,19 @@ const std::vector<VariantInfo>& attention_variants() {
         // name, one-line description, complexity, options {name, default, help}, factory
         {"softmax", "full scaled dot-product attention softmax(QKᵀ/√D)V", "O(N²D) time, O(N²) memory",
          {{"causal", false, "token i attends to tokens j ≤ i only"}}, create<SoftmaxAttention>},
+        {"linear", "softmax-free attention reassociated as Q(KᵀV)/D", "O(ND²) time, O(D²) memory (causal O(ND))",
+         {{"causal", false, "token i attends to tokens j ≤ i only"}}, create<LinearAttention>},
+        {"linear_elu", "Katharopoulos et al. 2020: φ(x)=elu(x)+1, φ(Q)(φ(K)ᵀV) row-normalized", "O(ND²) time, O(ND) memory",
+         {{"causal", false, "token i attends to tokens j ≤ i only"}, {"eps", 1e-6, "added to the normalizer"}},
+         create<LinearEluAttention>},
+        {"efficient", "Shen et al. 2021: softmax_rows(Q)(softmax_cols(K)ᵀV)", "O(ND²) time, O(ND) memory", {},
+         create<EfficientAttention>},
+        {"taylor", "Li et al. 2020: first-order Taylor sim 1+q̂·k̂ (unit q, k), row-normalized", "O(ND²) time, O(ND) memory",
+         {{"causal", false, "token i attends to tokens j ≤ i only"}, {"eps", 1e-6, "added to the normalizer"}},
+         create<TaylorAttention>},
+        {"linformer", "Wang et al. 2020: softmax(Q(EK)ᵀ/√D)(FV), learned E, F ∈ R^{k×N}", "O(NkD) time, O(Nk) memory",
+         {{"k", int64_t(32), "projected length (clamped to N)"}, {"share_kv", false, "use one projection E = F"}},
+         create<LinformerAttention>},
     };
     return table;
 }

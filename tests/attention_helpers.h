@@ -53,4 +53,30 @@ inline void check_causal_no_leak(const std::string& name, const attention::Optio
     }
 }
 
+// Live tensor bytes at the peak of one forward + backward of `name` on [B, H, N, D]
+// inputs, above what was live before (the inputs and all gradients included).
+inline size_t forward_backward_peak_bytes(const std::string& name, const attention::Options& opts, int64_t N,
+                                          int64_t D = 16, int64_t B = 1, int64_t H = 2) {
+    auto attn = attention::make_attention(name, opts, {N, D, H});
+    const size_t before = storage_bytes_in_use();
+    reset_storage_peak();
+    {
+        QKV x = random_qkv(B, H, N, D, 3);
+        Tensor out = attn->forward(x.q, x.k, x.v);
+        out.backward(Tensor::ones(out.shape()));
+    }
+    return storage_bytes_peak() - before;
+}
+
+// Doubling N from 1024 to 2048 at most ~doubles the peak memory of forward + backward
+// (an N×N attention matrix would quadruple it).
+inline void check_memory_subquadratic(const std::string& name, const attention::Options& opts = {}) {
+    const size_t at_1024 = forward_backward_peak_bytes(name, opts, 1024);
+    const size_t at_2048 = forward_backward_peak_bytes(name, opts, 2048);
+    const double ratio = double(at_2048) / double(at_1024);
+    WARN(name << (opts.values().empty() ? "" : " (" + opts.to_string() + ")") << ": peak bytes of forward+backward at N=1024: " << at_1024
+              << ", at N=2048: " << at_2048 << ", ratio " << ratio);
+    REQUIRE(ratio < 2.5);
+}
+
 }  // namespace attnlab::testing

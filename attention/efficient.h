@@ -1,0 +1,29 @@
+// efficient.h — efficient attention (Shen, Zhang, Zhao, Yi, Li, 2021,
+// "Efficient Attention: Attention with Linear Complexities", WACV).
+//
+// Normalize queries and keys separately, then multiply in the linear order:
+//
+//   out = ρ_q(Q) (ρ_k(K)ᵀ V)
+//   ρ_q = softmax over each query's D features (rows of Q)
+//   ρ_k = softmax over the N positions, for each key feature (columns of K)
+//
+// ρ_k(K)ᵀ V is D "global context vectors", each a weighted mean of the values;
+// each query mixes them with its own softmax weights, so every output is a
+// convex combination of values, like softmax attention. As in the paper and its
+// reference code there is no 1/√D scale. The column softmax runs over all
+// positions, so there is no causal form.
+// Time O(N·D²), extra memory O(N·D + D²) per head (the normalized Q and K).
+// Options: none.
+#pragma once
+#include "attention/attention.h"
+
+namespace attnlab::attention {
+
+class EfficientAttention : public Attention {
+public:
+    EfficientAttention(const Options& opts, const AttentionContext& ctx);
+    Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
+    std::string describe() const override { return "EfficientAttention"; }
+};
+
+}  // namespace attnlab::attention

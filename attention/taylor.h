@@ -1,0 +1,31 @@
+// taylor.h — first-order Taylor linear attention (Li, Su, Duan, Zheng, 2020,
+// "Linear Attention Mechanism: An Efficient Attention for Semantic Segmentation").
+//
+// exp(q·k) ≈ 1 + q·k to first order; normalizing q and k to unit length keeps
+// the similarity non-negative, sim(q, k) = 1 + q̂·k̂ ∈ [0, 2], q̂ = q/‖q‖:
+//
+//   out_i = Σ_j sim_ij v_j / Σ_j sim_ij
+//         = (Σ_j v_j + q̂_iᵀ Σ_j k̂_j v_jᵀ) / (N + q̂_iᵀ Σ_j k̂_j + eps)
+//
+// i.e. linear attention with the feature map φ(x) = [1, x̂]. With causal=true
+// the sums run over j ≤ i (N becomes i + 1): cumsum for Σ v_j and Σ k̂_j, the
+// fused causal_product for Σ k̂_j v_jᵀ.
+// eps (default 1e-6) guards the division: the denominator is ≥ 0 and is 0 only
+// when every key points exactly opposite the query (e.g. causal i = 0, k̂_0 = -q̂_0).
+// Time O(N·D²); memory O(N·D + D²) per head.
+// Options: causal (bool, default false), eps (float, default 1e-6).
+#pragma once
+#include "attention/attention.h"
+
+namespace attnlab::attention {
+
+class TaylorAttention : public Attention {
+public:
+    TaylorAttention(const Options& opts, const AttentionContext& ctx);
+    Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
+    std::string describe() const override { return causal ? "TaylorAttention(causal)" : "TaylorAttention"; }
+
+    float eps;
+};
+
+}  // namespace attnlab::attention
