@@ -40,6 +40,12 @@ Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs
     return output;
 }
 
+// True when `t` is the only handle to its data (a fresh, contiguous gradient);
+// use_count 2 = the caller's handle + the temporary made by impl().
+static bool owns_exclusively(const Tensor& t) {
+    return t.impl().use_count() == 2 && t.raw()->storage.use_count() == 1 && t.is_contiguous() && !t.raw()->grad_fn;
+}
+
 // Adds g into leaf->grad. The first time, the gradient buffer is taken over
 // when nothing else can see it (a fresh contiguous tensor), else copied.
 static void accumulate_leaf(TensorImpl& leaf, const Tensor& g, bool may_take = true) {
@@ -47,9 +53,7 @@ static void accumulate_leaf(TensorImpl& leaf, const Tensor& g, bool may_take = t
         add_(leaf.grad, g);
         return;
     }
-    bool exclusive = may_take && g.impl().use_count() == 2 && g.raw()->storage.use_count() == 1 && g.offset() == 0 &&
-                     g.is_contiguous() && !g.raw()->grad_fn;  // 2 = the caller's handle + impl() copy
-    leaf.grad = exclusive ? g : g.clone();
+    leaf.grad = may_take && owns_exclusively(g) && g.offset() == 0 ? g : g.clone();
 }
 
 // Nodes reachable from root, ordered so each Node comes before the Nodes it feeds
@@ -108,7 +112,9 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
                 accumulate_leaf(*edge.leaf, gi);
             } else {
                 Tensor& slot = grads[edge.node.get()];
-                slot = slot.defined() ? add(slot, gi) : gi;
+                if (!slot.defined()) slot = gi;
+                else if (owns_exclusively(slot)) add_(slot, gi);  // no other handle: add in place
+                else slot = add(slot, gi);
             }
         }
     }
