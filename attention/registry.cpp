@@ -1,6 +1,8 @@
 // registry.cpp — the table of attention variants: one line each.
 #include "attention/registry.h"
 
+#include "attention/performer.h"
+#include "attention/rfa.h"
 #include "attention/softmax.h"
 #include "core/error.h"
 
@@ -16,6 +18,21 @@ const std::vector<VariantInfo>& attention_variants() {
         // name, one-line description, complexity, options {name, default, help}, factory
         {"softmax", "full scaled dot-product attention softmax(QKᵀ/√D)V", "O(N²D) time, O(N²) memory",
          {{"causal", false, "token i attends to tokens j ≤ i only"}}, create<SoftmaxAttention>},
+        {"rfa", "Random Feature Attention: sin/cos random Fourier features of L2-normalized q, k ≈ softmax(q̂k̂ᵀ/σ²)V",
+         "O(N·M·D) time, O(N·M + N·D) memory",
+         {{"features", int64_t(64), "number M of random frequencies (feature dim 2M)"},
+          {"sigma", 1.0, "kernel width σ: W ~ N(0, σ⁻²I), approximates softmax(q̂·k̂/σ²)"},
+          {"redraw", false, "draw new frequencies at every training forward"},
+          {"seed", int64_t(-1), "seed of the frequencies; -1 draws one from the global generator"},
+          {"causal", false, "token i attends to tokens j ≤ i only (prefix sums)"}},
+         create<RandomFeatureAttention>},
+        {"performer", "Performer FAVOR+: positive orthogonal random features exp(Wx − ‖x‖²/2) ≈ softmax(QKᵀ/√D)V",
+         "O(N·M·D) time, O(N·M + N·D) memory",
+         {{"features", int64_t(64), "number M of random features"},
+          {"redraw_interval", int64_t(0), "draw a new projection every this many training forwards; 0 = never"},
+          {"seed", int64_t(-1), "seed of the projection; -1 draws one from the global generator"},
+          {"causal", false, "token i attends to tokens j ≤ i only (prefix sums)"}},
+         create<PerformerAttention>},
     };
     return table;
 }
