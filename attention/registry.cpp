@@ -1,6 +1,7 @@
 // registry.cpp — the table of attention variants: one line each.
 #include "attention/registry.h"
 
+#include "attention/nystrom.h"
 #include "attention/performer.h"
 #include "attention/rfa.h"
 #include "attention/softmax.h"
@@ -33,6 +34,12 @@ const std::vector<VariantInfo>& attention_variants() {
           {"seed", int64_t(-1), "seed of the projection; -1 draws one from the global generator"},
           {"causal", false, "token i attends to tokens j ≤ i only (prefix sums)"}},
          create<PerformerAttention>},
+        {"nystrom", "Nyströmformer: segment-mean landmarks, softmax(QK̃ᵀ)·pinv(softmax(Q̃K̃ᵀ))·softmax(Q̃Kᵀ)V",
+         "O(N·m·D + m³) time, O(N·m + N·D + m²) memory",
+         {{"landmarks", int64_t(16), "number m of landmarks (segment means), 1 ≤ m ≤ N"},
+          {"pinv_iterations", int64_t(6), "iterations of the pseudoinverse iteration"},
+          {"conv_kernel", int64_t(0), "odd kernel size of the depthwise convolution skip on V; 0 = off"}},
+         create<NystromAttention>},
     };
     return table;
 }
