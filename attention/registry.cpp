@@ -5,6 +5,9 @@
 #include "attention/linear.h"
 #include "attention/linear_elu.h"
 #include "attention/linformer.h"
+#include "attention/nystrom.h"
+#include "attention/performer.h"
+#include "attention/rfa.h"
 #include "attention/softmax.h"
 #include "attention/taylor.h"
 #include "core/error.h"
@@ -19,7 +22,7 @@ static std::shared_ptr<Attention> create(const Options& o, const AttentionContex
 const std::vector<VariantInfo>& attention_variants() {
     static const std::vector<VariantInfo> table = {
         // name, one-line description, complexity, options {name, default, help}, factory
-        {"softmax", "full scaled dot-product attention softmax(QKᵀ/√D)V", "O(N²D) time, O(N²) memory",
+        {"softmax", "full scaled dot-product attention softmax(QKᵀ/√D)V", "O(N²D) time, O(ND) memory (fused, FlashAttention-style)",
          {{"causal", false, "token i attends to tokens j ≤ i only"}}, create<SoftmaxAttention>},
         {"linear", "softmax-free attention reassociated as Q(KᵀV)/D", "O(ND²) time, O(D²) memory (causal O(ND))",
          {{"causal", false, "token i attends to tokens j ≤ i only"}}, create<LinearAttention>},
@@ -34,6 +37,27 @@ const std::vector<VariantInfo>& attention_variants() {
         {"linformer", "Wang et al. 2020: softmax(Q(EK)ᵀ/√D)(FV), learned E, F ∈ R^{k×N}", "O(NkD) time, O(Nk) memory",
          {{"k", int64_t(32), "projected length (clamped to N)"}, {"share_kv", false, "use one projection E = F"}},
          create<LinformerAttention>},
+        {"rfa", "Random Feature Attention: sin/cos random Fourier features of L2-normalized q, k ≈ softmax(q̂k̂ᵀ/σ²)V",
+         "O(N·M·D) time, O(N·M + N·D) memory",
+         {{"features", int64_t(64), "number M of random frequencies (feature dim 2M)"},
+          {"sigma", 1.0, "kernel width σ: W ~ N(0, σ⁻²I), approximates softmax(q̂·k̂/σ²)"},
+          {"redraw", false, "draw new frequencies at every training forward"},
+          {"seed", int64_t(-1), "seed of the frequencies; -1 draws one from the global generator"},
+          {"causal", false, "token i attends to tokens j ≤ i only (prefix sums)"}},
+         create<RandomFeatureAttention>},
+        {"performer", "Performer FAVOR+: positive orthogonal random features exp(Wx − ‖x‖²/2) ≈ softmax(QKᵀ/√D)V",
+         "O(N·M·D) time, O(N·M + N·D) memory",
+         {{"features", int64_t(64), "number M of random features"},
+          {"redraw_interval", int64_t(0), "draw a new projection every this many training forwards; 0 = never"},
+          {"seed", int64_t(-1), "seed of the projection; -1 draws one from the global generator"},
+          {"causal", false, "token i attends to tokens j ≤ i only (prefix sums)"}},
+         create<PerformerAttention>},
+        {"nystrom", "Nyströmformer: segment-mean landmarks, softmax(QK̃ᵀ)·pinv(softmax(Q̃K̃ᵀ))·softmax(Q̃Kᵀ)V",
+         "O(N·m·D + m³) time, O(N·m + N·D + m²) memory",
+         {{"landmarks", int64_t(16), "number m of landmarks (segment means), 1 ≤ m ≤ N"},
+          {"pinv_iterations", int64_t(6), "iterations of the pseudoinverse iteration"},
+          {"conv_kernel", int64_t(0), "odd kernel size of the depthwise convolution skip on V; 0 = off"}},
+         create<NystromAttention>},
     };
     return table;
 }
