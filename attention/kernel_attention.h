@@ -8,8 +8,8 @@
 // with j over all keys, or over j ≤ i when causal (prefix sums). The N×N matrix
 // φ(Q)φ(K)ᵀ is never formed: O(N·M·D) time, O(N·M + N·D + M·D) memory per head.
 //   non-causal: two GEMMs, φ(Q)·(φ(K)ᵀV), and φ(Q)·(Σ_j φ(k_j))
-//   causal:     causal_linear_product (a running M×D state per head, fused
-//               forward and backward below) and a cumsum of φ(K) for z_i.
+//   causal:     causal_product (causal_product.h: a running M×D state per
+//               head, fused forward and backward) and a cumsum of φ(K) for z_i.
 #pragma once
 #include "core/tensor.h"
 
@@ -22,9 +22,6 @@ namespace attnlab::attention {
 Tensor kernel_attention(const Tensor& phi_q, const Tensor& phi_k, const Tensor& v, bool causal,
                         float min_mean_kernel);
 
-// out_i = Σ_{j≤i} (a_i·b_j) v_j for a, b [..., N, M], v [..., N, D] -> [..., N, D].
-// Forward keeps S = Σ_{j≤i} b_j v_jᵀ [M, D]; O(N·M·D) time, O(M·D) extra memory.
-Tensor causal_linear_product(const Tensor& a, const Tensor& b, const Tensor& v);
 
 // The `seed` option of the random-feature variants: a seed ≥ 0 is used as is;
 // -1 draws one from default_generator(), so that every layer gets its own

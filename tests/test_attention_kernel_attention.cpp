@@ -25,14 +25,6 @@ TEST_CASE("kernel_attention equals the dense phi(Q)phi(K)^T formula, with and wi
     }
 }
 
-TEST_CASE("causal_linear_product equals the masked dense product and passes gradcheck", "[attention][kernel_attention]") {
-    Tensor a = randn({2, 2, 7, 5}, 1, true), b = randn({2, 2, 7, 5}, 2), v = randn({2, 2, 7, 3}, 3, true);
-    Tensor dense = matmul(masked_fill(matmul(a, b.T()), attention::causal_mask(7, 7), 0.f), v);
-    require_close(attention::causal_linear_product(a, b, v), dense, 1e-5f);
-    require_gradcheck([](const std::vector<Tensor>& in) { return attention::causal_linear_product(in[0], in[1], in[2]); },
-                      {a, b, v});
-}
-
 TEST_CASE("kernel_attention clamps the denominator below at n_i times the floor", "[attention][kernel_attention]") {
     // φ(q)·φ(k) = -1 for every pair: the raw denominator is -n_i, clamped to 0.5·n_i,
     // while the numerator is -n_i: every output is -2.
