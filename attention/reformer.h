@@ -17,7 +17,8 @@
 // training forward when redraw=true (the paper hashes afresh at every step).
 // There is no causal form: masking j > i inside the chunks still lets later tokens change which
 // earlier tokens share a chunk.
-// Time O(n_h·N·(b/2 + 2m)·D), memory O(n_h·N·(2m + D)) per head.
+// Time O(n_h·N·(b/2 + 2m)·D) (plus O(n_h²·N·m) integer work for the counts c_ij), memory
+// O(n_h·N·(2m + D)) per head.
 // Options: buckets b (int, default 8; 1 or even), n_hashes n_h (int, default 2), chunk m (int,
 // default 32; clamped to N), redraw (bool, default true), seed (int, default -1: drawn from
 // default_generator() at construction).
