@@ -1,14 +1,19 @@
 // registry.cpp — the table of attention variants: one line each.
 #include "attention/registry.h"
 
+#include "attention/bigbird.h"
 #include "attention/efficient.h"
 #include "attention/linear.h"
 #include "attention/linear_elu.h"
 #include "attention/linformer.h"
+#include "attention/longformer.h"
 #include "attention/nystrom.h"
 #include "attention/performer.h"
+#include "attention/reformer.h"
 #include "attention/rfa.h"
 #include "attention/softmax.h"
+#include "attention/sparse_fixed.h"
+#include "attention/sparse_strided.h"
 #include "attention/taylor.h"
 #include "core/error.h"
 
@@ -58,6 +63,36 @@ const std::vector<VariantInfo>& attention_variants() {
           {"pinv_iterations", int64_t(6), "iterations of the pseudoinverse iteration"},
           {"conv_kernel", int64_t(0), "odd kernel size of the depthwise convolution skip on V; 0 = off"}},
          create<NystromAttention>},
+        {"sparse_strided", "Child et al. 2019, strided: j with |i−j| < l or l | i−j (both factorized heads merged)",
+         "O(N(3l+N/l)D) time, O(N(3l+N/l)) memory; O(N√N·D) at l=√N",
+         {{"stride", int64_t(0), "l: window and stride (0 = ⌈√N⌉)"}, {"causal", false, "token i attends to tokens j ≤ i only"}},
+         create<SparseStridedAttention>},
+        {"sparse_fixed", "Child et al. 2019, fixed: j in i's block of l or among the last c columns of any block (merged)",
+         "O(N(l+cN/l)D) time, O(N(l+cN/l)) memory; O(N√N·D) at l=√N",
+         {{"stride", int64_t(0), "l: block length (0 = ⌈√N⌉)"}, {"summary", int64_t(1), "c: summary columns per block, 1 ≤ c ≤ l"},
+          {"causal", false, "token i attends to tokens j ≤ i only"}},
+         create<SparseFixedAttention>},
+        {"longformer", "Beltagy et al. 2020: sliding window of w/2 each side (dilation d) + g global tokens",
+         "O(N(2w+g)D) time, O(N(2w+g)) memory",
+         {{"window", int64_t(8), "w: even, w/2 tokens on each side"}, {"dilation", int64_t(1), "d: window step"},
+          {"global_tokens", int64_t(1), "g: the first g tokens attend to and are attended by all"},
+          {"causal", false, "token i attends to tokens j ≤ i only"}},
+         create<LongformerAttention>},
+        {"bigbird", "Zaheer et al. 2020 (ITC): blocks of b see 3 neighbour blocks, g global and r random blocks",
+         "O(Nb(3+g+r)D) time, O(Nb(3+g+r)) memory",
+         {{"block", int64_t(8), "b: block size"}, {"global_blocks", int64_t(1), "g: the first g blocks are global"},
+          {"random_blocks", int64_t(2), "r: random key blocks per query block"},
+          {"redraw", false, "draw new random blocks at every training forward"},
+          {"seed", int64_t(-1), "random blocks seed (-1: drawn from the global generator)"},
+          {"causal", false, "token i attends to tokens j ≤ i only"}},
+         create<BigBirdAttention>},
+        {"reformer", "Kitaev et al. 2020: shared-QK LSH attention, sorted by hash bucket, chunks see themselves + previous",
+         "O(n_h·N(b/2+2m)D) time, O(n_h·N(2m+D)) memory",
+         {{"buckets", int64_t(8), "b: hash buckets (1 or even)"}, {"n_hashes", int64_t(2), "n_h: hash rounds"},
+          {"chunk", int64_t(32), "m: chunk length in sorted order (clamped to N)"},
+          {"redraw", true, "draw new rotations at every training forward"},
+          {"seed", int64_t(-1), "rotations seed (-1: drawn from the global generator)"}},
+         create<ReformerAttention>},
     };
     return table;
 }
