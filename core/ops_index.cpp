@@ -141,8 +141,9 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
     std::vector<int64_t> ids = index.to_indices();
     const int64_t n = x.size(d);
     for (int64_t j : ids)
-        check(j >= 0 && j < n, "index_select: index ", j, " out of range for dim ", d, " of size ", n, " in ",
-              to_string(x.shape()));
+        if (j < 0 || j >= n)  // (not check(): its message arguments would be built for every index)
+            throw Error(cat("index_select: index ", j, " out of range for dim ", d, " of size ", n, " in ",
+                            to_string(x.shape())));
     int64_t outer = 1, inner = 1;
     for (int64_t k = 0; k < d; ++k) outer *= x.size(k);
     for (int64_t k = d + 1; k < x.dim(); ++k) inner *= x.size(k);
