@@ -14,7 +14,7 @@ help:
 	@echo "make build      configure and build (Release, -march=native) into $(BUILD)/"
 	@echo "make test       deps + build + run every test (ctest)"
 	@echo "make test-asan  the test suite under AddressSanitizer + UBSan in $(ASAN_BUILD)/"
-	@echo "make bench      operator benchmarks (GFLOP/s, GB/s)"
+	@echo "make bench      op benchmarks (GFLOP/s vs sgemm, GB/s vs memcpy) + attention time/memory vs N"
 	@echo "make data       download + md5-check CIFAR-10 (binary) into data/ (needs internet)"
 	@echo "make clean      remove build directories"
 
@@ -39,6 +39,7 @@ test-asan: deps
 
 bench: build
 	$(BUILD)/apps/bench_ops
+	$(BUILD)/apps/bench_attention --out results
 
 data:
 	@scripts/get_cifar10.sh data
