@@ -66,6 +66,7 @@ static std::vector<Tensor> defined_grads(const std::vector<Tensor>& params) {
 }
 
 double grad_norm(const Optimizer& opt) {
+    opt.sync_grads();
     Tensor g = opt.flat_grads();
     return std::sqrt(sum_of_squares(g.data(), g.numel()));
 }
@@ -100,6 +101,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
 }
 
 bool grads_are_finite(const Optimizer& opt) {
+    opt.sync_grads();
     Tensor g = opt.flat_grads();
     return all_finite(g.data(), g.numel());
 }

@@ -65,7 +65,7 @@ Optimizer::Optimizer(std::string type, std::vector<ParamGroup> groups, double lr
 
 Tensor Optimizer::flat_grads() const { return grads_; }
 
-void Optimizer::check_layout() {
+void Optimizer::sync_grads() const {
     for (const Slot& s : slots_) {
         TensorImpl& impl = *s.impl;
         check(impl.storage == params_.raw()->storage && impl.offset == s.offset, type_, ": parameter '", s.name,
@@ -84,14 +84,14 @@ void Optimizer::check_layout() {
 
 void Optimizer::step() {
     NoGradGuard no_grad;
-    check_layout();
+    sync_grads();
     ++step_count_;
     for (const ParamGroup& g : groups_)
         if (g.end > g.begin) update(g, step_count_);
 }
 
 void Optimizer::zero_grad() {
-    check_layout();
+    sync_grads();
     float* g = grads_.data();
     parallel_for(0, numel_, kOptimizerParallelGrain,
                  [&](int64_t b, int64_t e) { std::memset(g + b, 0, size_t(e - b) * sizeof(float)); });

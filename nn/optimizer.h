@@ -18,7 +18,9 @@
 //    (modules do); a view taken before keeps pointing at the old memory;
 //  * to load new values, copy_() into the parameter; replacing its storage is
 //    detected and reported by step();
-//  * a gradient that was reset with set_grad(Tensor()) is re-attached as zeros.
+//  * a gradient that was dropped (left undefined) or replaced by another tensor
+//    is copied back into its slot by sync_grads(), which step(), zero_grad()
+//    and the clipping functions call first.
 //
 // Learning rate: each group has an lr_scale; set_lr(x) gives every group
 // lr = x · lr_scale (a schedule drives set_lr once per step).
@@ -79,6 +81,9 @@ public:
     // The flat buffers as [P] tensors sharing memory with the parameters / gradients.
     Tensor flat_params() const { return params_; }
     Tensor flat_grads() const;
+    // Puts every gradient back into its slot of the flat gradient buffer (a no-op
+    // unless one was dropped or replaced); throws if a parameter left the buffer.
+    void sync_grads() const;
 
     // ---- checkpoint state ------------------------------------------------
     // Per-parameter views of the optimizer's buffers, named "<buffer>.<param>",
@@ -109,8 +114,6 @@ private:
         std::shared_ptr<TensorImpl> impl;
         int64_t offset;
     };
-    void check_layout();  // parameters still in the buffer; re-attach dropped grads
-
     std::string type_;
     std::vector<ParamGroup> groups_;
     std::vector<Slot> slots_;

@@ -252,6 +252,16 @@ TEST_CASE("a gradient reset to undefined is re-attached to the flat buffer as ze
     REQUIRE(p.grad().raw()->storage == opt.flat_grads().raw()->storage);
 }
 
+TEST_CASE("a gradient created after the slot was dropped is seen by clipping and the step", "[optim]") {
+    Tensor p = param({1.0f, 2.0f});
+    nn::SGD opt({{"w", p}}, {.lr = 1.0});
+    p.raw()->grad = Tensor();
+    (p * Tensor::from_vector({3.f, 4.f}, {2})).sum().backward();  // autograd makes a new grad tensor
+    REQUIRE(nn::clip_grad_norm(opt, 100.0) == Approx(5.0));
+    opt.step();
+    require_close(p, {1.0f - 3.0f, 2.0f - 4.0f});
+}
+
 // ---- groups and learning rates ---------------------------------------------------
 
 TEST_CASE("parameter_groups_for_adamw excludes biases, norms, pos_embed and cls_token from decay", "[optim]") {
