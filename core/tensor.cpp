@@ -250,8 +250,8 @@ Tensor Tensor::grad() const { return defined() ? impl_->grad : Tensor(); }
 
 void Tensor::set_grad(const Tensor& g) {
     check(defined(), "set_grad: undefined tensor");
-    check(!g.defined() || g.shape() == shape(), "set_grad: gradient ", to_string(g.shape()),
-          " for tensor ", to_string(shape()));
+    if (g.defined() && g.shape() != shape())
+        throw Error(cat("set_grad: gradient ", to_string(g.shape()), " for tensor ", to_string(shape())));
     impl_->grad = g;
 }
 
