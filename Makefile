@@ -15,6 +15,7 @@ help:
 	@echo "make test       deps + build + run every test (ctest)"
 	@echo "make test-asan  the test suite under AddressSanitizer + UBSan in $(ASAN_BUILD)/"
 	@echo "make bench      operator benchmarks (GFLOP/s, GB/s)"
+	@echo "make data       download CIFAR-10 into data/cifar-10-batches-bin"
 	@echo "make clean      remove build directories"
 
 deps:
@@ -38,6 +39,10 @@ test-asan: deps
 
 bench: build
 	$(BUILD)/apps/bench_ops
+
+.PHONY: data
+data:
+	@scripts/get_cifar10.sh data
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
