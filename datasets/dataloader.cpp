@@ -60,7 +60,13 @@ void DataLoader::start_epoch(int64_t epoch) {
         worker_done_ = false;
         error_ = nullptr;
     }
-    worker_ = std::thread([this] { run_worker(); });
+    try {
+        worker_ = std::thread([this] { run_worker(); });
+    } catch (...) {  // no thread: let next() end the epoch instead of waiting forever
+        std::lock_guard<std::mutex> lock(mutex_);
+        worker_done_ = true;
+        throw;
+    }
 }
 
 bool DataLoader::next(Batch& batch) {

@@ -121,6 +121,8 @@ ImageDataset load_idx_dataset(const std::string& images_path, const std::string&
     check(images.dims[0] == labels.dims[0], "IDX: '", images_path, "' holds ", images.dims[0],
           " images but '", labels_path, "' holds ", labels.dims[0], " labels; they must agree");
     check(images.dims[0] > 0, "IDX: '", images_path, "' holds no images");
+    check(images.dims[1] > 0 && images.dims[2] > 0, "IDX: '", images_path, "' has images of ",
+          images.dims[1], "x", images.dims[2], " pixels; expected positive sizes");
 
     int64_t largest = *std::max_element(labels.values.begin(), labels.values.end());
     if (class_names.empty())

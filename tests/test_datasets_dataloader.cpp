@@ -174,7 +174,8 @@ TEST_CASE("the loader checks its options and the dataset up front", "[datasets][
     ImageDataset d = numbered_dataset(4);
     REQUIRE_THROWS_WITH(DataLoader(d, {.batch_size = 0}), Contains("batch_size"));
     REQUIRE_THROWS_WITH(DataLoader(d, {.normalize = {{0.5f}, {0.5f}}}), Contains("3 channels"));
-    REQUIRE_THROWS_WITH(DataLoader(numbered_dataset(0), {}), Contains("empty"));
+    ImageDataset empty = numbered_dataset(0);
+    REQUIRE_THROWS_WITH(DataLoader(empty, {}), Contains("empty"));
     DataLoader loader(d, {});
     Batch b;
     REQUIRE_THROWS_WITH(loader.next(b), Contains("start_epoch"));
