@@ -93,6 +93,27 @@ int64_t Generator::randint(int64_t n) {
     return int64_t(r % uint64_t(n));  // bias < n / 2^64: negligible
 }
 
+float Generator::gamma(float shape) {
+    check(shape > 0.f, "gamma: shape must be positive, got ", shape);
+    if (shape < 1.f) {  // Gamma(a) = Gamma(a + 1) · U^(1/a)
+        float u = std::max(uniform(), 1e-30f);
+        return gamma(shape + 1.f) * std::pow(u, 1.f / shape);
+    }
+    const float d = shape - 1.f / 3.f, c = 1.f / std::sqrt(9.f * d);
+    for (;;) {
+        float x = normal(), v = 1.f + c * x;
+        if (v <= 0.f) continue;
+        v = v * v * v;
+        float u = std::max(uniform(), 1e-30f);
+        if (std::log(u) < 0.5f * x * x + d - d * v + d * std::log(v)) return d * v;
+    }
+}
+
+float Generator::beta(float a, float b) {
+    float x = gamma(a), y = gamma(b);
+    return x / (x + y);
+}
+
 std::vector<int64_t> Generator::permutation(int64_t n) {
     std::vector<int64_t> p(size_t(std::max<int64_t>(n, 0)));
     for (int64_t i = 0; i < n; ++i) p[size_t(i)] = i;

@@ -30,6 +30,8 @@ public:
     float uniform();               // [0, 1)
     float normal();                // N(0, 1)
     int64_t randint(int64_t n);    // uniform in [0, n)
+    float gamma(float shape);      // Gamma(shape, 1), Marsaglia–Tsang (a few counters)
+    float beta(float a, float b);  // Beta(a, b) = X / (X + Y), X ~ Gamma(a), Y ~ Gamma(b)
     std::vector<int64_t> permutation(int64_t n);  // Fisher-Yates shuffle of 0..n-1
 
     // The raw block function: four words for (key, counter).

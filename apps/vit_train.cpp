@@ -1,0 +1,179 @@
+// vit_train — train (or evaluate) a Vision Transformer on CIFAR-10.
+//
+//   vit_train                                   # the recommended recipe, checkpoints in runs/vit-cifar10
+//   vit_train --attention performer --attention-opt features=64 --epochs 30
+//   vit_train --resume --checkpoint runs/vit-cifar10      # continue after Ctrl-C
+//   vit_train --eval-only --checkpoint models/vit-cifar10 --data DIR
+//   vit_train --profile 20                      # per-op time of a training step
+//
+// Argument parsing and wiring only; the loop is nn::Trainer (nn/trainer.h).
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <unistd.h>
+
+#include "attention/registry.h"
+#include "core/core.h"
+#include "datasets/cifar.h"
+#include "nn/checkpoint.h"
+#include "nn/trainer.h"
+
+using namespace attnlab;
+namespace fs = std::filesystem;
+
+static std::atomic<bool> g_stop{false};
+
+static void on_signal(int) {
+    if (g_stop.exchange(true)) _exit(130);  // a second Ctrl-C quits at once
+    const char msg[] = "\nstopping after this step and saving a checkpoint (Ctrl-C again to quit now)\n";
+    [[maybe_unused]] ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
+}
+
+// A run directory (with best/ or last/) or a checkpoint directory itself.
+static std::string checkpoint_to_load(const std::string& dir) {
+    for (const char* sub : {"", "best", "last"}) {
+        fs::path p = sub[0] ? fs::path(dir) / sub : fs::path(dir);
+        if (fs::exists(p / nn::kModelFile) || fs::exists(fs::path(p.string() + ".old") / nn::kModelFile)) return p.string();
+    }
+    throw Error(cat("no checkpoint in '", dir, "': expected ", nn::kModelFile, " there or in its best/ or last/"));
+}
+
+int main(int argc, char** argv) {
+    CLI::App app{"vit_train: train a Vision Transformer on CIFAR-10 (binary version) and evaluate it"};
+    app.option_defaults()->always_capture_default();
+    nn::ViTConfig model;  // defaults below = the recommended recipe
+    model.dim = 192, model.depth = 7, model.heads = 3, model.patch_size = 4, model.mlp_ratio = 2.0;
+    model.dropout = 0.0, model.drop_path = 0.1;
+    nn::TrainOptions train;
+    train.epochs = 100, train.batch_size = 128, train.lr = 1e-3, train.min_lr = 1e-5, train.warmup_epochs = 5;
+    train.weight_decay = 0.05, train.label_smoothing = 0.1, train.grad_clip = 1.0;
+    std::vector<std::string> attention_opts;
+    std::string data_dir, run_dir = "runs/vit-cifar10";
+    int64_t val_split = 0, train_subset = 0, eval_subset = 0;
+    int threads = 0;
+    bool no_augment = false, eval_only = false, list_attention = false, no_progress = false;
+
+    app.add_option("--dim", model.dim, "embedding dim C")->check(CLI::Range(8, 4096))->group("Model");
+    app.add_option("--depth", model.depth, "transformer blocks")->check(CLI::Range(1, 64))->group("Model");
+    app.add_option("--heads", model.heads, "attention heads (must divide dim)")->check(CLI::Range(1, 64))->group("Model");
+    app.add_option("--patch", model.patch_size, "patch size (must divide 32)")->check(CLI::IsMember({1, 2, 4, 8, 16, 32}))->group("Model");
+    app.add_option("--mlp-ratio", model.mlp_ratio, "MLP hidden = ratio × dim")->check(CLI::Range(0.25, 16.0))->group("Model");
+    app.add_option("--dropout", model.dropout, "dropout after attention/MLP projections")->check(CLI::Range(0.0, 0.9))->group("Model");
+    app.add_option("--drop-path", model.drop_path, "stochastic depth rate (last block; linear in depth)")->check(CLI::Range(0.0, 0.9))->group("Model");
+    app.add_option("--pool", model.pooling, "cls token or mean of patch tokens")->check(CLI::IsMember({"cls", "mean"}))->group("Model");
+    app.add_option("--attention", model.attention, "attention variant (see --list-attention)")->group("Model");
+    app.add_option("--attention-opt", attention_opts, "variant option name=value (repeatable)")->group("Model");
+    app.add_flag("--list-attention", list_attention, "list attention variants and their options, then exit")->group("Model");
+
+    app.add_option("--epochs", train.epochs, "training epochs")->check(CLI::Range(1, 10000))->group("Training");
+    app.add_option("--batch", train.batch_size, "batch size")->check(CLI::Range(1, 4096))->group("Training");
+    app.add_option("--lr", train.lr, "peak learning rate (AdamW)")->check(CLI::Range(1e-7, 10.0))->group("Training");
+    app.add_option("--min-lr", train.min_lr, "final learning rate of the cosine decay")->check(CLI::Range(0.0, 10.0))->group("Training");
+    app.add_option("--warmup", train.warmup_epochs, "linear warmup epochs")->check(CLI::Range(0.0, 1000.0))->group("Training");
+    app.add_option("--weight-decay", train.weight_decay, "AdamW decoupled weight decay")->check(CLI::Range(0.0, 10.0))->group("Training");
+    app.add_option("--label-smoothing", train.label_smoothing, "label smoothing ε")->check(CLI::Range(0.0, 0.99))->group("Training");
+    app.add_option("--grad-clip", train.grad_clip, "max gradient norm (0 = off)")->check(CLI::Range(0.0, 1e6))->group("Training");
+    app.add_flag("--no-augment", no_augment, "disable random crop + flip")->group("Training");
+    app.add_option("--mixup", train.mixup_alpha, "mixup Beta(α, α); 0 = off")->check(CLI::Range(0.0, 10.0))->group("Training");
+    app.add_option("--cutmix", train.cutmix_alpha, "CutMix Beta(α, α); 0 = off")->check(CLI::Range(0.0, 10.0))->group("Training");
+    app.add_option("--mix-prob", train.mix_prob, "probability a batch is mixed")->check(CLI::Range(0.0, 1.0))->group("Training");
+    app.add_option("--seed", train.seed, "seed of init, dropout, shuffling, augmentation")->group("Training");
+    app.add_option("--threads", threads, "threads (0 = all cores)")->check(CLI::Range(0, 256))->group("Training");
+
+    app.add_option("--data", data_dir, "CIFAR-10 binary directory (default: $CIFAR10_DIR or data/cifar-10-batches-bin)")->group("Data");
+    app.add_option("--val-split", val_split, "hold out the last N training images as a validation set (evaluated each epoch instead of test)")->check(CLI::Range(int64_t(0), int64_t(49999)))->group("Data");
+    app.add_option("--train-subset", train_subset, "train on the first N training images only (quick runs)")->check(CLI::Range(int64_t(0), int64_t(50000)))->group("Data");
+    app.add_option("--eval-subset", eval_subset, "evaluate on the first N images of the eval set only")->check(CLI::Range(int64_t(0), int64_t(50000)))->group("Data");
+
+    app.add_option("--checkpoint", run_dir, "run directory: best/ and last/ checkpoints, metrics.csv/.jsonl, summary.json")->group("Run");
+    app.add_flag("--resume", train.resume, "continue from <checkpoint>/last")->group("Run");
+    app.add_flag("--eval-only", eval_only, "evaluate <checkpoint> (or its best/ or last/) on the test set and exit")->group("Run");
+    app.add_option("--profile", train.profile_steps, "time N training steps and print the per-op breakdown")->check(CLI::Range(int64_t(1), int64_t(100000)))->group("Run");
+    app.add_flag("--no-progress", no_progress, "no live progress line (epoch lines only)")->group("Run");
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        if (list_attention) {
+            for (const attention::VariantInfo& v : attention::attention_variants()) {
+                std::printf("%-15s %s\n%-15s %s\n", v.name.c_str(), v.description.c_str(), "", v.complexity.c_str());
+                for (const attention::OptionSpec& o : v.options)
+                    std::printf("%-15s   %s=%s  %s\n", "", o.name.c_str(), attention::option_to_string(o.default_value).c_str(),
+                                o.help.c_str());
+            }
+            return 0;
+        }
+        if (threads > 0) set_num_threads(threads);
+        data_dir = data::resolve_cifar10_dir(data_dir);
+
+        if (eval_only) {
+            std::string dir = checkpoint_to_load(run_dir);
+            auto vit = nn::load_vit(dir);
+            nlohmann::json cfg = nn::read_config(dir);
+            data::Normalization norm = data::Normalization::cifar10();
+            if (cfg.contains("extra") && cfg["extra"].contains("normalization")) {
+                norm.mean = cfg["extra"]["normalization"]["mean"].get<std::vector<float>>();
+                norm.std = cfg["extra"]["normalization"]["std"].get<std::vector<float>>();
+            }
+            data::ImageDataset test = data::load_cifar10(data_dir, data::Split::Test);
+            if (eval_subset > 0 && eval_subset < test.size()) test = test.subset(0, eval_subset);
+            std::printf("%s\n%ld parameters, checkpoint %s\n", vit->describe().c_str(), long(vit->num_parameters()), dir.c_str());
+            nn::EvalResult r = nn::evaluate(*vit, test, norm);
+            std::printf("test: %ld images from %s: loss %.4f, accuracy %.2f%% (%.0f images/s)\n", long(r.images),
+                        data_dir.c_str(), r.loss, 100 * r.accuracy, double(r.images) / r.seconds);
+            return 0;
+        }
+
+        model.attention_options = attention::Options::parse(attention_opts, attention::attention_info(model.attention).options,
+                                                            model.attention);
+        model.validate();
+        train.augment = !no_augment;
+        train.progress = !no_progress;
+        train.run_dir = train.profile_steps > 0 ? "" : run_dir;
+
+        data::ImageDataset full_train = data::load_cifar10(data_dir, data::Split::Train);
+        data::ImageDataset train_set, eval_set;
+        std::string eval_name = "test";
+        if (val_split > 0) {
+            train_set = full_train.subset(0, full_train.size() - val_split);
+            eval_set = full_train.subset(full_train.size() - val_split, full_train.size());
+            eval_name = "val";
+        } else {
+            train_set = std::move(full_train);
+            eval_set = data::load_cifar10(data_dir, data::Split::Test);
+        }
+        if (train_subset > 0 && train_subset < train_set.size()) train_set = train_set.subset(0, train_subset);
+        if (eval_subset > 0 && eval_subset < eval_set.size()) eval_set = eval_set.subset(0, eval_subset);
+        train.extra_config = {{"class_names", train_set.class_names}, {"eval_set", eval_name}, {"data", data_dir},
+                              {"train_images", train_set.size()}, {"eval_images", eval_set.size()}};
+
+        manual_seed(train.seed);  // parameter init and dropout draw from the default generator
+        auto vit = std::make_shared<nn::VisionTransformer>(model);
+        std::printf("%s\n%ld parameters | train %ld images, %s %ld images | %s | threads %d, OpenBLAS %s\n",
+                    vit->describe().c_str(), long(vit->num_parameters()), long(train_set.size()), eval_name.c_str(),
+                    long(eval_set.size()), data_dir.c_str(), num_threads(), blas_info().c_str());
+        std::printf("epochs %ld, batch %ld, AdamW lr %g (warmup %g, cosine to %g), wd %g, label smoothing %g, clip %g, "
+                    "augment %s, mixup %g, cutmix %g, seed %lu\n",
+                    long(train.epochs), long(train.batch_size), train.lr, train.warmup_epochs, train.min_lr,
+                    train.weight_decay, train.label_smoothing, train.grad_clip, train.augment ? "crop+flip" : "off",
+                    train.mixup_alpha, train.cutmix_alpha, (unsigned long)train.seed);
+        std::fflush(stdout);
+
+        std::signal(SIGINT, on_signal);
+        std::signal(SIGTERM, on_signal);
+        nn::Trainer trainer(vit, train, train_set, eval_set, data::Normalization::cifar10());
+        trainer.set_stop_flag(&g_stop);
+        nn::TrainResult result = trainer.fit();
+        std::printf("%s\n", result.message.c_str());
+        if (result.reason == nn::StopReason::NonFiniteLoss) return 3;
+        if (result.reason == nn::StopReason::Interrupted && train.profile_steps == 0) return 130;
+        if (!train.run_dir.empty() && result.reason == nn::StopReason::Finished)
+            std::printf("checkpoints: %s/best (epoch %ld), %s/last; metrics: %s/metrics.csv\n", run_dir.c_str(),
+                        long(result.best_epoch), run_dir.c_str(), run_dir.c_str());
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,359 @@
+// trainer.cpp — see trainer.h.
+#include "nn/trainer.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "core/autograd.h"
+#include "core/ops.h"
+#include "core/profiler.h"
+#include "core/rng.h"
+#include "nn/adam.h"
+#include "nn/checkpoint.h"
+#include "nn/grad_clip.h"
+#include "nn/lr_schedule.h"
+#include "nn/metrics.h"
+
+namespace attnlab::nn {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double peak_rss_mb() {
+    struct rusage usage {};
+    getrusage(RUSAGE_SELF, &usage);
+    return double(usage.ru_maxrss) / 1024.0;  // KB on Linux
+}
+
+static std::string hms(double seconds) {
+    int64_t s = int64_t(seconds + 0.5);
+    char buf[32];
+    if (s >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", long(s / 3600), long(s / 60 % 60), long(s % 60));
+    else std::snprintf(buf, sizeof buf, "%ld:%02ld", long(s / 60), long(s % 60));
+    return buf;
+}
+
+nlohmann::json EpochRecord::to_json() const {
+    return {{"epoch", epoch},           {"lr", lr},           {"train_loss", train_loss}, {"train_acc", train_acc},
+            {"eval_loss", eval_loss},   {"eval_acc", eval_acc}, {"seconds", seconds},
+            {"images_per_sec", images_per_sec}, {"peak_rss_mb", peak_rss_mb}};
+}
+
+EvalResult evaluate(UnaryModule& model, const data::ImageDataset& dataset, const data::Normalization& norm,
+                    int64_t batch_size) {
+    check(dataset.size() > 0, "evaluate: empty dataset");
+    bool was_training = model.is_training();
+    model.eval();
+    NoGradGuard no_grad;
+    data::DataLoaderOptions o;
+    o.batch_size = batch_size, o.shuffle = false, o.drop_last = false, o.augment = false, o.normalize = norm;
+    data::DataLoader loader(dataset, o);
+    loader.start_epoch(0);
+    data::Batch batch;
+    double loss_sum = 0;
+    int64_t correct = 0, seen = 0;
+    auto t0 = Clock::now();
+    while (loader.next(batch)) {
+        Tensor logits = model.forward(batch.images);
+        loss_sum += double(cross_entropy(logits, batch.labels, 0.f, Reduction::Sum).item());
+        correct += count_topk_correct(logits, batch.labels, 1);
+        seen += batch.size();
+    }
+    model.train(was_training);
+    return {loss_sum / double(seen), double(correct) / double(seen), seen,
+            std::chrono::duration<double>(Clock::now() - t0).count()};
+}
+
+Trainer::Trainer(std::shared_ptr<VisionTransformer> model, TrainOptions options, const data::ImageDataset& train_set,
+                 const data::ImageDataset& eval_set, data::Normalization normalization)
+    : model_(std::move(model)), opt_(std::move(options)), train_set_(train_set), eval_set_(eval_set),
+      norm_(std::move(normalization)) {
+    check(opt_.epochs > 0, "Trainer: epochs must be > 0, got ", opt_.epochs);
+    check(opt_.batch_size > 0 && opt_.batch_size <= train_set_.size(), "Trainer: batch size ", opt_.batch_size,
+          " must be in [1, ", train_set_.size(), "] (the training set size)");
+    check(opt_.lr > 0, "Trainer: lr must be > 0, got ", opt_.lr);
+    check(opt_.warmup_epochs >= 0 && opt_.warmup_epochs <= double(opt_.epochs), "Trainer: warmup_epochs ",
+          opt_.warmup_epochs, " must be in [0, epochs=", opt_.epochs, "]");
+    check(opt_.mix_prob >= 0 && opt_.mix_prob <= 1, "Trainer: mix_prob must be in [0, 1], got ", opt_.mix_prob);
+    AdamWOptions ao;
+    ao.lr = opt_.lr, ao.weight_decay = opt_.weight_decay;
+    optimizer_ = std::make_unique<AdamW>(parameter_groups_for_adamw(*model_, opt_.weight_decay), ao);
+    data::DataLoaderOptions lo;
+    lo.batch_size = opt_.batch_size, lo.shuffle = true, lo.drop_last = true, lo.seed = opt_.seed;
+    lo.augment = opt_.augment, lo.normalize = norm_;
+    loader_ = std::make_unique<data::DataLoader>(train_set_, lo);
+}
+
+Trainer::~Trainer() = default;
+
+int64_t Trainer::steps_per_epoch() const { return loader_->batches_per_epoch(); }
+
+void Trainer::save(const std::string& which, int64_t epoch, int64_t batch_in_epoch, const nlohmann::json& meters) const {
+    if (opt_.run_dir.empty()) return;
+    TrainState st;
+    st.epoch = epoch;
+    st.step = optimizer_->step_count();
+    st.extra = {{"batch_in_epoch", batch_in_epoch}, {"best_eval_acc", best_acc_}, {"best_epoch", best_epoch_},
+                {"meters", meters}};
+    nlohmann::json extra = opt_.extra_config;
+    extra["train_options"] = {{"epochs", opt_.epochs}, {"batch_size", opt_.batch_size}, {"lr", opt_.lr},
+                              {"min_lr", opt_.min_lr}, {"warmup_epochs", opt_.warmup_epochs},
+                              {"weight_decay", opt_.weight_decay}, {"label_smoothing", opt_.label_smoothing},
+                              {"grad_clip", opt_.grad_clip}, {"augment", opt_.augment},
+                              {"mixup_alpha", opt_.mixup_alpha}, {"cutmix_alpha", opt_.cutmix_alpha},
+                              {"mix_prob", opt_.mix_prob}, {"seed", opt_.seed}};
+    extra["normalization"] = {{"mean", norm_.mean}, {"std", norm_.std}};
+    save_checkpoint((fs::path(opt_.run_dir) / which).string(), *model_, vit_config_json(model_->config, extra),
+                    optimizer_.get(), st);
+}
+
+// Mixes a batch in place of its images; returns λ and the partner permutation.
+struct Mix {
+    float lambda = 1.f;
+    Tensor partner_labels;
+};
+
+static Mix mix_batch(Tensor& images, const Tensor& labels, const TrainOptions& o, int64_t step) {
+    Mix mix;
+    bool mixup = o.mixup_alpha > 0, cutmix = o.cutmix_alpha > 0;
+    if (!mixup && !cutmix) return mix;
+    Generator g(o.seed * 0x9E3779B97F4A7C15ull + uint64_t(step) + 1);  // per-step stream: resume-exact
+    if (g.uniform() >= o.mix_prob) return mix;
+    const int64_t B = images.size(0), H = images.size(2), W = images.size(3);
+    std::vector<int64_t> perm = g.permutation(B);
+    Tensor partner_index = Tensor::from_indices(perm, {B});
+    mix.partner_labels = index_select(labels.to(DType::Float32), 0, partner_index).to(DType::Int64);
+    Tensor partner = index_select(images, 0, partner_index);
+    bool use_cutmix = cutmix && (!mixup || g.uniform() < 0.5f);
+    if (!use_cutmix) {
+        mix.lambda = g.beta(float(o.mixup_alpha), float(o.mixup_alpha));
+        images = images * mix.lambda + partner * (1.f - mix.lambda);
+        return mix;
+    }
+    float lam = g.beta(float(o.cutmix_alpha), float(o.cutmix_alpha));
+    int64_t cut_h = int64_t(float(H) * std::sqrt(1.f - lam)), cut_w = int64_t(float(W) * std::sqrt(1.f - lam));
+    int64_t cy = g.randint(H), cx = g.randint(W);
+    int64_t y0 = std::clamp<int64_t>(cy - cut_h / 2, 0, H), y1 = std::clamp<int64_t>(cy + cut_h / 2, 0, H);
+    int64_t x0 = std::clamp<int64_t>(cx - cut_w / 2, 0, W), x1 = std::clamp<int64_t>(cx + cut_w / 2, 0, W);
+    Tensor out = images.contiguous().clone();
+    if (y1 > y0 && x1 > x0) copy_(out.narrow(2, y0, y1 - y0).narrow(3, x0, x1 - x0), partner.narrow(2, y0, y1 - y0).narrow(3, x0, x1 - x0));
+    images = out;
+    mix.lambda = 1.f - float((y1 - y0) * (x1 - x0)) / float(H * W);
+    return mix;
+}
+
+Tensor Trainer::train_step(const data::Batch& batch, int64_t global_step, double& loss_out, int64_t& correct_out) {
+    Tensor images = batch.images;
+    Mix mix = mix_batch(images, batch.labels, opt_, global_step);
+    Tensor logits = model_->forward(images);
+    float ls = float(opt_.label_smoothing);
+    Tensor loss = cross_entropy(logits, batch.labels, ls);
+    if (mix.partner_labels.defined())
+        loss = loss * mix.lambda + cross_entropy(logits, mix.partner_labels, ls) * (1.f - mix.lambda);
+    loss_out = double(loss.item());
+    if (!std::isfinite(loss_out)) return loss;
+    {
+        PROFILE_SCOPE("zero_grad");
+        optimizer_->zero_grad();
+    }
+    loss.backward();
+    PROFILE_SCOPE("optimizer (clip + AdamW)");
+    if (opt_.grad_clip > 0) clip_grad_norm(*optimizer_, opt_.grad_clip);
+    optimizer_->step();
+    correct_out = count_topk_correct(logits.detach(), batch.labels, 1);
+    return loss;
+}
+
+static void rewrite_metrics(const std::string& run_dir, const std::vector<nlohmann::json>& rows, const std::string& eval_name) {
+    std::ofstream csv(fs::path(run_dir) / "metrics.csv"), jl(fs::path(run_dir) / "metrics.jsonl");
+    csv << "epoch,lr,train_loss,train_acc," << eval_name << "_loss," << eval_name << "_acc,seconds,images_per_sec,peak_rss_mb\n";
+    for (const nlohmann::json& r : rows) {
+        csv << r["epoch"] << "," << r["lr"] << "," << r["train_loss"] << "," << r["train_acc"] << "," << r["eval_loss"]
+            << "," << r["eval_acc"] << "," << r["seconds"] << "," << r["images_per_sec"] << "," << r["peak_rss_mb"] << "\n";
+        jl << r.dump() << "\n";
+    }
+}
+
+TrainResult Trainer::fit() {
+    TrainResult result;
+    const int64_t spe = steps_per_epoch();
+    const int64_t total_steps = spe * opt_.epochs;
+    LrSchedule schedule = LrSchedule::cosine(opt_.lr, int64_t(opt_.warmup_epochs * double(spe)), total_steps, opt_.min_lr);
+    const std::string eval_name = opt_.extra_config.value("eval_set", std::string("test"));
+    int64_t start_epoch = 0, skip_batches = 0;
+    Meter loss_meter, acc_meter;
+    double epoch_seconds_before = 0;
+    std::vector<nlohmann::json> rows;
+
+    if (!opt_.run_dir.empty()) fs::create_directories(opt_.run_dir);
+    if (opt_.resume) {
+        check(!opt_.run_dir.empty(), "resume: no run directory given (--checkpoint DIR)");
+        std::string last = resolve_checkpoint_dir((fs::path(opt_.run_dir) / "last").string());
+        check(has_training_state(last), "resume: no checkpoint with training state in ", (fs::path(opt_.run_dir) / "last").string(),
+              "; start without --resume");
+        load_model_weights(last, *model_);
+        TrainState st = load_training_state(last, *optimizer_);
+        start_epoch = st.epoch;
+        skip_batches = st.extra.value("batch_in_epoch", int64_t(0));
+        best_acc_ = st.extra.value("best_eval_acc", 0.0);
+        best_epoch_ = st.extra.value("best_epoch", int64_t(0));
+        if (st.extra.contains("meters") && st.extra["meters"].is_object()) {
+            const auto& m = st.extra["meters"];
+            loss_meter.sum = m.value("loss_sum", 0.0), loss_meter.count = m.value("count", int64_t(0));
+            acc_meter.sum = m.value("correct_sum", 0.0), acc_meter.count = loss_meter.count;
+            epoch_seconds_before = m.value("seconds", 0.0);
+        }
+        std::ifstream jl(fs::path(opt_.run_dir) / "metrics.jsonl");
+        for (std::string line; std::getline(jl, line);) {
+            if (line.empty()) continue;
+            nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
+            if (!r.is_discarded() && r.value("epoch", int64_t(0)) <= start_epoch) rows.push_back(r);
+        }
+        std::printf("resumed from %s: epoch %ld, batch %ld, step %ld\n", last.c_str(), long(start_epoch + 1),
+                    long(skip_batches), long(st.step));
+    }
+
+    const bool tty = opt_.progress && isatty(fileno(stdout));
+    Clock::time_point profile_start;
+    auto run_start = Clock::now();
+    int64_t images_this_session = 0;
+    for (int64_t epoch = start_epoch; epoch < opt_.epochs; ++epoch) {
+        model_->train();
+        loader_->start_epoch(epoch);
+        data::Batch batch;
+        for (int64_t k = 0; k < skip_batches && loader_->next(batch); ++k) {
+        }
+        int64_t batch_index = skip_batches;
+        skip_batches = 0;
+        auto epoch_start = Clock::now();
+        int64_t epoch_images = 0;
+        while (true) {
+            bool stop_now = (stop_flag_ && stop_flag_->load()) ||
+                            (stop_after_steps > 0 && optimizer_->step_count() >= stop_after_steps);
+            if (stop_now) {
+                double secs = epoch_seconds_before + std::chrono::duration<double>(Clock::now() - epoch_start).count();
+                save("last", epoch, batch_index,
+                     {{"loss_sum", loss_meter.sum}, {"correct_sum", acc_meter.sum}, {"count", loss_meter.count}, {"seconds", secs}});
+                result.reason = StopReason::Interrupted;
+                result.message = cat("interrupted at epoch ", epoch + 1, ", batch ", batch_index, "/", spe,
+                                     opt_.run_dir.empty() ? "" : "; checkpoint saved to " + (fs::path(opt_.run_dir) / "last").string() +
+                                                                     " (continue with --resume)");
+                if (tty) std::printf("\n");
+                break;
+            }
+            bool have_batch;
+            {
+                PROFILE_SCOPE("data (waiting for the loader)");
+                have_batch = loader_->next(batch);
+            }
+            if (!have_batch) break;
+            const int64_t step = optimizer_->step_count();
+            if (opt_.profile_steps > 0 && step == 3) {  // after warm-up: allocator cache and threads are warm
+                profiler::reset();
+                profiler::enable(true);
+                profile_start = Clock::now();
+            }
+            if (opt_.profile_steps > 0 && step == 3 + opt_.profile_steps) {
+                profiler::enable(false);
+                double secs = std::chrono::duration<double>(Clock::now() - profile_start).count();
+                if (tty) std::printf("\n");
+                std::printf("profile of %ld training steps (batch %ld, %s):\n%s", long(opt_.profile_steps),
+                            long(opt_.batch_size), model_->describe().c_str(),
+                            profiler::report(secs, opt_.profile_steps).c_str());
+                std::printf("%.1f images/s\n", double(opt_.profile_steps * opt_.batch_size) / secs);
+                result.reason = StopReason::Interrupted;
+                result.message = "profiling done";
+                return result;
+            }
+            optimizer_->set_lr(schedule.lr_at(step));
+            double loss = 0;
+            int64_t correct = 0;
+            train_step(batch, step, loss, correct);
+            if (!std::isfinite(loss)) {
+                result.reason = StopReason::NonFiniteLoss;
+                result.message = cat("loss is ", std::isnan(loss) ? "NaN" : "infinite", " at epoch ", epoch + 1, ", batch ",
+                                     batch_index + 1, " (step ", step, ", lr ", optimizer_->lr(), "); stopped without ",
+                                     "saving. The last good checkpoint is ",
+                                     opt_.run_dir.empty() ? std::string("(none: no --checkpoint)") : (fs::path(opt_.run_dir) / "last").string(),
+                                     ". Try a lower --lr, a longer --warmup or --grad-clip 1.");
+                if (tty) std::printf("\n");
+                break;
+            }
+            loss_meter.add(loss, batch.size());                                   // per-image mean loss
+            acc_meter.add(double(correct) / double(batch.size()), batch.size());  // fraction correct
+            ++batch_index;
+            epoch_images += batch.size();
+            images_this_session += batch.size();
+            if (on_step) on_step(step, loss);
+            if (tty) {
+                double el = std::chrono::duration<double>(Clock::now() - epoch_start).count();
+                double ips = double(epoch_images) / std::max(el, 1e-9);
+                double eta = double((spe - batch_index) * opt_.batch_size) / std::max(ips, 1e-9);
+                int filled = int(30 * batch_index / std::max<int64_t>(spe, 1));
+                std::printf("\r  epoch %ld/%ld [%s%s] %3ld%% loss %.4f acc %5.1f%% %5.0f img/s ETA %s   ", long(epoch + 1),
+                            long(opt_.epochs), std::string(size_t(filled), '#').c_str(),
+                            std::string(size_t(30 - filled), '.').c_str(), long(100 * batch_index / std::max<int64_t>(spe, 1)),
+                            loss_meter.mean(), 100.0 * acc_meter.mean(), ips, hms(eta).c_str());
+                std::fflush(stdout);
+            }
+        }
+        if (result.reason != StopReason::Finished) break;
+        if (tty) std::printf("\r%*s\r", 120, "");
+        double train_seconds = epoch_seconds_before + std::chrono::duration<double>(Clock::now() - epoch_start).count();
+        epoch_seconds_before = 0;
+        EvalResult ev = evaluate(*model_, eval_set_, norm_, opt_.eval_batch_size);
+        EpochRecord rec;
+        rec.epoch = epoch + 1;
+        rec.lr = optimizer_->lr();
+        rec.train_loss = loss_meter.mean();
+        rec.train_acc = acc_meter.mean();
+        rec.eval_loss = ev.loss, rec.eval_acc = ev.accuracy;
+        rec.seconds = train_seconds;
+        rec.images_per_sec = double(spe * opt_.batch_size) / std::max(train_seconds, 1e-9);
+        rec.peak_rss_mb = peak_rss_mb();
+        bool improved = ev.accuracy > best_acc_;
+        if (improved) best_acc_ = ev.accuracy, best_epoch_ = epoch + 1;
+        loss_meter.reset(), acc_meter.reset();
+        result.history.push_back(rec);
+        rows.push_back(rec.to_json());
+        if (!opt_.run_dir.empty()) {
+            rewrite_metrics(opt_.run_dir, rows, eval_name);
+            save("last", epoch + 1, 0, nlohmann::json::object());
+            if (improved) save("best", epoch + 1, 0, {});
+        }
+        double elapsed = std::chrono::duration<double>(Clock::now() - run_start).count();
+        int64_t epochs_left = opt_.epochs - (epoch + 1);
+        double per_epoch = elapsed / double(epoch + 1 - start_epoch);
+        std::printf("epoch %3ld/%ld  lr %.2e  train loss %.4f acc %5.2f%%  |  %s loss %.4f acc %5.2f%% (best %.2f%%)  |  "
+                    "%.1f s  %.0f img/s  RSS %.0f MB  ETA %s\n",
+                    long(rec.epoch), long(opt_.epochs), rec.lr, rec.train_loss, 100 * rec.train_acc, eval_name.c_str(),
+                    rec.eval_loss, 100 * rec.eval_acc, 100 * best_acc_, rec.seconds, rec.images_per_sec, rec.peak_rss_mb,
+                    hms(per_epoch * double(epochs_left)).c_str());
+        std::fflush(stdout);
+        result.epochs_done = epoch + 1;
+    }
+    result.best_eval_acc = best_acc_;
+    result.best_epoch = best_epoch_;
+    result.seconds = std::chrono::duration<double>(Clock::now() - run_start).count();
+    if (result.reason == StopReason::Finished)
+        result.message = cat("finished ", opt_.epochs, " epochs in ", hms(result.seconds), ": best ", eval_name, " accuracy ",
+                             100 * best_acc_, "% at epoch ", best_epoch_);
+    if (!opt_.run_dir.empty()) {
+        nlohmann::json summary = {{"status", result.reason == StopReason::Finished ? "finished"
+                                             : result.reason == StopReason::Interrupted ? "interrupted" : "non-finite loss"},
+                                  {"message", result.message}, {"epochs_done", result.epochs_done},
+                                  {"best_eval_acc", best_acc_}, {"best_epoch", best_epoch_}, {"eval_set", eval_name},
+                                  {"session_seconds", result.seconds},
+                                  {"session_images_per_sec", double(images_this_session) / std::max(result.seconds, 1e-9)}};
+        std::ofstream(fs::path(opt_.run_dir) / "summary.json") << summary.dump(2) << "\n";
+    }
+    return result;
+}
+
+}  // namespace attnlab::nn
