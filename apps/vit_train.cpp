@@ -11,17 +11,15 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
 #include <unistd.h>
 
 #include "attention/registry.h"
 #include "core/core.h"
 #include "datasets/cifar.h"
-#include "nn/checkpoint.h"
+#include "nn/classifier.h"
 #include "nn/trainer.h"
 
 using namespace attnlab;
-namespace fs = std::filesystem;
 
 static std::atomic<bool> g_stop{false};
 
@@ -29,15 +27,6 @@ static void on_signal(int) {
     if (g_stop.exchange(true)) _exit(130);  // a second Ctrl-C quits at once
     const char msg[] = "\nstopping after this step and saving a checkpoint (Ctrl-C again to quit now)\n";
     [[maybe_unused]] ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
-}
-
-// A run directory (with best/ or last/) or a checkpoint directory itself.
-static std::string checkpoint_to_load(const std::string& dir) {
-    for (const char* sub : {"", "best", "last"}) {
-        fs::path p = sub[0] ? fs::path(dir) / sub : fs::path(dir);
-        if (fs::exists(p / nn::kModelFile) || fs::exists(fs::path(p.string() + ".old") / nn::kModelFile)) return p.string();
-    }
-    throw Error(cat("no checkpoint in '", dir, "': expected ", nn::kModelFile, " there or in its best/ or last/"));
 }
 
 int main(int argc, char** argv) {
@@ -108,18 +97,12 @@ int main(int argc, char** argv) {
         data_dir = data::resolve_cifar10_dir(data_dir);
 
         if (eval_only) {
-            std::string dir = checkpoint_to_load(run_dir);
-            auto vit = nn::load_vit(dir);
-            nlohmann::json cfg = nn::read_config(dir);
-            data::Normalization norm = data::Normalization::cifar10();
-            if (cfg.contains("extra") && cfg["extra"].contains("normalization")) {
-                norm.mean = cfg["extra"]["normalization"]["mean"].get<std::vector<float>>();
-                norm.std = cfg["extra"]["normalization"]["std"].get<std::vector<float>>();
-            }
+            nn::Classifier clf = nn::load_classifier(run_dir);
             data::ImageDataset test = data::load_cifar10(data_dir, data::Split::Test);
             if (eval_subset > 0 && eval_subset < test.size()) test = test.subset(0, eval_subset);
-            std::printf("%s\n%ld parameters, checkpoint %s\n", vit->describe().c_str(), long(vit->num_parameters()), dir.c_str());
-            nn::EvalResult r = nn::evaluate(*vit, test, norm);
+            std::printf("%s\n%ld parameters, checkpoint %s\n", clf.model->describe().c_str(),
+                        long(clf.model->num_parameters()), clf.dir.c_str());
+            nn::EvalResult r = nn::evaluate(*clf.model, test, clf.normalization);
             std::printf("test: %ld images from %s: loss %.4f, accuracy %.2f%% (%.0f images/s)\n", long(r.images),
                         data_dir.c_str(), r.loss, 100 * r.accuracy, double(r.images) / r.seconds);
             return 0;

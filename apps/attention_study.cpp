@@ -1,0 +1,120 @@
+// attention_study — train the same ViT once per attention variant on CIFAR-10
+// and compare accuracy, speed and memory (results/study.md, CSVs, plots).
+//
+//   attention_study                          # every variant, the full budget (see --help for it)
+//   attention_study --quick                  # 2,000 images, 3 epochs: a smoke check in minutes
+//   attention_study --variants softmax,performer,linformer --attention-opt performer.features=32
+// Stop it any time (Ctrl-C); run the same command again to continue.
+// Argument parsing and wiring only; the loop is nn::run_study (nn/study.h).
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <unistd.h>
+
+#include "attention/registry.h"
+#include "core/core.h"
+#include "datasets/cifar.h"
+#include "nn/study.h"
+
+using namespace attnlab;
+
+static std::atomic<bool> g_stop{false};
+static void on_signal(int) {
+    if (g_stop.exchange(true)) _exit(130);
+    const char msg[] = "\nstopping after this step; run the same command again to continue\n";
+    [[maybe_unused]] ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
+}
+
+int main(int argc, char** argv) {
+    CLI::App app{"attention_study: the same ViT recipe trained once per attention variant on CIFAR-10"};
+    app.option_defaults()->always_capture_default();
+    nn::StudyOptions study;
+    nn::ViTConfig& m = study.model;
+    m.dim = 128, m.depth = 6, m.heads = 4, m.patch_size = 4, m.mlp_ratio = 2.0, m.dropout = 0.0, m.drop_path = 0.1;
+    nn::TrainOptions& t = study.train;
+    t.epochs = 10, t.batch_size = 128, t.lr = 1e-3, t.min_lr = 1e-5, t.warmup_epochs = 1, t.weight_decay = 0.05;
+    t.label_smoothing = 0.1, t.grad_clip = 1.0, t.progress = false;
+    std::string variants, data_dir;
+    std::vector<std::string> opts;
+    int64_t train_subset = 0, eval_subset = 0, val_split = 0;
+    bool quick = false;
+    int threads = 0;
+    app.add_option("--variants", variants, "comma-separated variants (default: all registered)");
+    app.add_option("--attention-opt", opts, "per-variant option variant.name=value (repeatable)");
+    app.add_flag("--quick", quick, "smoke-check budget: first 2,000 training images, 1,000 test images, 3 epochs");
+    app.add_option("--dim", m.dim, "embedding dim")->check(CLI::Range(8, 4096));
+    app.add_option("--depth", m.depth, "blocks")->check(CLI::Range(1, 64));
+    app.add_option("--heads", m.heads, "heads")->check(CLI::Range(1, 64));
+    app.add_option("--patch", m.patch_size, "patch size")->check(CLI::IsMember({1, 2, 4, 8, 16, 32}));
+    app.add_option("--mlp-ratio", m.mlp_ratio, "MLP ratio")->check(CLI::Range(0.25, 16.0));
+    app.add_option("--drop-path", m.drop_path, "stochastic depth")->check(CLI::Range(0.0, 0.9));
+    app.add_option("--epochs", t.epochs, "epochs per variant")->check(CLI::Range(1, 10000));
+    app.add_option("--batch", t.batch_size, "batch size")->check(CLI::Range(1, 4096));
+    app.add_option("--lr", t.lr, "peak learning rate")->check(CLI::Range(1e-7, 10.0));
+    app.add_option("--warmup", t.warmup_epochs, "warmup epochs")->check(CLI::Range(0.0, 1000.0));
+    app.add_option("--seed", t.seed, "seed (the same for every variant)");
+    app.add_option("--data", data_dir, "CIFAR-10 binary directory (default: $CIFAR10_DIR or data/cifar-10-batches-bin)");
+    app.add_option("--train-subset", train_subset, "first N training images only")->check(CLI::Range(int64_t(0), int64_t(50000)));
+    app.add_option("--eval-subset", eval_subset, "first N eval images only")->check(CLI::Range(int64_t(0), int64_t(50000)));
+    app.add_option("--val-split", val_split, "evaluate on the last N training images instead of the test set")->check(CLI::Range(int64_t(0), int64_t(49999)));
+    app.add_option("--out", study.out_dir, "output directory (study.md, CSVs, plots, runs/<variant>/)");
+    app.add_option("--threads", threads, "threads (0 = all cores)")->check(CLI::Range(0, 256));
+    CLI11_PARSE(app, argc, argv);
+    try {
+        if (threads > 0) set_num_threads(threads);
+        if (quick) {
+            if (train_subset == 0) train_subset = 2000;
+            if (eval_subset == 0) eval_subset = 1000;
+            if (app.count("--epochs") == 0) t.epochs = 3;
+            if (app.count("--warmup") == 0) t.warmup_epochs = 0.5;
+            if (app.count("--out") == 0) study.out_dir = "results/quick";
+        }
+        if (!variants.empty()) {
+            size_t pos = 0;
+            while (pos <= variants.size()) {
+                size_t comma = variants.find(',', pos);
+                std::string v = variants.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+                if (!v.empty()) study.variants.push_back(v);
+                if (comma == std::string::npos) break;
+                pos = comma + 1;
+            }
+        }
+        for (const std::string& o : opts) {  // variant.name=value
+            size_t dot = o.find('.');
+            check(dot != std::string::npos && dot > 0, "--attention-opt '", o, "': expected variant.name=value");
+            std::string variant = o.substr(0, dot);
+            attention::Options parsed = attention::Options::parse({o.substr(dot + 1)}, attention::attention_info(variant).options, variant);
+            for (const auto& [k, v] : parsed.values()) study.variant_options[variant].set(k, v);
+        }
+        m.validate();
+        data_dir = data::resolve_cifar10_dir(data_dir);
+        data::ImageDataset train_set = data::load_cifar10(data_dir, data::Split::Train), eval_set;
+        std::string eval_name = "test";
+        if (val_split > 0) {
+            eval_set = train_set.subset(train_set.size() - val_split, train_set.size());
+            train_set = train_set.subset(0, train_set.size() - val_split);
+            eval_name = "val";
+        } else {
+            eval_set = data::load_cifar10(data_dir, data::Split::Test);
+        }
+        if (train_subset > 0 && train_subset < train_set.size()) train_set = train_set.subset(0, train_subset);
+        if (eval_subset > 0 && eval_subset < eval_set.size()) eval_set = eval_set.subset(0, eval_subset);
+        t.extra_config = {{"class_names", train_set.class_names}, {"eval_set", eval_name}};
+        for (int i = 0; i < argc; ++i) study.command += (i ? " " : "") + std::string(argv[i]);
+        study.budget = cat(t.epochs, " epochs on ", train_set.size(), " training images (batch ", t.batch_size, ", AdamW lr ",
+                           t.lr, ", warmup ", t.warmup_epochs, ", cosine, label smoothing ", t.label_smoothing,
+                           ", crop+flip), evaluated on ", eval_set.size(), " ", eval_name, " images, seed ", t.seed);
+        std::printf("attention study: %s\nmodel: dim %ld, depth %ld, heads %ld, patch %ld (%ld tokens); threads %d, OpenBLAS %s\n",
+                    study.budget.c_str(), long(m.dim), long(m.depth), long(m.heads), long(m.patch_size),
+                    long(m.num_tokens()), num_threads(), blas_info().c_str());
+        std::signal(SIGINT, on_signal);
+        std::signal(SIGTERM, on_signal);
+        std::vector<nn::StudyRow> rows = nn::run_study(study, train_set, eval_set, data::Normalization::cifar10(), &g_stop);
+        std::printf("\nwrote %s/study.md (%zu variants)\n", study.out_dir.c_str(), rows.size());
+        return g_stop ? 130 : 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,82 @@
+// vit_predict — classify images with a trained ViT checkpoint; prints the top-5 classes.
+//
+//   vit_predict cat.png dog.jpg                                  # the shipped model in models/vit-cifar10
+//   vit_predict --checkpoint runs/vit-cifar10 photo.jpg          # a run directory (uses best/)
+//   vit_predict --cifar data/cifar-10-batches-bin/test_batch.bin --records 0-9
+//
+// Image files (PNG/JPEG/BMP) are resized to the model's input size; CIFAR
+// records are read from a binary batch file and shown with their true label.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "core/core.h"
+#include "datasets/cifar.h"
+#include "datasets/image_io.h"
+#include "nn/classifier.h"
+
+using namespace attnlab;
+
+// "3", "0-9", "1,5,7-8" -> indices
+static std::vector<int64_t> parse_records(const std::string& spec, int64_t n) {
+    std::vector<int64_t> out;
+    size_t pos = 0;
+    while (pos < spec.size()) {
+        size_t comma = spec.find(',', pos);
+        std::string part = spec.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        size_t dash = part.find('-');
+        try {
+            int64_t a = std::stoll(part.substr(0, dash)), b = dash == std::string::npos ? a : std::stoll(part.substr(dash + 1));
+            check(a >= 0 && b >= a && b < n, "--records: range '", part, "' outside [0, ", n - 1, "]");
+            for (int64_t i = a; i <= b; ++i) out.push_back(i);
+        } catch (const std::invalid_argument&) {
+            throw Error(cat("--records: '", part, "' is not a number or a range like 0-9"));
+        }
+        if (comma == std::string::npos) break;
+        pos = comma + 1;
+    }
+    return out;
+}
+
+int main(int argc, char** argv) {
+    CLI::App app{"vit_predict: top-5 classes of images (or CIFAR records) from a trained ViT checkpoint"};
+    app.option_defaults()->always_capture_default();
+    std::string checkpoint = "models/vit-cifar10", cifar_file, records = "0-9";
+    std::vector<std::string> images;
+    int64_t k = 5;
+    app.add_option("images", images, "image files (PNG, JPEG, BMP)")->check(CLI::ExistingFile);
+    app.add_option("--checkpoint", checkpoint, "checkpoint or run directory");
+    app.add_option("--cifar", cifar_file, "a CIFAR-10 binary batch file to take records from")->check(CLI::ExistingFile);
+    app.add_option("--records", records, "records of --cifar: 3, 0-9, 1,5,7-8");
+    app.add_option("--top", k, "how many classes to show")->check(CLI::Range(1, 1000));
+    CLI11_PARSE(app, argc, argv);
+    try {
+        check(!images.empty() || !cifar_file.empty(), "nothing to classify: give image files or --cifar FILE");
+        nn::Classifier clf = nn::load_classifier(checkpoint);
+        const nn::ViTConfig& cfg = clf.model->config;
+        std::printf("%s (%s)\n", clf.model->describe().c_str(), clf.dir.c_str());
+        auto show = [&](const std::string& what, const Tensor& image01, const std::string& truth) {
+            Tensor batch = nn::normalize_images(image01.unsqueeze(0), clf.normalization);
+            auto top = nn::predict_topk(*clf.model, batch, k)[0];
+            std::printf("%s%s\n", what.c_str(), truth.empty() ? "" : ("  (true: " + truth + ")").c_str());
+            for (auto& [cls, p] : top) std::printf("  %5.1f%%  %s\n", 100.0 * p, clf.class_names[size_t(cls)].c_str());
+        };
+        for (const std::string& path : images)
+            show(path, data::load_image(path, cfg.channels, cfg.image_size, cfg.image_size), "");
+        if (!cifar_file.empty()) {
+            data::ImageDataset ds = data::load_cifar10_file(cifar_file);
+            check(ds.channels == cfg.channels && ds.height == cfg.image_size, "--cifar: images are ", ds.channels, "x",
+                  ds.height, "x", ds.width, ", the model expects ", cfg.channels, "x", cfg.image_size, "x", cfg.image_size);
+            for (int64_t i : parse_records(records, ds.size())) {
+                std::vector<float> px(size_t(ds.image_bytes()));
+                const uint8_t* src = ds.image(i);
+                for (size_t j = 0; j < px.size(); ++j) px[j] = float(src[j]) / 255.f;
+                Tensor img = Tensor::from_vector(px, {ds.channels, ds.height, ds.width});
+                show(cat(cifar_file, " record ", i), img, clf.class_names[size_t(ds.labels[size_t(i)])]);
+            }
+        }
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+}

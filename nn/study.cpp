@@ -1,0 +1,208 @@
+// study.cpp — see study.h.
+#include "nn/study.h"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include "attention/registry.h"
+#include "core/autograd.h"
+#include "core/blas.h"
+#include "core/parallel.h"
+#include "core/rng.h"
+#include "nn/checkpoint.h"
+
+namespace attnlab::nn {
+
+namespace fs = std::filesystem;
+
+static nlohmann::json row_to_json(const StudyRow& r) {
+    return {{"variant", r.variant},     {"options", r.options},         {"complexity", r.complexity},
+            {"status", r.status},       {"parameters", r.parameters},   {"epochs", r.epochs},
+            {"best_acc", r.best_acc},   {"final_acc", r.final_acc},     {"seconds_per_epoch", r.seconds_per_epoch},
+            {"train_images_per_sec", r.train_images_per_sec},
+            {"inference_images_per_sec", r.inference_images_per_sec}, {"peak_train_mb", r.peak_train_mb}};
+}
+
+static StudyRow row_from_json(const nlohmann::json& j) {
+    StudyRow r;
+    r.variant = j.value("variant", ""), r.options = j.value("options", ""), r.complexity = j.value("complexity", "");
+    r.status = j.value("status", ""), r.parameters = j.value("parameters", int64_t(0)), r.epochs = j.value("epochs", int64_t(0));
+    r.best_acc = j.value("best_acc", 0.0), r.final_acc = j.value("final_acc", 0.0);
+    r.seconds_per_epoch = j.value("seconds_per_epoch", 0.0), r.train_images_per_sec = j.value("train_images_per_sec", 0.0);
+    r.inference_images_per_sec = j.value("inference_images_per_sec", 0.0), r.peak_train_mb = j.value("peak_train_mb", 0.0);
+    return r;
+}
+
+static std::vector<nlohmann::json> read_metrics(const fs::path& run_dir) {
+    std::vector<nlohmann::json> rows;
+    std::ifstream f(run_dir / "metrics.jsonl");
+    for (std::string line; std::getline(f, line);) {
+        nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+        if (!j.is_discarded()) rows.push_back(j);
+    }
+    return rows;
+}
+
+// Forward-only throughput on up to 1024 eval images, batch 256, after one warm-up batch.
+static double inference_images_per_sec(VisionTransformer& model, const data::ImageDataset& eval_set,
+                                       const data::Normalization& norm) {
+    data::ImageDataset sample = eval_set.subset(0, std::min<int64_t>(eval_set.size(), 1024));
+    evaluate(model, sample.subset(0, std::min<int64_t>(sample.size(), 256)), norm, 256);
+    EvalResult r = evaluate(model, sample, norm, 256);
+    return double(r.images) / std::max(r.seconds, 1e-9);
+}
+
+// The training budget that must match for a finished run to be reused.
+static nlohmann::json budget_key(const StudyOptions& o, const data::ImageDataset& train_set) {
+    return {{"model", o.model.to_json()}, {"epochs", o.train.epochs}, {"batch", o.train.batch_size}, {"lr", o.train.lr},
+            {"seed", o.train.seed}, {"train_images", train_set.size()}};
+}
+
+std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset& train_set,
+                                const data::ImageDataset& eval_set, const data::Normalization& norm,
+                                const std::atomic<bool>* stop_flag) {
+    std::vector<std::string> variants = o.variants.empty() ? attention::attention_names() : o.variants;
+    for (const std::string& v : variants) attention::attention_info(v);  // fail early on a bad name
+    fs::create_directories(fs::path(o.out_dir) / "runs");
+    std::vector<StudyRow> rows;
+    for (size_t i = 0; i < variants.size(); ++i) {
+        const std::string& name = variants[i];
+        fs::path run_dir = fs::path(o.out_dir) / "runs" / name;
+        fs::path row_file = run_dir / "study_row.json";
+        nlohmann::json key = budget_key(o, train_set);
+        key["options"] = o.variant_options.count(name) ? o.variant_options.at(name).to_string() : "";
+        if (fs::exists(row_file)) {
+            std::ifstream f(row_file);
+            nlohmann::json saved = nlohmann::json::parse(f, nullptr, false);
+            if (!saved.is_discarded() && saved.value("budget", nlohmann::json()) == key) {
+                StudyRow r = row_from_json(saved["row"]);
+                std::printf("[%zu/%zu] %s: already done (best %.2f%%), skipped\n", i + 1, variants.size(), name.c_str(),
+                            100 * r.best_acc);
+                rows.push_back(r);
+                continue;
+            }
+        }
+        ViTConfig cfg = o.model;
+        cfg.attention = name;
+        cfg.attention_options = o.variant_options.count(name) ? o.variant_options.at(name) : attention::Options{};
+        TrainOptions t = o.train;
+        t.run_dir = run_dir.string();
+        t.resume = has_training_state((run_dir / "last").string()) || fs::exists(run_dir / "last.old");
+        t.extra_config["study_variant"] = name;
+        std::printf("\n[%zu/%zu] %s%s\n", i + 1, variants.size(), name.c_str(), t.resume ? " (resuming)" : "");
+        std::fflush(stdout);
+        manual_seed(t.seed);  // the same initialization stream for every variant
+        auto model = std::make_shared<VisionTransformer>(cfg);
+        size_t base = storage_bytes_in_use();
+        reset_storage_peak();
+        Trainer trainer(model, t, train_set, eval_set, norm);
+        trainer.set_stop_flag(stop_flag);
+        TrainResult result = trainer.fit();
+        double peak_mb = double(storage_bytes_peak() - base) / 1e6;
+        std::printf("%s\n", result.message.c_str());
+        if (result.reason == StopReason::Interrupted) break;  // resumable: no row written
+
+        StudyRow r;
+        r.variant = name;
+        attention::Options effective;  // registry defaults with this study's overrides
+        for (const attention::OptionSpec& spec : attention::attention_info(name).options)
+            effective.set(spec.name, cfg.attention_options.has(spec.name) ? cfg.attention_options.values().at(spec.name)
+                                                                           : spec.default_value);
+        r.options = effective.to_string();
+        r.complexity = attention::attention_info(name).complexity;
+        r.parameters = model->num_parameters();
+        r.status = result.reason == StopReason::Finished ? "finished" : "diverged (non-finite loss)";
+        std::vector<nlohmann::json> metrics = read_metrics(run_dir);
+        double seconds = 0, ips = 0;
+        for (const nlohmann::json& m : metrics) {
+            r.best_acc = std::max(r.best_acc, m.value("eval_acc", 0.0));
+            seconds += m.value("seconds", 0.0), ips += m.value("images_per_sec", 0.0);
+        }
+        r.epochs = int64_t(metrics.size());
+        if (!metrics.empty()) {
+            r.final_acc = metrics.back().value("eval_acc", 0.0);
+            r.seconds_per_epoch = seconds / double(metrics.size());
+            r.train_images_per_sec = ips / double(metrics.size());
+        }
+        r.inference_images_per_sec = inference_images_per_sec(*model, eval_set, norm);
+        r.peak_train_mb = peak_mb;
+        std::ofstream(row_file) << nlohmann::json{{"budget", key}, {"row", row_to_json(r)}}.dump(2) << "\n";
+        rows.push_back(r);
+        write_study_report(o, rows);  // a partial report after every variant
+    }
+    write_study_report(o, rows);
+    return rows;
+}
+
+void write_study_report(const StudyOptions& o, const std::vector<StudyRow>& rows) {
+    fs::path out(o.out_dir);
+    fs::create_directories(out);
+    {
+        std::ofstream csv(out / "study.csv");
+        csv << "variant,parameters,epochs,best_acc,final_acc,seconds_per_epoch,train_images_per_sec,"
+               "inference_images_per_sec,peak_train_mb,status,complexity,options\n";
+        for (const StudyRow& r : rows)
+            csv << r.variant << "," << r.parameters << "," << r.epochs << "," << r.best_acc << "," << r.final_acc << ","
+                << r.seconds_per_epoch << "," << r.train_images_per_sec << "," << r.inference_images_per_sec << ","
+                << r.peak_train_mb << "," << r.status << ",\"" << r.complexity << "\",\"" << r.options << "\"\n";
+    }
+    {
+        std::ofstream ep(out / "study_epochs.csv");
+        ep << "variant,epoch,cumulative_seconds,eval_acc,train_acc\n";
+        for (const StudyRow& r : rows) {
+            double cum = 0;
+            for (const nlohmann::json& m : read_metrics(out / "runs" / r.variant)) {
+                cum += m.value("seconds", 0.0);
+                ep << r.variant << "," << m.value("epoch", 0) << "," << cum << "," << m.value("eval_acc", 0.0) << ","
+                   << m.value("train_acc", 0.0) << "\n";
+            }
+        }
+    }
+    std::string eval_name = o.train.extra_config.value("eval_set", std::string("test"));
+    {
+        std::ofstream md(out / "study.md");
+        std::time_t now = std::time(nullptr);
+        char date[64];
+        std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
+        md << "# Attention study on CIFAR-10\n\n"
+           << "Produced by:\n\n```\n" << o.command << "\n```\n\n"
+           << "Budget: " << o.budget << ". Model: " << o.model.to_json().dump() << ".\n"
+           << "Machine: " << num_threads() << " threads, OpenBLAS " << blas_info() << ". Written " << date << ".\n\n"
+           << "| variant | params | best " << eval_name << " acc | final " << eval_name
+           << " acc | s/epoch | train img/s | inference img/s | peak train memory (MB) | complexity | options |\n"
+           << "|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n";
+        char line[512];
+        for (const StudyRow& r : rows) {
+            std::snprintf(line, sizeof line, "| %s%s | %ld | %.2f%% | %.2f%% | %.1f | %.0f | %.0f | %.0f | %s | %s |\n",
+                          r.variant.c_str(), r.status == "finished" ? "" : (" (" + r.status + ")").c_str(),
+                          long(r.parameters), 100 * r.best_acc, 100 * r.final_acc, r.seconds_per_epoch,
+                          r.train_images_per_sec, r.inference_images_per_sec, r.peak_train_mb, r.complexity.c_str(),
+                          r.options.empty() ? "defaults" : r.options.c_str());
+            md << line;
+        }
+        md << "\nPeak train memory counts live tensor bytes (parameters, activations, gradients, optimizer state)"
+              " during training; inference img/s is forward-only at batch 256.\n\n"
+           << "![accuracy vs epoch](study_accuracy.png)\n![accuracy vs training time](study_time.png)\n";
+    }
+    std::string gp = (out / "study.gp").string(), csv = (out / "study_epochs.csv").string();
+    {
+        std::ofstream f(gp);
+        f << "set terminal pngcairo size 1000,620 noenhanced\nset datafile separator ','\nset key outside right\nset grid\n"
+          << "set ylabel '" << eval_name << " accuracy'\n";
+        for (int plot = 0; plot < 2; ++plot) {
+            f << "set output '" << (out / (plot == 0 ? "study_accuracy.png" : "study_time.png")).string() << "'\n"
+              << "set xlabel '" << (plot == 0 ? "epoch" : "training time (s)") << "'\nplot ";
+            for (size_t i = 0; i < rows.size(); ++i)
+                f << (i ? ", " : "") << "'" << csv << "' using (strcol(1) eq '" << rows[i].variant << "' ? $"
+                  << (plot == 0 ? 2 : 3) << " : 1/0):4 with linespoints title '" << rows[i].variant << "'";
+            f << "\n";
+        }
+    }
+    if (!rows.empty() && std::system(("gnuplot " + gp + " 2>/dev/null").c_str()) != 0)
+        std::printf("gnuplot not available: plots skipped (script in %s)\n", gp.c_str());
+}
+
+}  // namespace attnlab::nn
