@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
     std::string data_dir, run_dir = "runs/vit-cifar10";
     int64_t val_split = 0, train_subset = 0, eval_subset = 0;
     int threads = 0;
+    int64_t stop_after_steps = 0;
     bool no_augment = false, eval_only = false, list_attention = false, no_progress = false;
 
     app.add_option("--dim", model.dim, "embedding dim C")->check(CLI::Range(8, 4096))->group("Model");
@@ -60,7 +61,7 @@ int main(int argc, char** argv) {
     app.add_option("--batch", train.batch_size, "batch size")->check(CLI::Range(1, 4096))->group("Training");
     app.add_option("--lr", train.lr, "peak learning rate (AdamW)")->check(CLI::Range(1e-7, 10.0))->group("Training");
     app.add_option("--min-lr", train.min_lr, "final learning rate of the cosine decay")->check(CLI::Range(0.0, 10.0))->group("Training");
-    app.add_option("--warmup", train.warmup_epochs, "linear warmup epochs")->check(CLI::Range(0.0, 1000.0))->group("Training");
+    app.add_option("--warmup", train.warmup_epochs, "linear warmup epochs (default capped at epochs/4)")->check(CLI::Range(0.0, 1000.0))->group("Training");
     app.add_option("--weight-decay", train.weight_decay, "AdamW decoupled weight decay")->check(CLI::Range(0.0, 10.0))->group("Training");
     app.add_option("--label-smoothing", train.label_smoothing, "label smoothing ε")->check(CLI::Range(0.0, 0.99))->group("Training");
     app.add_option("--grad-clip", train.grad_clip, "max gradient norm (0 = off)")->check(CLI::Range(0.0, 1e6))->group("Training");
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
     app.add_flag("--eval-only", eval_only, "evaluate <checkpoint> (or its best/ or last/) on the test set and exit")->group("Run");
     app.add_option("--profile", train.profile_steps, "time N training steps and print the per-op breakdown")->check(CLI::Range(int64_t(1), int64_t(100000)))->group("Run");
     app.add_flag("--no-progress", no_progress, "no live progress line (epoch lines only)")->group("Run");
+    app.add_option("--stop-after-steps", stop_after_steps, "behave as if Ctrl-C came after N steps (for tests)")->group("");
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -111,6 +113,7 @@ int main(int argc, char** argv) {
         model.attention_options = attention::Options::parse(attention_opts, attention::attention_info(model.attention).options,
                                                             model.attention);
         model.validate();
+        if (app.count("--warmup") == 0) train.warmup_epochs = std::min(train.warmup_epochs, 0.25 * double(train.epochs));
         train.augment = !no_augment;
         train.progress = !no_progress;
         train.run_dir = train.profile_steps > 0 ? "" : run_dir;
@@ -147,6 +150,7 @@ int main(int argc, char** argv) {
         std::signal(SIGTERM, on_signal);
         nn::Trainer trainer(vit, train, train_set, eval_set, data::Normalization::cifar10());
         trainer.set_stop_flag(&g_stop);
+        trainer.stop_after_steps = stop_after_steps;
         nn::TrainResult result = trainer.fit();
         std::printf("%s\n", result.message.c_str());
         if (result.reason == nn::StopReason::NonFiniteLoss) return 3;

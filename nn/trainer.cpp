@@ -194,7 +194,10 @@ TrainResult Trainer::fit() {
     if (!opt_.run_dir.empty()) fs::create_directories(opt_.run_dir);
     if (opt_.resume) {
         check(!opt_.run_dir.empty(), "resume: no run directory given (--checkpoint DIR)");
-        std::string last = resolve_checkpoint_dir((fs::path(opt_.run_dir) / "last").string());
+        fs::path last_path = fs::path(opt_.run_dir) / "last";
+        check(fs::exists(last_path) || fs::exists(last_path.string() + ".old"), "resume: no checkpoint with training state in ",
+              last_path.string(), "; start without --resume");
+        std::string last = resolve_checkpoint_dir(last_path.string());
         check(has_training_state(last), "resume: no checkpoint with training state in ", (fs::path(opt_.run_dir) / "last").string(),
               "; start without --resume");
         load_model_weights(last, *model_);

@@ -1,0 +1,117 @@
+// test_apps.cpp — the command-line apps as a user runs them: bad options give
+// clear errors, an interrupted vit_train resumes to the same numbers, and
+// vit_predict prints the top classes.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "datasets/image_io.h"
+#include "helpers.h"
+#include "synthetic_images.h"
+
+using namespace attnlab;
+using namespace attnlab::testing;
+namespace fs = std::filesystem;
+
+struct RunResult {
+    int exit_code;
+    std::string output;  // stdout and stderr
+};
+
+static RunResult run(const std::string& args) {
+    std::string cmd = std::string(ATTNLAB_BINARY_DIR) + "/apps/" + args + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    std::string out;
+    char buf[4096];
+    while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    int status = pclose(p);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST_CASE("vit_train rejects bad options with messages that name them", "[apps][errors]") {
+    TempDir dir;
+    write_synthetic_cifar(dir.file("data"), 8, 8);
+    std::string base = "vit_train --data " + dir.file("data") + " --checkpoint " + dir.file("run") + " ";
+    struct Case {
+        std::string args, expected;
+    };
+    std::vector<Case> cases = {
+        {"--lr -1", "--lr: Value -1 not in range"},
+        {"--patch 3", "--patch: 3 not in {1,2,4,8,16,32}"},
+        {"--epochs abc", "--epochs: Value abc"},
+        {"--heads 5", "dim 192 must be divisible by heads 5"},
+        {"--attention nope", "unknown attention variant 'nope'; valid variants: softmax, linear"},
+        {"--attention performer --attention-opt features=abc", "features=abc for performer: expected a int"},
+        {"--attention performer --attention-opt window=3", "unknown option 'window' for attention performer"},
+        {"--batch 64", "batch size 64 must be in [1, 40]"},
+        {"--batch 8 --resume", "resume: no checkpoint with training state in"},
+        {"--unknown-flag", "The following argument was not expected: --unknown-flag"},
+    };
+    for (const Case& c : cases) {
+        RunResult r = run(base + c.args);
+        INFO(c.args << "\n" << r.output);
+        REQUIRE(r.exit_code != 0);
+        REQUIRE_THAT(r.output, Catch::Contains(c.expected));
+    }
+    RunResult missing = run("vit_train --data " + dir.file("nowhere") + " --epochs 1");
+    REQUIRE(missing.exit_code != 0);
+    REQUIRE_THAT(missing.output, Catch::Contains("data_batch_1.bin") && Catch::Contains("make data") &&
+                                     Catch::Contains("CIFAR10_DIR"));
+    write_bytes(dir.file("bad/data_batch_1.bin"), std::vector<uint8_t>(3073 + 100, 1));
+    RunResult truncated = run("vit_train --data " + dir.file("bad") + " --epochs 1");
+    REQUIRE_THAT(truncated.output, Catch::Contains("data_batch_1.bin") && Catch::Contains("3073"));
+}
+
+TEST_CASE("vit_train stopped like Ctrl-C and resumed ends with the same metrics as an uninterrupted run", "[apps][train]") {
+    TempDir dir;
+    write_synthetic_cifar(dir.file("data"), 16, 32);  // 80 training images: 5 batches of 16
+    std::string common = "vit_train --data " + dir.file("data") +
+                         " --dim 32 --depth 2 --heads 2 --patch 8 --epochs 2 --batch 16 --warmup 0.5 --drop-path 0.1"
+                         " --seed 3 --threads 1 --no-progress --checkpoint ";
+    RunResult full = run(common + dir.file("full"));
+    REQUIRE(full.exit_code == 0);
+    RunResult stopped = run(common + dir.file("split") + " --stop-after-steps 7");
+    INFO(stopped.output);
+    REQUIRE(stopped.exit_code == 130);
+    REQUIRE_THAT(stopped.output, Catch::Contains("interrupted at epoch 2, batch 2/5") && Catch::Contains("--resume"));
+    RunResult resumed = run(common + dir.file("split") + " --resume");
+    INFO(resumed.output);
+    REQUIRE(resumed.exit_code == 0);
+    REQUIRE_THAT(resumed.output, Catch::Contains("resumed from"));
+    auto metrics = [&](const std::string& run_dir) {  // epoch, lr, losses and accuracies (not timings)
+        std::ifstream f(dir.file(run_dir + "/metrics.csv"));
+        std::vector<std::string> rows;
+        for (std::string line; std::getline(f, line);) {
+            size_t cut = 0;
+            for (int commas = 0; commas < 6 && cut != std::string::npos; ++commas) cut = line.find(',', cut + 1);
+            rows.push_back(line.substr(0, cut));
+        }
+        return rows;
+    };
+    REQUIRE(metrics("full").size() == 3);
+    REQUIRE(metrics("split") == metrics("full"));
+}
+
+TEST_CASE("vit_predict prints the top classes of an image file and of CIFAR records", "[apps]") {
+    TempDir dir;
+    write_synthetic_cifar(dir.file("data"), 16, 16);
+    RunResult train = run("vit_train --data " + dir.file("data") +
+                          " --dim 32 --depth 1 --heads 2 --patch 8 --epochs 1 --batch 16 --threads 1 --no-progress --checkpoint " +
+                          dir.file("run"));
+    REQUIRE(train.exit_code == 0);
+    Tensor img = Tensor::full({1, 3, 32, 32}, 0.5f);
+    data::write_png_grid(dir.file("gray.png"), img, 1, 0);
+    RunResult r = run("vit_predict --checkpoint " + dir.file("run") + " --top 3 " + dir.file("gray.png"));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    REQUIRE_THAT(r.output, Catch::Contains("gray.png") && Catch::Contains("%  "));
+    RunResult rec = run("vit_predict --checkpoint " + dir.file("run") + " --cifar " + dir.file("data/test_batch.bin") + " --records 0-1");
+    REQUIRE(rec.exit_code == 0);
+    REQUIRE_THAT(rec.output, Catch::Contains("record 1") && Catch::Contains("(true: "));
+    RunResult bad = run("vit_predict --checkpoint " + dir.file("nothing-here") + " " + dir.file("gray.png"));
+    REQUIRE(bad.exit_code != 0);
+    REQUIRE_THAT(bad.output, Catch::Contains("no checkpoint in"));
+}

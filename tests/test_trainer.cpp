@@ -1,0 +1,162 @@
+// test_trainer.cpp — the training loop: exact resume after an interruption,
+// NaN handling, learning on real CIFAR-10, and the attention study's resumability.
+#include <filesystem>
+#include <fstream>
+
+#include "datasets/cifar.h"
+#include "helpers.h"
+#include "nn/checkpoint.h"
+#include "nn/study.h"
+#include "nn/trainer.h"
+#include "synthetic_images.h"
+
+using namespace attnlab;
+using namespace attnlab::testing;
+namespace fs = std::filesystem;
+
+static nn::ViTConfig small_vit() {
+    nn::ViTConfig c;
+    c.image_size = 32, c.patch_size = 8, c.dim = 32, c.depth = 2, c.heads = 2, c.mlp_ratio = 2.0;
+    c.dropout = 0.1, c.drop_path = 0.2;  // randomness in the forward pass: resume must restore the RNG
+    return c;
+}
+
+static nn::TrainOptions small_training(const std::string& run_dir) {
+    nn::TrainOptions t;
+    t.epochs = 3, t.batch_size = 16, t.lr = 2e-3, t.warmup_epochs = 1, t.seed = 11;
+    t.mixup_alpha = 0.4, t.cutmix_alpha = 1.0, t.mix_prob = 0.5;  // mixing must replay identically too
+    t.run_dir = run_dir, t.progress = false;
+    return t;
+}
+
+TEST_CASE("a run interrupted mid-epoch and resumed gives bit-identical losses to an uninterrupted run", "[train]") {
+    data::ImageDataset train = synthetic_images(64, 1), eval = synthetic_images(32, 2);
+    TempDir dir;
+    std::vector<double> full, resumed;
+
+    manual_seed(11);
+    nn::Trainer a(std::make_shared<nn::VisionTransformer>(small_vit()), small_training(dir.file("a")), train, eval,
+                  data::Normalization::cifar10());
+    a.on_step = [&](int64_t, double loss) { full.push_back(loss); };
+    nn::TrainResult ra = a.fit();
+    REQUIRE(ra.reason == nn::StopReason::Finished);
+    REQUIRE(full.size() == 12);  // 4 steps per epoch × 3
+
+    manual_seed(11);
+    nn::Trainer b(std::make_shared<nn::VisionTransformer>(small_vit()), small_training(dir.file("b")), train, eval,
+                  data::Normalization::cifar10());
+    b.stop_after_steps = 6;  // in the middle of epoch 2
+    nn::TrainResult rb = b.fit();
+    REQUIRE(rb.reason == nn::StopReason::Interrupted);
+    REQUIRE(fs::exists(dir.file("b/last/training_state.safetensors")));
+
+    manual_seed(999);  // a different init: everything must come from the checkpoint
+    nn::TrainOptions t = small_training(dir.file("b"));
+    t.resume = true;
+    nn::Trainer c(std::make_shared<nn::VisionTransformer>(small_vit()), t, train, eval, data::Normalization::cifar10());
+    c.on_step = [&](int64_t, double loss) { resumed.push_back(loss); };
+    nn::TrainResult rc = c.fit();
+    REQUIRE(rc.reason == nn::StopReason::Finished);
+    REQUIRE(resumed.size() == 6);
+    for (size_t i = 0; i < 6; ++i) {
+        INFO("step " << 6 + i);
+        REQUIRE(resumed[i] == full[6 + i]);
+    }
+    REQUIRE(rc.history.back().eval_acc == ra.history.back().eval_acc);
+    REQUIRE(rc.history.back().train_loss == ra.history.back().train_loss);  // the partial epoch's meters were saved too
+}
+
+TEST_CASE("a non-finite loss stops training with a clear message and keeps the last good checkpoint", "[train][errors]") {
+    data::ImageDataset train = synthetic_images(64, 3), eval = synthetic_images(16, 4);
+    TempDir dir;
+    manual_seed(1);
+    nn::TrainOptions t = small_training(dir.file("run"));
+    t.epochs = 1;
+    nn::Trainer first(std::make_shared<nn::VisionTransformer>(small_vit()), t, train, eval, data::Normalization::cifar10());
+    REQUIRE(first.fit().reason == nn::StopReason::Finished);
+    std::ifstream f(dir.file("run/last/model.safetensors"), std::ios::binary);
+    std::string saved((std::istreambuf_iterator<char>(f)), {});
+
+    t.epochs = 3, t.resume = true, t.lr = 1e6, t.grad_clip = 0, t.mixup_alpha = 0, t.cutmix_alpha = 0;
+    nn::Trainer second(std::make_shared<nn::VisionTransformer>(small_vit()), t, train, eval, data::Normalization::cifar10());
+    nn::TrainResult r = second.fit();
+    REQUIRE(r.reason == nn::StopReason::NonFiniteLoss);
+    REQUIRE_THAT(r.message, Catch::Contains("loss is") && Catch::Contains("last good checkpoint is") &&
+                                Catch::Contains(dir.file("run/last")) && Catch::Contains("lower --lr"));
+    std::ifstream g(dir.file("run/last/model.safetensors"), std::ios::binary);
+    REQUIRE(std::string((std::istreambuf_iterator<char>(g)), {}) == saved);
+}
+
+TEST_CASE("resume without a checkpoint is an error that says so", "[train][errors]") {
+    data::ImageDataset train = synthetic_images(32, 5);
+    TempDir dir;
+    nn::TrainOptions t = small_training(dir.file("empty"));
+    t.resume = true;
+    nn::Trainer tr(std::make_shared<nn::VisionTransformer>(small_vit()), t, train, train, data::Normalization::cifar10());
+    REQUIRE_THROWS_WITH(tr.fit(), Catch::Contains("resume: no checkpoint with training state in"));
+}
+
+TEST_CASE("the loop writes metrics CSV/JSONL, best and last checkpoints and a summary", "[train]") {
+    data::ImageDataset train = synthetic_images(64, 6), eval = synthetic_images(32, 7);
+    TempDir dir;
+    manual_seed(2);
+    nn::TrainOptions t = small_training(dir.file("run"));
+    t.epochs = 2;
+    nn::Trainer tr(std::make_shared<nn::VisionTransformer>(small_vit()), t, train, eval, data::Normalization::cifar10());
+    tr.fit();
+    std::ifstream csv(dir.file("run/metrics.csv"));
+    std::string header, row1, row2, extra;
+    std::getline(csv, header), std::getline(csv, row1), std::getline(csv, row2);
+    REQUIRE(header == "epoch,lr,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec,peak_rss_mb");
+    REQUIRE(row1.rfind("1,", 0) == 0);
+    REQUIRE(row2.rfind("2,", 0) == 0);
+    REQUIRE_FALSE(std::getline(csv, extra));
+    REQUIRE(fs::exists(dir.file("run/best/model.safetensors")));
+    REQUIRE(fs::exists(dir.file("run/last/config.json")));
+    nlohmann::json summary = nlohmann::json::parse(std::ifstream(dir.file("run/summary.json")));
+    REQUIRE(summary["status"] == "finished");
+    REQUIRE(summary["epochs_done"] == 2);
+}
+
+TEST_CASE("a short training on a 2,000-image CIFAR-10 subset beats chance clearly", "[train][cifar][slow]") {
+    std::string dir = shared_data("cifar-10-batches-bin");
+    if (dir.empty()) {
+        WARN("skipped: CIFAR-10 not found at ../shared/data/cifar-10-batches-bin");
+        return;
+    }
+    data::ImageDataset train = data::load_cifar10(dir, data::Split::Train).subset(0, 2000);
+    data::ImageDataset test = data::load_cifar10(dir, data::Split::Test).subset(0, 1000);
+    nn::ViTConfig c;
+    c.patch_size = 8, c.dim = 96, c.depth = 3, c.heads = 4, c.mlp_ratio = 2.0, c.drop_path = 0.0;  // 16 tokens: fast
+    nn::TrainOptions t;
+    t.epochs = 20, t.batch_size = 64, t.lr = 2e-3, t.warmup_epochs = 1, t.weight_decay = 0.05, t.seed = 0;
+    t.progress = false;
+    manual_seed(0);
+    nn::Trainer tr(std::make_shared<nn::VisionTransformer>(c), t, train, test, data::Normalization::cifar10());
+    nn::TrainResult r = tr.fit();
+    INFO("best test accuracy " << r.best_eval_acc << " after " << r.epochs_done << " epochs");
+    REQUIRE(r.best_eval_acc > 0.30);
+}
+
+TEST_CASE("the attention study skips finished variants when run again", "[train][study]") {
+    data::ImageDataset train = synthetic_images(48, 8), eval = synthetic_images(16, 9);
+    TempDir dir;
+    nn::StudyOptions o;
+    o.variants = {"softmax", "linear"};
+    o.model = small_vit();
+    o.train = small_training("");
+    o.train.epochs = 1, o.train.mixup_alpha = 0, o.train.cutmix_alpha = 0;
+    o.out_dir = dir.file("study");
+    o.command = "test", o.budget = "1 epoch";
+    std::vector<nn::StudyRow> first = nn::run_study(o, train, eval, data::Normalization::cifar10());
+    REQUIRE(first.size() == 2);
+    auto stamp = fs::last_write_time(dir.file("study/runs/softmax/metrics.csv"));
+    std::vector<nn::StudyRow> second = nn::run_study(o, train, eval, data::Normalization::cifar10());
+    REQUIRE(second.size() == 2);
+    REQUIRE(fs::last_write_time(dir.file("study/runs/softmax/metrics.csv")) == stamp);  // not retrained
+    REQUIRE(second[1].best_acc == first[1].best_acc);
+    std::ifstream md(dir.file("study/study.md"));
+    std::string text((std::istreambuf_iterator<char>(md)), {});
+    REQUIRE_THAT(text, Catch::Contains("| softmax |") && Catch::Contains("| linear |") && Catch::Contains("O(ND²)"));
+    REQUIRE(fs::exists(dir.file("study/study.csv")));
+}
