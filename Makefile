@@ -29,13 +29,13 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # Sanitized build: leaks (LeakSanitizer) and undefined behaviour fail the run.
-# Tests tagged [slow] (long trainings) are left out to keep CI short.
+# One process runs every test case except those tagged [slow] (long trainings).
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNLAB_SANITIZE=ON $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS) -LE slow
+	  ./attnlab_tests "~[slow]" --durations no
 
 bench: build
 	$(BUILD)/apps/bench_ops
