@@ -33,10 +33,10 @@ int main(int argc, char** argv) {
     CLI::App app{"vit_train: train a Vision Transformer on CIFAR-10 (binary version) and evaluate it"};
     app.option_defaults()->always_capture_default();
     nn::ViTConfig model;  // defaults below = the recommended recipe
-    model.dim = 192, model.depth = 7, model.heads = 3, model.patch_size = 4, model.mlp_ratio = 2.0;
+    model.dim = 128, model.depth = 6, model.heads = 4, model.patch_size = 4, model.mlp_ratio = 2.0;
     model.dropout = 0.0, model.drop_path = 0.1;
     nn::TrainOptions train;
-    train.epochs = 100, train.batch_size = 128, train.lr = 1e-3, train.min_lr = 1e-5, train.warmup_epochs = 5;
+    train.epochs = 120, train.batch_size = 128, train.lr = 1e-3, train.min_lr = 1e-5, train.warmup_epochs = 5;
     train.weight_decay = 0.05, train.label_smoothing = 0.1, train.grad_clip = 1.0;
     std::vector<std::string> attention_opts;
     std::string data_dir, run_dir = "runs/vit-cifar10";
