@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build test test-asan bench data train study clean help
+.PHONY: all deps build test test-asan bench bench-compare data train study clean help
 
 # CIFAR-10: data/cifar-10-batches-bin, else $$CIFAR10_DIR, else the shared copy beside the repo.
 CIFAR10_DIR ?= $(firstword $(wildcard data/cifar-10-batches-bin ../shared/data/cifar-10-batches-bin) data/cifar-10-batches-bin)
@@ -19,6 +19,7 @@ help:
 	@echo "make test       deps + build + run every test (ctest)"
 	@echo "make test-asan  the test suite under AddressSanitizer + UBSan in $(ASAN_BUILD)/"
 	@echo "make bench      op benchmarks (GFLOP/s vs sgemm, GB/s vs memcpy) + attention time/memory vs N"
+	@echo "make bench-compare  the same ViT trained in attnlab and PyTorch: images/s, GFLOP/s, RSS, ratios"
 	@echo "make train      deps + build + train the recommended ViT on CIFAR-10 (runs/vit-cifar10)"
 	@echo "make study      every attention variant on the same budget -> results/study.md + plots"
 	@echo "make data       download + md5-check CIFAR-10 (binary) into data/ (needs internet)"
@@ -46,6 +47,10 @@ test-asan: deps
 bench: build
 	$(BUILD)/apps/bench_ops
 	$(BUILD)/apps/bench_attention --out results
+
+# attnlab vs PyTorch (installs python3-torch when missing); a benchmark, not a test.
+bench-compare: build
+	/usr/bin/python3 bench/compare_pytorch.py --build $(BUILD) $(ARGS)
 
 train: build
 	$(BUILD)/apps/vit_train --checkpoint runs/vit-cifar10 $(ARGS)

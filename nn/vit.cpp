@@ -12,8 +12,8 @@ void ViTConfig::validate() const {
           "num_classes > 1, got ", image_size, ", ", channels, ", ", num_classes);
     check(patch_size > 0 && image_size % patch_size == 0, "ViT config: patch_size ", patch_size,
           " must divide image_size ", image_size);
-    check(dim > 0 && depth > 0 && heads > 0 && dim % heads == 0, "ViT config: dim ", dim, " must be divisible by heads ",
-          heads, " (and depth ", depth, " > 0)");
+    check(dim > 0 && heads > 0 && dim % heads == 0, "ViT config: dim ", dim, " must be divisible by heads ", heads);
+    check(depth > 0, "ViT config: depth must be > 0, got ", depth);
     check(mlp_ratio > 0, "ViT config: mlp_ratio must be > 0, got ", mlp_ratio);
     check(dropout >= 0 && dropout < 1, "ViT config: dropout must be in [0, 1), got ", dropout);
     check(drop_path >= 0 && drop_path < 1, "ViT config: drop_path must be in [0, 1), got ", drop_path);
