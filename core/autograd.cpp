@@ -94,6 +94,16 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
         grads.erase(it);
         check(bool(node->backward), "backward: the graph through '", node->name,
               "' was already freed by an earlier backward(); pass retain_graph=true to the first call");
+        if (node->grad_region && node->edges.size() == 1 && node->edges[0].node) {
+            profiler::Scope scope(profiler::enabled() ? node->name + " backward" : std::string());
+            const Edge& edge = node->edges[0];
+            Tensor& slot = grads[edge.node.get()];
+            if (!slot.defined()) slot = Tensor::zeros(edge.shape);
+            else if (!owns_exclusively(slot)) slot = slot.clone();
+            add_(node->grad_region(slot), g);
+            if (!retain_graph) node->backward = nullptr, node->grad_region = nullptr;
+            continue;
+        }
         std::vector<Tensor> input_grads;
         {
             profiler::Scope scope(profiler::enabled() ? node->name + " backward" : std::string());

@@ -40,6 +40,12 @@ struct Node {
     std::string name;
     std::vector<Edge> edges;
     BackwardFn backward;  // reset to nullptr once run without retain_graph
+    // Optional, for ops whose output is a view of their one input (slice): maps a
+    // tensor shaped like the input to the matching view. The engine then adds the
+    // output's gradient straight into that view of the input's gradient, instead
+    // of calling backward for a zero-filled full-size copy (q, k, v slices of one
+    // qkv projection thus share one gradient buffer).
+    std::function<Tensor(const Tensor& like_input)> grad_region;
 };
 
 // Grad mode: when off (inside NoGradGuard), record() attaches nothing.
