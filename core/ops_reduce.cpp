@@ -43,15 +43,36 @@ static void sum_rows(const float* x, float* out, int64_t O, int64_t R) {
 }
 
 // out[o] = Σ_r x[r·O + o] for a contiguous [R, O] block (e.g. a bias gradient).
+// Threads split the rows (one partial sum per column each), so a narrow
+// [8320, 128] gradient still uses every core.
 static void sum_cols(const float* x, float* out, int64_t R, int64_t O) {
-    parallel_for(0, O, 256, [&](int64_t b, int64_t e) {
-        std::vector<double> acc(size_t(e - b), 0.0);
-        for (int64_t r = 0; r < R; ++r) {
+    if (O >= 4096) {  // wide: threads split the columns instead
+        parallel_for(0, O, 1024, [&](int64_t b, int64_t e) {
+            std::vector<double> acc(size_t(e - b), 0.0);
+            for (int64_t r = 0; r < R; ++r) {
+                const float* row = x + r * O + b;
+#pragma omp simd
+                for (int64_t o = 0; o < e - b; ++o) acc[size_t(o)] += row[o];
+            }
+            for (int64_t o = b; o < e; ++o) out[o] = float(acc[size_t(o - b)]);
+        });
+        return;
+    }
+    const int nt = num_threads();
+    std::vector<double> partial(size_t(nt) * size_t(O), 0.0);
+    parallel_for_chunks(0, R, std::max<int64_t>(1, 32768 / std::max<int64_t>(O, 1)), [&](int chunk, int64_t b, int64_t e) {
+        double* acc = partial.data() + size_t(chunk) * size_t(O);
+        for (int64_t r = b; r < e; ++r) {
             const float* row = x + r * O;
-            for (int64_t o = b; o < e; ++o) acc[size_t(o - b)] += row[o];
+#pragma omp simd
+            for (int64_t o = 0; o < O; ++o) acc[o] += row[o];
         }
-        for (int64_t o = b; o < e; ++o) out[o] = float(acc[size_t(o - b)]);
     });
+    for (int64_t o = 0; o < O; ++o) {
+        double s = 0.0;
+        for (int t = 0; t < nt; ++t) s += partial[size_t(t) * size_t(O) + size_t(o)];
+        out[o] = float(s);
+    }
 }
 
 static std::vector<int64_t> normalized_dims(const std::vector<int64_t>& dims, int64_t nd, const char* op) {

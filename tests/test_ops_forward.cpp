@@ -83,6 +83,21 @@ TEST_CASE("a large sum is accurate", "[ops]") {
     REQUIRE(sum(big).item() == Approx(419430.4f).epsilon(1e-6));
 }
 
+TEST_CASE("sums over the leading dim match a double loop, narrow and wide", "[ops]") {
+    for (auto [R, O] : {std::pair<int64_t, int64_t>{8320, 7}, {3000, 130}, {5, 5000}}) {
+        Generator g(uint64_t(R + O));
+        Tensor x = Tensor::randn({R, O}, g);
+        Tensor s = sum(x, {0});
+        const float* px = x.data();
+        for (int64_t o = 0; o < O; o += std::max<int64_t>(1, O / 17)) {
+            double expect = 0;
+            for (int64_t r = 0; r < R; ++r) expect += px[r * O + o];
+            INFO("[" << R << ", " << O << "] column " << o);
+            REQUIRE(s.data()[o] == Approx(expect).margin(1e-4));
+        }
+    }
+}
+
 TEST_CASE("matmul: 2-D, batched, broadcast-batched, transposed views and vectors", "[ops]") {
     Tensor a = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {2, 3});
     Tensor b = Tensor::from_vector({1, 0, 0, 1, 1, 1}, {3, 2});
