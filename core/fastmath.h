@@ -9,6 +9,10 @@
 //            Relative error < 2e-7 on [-87, 88]; inputs below -87.3 give 0.
 //   tanh(x): 1 - 2/(e^{2x} + 1) (absolute error < 2e-7).
 //   erf(x):  Abramowitz & Stegun 7.1.26, |error| < 1.5e-7.
+//   sin(x), cos(x): x = k·π + r with |r| ≤ π/2 (π split in three parts, Cody
+//            and Waite, so k·π is exact for |k| < 2^16), then sin r by its
+//            odd Taylor polynomial to r^11, negated for odd k; cos x is
+//            (-1)^k sin r with x = (k - ½)·π + r. |error| < 2e-7 for |x| < 1e5.
 #pragma once
 #include <bit>
 #include <cstdint>
@@ -42,6 +46,38 @@ inline float erf(float x) {
     float poly = t * (a1 + t * (a2 + t * (a3 + t * (a4 + t * a5))));
     float y = 1.f - poly * fast::exp(-ax * ax);
     return x < 0.f ? -y : y;
+}
+
+namespace detail {
+constexpr float kPiA = 3.140625f, kPiB = 9.67502593994140625e-4f, kPiC = 1.509957990978376432e-7f;  // A+B+C = π
+
+// sin r for |r| ≤ π/2, with its sign flipped when k is odd.
+inline float sin_reduced(float r, float k) {
+    float r2 = r * r;
+    float p = -2.5052108385441718775e-8f;  // -1/11!
+    p = p * r2 + 2.7557319223985890653e-6f;
+    p = p * r2 - 1.9841269841269841270e-4f;
+    p = p * r2 + 8.3333333333333333333e-3f;
+    p = p * r2 - 1.6666666666666666667e-1f;
+    float s = r + r * r2 * p;
+    uint32_t sign = uint32_t(int32_t(k)) << 31;  // odd k -> sign bit
+    return std::bit_cast<float>(std::bit_cast<uint32_t>(s) ^ sign);
+}
+}  // namespace detail
+
+inline float sin(float x) {
+    constexpr float kInvPi = 0.318309886183790671f, kRound = 12582912.f;
+    float k = (x * kInvPi + kRound) - kRound;  // nearest integer to x/π
+    float r = ((x - k * detail::kPiA) - k * detail::kPiB) - k * detail::kPiC;
+    return detail::sin_reduced(r, k);
+}
+
+inline float cos(float x) {
+    constexpr float kInvPi = 0.318309886183790671f, kRound = 12582912.f;
+    float k = (x * kInvPi + 0.5f + kRound) - kRound;  // nearest integer to x/π + ½
+    float m = k - 0.5f;                                // x = m·π + r, cos x = (-1)^k sin r
+    float r = ((x - m * detail::kPiA) - m * detail::kPiB) - m * detail::kPiC;
+    return detail::sin_reduced(r, k);
 }
 
 }  // namespace attnlab::fast

@@ -106,11 +106,11 @@ Tensor elu(const Tensor& x, float alpha) {  // x > 0 ? x : α(eˣ - 1); derivati
 }
 
 Tensor sin(const Tensor& x) {
-    return unary_saving_input("sin", x, [](float a) { return std::sin(a); }, [](float a) { return std::cos(a); });
+    return unary_saving_input("sin", x, [](float a) { return fast::sin(a); }, [](float a) { return fast::cos(a); });
 }
 
 Tensor cos(const Tensor& x) {
-    return unary_saving_input("cos", x, [](float a) { return std::cos(a); }, [](float a) { return -std::sin(a); });
+    return unary_saving_input("cos", x, [](float a) { return fast::cos(a); }, [](float a) { return -fast::sin(a); });
 }
 
 Tensor pow(const Tensor& x, float p) {  // (x^p)' = p x^(p-1)

@@ -36,6 +36,22 @@ TEST_CASE("unary ops match their closed forms", "[ops]") {
     require_close(1.f / vec({2.f, 4.f}), {0.5f, 0.25f});
 }
 
+TEST_CASE("sin and cos stay within 3e-7 of the exact values from -1e4 to 1e4", "[ops]") {
+    std::vector<float> xs;
+    for (int i = 0; i <= 20000; ++i) xs.push_back(-20.f + 0.002f * float(i));                  // dense near 0
+    for (int i = 0; i <= 20000; ++i) xs.push_back(-1e4f + 1.0000371f * float(i));              // wide range
+    for (int k = -6; k <= 6; ++k) xs.push_back(float(k) * 1.5707963267948966f);               // multiples of π/2
+    Tensor x = Tensor::from_vector(xs, {int64_t(xs.size())});
+    Tensor s = sin(x), c = cos(x);
+    double worst = 0;
+    for (size_t i = 0; i < xs.size(); ++i) {
+        double v = double(xs[i]);
+        worst = std::max({worst, std::fabs(double(s.data()[i]) - std::sin(v)), std::fabs(double(c.data()[i]) - std::cos(v))});
+    }
+    INFO("largest |error| " << worst);
+    REQUIRE(worst < 3e-7);  // against the exact sin/cos of the float input
+}
+
 TEST_CASE("gelu matches the erf form and the tanh approximation", "[ops]") {
     Tensor x = vec({-3.f, -1.f, 0.f, 0.5f, 2.f});
     // GELU(x) = x·Φ(x); reference values of Φ from the standard normal table
