@@ -24,6 +24,7 @@ static void sum_rows(const float* x, float* out, int64_t O, int64_t R) {
         std::vector<double> partial(size_t(nt), 0.0);
         parallel_for_chunks(0, R, 1 << 16, [&](int chunk, int64_t b, int64_t e) {
             double s = 0.0;
+#pragma omp simd reduction(+ : s)
             for (int64_t i = b; i < e; ++i) s += x[i];
             partial[size_t(chunk)] = s;
         });
@@ -36,6 +37,7 @@ static void sum_rows(const float* x, float* out, int64_t O, int64_t R) {
         for (int64_t o = b; o < e; ++o) {
             const float* row = x + o * R;
             double s = 0.0;
+#pragma omp simd reduction(+ : s)
             for (int64_t r = 0; r < R; ++r) s += row[r];
             out[o] = float(s);
         }
