@@ -1,6 +1,7 @@
 // autograd.cpp — recording ops and the reverse pass (see autograd.h).
 #include "core/autograd.h"
 
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -29,6 +30,7 @@ Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs
         Edge e;
         if (t.defined()) {
             e.shape = t.shape();
+            e.strides = t.strides();
             if (t.raw()->grad_fn) e.node = t.raw()->grad_fn;
             else if (t.raw()->requires_grad) e.leaf = t.impl();
         }
@@ -46,6 +48,11 @@ static bool owns_exclusively(const Tensor& t) {
     return t.impl().use_count() == 2 && t.raw()->storage.use_count() == 1 && t.is_contiguous() && !t.raw()->grad_fn;
 }
 
+// True when no other handle shares `t`'s data, whatever its layout.
+static bool owns_storage_exclusively(const Tensor& t) {
+    return t.impl().use_count() == 2 && t.raw()->storage.use_count() == 1 && !t.raw()->grad_fn;
+}
+
 // Adds g into leaf->grad. The first time, the gradient buffer is taken over
 // when nothing else can see it (a fresh contiguous tensor), else copied.
 static void accumulate_leaf(TensorImpl& leaf, const Tensor& g, bool may_take = true) {
@@ -54,6 +61,27 @@ static void accumulate_leaf(TensorImpl& leaf, const Tensor& g, bool may_take = t
         return;
     }
     leaf.grad = may_take && owns_exclusively(g) && g.offset() == 0 ? g : g.clone();
+}
+
+// Zeros of `shape` laid out like a tensor with `strides` when those strides
+// are a permutation of a dense layout (a permuted view), else row-major. A
+// gradient built in place for a permuted view then reaches the un-permuted
+// tensor it came from as a contiguous block, with no copy.
+static Tensor zeros_in_layout(const Shape& shape, const Strides& strides) {
+    const size_t nd = shape.size();
+    std::vector<size_t> order(nd);
+    for (size_t i = 0; i < nd; ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return strides[a] > strides[b]; });
+    int64_t expect = 1;
+    for (size_t i = nd; i-- > 0;) {
+        const size_t d = order[i];
+        if (shape[d] != 1 && strides[d] != expect) return Tensor::zeros(shape);
+        expect *= shape[d];
+    }
+    Shape dense(nd);
+    std::vector<int64_t> inverse(nd);
+    for (size_t i = 0; i < nd; ++i) dense[i] = shape[order[i]], inverse[order[i]] = int64_t(i);
+    return permute(Tensor::zeros(dense), inverse);
 }
 
 // Nodes reachable from root, ordered so each Node comes before the Nodes it feeds
@@ -98,8 +126,8 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
             profiler::Scope scope(profiler::enabled() ? node->name + " backward" : std::string());
             const Edge& edge = node->edges[0];
             Tensor& slot = grads[edge.node.get()];
-            if (!slot.defined()) slot = Tensor::zeros(edge.shape);
-            else if (!owns_exclusively(slot)) slot = slot.clone();
+            if (!slot.defined()) slot = zeros_in_layout(edge.shape, edge.strides);
+            else if (!owns_storage_exclusively(slot)) slot = slot.clone();
             add_(node->grad_region(slot), g);
             if (!retain_graph) node->backward = nullptr, node->grad_region = nullptr;
             continue;

@@ -34,6 +34,7 @@ struct Edge {
     std::shared_ptr<Node> node;        // the input was produced by this op ...
     std::shared_ptr<TensorImpl> leaf;  // ... or is a leaf that requires grad
     Shape shape;                       // the input's shape, to check gradients
+    Strides strides;                   // and its layout, for gradients built up in place (grad_region)
 };
 
 struct Node {

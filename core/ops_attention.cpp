@@ -53,7 +53,7 @@ void mask_future(float* S, int64_t rows, int64_t cols, int64_t i0, int64_t j0, i
 }
 
 void attention_forward_head(const float* q, const float* k, const float* v, int64_t ldq, int64_t ldk, int64_t ldv,
-                            float* out, float* lse, int64_t N, int64_t M, int64_t D, float scale, bool causal,
+                            float* out, int64_t ldo, float* lse, int64_t N, int64_t M, int64_t D, float scale, bool causal,
                             std::vector<float>& S, std::vector<float>& acc) {
     S.resize(size_t(kQueryTile * kKeyTile));
     acc.resize(size_t(kQueryTile * D));
@@ -90,7 +90,7 @@ void attention_forward_head(const float* q, const float* k, const float* v, int6
         }
         for (int64_t r = 0; r < rows; ++r) {
             float inv = l[r] > 0.f ? 1.f / l[r] : 0.f;
-            float* o = out + (i0 + r) * D;
+            float* o = out + (i0 + r) * ldo;
             const float* a = acc.data() + r * D;
 #pragma omp simd
             for (int64_t d = 0; d < D; ++d) o[d] = a[d] * inv;
@@ -100,7 +100,8 @@ void attention_forward_head(const float* q, const float* k, const float* v, int6
 }
 
 void attention_backward_head(const float* q, const float* k, const float* v, int64_t ldq, int64_t ldk, int64_t ldv,
-                             const float* out, const float* dout, const float* lse, float* dq, float* dk, float* dv,
+                             const float* out, int64_t ldo, const float* dout, int64_t lddo, const float* lse, float* dq,
+                             float* dk, float* dv,
                              int64_t N, int64_t M, int64_t D, float scale, bool causal, std::vector<float>& P,
                              std::vector<float>& dS, std::vector<float>& delta) {
     P.resize(size_t(kQueryTile * kKeyTile));
@@ -109,7 +110,7 @@ void attention_backward_head(const float* q, const float* k, const float* v, int
     for (int64_t i = 0; i < N; ++i) {  // Δ_i = dO_i · O_i
         float s = 0.f;
 #pragma omp simd reduction(+ : s)
-        for (int64_t d = 0; d < D; ++d) s += dout[i * D + d] * out[i * D + d];
+        for (int64_t d = 0; d < D; ++d) s += dout[i * lddo + d] * out[i * ldo + d];
         delta[size_t(i)] = s;
     }
     std::fill(dq, dq + N * D, 0.f);
@@ -129,8 +130,8 @@ void attention_backward_head(const float* q, const float* k, const float* v, int
                 for (int64_t c = 0; c < cols; ++c) p[c] = fast::exp(p[c] - L);
             }
             // dV_j += Pᵀ dO_i ;  dP = dO_i V_jᵀ
-            gemm(true, false, cols, D, rows, 1.f, P.data(), cols, dout + i0 * D, D, 1.f, dv + j0 * D, D);
-            gemm(false, true, rows, cols, D, 1.f, dout + i0 * D, D, v + j0 * ldv, ldv, 0.f, dS.data(), cols);
+            gemm(true, false, cols, D, rows, 1.f, P.data(), cols, dout + i0 * lddo, lddo, 1.f, dv + j0 * D, D);
+            gemm(false, true, rows, cols, D, 1.f, dout + i0 * lddo, lddo, v + j0 * ldv, ldv, 0.f, dS.data(), cols);
             for (int64_t r = 0; r < rows; ++r) {
                 const float* p = P.data() + r * cols;
                 float* ds = dS.data() + r * cols;
@@ -159,34 +160,37 @@ Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, cons
     check(!causal || N == M, "scaled_dot_product_attention: causal needs as many queries as keys, got ", N, " and ", M);
     if (scale == 0.f) scale = 1.f / std::sqrt(float(D));
     Tensor q = unit_inner_stride(q_in.detach()), k = unit_inner_stride(k_in.detach()), v = unit_inner_stride(v_in.detach());
-    Tensor out = Tensor::empty({B, H, N, D}), lse = Tensor::empty({B, H, N});
+    // out is stored [B, N, H, D] and returned as its [B, H, N, D] view, so that
+    // merging heads back to [B, N, H·D] afterwards needs no copy.
+    Tensor out = permute(Tensor::empty({B, N, H, D}), {0, 2, 1, 3}), lse = Tensor::empty({B, H, N});
     const double pair_flops = double(B * H) * double(N) * double(M) * double(D) * (causal ? 0.5 : 1.0);
     profiler::add_flops(4.0 * pair_flops);  // Q Kᵀ and P V
     {
-        HeadView Q = head_view(q), K = head_view(k), V = head_view(v);
-        float *po = out.data(), *pl = lse.data();
+        HeadView Q = head_view(q), K = head_view(k), V = head_view(v), O = head_view(out);
+        float* pl = lse.data();
         parallel_for(0, B * H, 1, [&](int64_t lo, int64_t hi) {
             std::vector<float> S, acc;
             for (int64_t bh = lo; bh < hi; ++bh) {
                 int64_t b = bh / H, h = bh % H;
-                attention_forward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row, po + bh * N * D,
-                                       pl + bh * N, N, M, D, scale, causal, S, acc);
+                attention_forward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row,
+                                       const_cast<float*>(O.head(b, h)), O.row, pl + bh * N, N, M, D, scale, causal, S, acc);
             }
         });
     }
     return record("scaled_dot_product_attention", out, {q_in, k_in, v_in},
                   [q, k, v, out_saved = out.detach(), lse, causal, scale, pair_flops](const Tensor& dout_in) {
                       profiler::add_flops(10.0 * pair_flops);  // Q Kᵀ again, dV, dP, dQ, dK
-                      Tensor dout = contiguous(dout_in);
+                      Tensor dout = unit_inner_stride(dout_in);  // e.g. the [B, N, H, D] layout of the next projection's gradient
                       const int64_t B = q.size(0), H = q.size(1), N = q.size(2), M = k.size(2), D = q.size(3);
                       Tensor dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
-                      HeadView Q = head_view(q), K = head_view(k), V = head_view(v);
+                      HeadView Q = head_view(q), K = head_view(k), V = head_view(v), O = head_view(out_saved),
+                               dO = head_view(dout);
                       parallel_for(0, B * H, 1, [&](int64_t lo, int64_t hi) {
                           std::vector<float> P, dS, delta;
                           for (int64_t bh = lo; bh < hi; ++bh) {
                               int64_t b = bh / H, h = bh % H;
                               attention_backward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row,
-                                                      out_saved.data() + bh * N * D, dout.data() + bh * N * D,
+                                                      O.head(b, h), O.row, dO.head(b, h), dO.row,
                                                       lse.data() + bh * N, dq.data() + bh * N * D,
                                                       dk.data() + bh * M * D, dv.data() + bh * M * D, N, M, D, scale,
                                                       causal, P, dS, delta);
