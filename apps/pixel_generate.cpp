@@ -113,7 +113,8 @@ int main(int argc, char** argv) {
     train->add_option("--eval-images", topt.eval_images, "test images for bits/dim after training (0 = all)")
         ->check(CLI::Range(int64_t(0), int64_t(1) << 40))->group("Training");
     train->add_option("--eval-batch", topt.eval_batch, "batch for evaluation")->check(CLI::Range(int64_t(1), int64_t(4096)))->group("Training");
-    train->add_option("--out", out_dir, "run directory: last/ checkpoint, metrics.jsonl, summary.json")->required()->group("Run");
+    train->add_option("--out", out_dir, "run directory: last/ checkpoint, metrics.jsonl, summary.json "
+                                        "(default: runs/pixel-<dataset>-<attention>)")->group("Run");
     train->add_flag("--resume", topt.resume, "continue from <out>/last")->group("Run");
     train->add_option("--log-every", topt.log_every, "steps per printed line / metrics row")->check(CLI::Range(int64_t(1), int64_t(1000000)))->group("Run");
     train->add_option("--checkpoint-every", topt.checkpoint_every, "steps between checkpoints")->check(CLI::Range(int64_t(1), int64_t(100000000)))->group("Run");
@@ -160,8 +161,8 @@ int main(int argc, char** argv) {
     int64_t images = 16, uncached_images = 4;
     std::string json_out;
     bench->add_option("--checkpoint", checkpoints, "run or checkpoint directory (repeatable)")->required();
-    bench->add_option("--paths", paths, "paths to time (default: all each model supports)")
-        ->check(CLI::IsMember({"recurrent", "kv-cache", "uncached"}));
+    bench->add_option("--paths", paths, "paths to time, PATH or ATTENTION:PATH, e.g. softmax:uncached (default: all each "
+                                        "model supports)");
     bench->add_option("--images", images, "images per step path (recurrent, kv-cache)")->check(CLI::Range(int64_t(1), int64_t(100000)));
     bench->add_option("--uncached-images", uncached_images, "images for the uncached path (slow: O(N³) per image)")
         ->check(CLI::Range(int64_t(1), int64_t(100000)));
@@ -183,6 +184,7 @@ int main(int argc, char** argv) {
             if (train_subset > 0 && train_subset < train_set.size()) train_set = train_set.subset(0, train_subset);
             model.channels = train_set.channels, model.height = train_set.height, model.width = train_set.width;
             model.validate();
+            if (out_dir.empty()) out_dir = "runs/pixel-" + dataset + "-" + model.attention;
             topt.run_dir = out_dir;
             topt.progress = !no_progress;
             topt.extra_config = {{"dataset", dataset}, {"data", data_dir}, {"train_images", train_set.size()},
@@ -276,6 +278,8 @@ int main(int argc, char** argv) {
         }
 
         if (bench->parsed()) {
+            for (const std::string& p : paths)  // PATH or ATTENTION:PATH
+                nn::parse_generation_path(p.substr(p.find(':') == std::string::npos ? 0 : p.find(':') + 1));
             nlohmann::json rows = nlohmann::json::array();
             std::printf("threads %d, OpenBLAS %s, batch %ld\n", num_threads(), blas.c_str(), long(batch));
             std::printf("| model | tokens | test bits/dim | path | images | seconds | images/s |\n|---|---|---|---|---|---|---|\n");
@@ -287,7 +291,8 @@ int main(int argc, char** argv) {
                 std::vector<nn::GenerationPath> todo;
                 for (nn::GenerationPath p : nn::supported_paths(*net)) {
                     bool wanted = paths.empty();
-                    for (const std::string& name : paths) wanted |= name == nn::generation_path_name(p);
+                    const std::string path = nn::generation_path_name(p);
+                    for (const std::string& name : paths) wanted |= name == path || name == net->config.attention + ":" + path;
                     if (wanted) todo.push_back(p);
                 }
                 for (nn::GenerationPath p : todo) {

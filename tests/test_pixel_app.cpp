@@ -80,7 +80,7 @@ TEST_CASE("pixel_generate rejects bad options with messages that name them", "[p
     std::vector<Case> cases = {
         {"", "A subcommand is required"},
         {"paint", "A subcommand is required"},
-        {"train --dataset mnist", "--out is required"},
+        {"bench --checkpoint " + dir.file("none") + " --paths fast", "unknown generation path 'fast'"},
         {train + "--attention linformer", "attention 'linformer' has no causal mask; variants with one: softmax"},
         {train + "--attention nope", "unknown attention variant 'nope'"},
         {train + "--heads 5", "dim 64 must be divisible by heads 5"},
@@ -159,6 +159,11 @@ TEST_CASE("pixel_generate train, eval, sample and bench work end to end on tiny 
     nlohmann::json bench = read_json(dir.file("bench.json"));
     REQUIRE(bench["rows"].size() == 2);
     REQUIRE(bench["rows"][0]["images_per_second"].get<double>() > 0);
+    RunResult only = run("bench --threads 1 --checkpoint " + run_dir + " --images 2 --paths linear_elu:recurrent --paths "
+                         "softmax:uncached --json " + dir.file("only.json"));
+    INFO(only.output);
+    REQUIRE(only.exit_code == 0);
+    REQUIRE(read_json(dir.file("only.json"))["rows"].size() == 1);
 }
 
 TEST_CASE("pixel_generate train stopped like Ctrl-C and resumed ends with the same test bits/dim", "[pixel][gen][apps]") {
