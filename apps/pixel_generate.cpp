@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
     train->add_option("--batch", topt.batch_size, "images per step")->check(CLI::Range(int64_t(1), int64_t(4096)))->group("Training");
     train->add_option("--lr", topt.lr, "peak learning rate (AdamW)")->check(CLI::Range(1e-7, 10.0))->group("Training");
     train->add_option("--min-lr", topt.min_lr, "final learning rate of the cosine decay")->check(CLI::Range(0.0, 10.0))->group("Training");
-    train->add_option("--warmup", topt.warmup_steps, "linear warmup steps")->check(CLI::Range(int64_t(0), int64_t(100000000)))->group("Training");
+    train->add_option("--warmup", topt.warmup_steps, "linear warmup steps (default capped at steps/10)")->check(CLI::Range(int64_t(0), int64_t(100000000)))->group("Training");
     train->add_option("--weight-decay", topt.weight_decay, "AdamW decoupled weight decay")->check(CLI::Range(0.0, 10.0))->group("Training");
     train->add_option("--grad-clip", topt.grad_clip, "max gradient norm (0 = off)")->check(CLI::Range(0.0, 1e6))->group("Training");
     train->add_option("--seed", topt.seed, "seed of init and image order")->group("Training");
@@ -187,7 +187,8 @@ int main(int argc, char** argv) {
             if (out_dir.empty()) out_dir = "runs/pixel-" + dataset + "-" + model.attention;
             topt.run_dir = out_dir;
             topt.progress = !no_progress;
-            topt.extra_config = {{"dataset", dataset}, {"data", data_dir}, {"train_images", train_set.size()},
+            if (train->count("--warmup") == 0) topt.warmup_steps = std::min(topt.warmup_steps, topt.steps / 10);
+            topt.extra_config = {{"dataset", dataset}, {"data", nn::resolve_pixel_dataset_dir(dataset, data_dir)}, {"train_images", train_set.size()},
                                  {"token_order", "raster order, channels of a pixel interleaved (r,g,b,r,g,b,...)"}};
             manual_seed(topt.seed);  // parameter init
             nn::PixelTransformer net(model);
@@ -282,7 +283,8 @@ int main(int argc, char** argv) {
                 nn::parse_generation_path(p.substr(p.find(':') == std::string::npos ? 0 : p.find(':') + 1));
             nlohmann::json rows = nlohmann::json::array();
             std::printf("threads %d, OpenBLAS %s, batch %ld\n", num_threads(), blas.c_str(), long(batch));
-            std::printf("| model | tokens | test bits/dim | path | images | seconds | images/s |\n|---|---|---|---|---|---|---|\n");
+            std::printf("| model | tokens | test bits/dim | path | images | seconds | images/s | CPU seconds | images/CPU-s |\n"
+                        "|---|---|---|---|---|---|---|---|---|\n");
             std::fflush(stdout);
             for (const std::string& ck : checkpoints) {
                 auto net = nn::load_pixel_transformer(ck);
@@ -299,14 +301,16 @@ int main(int argc, char** argv) {
                     int64_t n = p == nn::GenerationPath::Uncached ? uncached_images : images;
                     Progress progress{cat(net->config.attention, " ", nn::generation_path_name(p))};
                     nn::GenerationTiming t = nn::time_generation(*net, p, n, batch, seed, std::ref(progress));
-                    std::printf("| %s (%s) | %ld | %s | %s | %ld | %.2f | %.4g |\n", net->config.attention.c_str(), ck.c_str(),
-                                long(t.tokens_per_image), std::isnan(bpd) ? "-" : cat(bpd).c_str(),
-                                nn::generation_path_name(p), long(t.images), t.seconds, t.images_per_second());
+                    std::printf("| %s (%s) | %ld | %s | %s | %ld | %.2f | %.4g | %.2f | %.4g |\n", net->config.attention.c_str(),
+                                ck.c_str(), long(t.tokens_per_image), std::isnan(bpd) ? "-" : cat(bpd).c_str(),
+                                nn::generation_path_name(p), long(t.images), t.seconds, t.images_per_second(),
+                                t.cpu_seconds, t.images_per_cpu_second());
                     std::fflush(stdout);
                     rows.push_back({{"checkpoint", ck}, {"attention", net->config.attention},
                                     {"tokens", t.tokens_per_image}, {"path", nn::generation_path_name(p)},
                                     {"images", t.images}, {"batch", std::min(batch, n)}, {"seconds", t.seconds},
-                                    {"images_per_second", t.images_per_second()},
+                                    {"images_per_second", t.images_per_second()}, {"cpu_seconds", t.cpu_seconds},
+                                    {"images_per_cpu_second", t.images_per_cpu_second()},
                                     {"test_bits_per_dim", std::isnan(bpd) ? nlohmann::json() : nlohmann::json(bpd)},
                                     {"test_images", bpd_images}});
                 }
@@ -315,9 +319,11 @@ int main(int argc, char** argv) {
             for (const auto& a : rows)
                 for (const auto& b : rows)
                     if (a["path"] == "recurrent" && b["path"] != "recurrent")
-                        std::printf("speedup of %s recurrent over %s %s: %.1fx\n", a["attention"].get<std::string>().c_str(),
-                                    b["attention"].get<std::string>().c_str(), b["path"].get<std::string>().c_str(),
-                                    a["images_per_second"].get<double>() / b["images_per_second"].get<double>());
+                        std::printf("speedup of %s recurrent over %s %s: %.1fx (wall clock), %.1fx (CPU time)\n",
+                                    a["attention"].get<std::string>().c_str(), b["attention"].get<std::string>().c_str(),
+                                    b["path"].get<std::string>().c_str(),
+                                    a["images_per_second"].get<double>() / b["images_per_second"].get<double>(),
+                                    a["images_per_cpu_second"].get<double>() / b["images_per_cpu_second"].get<double>());
             if (!json_out.empty()) {
                 std::ofstream(json_out) << nlohmann::json{{"threads", num_threads()}, {"blas", blas}, {"rows", rows}}.dump(2) << "\n";
                 std::printf("measurements -> %s\n", json_out.c_str());

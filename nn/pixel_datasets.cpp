@@ -41,4 +41,11 @@ data::ImageDataset load_pixel_dataset(const std::string& name, const std::string
     throw Error(cat("unknown dataset '", name, "'; valid datasets: ", valid));
 }
 
+std::string resolve_pixel_dataset_dir(const std::string& name, const std::string& dir) {
+    std::string d = dir;
+    if (name == "fashion-mnist" && d.empty()) d = data::kFashionMnistDir;
+    if (name == "cifar10") d = data::resolve_cifar10_dir(dir);
+    return d.empty() ? d : fs::absolute(d).lexically_normal().string();
+}
+
 }  // namespace attnlab::nn

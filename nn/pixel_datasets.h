@@ -19,5 +19,8 @@ namespace attnlab::nn {
 std::vector<std::string> pixel_dataset_names();  // fashion-mnist, mnist, cifar10
 // Throws listing the names when `name` is unknown, and naming the files when they are missing.
 data::ImageDataset load_pixel_dataset(const std::string& name, const std::string& dir, data::Split split);
+// The absolute directory load_pixel_dataset reads for (name, dir), to record in a checkpoint
+// ("" for mnist without a directory).
+std::string resolve_pixel_dataset_dir(const std::string& name, const std::string& dir);
 
 }  // namespace attnlab::nn

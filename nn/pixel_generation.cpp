@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <ctime>
 
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -153,6 +154,12 @@ Tensor path_logits(PixelTransformer& model, const Tensor& pixels, GenerationPath
     return stack(per_position, 1);  // [B, L, 256]
 }
 
+double process_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
 GenerationTiming time_generation(PixelTransformer& model, GenerationPath path, int64_t images, int64_t batch,
                                  uint64_t seed, const std::function<void(int64_t, int64_t)>& on_token) {
     check(images > 0 && batch > 0, "time_generation: images and batch must be > 0, got ", images, " and ", batch);
@@ -162,6 +169,7 @@ GenerationTiming time_generation(PixelTransformer& model, GenerationPath path, i
     timing.tokens_per_image = model.config.seq_len();
     const int64_t N = model.config.seq_len();
     auto t0 = std::chrono::steady_clock::now();
+    const double cpu0 = process_cpu_seconds();
     for (int64_t done = 0; done < images;) {
         const int64_t n = std::min(batch, images - done);
         GenerateOptions o;
@@ -173,6 +181,7 @@ GenerationTiming time_generation(PixelTransformer& model, GenerationPath path, i
         timing.images = done;
     }
     timing.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    timing.cpu_seconds = process_cpu_seconds() - cpu0;
     return timing;
 }
 

@@ -56,11 +56,16 @@ std::vector<int64_t> sample_rows(const Tensor& logits, float temperature, Genera
 struct GenerationTiming {
     GenerationPath path = GenerationPath::Uncached;
     int64_t images = 0, tokens_per_image = 0;
-    double seconds = 0;
+    double seconds = 0;      // wall clock
+    double cpu_seconds = 0;  // CPU time of the process (all threads): robust to other load on the machine
     double images_per_second() const { return seconds > 0 ? double(images) / seconds : 0; }
+    double images_per_cpu_second() const { return cpu_seconds > 0 ? double(images) / cpu_seconds : 0; }
 };
 
-// Generates `images` complete images in batches of `batch` and times it (wall clock).
+// Process CPU time in seconds (CLOCK_PROCESS_CPUTIME_ID).
+double process_cpu_seconds();
+
+// Generates `images` complete images in batches of `batch` and times it (wall clock and CPU time).
 GenerationTiming time_generation(PixelTransformer& model, GenerationPath path, int64_t images, int64_t batch,
                                  uint64_t seed, const std::function<void(int64_t done, int64_t total)>& on_token = {});
 

@@ -18,6 +18,7 @@
 #include "nn/grad_clip.h"
 #include "nn/lr_schedule.h"
 #include "nn/metrics.h"
+#include "nn/pixel_generation.h"  // process_cpu_seconds
 
 namespace attnlab::nn {
 
@@ -32,13 +33,20 @@ static std::string hms(double seconds) {
     return buf;
 }
 
-// The images of optimizer step `step`: slice (step mod per_epoch) of epoch (step / per_epoch)'s permutation.
-static std::vector<int64_t> batch_indices(int64_t step, int64_t batch, int64_t dataset_size, uint64_t seed) {
-    const int64_t per_epoch = dataset_size / batch, epoch = step / per_epoch, k = step % per_epoch;
-    Generator g(seed + 1000003ull * uint64_t(epoch + 1));
-    std::vector<int64_t> perm = g.permutation(dataset_size);
-    return std::vector<int64_t>(perm.begin() + k * batch, perm.begin() + (k + 1) * batch);
-}
+// The images of optimizer step `step`: slice (step mod per_epoch) of epoch (step / per_epoch)'s
+// permutation, drawn once per epoch.
+struct BatchOrder {
+    int64_t batch, dataset_size;
+    uint64_t seed;
+    int64_t epoch = -1;
+    std::vector<int64_t> perm;
+
+    std::vector<int64_t> indices(int64_t step) {
+        const int64_t per_epoch = dataset_size / batch, e = step / per_epoch, k = step % per_epoch;
+        if (e != epoch) perm = Generator(seed + 1000003ull * uint64_t(e + 1)).permutation(dataset_size), epoch = e;
+        return std::vector<int64_t>(perm.begin() + k * batch, perm.begin() + (k + 1) * batch);
+    }
+};
 
 static nlohmann::json options_json(const PixelTrainOptions& o) {
     return {{"steps", o.steps},           {"batch_size", o.batch_size},     {"lr", o.lr},
@@ -109,7 +117,9 @@ PixelTrainResult train_pixel_transformer(PixelTransformer& model, const data::Im
     const bool tty = o.progress && isatty(fileno(stdout));
     const int64_t start_step = opt.step_count();
     auto t0 = Clock::now(), window_t0 = t0;
+    const double cpu0 = process_cpu_seconds();
     int64_t window_images = 0;
+    BatchOrder order{o.batch_size, train_set.size(), o.seed, -1, {}};
     model.train();
     for (int64_t step = start_step; step < o.steps; ++step) {
         if ((stop_flag && stop_flag->load()) || (o.stop_after_steps > 0 && step >= o.stop_after_steps)) {
@@ -123,7 +133,7 @@ PixelTrainResult train_pixel_transformer(PixelTransformer& model, const data::Im
             return result;
         }
         opt.set_lr(schedule.lr_at(step));
-        Tensor pixels = image_tokens(train_set, batch_indices(step, o.batch_size, train_set.size(), o.seed));
+        Tensor pixels = image_tokens(train_set, order.indices(step));
         Tensor loss = pixel_nll(model.forward(pixels), pixels);
         const double nats = double(loss.item());
         if (!std::isfinite(nats)) {
@@ -172,6 +182,7 @@ PixelTrainResult train_pixel_transformer(PixelTransformer& model, const data::Im
     }
     result.steps_done = o.steps;
     result.train_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double train_cpu_seconds = process_cpu_seconds() - cpu0;
     result.images_per_second = double((o.steps - start_step) * o.batch_size) / std::max(result.train_seconds, 1e-9);
 
     BitsPerDimResult ev = evaluate_bits_per_dim(model, test_set, o.eval_batch, o.eval_images, [&](int64_t d, int64_t n) {
@@ -192,6 +203,8 @@ PixelTrainResult train_pixel_transformer(PixelTransformer& model, const data::Im
                                   {"test_images", ev.images},
                                   {"session_train_seconds", result.train_seconds},
                                   {"session_images_per_sec", result.images_per_second},
+                                  {"session_train_cpu_seconds", train_cpu_seconds},
+                                  {"test_eval_seconds", ev.seconds},
                                   {"extra", config["extra"]}};
         write_file_atomic((run / "summary.json").string(), summary.dump(2) + "\n");
     }

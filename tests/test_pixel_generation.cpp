@@ -121,5 +121,6 @@ TEST_CASE("time_generation counts only complete images and reports a rate", "[pi
     REQUIRE(t.images == 5);
     REQUIRE(t.tokens_per_image == 12);
     REQUIRE(t.seconds > 0);
+    REQUIRE(t.cpu_seconds > 0);
     REQUIRE(t.images_per_second() == Approx(5.0 / t.seconds));
 }
