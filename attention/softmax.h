@@ -6,16 +6,35 @@
 // (core/ops_attention.cpp), which streams key tiles with an online softmax, so
 // memory is O(N·D) per head; reference.cpp has the plain three-op version.
 // Options: causal (bool, default false).
+//
+// Autoregressive inference with a key/value cache (step()): token t appends
+// k_t, v_t to the cache and attends to the t+1 cached rows,
+//   out_t = softmax(q_t K_{0..t}ᵀ / √D) V_{0..t}      O(t·D) time per token and head,
+// so generating N tokens costs O(N²D), against O(N³D) for re-running the
+// causal forward on every prefix. Memory: the cache, O(N·D) per head.
 #pragma once
 #include "attention/attention.h"
 
 namespace attnlab::attention {
+
+// Keys and values of the tokens seen so far, per batch entry and head; rows [0, length) are filled.
+struct KVCache {
+    Tensor k, v;  // [B, H, capacity, D] each, allocated once
+    int64_t length = 0;
+
+    static KVCache empty(int64_t B, int64_t H, int64_t capacity, int64_t D);  // before the first token
+};
 
 class SoftmaxAttention : public Attention {
 public:
     SoftmaxAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
     std::string describe() const override { return causal ? "SoftmaxAttention(causal)" : "SoftmaxAttention"; }
+
+    // One autoregressive token: q_t, k_t, v_t [B, H, D] -> out_t [B, H, D]. Appends k_t, v_t to
+    // `cache`; the outputs equal the causal forward's, position by position. Inference only:
+    // no gradient flows into the cache.
+    Tensor step(KVCache& cache, const Tensor& q_t, const Tensor& k_t, const Tensor& v_t) const;
 };
 
 }  // namespace attnlab::attention
