@@ -194,10 +194,12 @@ void write_study_report(const StudyOptions& o, const std::vector<StudyRow>& rows
           << "set ylabel '" << eval_name << " accuracy'\n";
         for (int plot = 0; plot < 2; ++plot) {
             f << "set output '" << (out / (plot == 0 ? "study_accuracy.png" : "study_time.png")).string() << "'\n"
-              << "set xlabel '" << (plot == 0 ? "epoch" : "training time (s)") << "'\nplot ";
+              << "set xlabel '" << (plot == 0 ? "epoch" : "training time (s)") << "'\n"
+              << (plot == 0 ? "set xtics 1\n" : "set xtics autofreq\n") << "plot ";
             for (size_t i = 0; i < rows.size(); ++i)
                 f << (i ? ", " : "") << "'" << csv << "' using (strcol(1) eq '" << rows[i].variant << "' ? $"
-                  << (plot == 0 ? 2 : 3) << " : 1/0):4 with linespoints title '" << rows[i].variant << "'";
+                  << (plot == 0 ? 2 : 3) << " : 1/0):4 with linespoints lc " << i + 1 << " dt " << i / 8 + 1 << " pt " << i + 1
+                  << " title '" << rows[i].variant << "'";  // colour, dash and point differ per variant
             f << "\n";
         }
     }
