@@ -20,6 +20,7 @@
 #include <cstdio>
 
 #include "core/core.h"
+#include "core/profiler.h"
 #include "nn/adam.h"
 #include "nn/vit.h"
 
@@ -42,7 +43,7 @@ int main(int argc, char** argv) {
     std::string mode = "train";
     int64_t dim = 128, depth = 6, heads = 4, mlp = 256, patch = 4, batch = 128, steps = 10, warmup = 3;
     int64_t seq = 4096, head_dim = 32;
-    bool sgemm = false;
+    bool sgemm = false, profile = false;
     int threads = 0;
     app.add_option("--mode", mode, "train | infer | attention")->check(CLI::IsMember({"train", "infer", "attention"}));
     app.add_option("--dim", dim)->check(CLI::Range(8, 4096));
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
     app.add_option("--seq", seq, "attention mode: N")->check(CLI::Range(1, 1 << 20));
     app.add_option("--head-dim", head_dim, "attention mode: D")->check(CLI::Range(1, 1024));
     app.add_flag("--sgemm", sgemm, "also time the step's GEMM shapes with raw sgemm");
+    app.add_flag("--profile", profile, "per-op time table of the timed train/infer steps (on stderr)");
     app.add_option("--threads", threads)->check(CLI::Range(0, 256));
     CLI11_PARSE(app, argc, argv);
     if (threads > 0) set_num_threads(threads);
@@ -110,7 +112,9 @@ int main(int argc, char** argv) {
     if (mode == "train") opt = std::make_unique<nn::AdamW>(nn::parameter_groups_for_adamw(vit, 0.05), nn::AdamWOptions{});
     else vit.eval();
     std::vector<double> times;
+    double profiled_seconds = 0;
     for (int64_t i = 0; i < warmup + steps; ++i) {
+        if (profile && i == warmup) profiler::reset(), profiler::enable(true);
         auto t0 = Clock::now();
         if (mode == "train") {
             Tensor loss = cross_entropy(vit.forward(images), labels);
@@ -122,6 +126,11 @@ int main(int argc, char** argv) {
             vit.forward(images);
         }
         if (i >= warmup) times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+        if (i >= warmup) profiled_seconds += times.back();
+    }
+    if (profile) {
+        profiler::enable(false);
+        std::fprintf(stderr, "%s", profiler::report(profiled_seconds, steps).c_str());
     }
     std::sort(times.begin(), times.end());
     double step = times[times.size() / 2];
