@@ -175,15 +175,15 @@ int main(int argc, char** argv) {
         f << "set terminal pngcairo size 1400,560 noenhanced\nset output '" << png << "'\nset datafile separator ','\n"
           << "set logscale xy\nset format y '%g'\nset key outside right\nset grid\nset multiplot layout 1,2\n"
           << "set xlabel 'N (tokens)'\nset ylabel 'forward+backward time (s)'\nset title 'time'\nplot ";
-        for (size_t i = 0; i < variants.size(); ++i)
-            f << (i ? ", " : "") << "'" << csv << "' using (strcol(1) eq '" << variants[i]
-              << "' && $8 == 0 ? $2 : 1/0):6 with linespoints lc " << i + 1 << " dt " << i / 8 + 1 << " pt " << i + 1
-              << " title '" << variants[i] << "'";
+        auto plot_column = [&](int column) {  // one line per variant; colour, dash and point differ
+            for (size_t i = 0; i < variants.size(); ++i)
+                f << (i ? ", " : "") << "'" << csv << "' using (strcol(1) eq '" << variants[i] << "' && $8 == 0 ? $2 : 1/0):"
+                  << column << " with linespoints lc " << i + 1 << " dt " << i / 8 + 1 << " pt " << i + 1 << " title '"
+                  << variants[i] << "'";
+        };
+        plot_column(6);
         f << "\nset ylabel 'peak tensor memory (MB)'\nset title 'memory'\nplot ";
-        for (size_t i = 0; i < variants.size(); ++i)
-            f << (i ? ", " : "") << "'" << csv << "' using (strcol(1) eq '" << variants[i]
-              << "' && $8 == 0 ? $2 : 1/0):7 with linespoints lc " << i + 1 << " dt " << i / 8 + 1 << " pt " << i + 1
-              << " title '" << variants[i] << "'";
+        plot_column(7);
         f << "\nunset multiplot\n";
     }
     if (std::system(("gnuplot " + gp + " 2>/dev/null").c_str()) == 0) std::printf("wrote %s\n", png.c_str());

@@ -125,8 +125,10 @@ int main(int argc, char** argv) {
             NoGradGuard no_grad;
             vit.forward(images);
         }
-        if (i >= warmup) times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-        if (i >= warmup) profiled_seconds += times.back();
+        if (i >= warmup) {
+            times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+            profiled_seconds += times.back();
+        }
     }
     if (profile) {
         profiler::enable(false);

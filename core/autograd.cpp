@@ -42,16 +42,14 @@ Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs
     return output;
 }
 
-// True when `t` is the only handle to its data (a fresh, contiguous gradient);
+// True when no other handle shares `t`'s data, whatever its layout;
 // use_count 2 = the caller's handle + the temporary made by impl().
-static bool owns_exclusively(const Tensor& t) {
-    return t.impl().use_count() == 2 && t.raw()->storage.use_count() == 1 && t.is_contiguous() && !t.raw()->grad_fn;
-}
-
-// True when no other handle shares `t`'s data, whatever its layout.
 static bool owns_storage_exclusively(const Tensor& t) {
     return t.impl().use_count() == 2 && t.raw()->storage.use_count() == 1 && !t.raw()->grad_fn;
 }
+
+// ... and it is contiguous (a fresh gradient that can be taken over as is).
+static bool owns_exclusively(const Tensor& t) { return owns_storage_exclusively(t) && t.is_contiguous(); }
 
 // Adds g into leaf->grad. The first time, the gradient buffer is taken over
 // when nothing else can see it (a fresh contiguous tensor), else copied.

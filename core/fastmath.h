@@ -56,6 +56,7 @@ inline float erf(float x) {
 }
 
 namespace detail {
+constexpr float kInvPi = 0.318309886183790671f, kRound = 12582912.f;  // 1/π; 1.5·2^23 rounds to an integer
 constexpr float kPiA = 3.140625f, kPiB = 9.67502593994140625e-4f, kPiC = 1.509957990978376432e-7f;  // A+B+C = π
 
 // sin r for |r| ≤ π/2, with its sign flipped when k is odd.
@@ -73,18 +74,18 @@ inline float sin_reduced(float r, float k) {
 }  // namespace detail
 
 inline float sin(float x) {
-    constexpr float kInvPi = 0.318309886183790671f, kRound = 12582912.f;
+    using namespace detail;
     float k = (x * kInvPi + kRound) - kRound;  // nearest integer to x/π
-    float r = ((x - k * detail::kPiA) - k * detail::kPiB) - k * detail::kPiC;
-    return detail::sin_reduced(r, k);
+    float r = ((x - k * kPiA) - k * kPiB) - k * kPiC;
+    return sin_reduced(r, k);
 }
 
 inline float cos(float x) {
-    constexpr float kInvPi = 0.318309886183790671f, kRound = 12582912.f;
+    using namespace detail;
     float k = (x * kInvPi + 0.5f + kRound) - kRound;  // nearest integer to x/π + ½
     float m = k - 0.5f;                                // x = m·π + r, cos x = (-1)^k sin r
-    float r = ((x - m * detail::kPiA) - m * detail::kPiB) - m * detail::kPiC;
-    return detail::sin_reduced(r, k);
+    float r = ((x - m * kPiA) - m * kPiB) - m * kPiC;
+    return sin_reduced(r, k);
 }
 
 }  // namespace attnlab::fast

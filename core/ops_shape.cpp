@@ -140,13 +140,14 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
     shape[size_t(d)] = (end - start + step - 1) / step;
     strides[size_t(d)] *= step;
     Tensor y = make_view(x, shape, strides, x.offset() + start * x.strides()[size_t(d)]);
-    y = record("slice", y, {x}, [s = x.shape(), d, start, end, step](const Tensor& dy) {
+    auto region = [d, start, end, step](const Tensor& like_x) { return slice(like_x, d, start, end, step); };
+    y = record("slice", y, {x}, [s = x.shape(), region](const Tensor& dy) {
         Tensor dx = Tensor::zeros(s);
-        copy_(slice(dx, d, start, end, step), dy);
+        copy_(region(dx), dy);
         return std::vector<Tensor>{dx};
     });
     if (y.raw()->grad_fn)  // the engine may add dy into the slice of an existing gradient instead
-        y.raw()->grad_fn->grad_region = [d, start, end, step](const Tensor& dx) { return slice(dx, d, start, end, step); };
+        y.raw()->grad_fn->grad_region = region;
     return y;
 }
 
