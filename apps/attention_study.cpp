@@ -75,7 +75,10 @@ int main(int argc, char** argv) {
             while (pos <= variants.size()) {
                 size_t comma = variants.find(',', pos);
                 std::string v = variants.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-                if (!v.empty()) study.variants.push_back(v);
+                if (!v.empty()) {
+                    attention::attention_info(v);  // a bad name fails here, before the data is loaded
+                    study.variants.push_back(v);
+                }
                 if (comma == std::string::npos) break;
                 pos = comma + 1;
             }

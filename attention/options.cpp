@@ -107,8 +107,8 @@ Options Options::parse(const std::vector<std::string>& assignments, const std::v
                 out.set(name, text);
             }
         } catch (const std::exception&) {
-            throw Error(cat("attention option ", name, "=", text, " for ", variant, ": expected a ",
-                            option_type_name(def), " (", spec->help, ")"));
+            throw Error(cat("attention option ", name, "=", text, " for ", variant, ": expected ",
+                            std::holds_alternative<int64_t>(def) ? "an " : "a ", option_type_name(def), " (", spec->help, ")"));
         }
     }
     return out;

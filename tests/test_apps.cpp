@@ -1,5 +1,5 @@
 // test_apps.cpp — the command-line apps as a user runs them: bad options give
-// clear errors, an interrupted vit_train resumes to the same numbers, and
+// clear errors (vit_train, attention_study), an interrupted vit_train resumes to the same numbers, and
 // vit_predict prints the top classes.
 #include <sys/wait.h>
 
@@ -45,7 +45,7 @@ TEST_CASE("vit_train rejects bad options with messages that name them", "[apps][
         {"--heads 5", "dim 128 must be divisible by heads 5"},
         {"--depth 0", "--depth: Value 0 not in range"},
         {"--attention nope", "unknown attention variant 'nope'; valid variants: softmax, linear"},
-        {"--attention performer --attention-opt features=abc", "features=abc for performer: expected a int"},
+        {"--attention performer --attention-opt features=abc", "features=abc for performer: expected an int"},
         {"--attention performer --attention-opt window=3", "unknown option 'window' for attention performer"},
         {"--batch 64", "batch size 64 must be in [1, 40]"},
         {"--batch 8 --resume", "resume: no checkpoint with training state in"},
@@ -64,6 +64,28 @@ TEST_CASE("vit_train rejects bad options with messages that name them", "[apps][
     write_bytes(dir.file("bad/data_batch_1.bin"), std::vector<uint8_t>(3073 + 100, 1));
     RunResult truncated = run("vit_train --data " + dir.file("bad") + " --epochs 1");
     REQUIRE_THAT(truncated.output, Catch::Contains("data_batch_1.bin") && Catch::Contains("3073"));
+}
+
+TEST_CASE("attention_study rejects bad variants and options before it loads any data", "[apps][errors]") {
+    TempDir dir;  // no CIFAR-10 here: the errors must come from checking the arguments
+    std::string base = "attention_study --data " + dir.file("nowhere") + " --out " + dir.file("out") + " ";
+    struct Case {
+        std::string args, expected;
+    };
+    std::vector<Case> cases = {
+        {"--variants softmax,nope", "unknown attention variant 'nope'; valid variants: softmax, linear"},
+        {"--attention-opt performer.features=abc", "features=abc for performer: expected an int"},
+        {"--attention-opt features=64", "--attention-opt 'features=64': expected variant.name=value"},
+        {"--epochs 0", "--epochs: Value 0 not in range"},
+    };
+    for (const Case& c : cases) {
+        RunResult r = run(base + c.args);
+        INFO(c.args << "\n" << r.output);
+        REQUIRE(r.exit_code != 0);
+        REQUIRE_THAT(r.output, Catch::Contains(c.expected));
+        REQUIRE_THAT(r.output, !Catch::Contains("data_batch_1.bin"));
+    }
+    REQUIRE_FALSE(fs::exists(dir.file("out")));
 }
 
 TEST_CASE("vit_train stopped like Ctrl-C and resumed ends with the same metrics as an uninterrupted run", "[apps][train]") {
