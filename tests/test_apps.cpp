@@ -1,6 +1,6 @@
 // test_apps.cpp — the command-line apps as a user runs them: bad options give
-// clear errors (vit_train, attention_study), an interrupted vit_train resumes to the same numbers, and
-// vit_predict prints the top classes.
+// clear errors (vit_train, attention_study), an interrupted vit_train resumes
+// to the same numbers, and vit_predict prints the top classes.
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -31,14 +31,26 @@ static RunResult run(const std::string& args) {
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+// Runs `base + args` for each case; each must fail with output containing `expected`
+// (and, when given, not containing `absent`).
+struct ErrorCase {
+    std::string args, expected;
+};
+static void require_errors(const std::string& base, const std::vector<ErrorCase>& cases, const std::string& absent = "") {
+    for (const ErrorCase& c : cases) {
+        RunResult r = run(base + c.args);
+        INFO(c.args << "\n" << r.output);
+        REQUIRE(r.exit_code != 0);
+        REQUIRE_THAT(r.output, Catch::Contains(c.expected));
+        if (!absent.empty()) REQUIRE_THAT(r.output, !Catch::Contains(absent));
+    }
+}
+
 TEST_CASE("vit_train rejects bad options with messages that name them", "[apps][errors]") {
     TempDir dir;
     write_synthetic_cifar(dir.file("data"), 8, 8);
     std::string base = "vit_train --data " + dir.file("data") + " --checkpoint " + dir.file("run") + " ";
-    struct Case {
-        std::string args, expected;
-    };
-    std::vector<Case> cases = {
+    require_errors(base, {
         {"--lr -1", "--lr: Value -1 not in range"},
         {"--patch 3", "--patch: 3 not in {1,2,4,8,16,32}"},
         {"--epochs abc", "--epochs: Value abc"},
@@ -50,13 +62,7 @@ TEST_CASE("vit_train rejects bad options with messages that name them", "[apps][
         {"--batch 64", "batch size 64 must be in [1, 40]"},
         {"--batch 8 --resume", "resume: no checkpoint with training state in"},
         {"--unknown-flag", "The following argument was not expected: --unknown-flag"},
-    };
-    for (const Case& c : cases) {
-        RunResult r = run(base + c.args);
-        INFO(c.args << "\n" << r.output);
-        REQUIRE(r.exit_code != 0);
-        REQUIRE_THAT(r.output, Catch::Contains(c.expected));
-    }
+    });
     RunResult missing = run("vit_train --data " + dir.file("nowhere") + " --epochs 1");
     REQUIRE(missing.exit_code != 0);
     REQUIRE_THAT(missing.output, Catch::Contains("data_batch_1.bin") && Catch::Contains("make data") &&
@@ -69,22 +75,12 @@ TEST_CASE("vit_train rejects bad options with messages that name them", "[apps][
 TEST_CASE("attention_study rejects bad variants and options before it loads any data", "[apps][errors]") {
     TempDir dir;  // no CIFAR-10 here: the errors must come from checking the arguments
     std::string base = "attention_study --data " + dir.file("nowhere") + " --out " + dir.file("out") + " ";
-    struct Case {
-        std::string args, expected;
-    };
-    std::vector<Case> cases = {
+    require_errors(base, {
         {"--variants softmax,nope", "unknown attention variant 'nope'; valid variants: softmax, linear"},
         {"--attention-opt performer.features=abc", "features=abc for performer: expected an int"},
         {"--attention-opt features=64", "--attention-opt 'features=64': expected variant.name=value"},
         {"--epochs 0", "--epochs: Value 0 not in range"},
-    };
-    for (const Case& c : cases) {
-        RunResult r = run(base + c.args);
-        INFO(c.args << "\n" << r.output);
-        REQUIRE(r.exit_code != 0);
-        REQUIRE_THAT(r.output, Catch::Contains(c.expected));
-        REQUIRE_THAT(r.output, !Catch::Contains("data_batch_1.bin"));
-    }
+    }, "data_batch_1.bin");
     REQUIRE_FALSE(fs::exists(dir.file("out")));
 }
 
