@@ -29,6 +29,12 @@ static void on_signal(int) {
     [[maybe_unused]] ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
 }
 
+static std::string augment_name(const nn::TrainOptions& t) {
+    std::string name = t.augment ? "crop+flip" : "";
+    if (t.trivial_augment) name += name.empty() ? "trivial" : "+trivial";
+    return name.empty() ? "off" : name;
+}
+
 int main(int argc, char** argv) {
     CLI::App app{"vit_train: train a Vision Transformer on CIFAR-10 (binary version) and evaluate it"};
     app.option_defaults()->always_capture_default();
@@ -66,6 +72,7 @@ int main(int argc, char** argv) {
     app.add_option("--label-smoothing", train.label_smoothing, "label smoothing ε")->check(CLI::Range(0.0, 0.99))->group("Training");
     app.add_option("--grad-clip", train.grad_clip, "max gradient norm (0 = off)")->check(CLI::Range(0.0, 1e6))->group("Training");
     app.add_flag("--no-augment", no_augment, "disable random crop + flip")->group("Training");
+    app.add_flag("--trivial-augment", train.trivial_augment, "add TrivialAugment: one random op (shear, rotate, colour, ...) per image")->group("Training");
     app.add_option("--mixup", train.mixup_alpha, "mixup Beta(α, α); 0 = off")->check(CLI::Range(0.0, 10.0))->group("Training");
     app.add_option("--cutmix", train.cutmix_alpha, "CutMix Beta(α, α); 0 = off")->check(CLI::Range(0.0, 10.0))->group("Training");
     app.add_option("--mix-prob", train.mix_prob, "probability a batch is mixed")->check(CLI::Range(0.0, 1.0))->group("Training");
@@ -142,7 +149,7 @@ int main(int argc, char** argv) {
         std::printf("epochs %ld, batch %ld, AdamW lr %g (warmup %g, cosine to %g), wd %g, label smoothing %g, clip %g, "
                     "augment %s, mixup %g, cutmix %g, seed %lu\n",
                     long(train.epochs), long(train.batch_size), train.lr, train.warmup_epochs, train.min_lr,
-                    train.weight_decay, train.label_smoothing, train.grad_clip, train.augment ? "crop+flip" : "off",
+                    train.weight_decay, train.label_smoothing, train.grad_clip, augment_name(train).c_str(),
                     train.mixup_alpha, train.cutmix_alpha, (unsigned long)train.seed);
         std::fflush(stdout);
 

@@ -13,7 +13,7 @@ namespace attnlab::data {
 DataLoader::DataLoader(const ImageDataset& dataset, DataLoaderOptions options)
     : dataset_(dataset),
       options_(std::move(options)),
-      augment_{options_.augment, options_.crop_padding, options_.augment} {
+      augment_{options_.augment, options_.crop_padding, options_.augment, options_.trivial_augment} {
     dataset_.validate("DataLoader");
     check(dataset_.size() > 0, "DataLoader: the dataset is empty");
     check(options_.batch_size > 0, "DataLoader: batch_size must be > 0, got ", options_.batch_size);

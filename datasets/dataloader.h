@@ -40,6 +40,7 @@ struct DataLoaderOptions {
     bool drop_last = false;  // skip the last batch when it would be smaller than batch_size
     uint64_t seed = 0;       // shuffling and augmentation
     bool augment = false;    // random crop (zero padding crop_padding) + random horizontal flip
+    bool trivial_augment = false;  // then one TrivialAugment op per image (trivial_augment.h)
     int64_t crop_padding = 4;
     Normalization normalize = {};  // empty: pixels / 255
     int64_t prefetch = 2;     // batches prepared ahead

@@ -1,4 +1,4 @@
-// transforms.cpp — crop, flip, normalize and the per-sample Philox stream
+// transforms.cpp — crop, flip, normalize, the composed pipeline and the per-sample Philox stream
 // (see transforms.h for the formulas and the randomness scheme).
 #include "datasets/transforms.h"
 
@@ -96,6 +96,8 @@ AugmentDraw draw_augment(const AugmentOptions& options, SampleRandom& random) {
     draw.crop_top = random.below(positions);   // word 0
     draw.crop_left = random.below(positions);  // word 1
     draw.flip = random.coin();                 // word 2
+    draw.trivial = draw_trivial_augment(random);  // words 3, 4, 5
+    if (!options.trivial_augment) draw.trivial = {};
     if (!options.random_crop) draw.crop_top = draw.crop_left = options.crop_padding;
     if (!options.random_flip) draw.flip = false;
     return draw;
@@ -123,11 +125,15 @@ void transform_image(const uint8_t* image, int64_t C, int64_t H, int64_t W,
         flip_horizontal(current, C, H, W, buffers[next_buffer]);
         current = buffers[next_buffer], next_buffer ^= 1;
     }
-    // Stronger augmentations (RandAugment ops, Cutout/random erasing, ...) go
-    // here: bytes -> bytes into buffers[next_buffer], randomness from `random`
-    // (after the three words above, so existing draws keep their values), and
-    // their switches in AugmentOptions. Batch-level mixing (Mixup, CutMix)
-    // belongs in DataLoader::make_batch instead.
+    if (draw.trivial.op != AugmentOp::Identity) {
+        apply_augment_op(current, C, H, W, draw.trivial.op, draw.trivial.magnitude(), buffers[next_buffer]);
+        current = buffers[next_buffer], next_buffer ^= 1;
+    }
+    // Further per-image augmentations (Cutout/random erasing, ...) go here:
+    // bytes -> bytes into buffers[next_buffer], randomness from `random` (after
+    // the six words above, so existing draws keep their values), and their
+    // switches in AugmentOptions. Batch-level mixing (Mixup, CutMix) is in
+    // nn/trainer.cpp.
 
     normalize_image(current, C, H, W, norm, out);
 }

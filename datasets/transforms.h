@@ -2,8 +2,9 @@
 //
 // Each function works on one image; bytes [C, H, W] go in, floats [C, H, W]
 // come out. transform_image composes them the way the DataLoader uses them:
-//   bytes -> random crop (zero padding) -> random horizontal flip -> [stronger
-//   augmentations, later] -> normalize: out[c] = (x / 255 - mean[c]) / std[c]
+//   bytes -> random crop (zero padding) -> random horizontal flip
+//         -> TrivialAugment (optional, trivial_augment.h)
+//         -> normalize: out[c] = (x / 255 - mean[c]) / std[c]
 // Randomness is counter-based: sample i of epoch e draws from the Philox block
 // stream philox(key(seed, e), i * 2^16 + k), k = 0, 1, ... So a sample gets the
 // same crop and flip whatever the thread count, the batch it lands in or the
@@ -13,6 +14,8 @@
 #include <array>
 #include <cstdint>
 #include <vector>
+
+#include "datasets/trivial_augment.h"
 
 namespace attnlab::data {
 
@@ -66,14 +69,17 @@ struct AugmentOptions {
     bool random_crop = false;  // pad by crop_padding, take a random H x W window
     int64_t crop_padding = 4;
     bool random_flip = false;  // mirror left-right with probability 1/2
+    bool trivial_augment = false;  // then one random TrivialAugment op (trivial_augment.h)
 };
 
 // What was drawn for one sample. Each augmentation owns fixed words of the
-// stream (crop: words 0 and 1, flip: word 2), drawn whether or not it is
-// enabled, so switching one on or off leaves the others' draws unchanged.
+// stream (crop: words 0 and 1, flip: word 2, TrivialAugment: words 3 to 5),
+// drawn whether or not it is enabled, so switching one on or off leaves the
+// others' draws unchanged.
 struct AugmentDraw {
     int64_t crop_top = 0, crop_left = 0;  // in [0, 2*padding]
     bool flip = false;
+    TrivialAugmentDraw trivial;  // Identity when trivial_augment is off
 };
 AugmentDraw draw_augment(const AugmentOptions& options, SampleRandom& random);
 

@@ -86,7 +86,7 @@ Trainer::Trainer(std::shared_ptr<VisionTransformer> model, TrainOptions options,
     optimizer_ = std::make_unique<AdamW>(parameter_groups_for_adamw(*model_, opt_.weight_decay), ao);
     data::DataLoaderOptions lo;
     lo.batch_size = opt_.batch_size, lo.shuffle = true, lo.drop_last = true, lo.seed = opt_.seed;
-    lo.augment = opt_.augment, lo.normalize = norm_;
+    lo.augment = opt_.augment, lo.trivial_augment = opt_.trivial_augment, lo.normalize = norm_;
     loader_ = std::make_unique<data::DataLoader>(train_set_, lo);
 }
 
@@ -106,6 +106,7 @@ void Trainer::save(const std::string& which, int64_t epoch, int64_t batch_in_epo
                               {"min_lr", opt_.min_lr}, {"warmup_epochs", opt_.warmup_epochs},
                               {"weight_decay", opt_.weight_decay}, {"label_smoothing", opt_.label_smoothing},
                               {"grad_clip", opt_.grad_clip}, {"augment", opt_.augment},
+                              {"trivial_augment", opt_.trivial_augment},
                               {"mixup_alpha", opt_.mixup_alpha}, {"cutmix_alpha", opt_.cutmix_alpha},
                               {"mix_prob", opt_.mix_prob}, {"seed", opt_.seed}};
     extra["normalization"] = {{"mean", norm_.mean}, {"std", norm_.std}};

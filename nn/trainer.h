@@ -38,6 +38,7 @@ struct TrainOptions {
     double label_smoothing = 0.1;
     double grad_clip = 1.0;       // max global gradient norm; 0 = off
     bool augment = true;          // random crop (4-pixel padding) + horizontal flip
+    bool trivial_augment = false; // then one TrivialAugment op per image (datasets/trivial_augment.h)
     double mixup_alpha = 0.0;     // Beta(α, α) mixing of image pairs; 0 = off
     double cutmix_alpha = 0.0;    // CutMix box mixing; 0 = off (when both are on, each batch picks one)
     double mix_prob = 1.0;        // probability that a batch is mixed
