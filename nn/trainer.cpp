@@ -94,6 +94,35 @@ Trainer::~Trainer() = default;
 
 int64_t Trainer::steps_per_epoch() const { return loader_->batches_per_epoch(); }
 
+// The options that decide what a run computes (saved in config.json, checked on resume).
+static nlohmann::json train_options_json(const TrainOptions& o) {
+    return {{"epochs", o.epochs}, {"batch_size", o.batch_size}, {"lr", o.lr}, {"min_lr", o.min_lr},
+            {"warmup_epochs", o.warmup_epochs}, {"weight_decay", o.weight_decay},
+            {"label_smoothing", o.label_smoothing}, {"grad_clip", o.grad_clip}, {"augment", o.augment},
+            {"trivial_augment", o.trivial_augment}, {"mixup_alpha", o.mixup_alpha},
+            {"cutmix_alpha", o.cutmix_alpha}, {"mix_prob", o.mix_prob}, {"seed", o.seed}};
+}
+
+// A resumed run must continue the same computation: every training option the
+// checkpoint recorded must equal this run's (options it predates are skipped),
+// and so must the train/eval set sizes.
+static void check_resume_options(const std::string& dir, const TrainOptions& o) {
+    const nlohmann::json config = read_config(dir);
+    const nlohmann::json extra = config.value("extra", nlohmann::json::object());
+    const nlohmann::json saved = extra.value("train_options", nlohmann::json::object());
+    const nlohmann::json current = train_options_json(o);
+    std::string differences;
+    for (const auto& [key, now] : current.items())
+        if (saved.contains(key) && saved[key] != now)
+            differences += "\n  " + key + ": checkpoint " + saved[key].dump() + ", this run " + now.dump();
+    for (const char* key : {"train_images", "eval_images", "eval_set"})
+        if (extra.contains(key) && o.extra_config.contains(key) && extra[key] != o.extra_config[key])
+            differences += std::string("\n  ") + key + ": checkpoint " + extra[key].dump() + ", this run " +
+                           o.extra_config[key].dump();
+    check(differences.empty(), "resume: ", dir, " was trained with other options:", differences,
+          "\npass the options of the original run (or start a new --checkpoint directory)");
+}
+
 void Trainer::save(const std::string& which, int64_t epoch, int64_t batch_in_epoch, const nlohmann::json& meters) const {
     if (opt_.run_dir.empty()) return;
     TrainState st;
@@ -102,13 +131,7 @@ void Trainer::save(const std::string& which, int64_t epoch, int64_t batch_in_epo
     st.extra = {{"batch_in_epoch", batch_in_epoch}, {"best_eval_acc", best_acc_}, {"best_epoch", best_epoch_},
                 {"meters", meters}};
     nlohmann::json extra = opt_.extra_config;
-    extra["train_options"] = {{"epochs", opt_.epochs}, {"batch_size", opt_.batch_size}, {"lr", opt_.lr},
-                              {"min_lr", opt_.min_lr}, {"warmup_epochs", opt_.warmup_epochs},
-                              {"weight_decay", opt_.weight_decay}, {"label_smoothing", opt_.label_smoothing},
-                              {"grad_clip", opt_.grad_clip}, {"augment", opt_.augment},
-                              {"trivial_augment", opt_.trivial_augment},
-                              {"mixup_alpha", opt_.mixup_alpha}, {"cutmix_alpha", opt_.cutmix_alpha},
-                              {"mix_prob", opt_.mix_prob}, {"seed", opt_.seed}};
+    extra["train_options"] = train_options_json(opt_);
     extra["normalization"] = {{"mean", norm_.mean}, {"std", norm_.std}};
     save_checkpoint((fs::path(opt_.run_dir) / which).string(), *model_, vit_config_json(model_->config, extra),
                     optimizer_.get(), st);
@@ -201,6 +224,7 @@ TrainResult Trainer::fit() {
         std::string last = resolve_checkpoint_dir(last_path.string());
         check(has_training_state(last), "resume: no checkpoint with training state in ", (fs::path(opt_.run_dir) / "last").string(),
               "; start without --resume");
+        check_resume_options(last, opt_);
         load_model_weights(last, *model_);
         TrainState st = load_training_state(last, *optimizer_);
         start_epoch = st.epoch;

@@ -96,6 +96,13 @@ TEST_CASE("vit_train stopped like Ctrl-C and resumed ends with the same metrics 
     INFO(stopped.output);
     REQUIRE(stopped.exit_code == 130);
     REQUIRE_THAT(stopped.output, Catch::Contains("interrupted at epoch 2, batch 2/5") && Catch::Contains("--resume"));
+    // Resuming with other training options would silently change the run: refused, naming each difference.
+    RunResult changed = run(common + dir.file("split") + " --resume --lr 0.002 --trivial-augment");
+    INFO(changed.output);
+    REQUIRE(changed.exit_code == 1);
+    REQUIRE_THAT(changed.output, Catch::Contains("was trained with other options") &&
+                                     Catch::Contains("lr: checkpoint 0.001, this run 0.002") &&
+                                     Catch::Contains("trivial_augment: checkpoint false, this run true"));
     RunResult resumed = run(common + dir.file("split") + " --resume");
     INFO(resumed.output);
     REQUIRE(resumed.exit_code == 0);
