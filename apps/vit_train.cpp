@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
 
     app.add_option("--checkpoint", run_dir, "run directory: best/ and last/ checkpoints, metrics.csv/.jsonl, summary.json")->group("Run");
     app.add_flag("--resume", train.resume, "continue from <checkpoint>/last")->group("Run");
+    app.add_flag("--resume-with-changes", train.resume_with_changes, "with --resume: continue even if training options differ from the checkpoint's (prints them)")->group("Run");
     app.add_flag("--eval-only", eval_only, "evaluate <checkpoint> (or its best/ or last/) on the test set and exit")->group("Run");
     app.add_option("--profile", train.profile_steps, "time N training steps and print the per-op breakdown")->check(CLI::Range(int64_t(1), int64_t(100000)))->group("Run");
     app.add_flag("--no-progress", no_progress, "no live progress line (epoch lines only)")->group("Run");

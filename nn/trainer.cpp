@@ -105,7 +105,8 @@ static nlohmann::json train_options_json(const TrainOptions& o) {
 
 // A resumed run must continue the same computation: every training option the
 // checkpoint recorded must equal this run's (options it predates are skipped),
-// and so must the train/eval set sizes.
+// and so must the train/eval set sizes, unless resume_with_changes (then the
+// differences are printed as a warning).
 static void check_resume_options(const std::string& dir, const TrainOptions& o) {
     const nlohmann::json config = read_config(dir);
     const nlohmann::json extra = config.value("extra", nlohmann::json::object());
@@ -119,8 +120,11 @@ static void check_resume_options(const std::string& dir, const TrainOptions& o) 
         if (extra.contains(key) && o.extra_config.contains(key) && extra[key] != o.extra_config[key])
             differences += std::string("\n  ") + key + ": checkpoint " + extra[key].dump() + ", this run " +
                            o.extra_config[key].dump();
-    check(differences.empty(), "resume: ", dir, " was trained with other options:", differences,
-          "\npass the options of the original run (or start a new --checkpoint directory)");
+    if (differences.empty()) return;
+    check(o.resume_with_changes, "resume: ", dir, " was trained with other options:", differences,
+          "\npass the options of the original run, start a new --checkpoint directory, or allow the changes "
+          "with --resume-with-changes");
+    std::printf("warning: resuming %s with changed options:%s\n", dir.c_str(), differences.c_str());
 }
 
 void Trainer::save(const std::string& which, int64_t epoch, int64_t batch_in_epoch, const nlohmann::json& meters) const {

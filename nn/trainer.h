@@ -46,6 +46,7 @@ struct TrainOptions {
     int64_t eval_batch_size = 256;
     std::string run_dir;          // where checkpoints and logs go; empty = nothing saved
     bool resume = false;          // continue from run_dir/last
+    bool resume_with_changes = false;  // resume even if training options differ from the checkpoint's
     bool progress = true;         // live progress line
     int64_t profile_steps = 0;    // > 0: time this many steps (after 3 warm-up steps), print the per-op table, stop
     nlohmann::json extra_config = nlohmann::json::object();  // saved in config.json (class names, ...)

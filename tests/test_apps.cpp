@@ -103,6 +103,13 @@ TEST_CASE("vit_train stopped like Ctrl-C and resumed ends with the same metrics 
     REQUIRE_THAT(changed.output, Catch::Contains("was trained with other options") &&
                                      Catch::Contains("lr: checkpoint 0.001, this run 0.002") &&
                                      Catch::Contains("trivial_augment: checkpoint false, this run true"));
+    // ... unless asked for, on a copy here so the exact-resume check below stays untouched.
+    std::filesystem::copy(dir.file("split"), dir.file("changed"), std::filesystem::copy_options::recursive);
+    RunResult allowed = run(common + dir.file("changed") + " --resume --lr 0.002 --resume-with-changes");
+    INFO(allowed.output);
+    REQUIRE(allowed.exit_code == 0);
+    REQUIRE_THAT(allowed.output, Catch::Contains("warning: resuming") && Catch::Contains("lr: checkpoint 0.001, this run 0.002") &&
+                                     Catch::Contains("finished 2 epochs"));
     RunResult resumed = run(common + dir.file("split") + " --resume");
     INFO(resumed.output);
     REQUIRE(resumed.exit_code == 0);

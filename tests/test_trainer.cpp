@@ -78,6 +78,7 @@ TEST_CASE("a non-finite loss stops training with a clear message and keeps the l
     std::string saved((std::istreambuf_iterator<char>(f)), {});
 
     t.epochs = 3, t.resume = true, t.lr = 1e6, t.grad_clip = 0, t.mixup_alpha = 0, t.cutmix_alpha = 0;
+    t.resume_with_changes = true;  // a deliberately diverging continuation of the same run
     nn::Trainer second(std::make_shared<nn::VisionTransformer>(small_vit()), t, train, eval, data::Normalization::cifar10());
     nn::TrainResult r = second.fit();
     REQUIRE(r.reason == nn::StopReason::NonFiniteLoss);
