@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
     app.add_option("--lr", t.lr, "peak learning rate")->check(CLI::Range(1e-7, 10.0));
     app.add_option("--warmup", t.warmup_epochs, "warmup epochs")->check(CLI::Range(0.0, 1000.0));
     app.add_option("--seed", t.seed, "seed (the same for every variant)");
+    app.add_flag("--trivial-augment", t.trivial_augment, "add TrivialAugment to crop + flip (as vit_train --trivial-augment)");
     app.add_option("--data", data_dir, "CIFAR-10 binary directory (default: $CIFAR10_DIR or data/cifar-10-batches-bin)");
     app.add_option("--train-subset", train_subset, "first N training images only")->check(CLI::Range(int64_t(0), int64_t(50000)));
     app.add_option("--eval-subset", eval_subset, "first N eval images only")->check(CLI::Range(int64_t(0), int64_t(50000)));

@@ -57,8 +57,10 @@ static double inference_images_per_sec(VisionTransformer& model, const data::Ima
 
 // The training budget that must match for a finished run to be reused.
 static nlohmann::json budget_key(const StudyOptions& o, const data::ImageDataset& train_set) {
-    return {{"model", o.model.to_json()}, {"epochs", o.train.epochs}, {"batch", o.train.batch_size}, {"lr", o.train.lr},
-            {"seed", o.train.seed}, {"train_images", train_set.size()}};
+    nlohmann::json key = {{"model", o.model.to_json()}, {"epochs", o.train.epochs}, {"batch", o.train.batch_size},
+                          {"lr", o.train.lr}, {"seed", o.train.seed}, {"train_images", train_set.size()}};
+    if (o.train.trivial_augment) key["trivial_augment"] = true;  // absent when off: older rows stay valid
+    return key;
 }
 
 std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset& train_set,
