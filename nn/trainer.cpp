@@ -113,13 +113,12 @@ static void check_resume_options(const std::string& dir, const TrainOptions& o) 
     const nlohmann::json saved = extra.value("train_options", nlohmann::json::object());
     const nlohmann::json current = train_options_json(o);
     std::string differences;
-    for (const auto& [key, now] : current.items())
-        if (saved.contains(key) && saved[key] != now)
-            differences += "\n  " + key + ": checkpoint " + saved[key].dump() + ", this run " + now.dump();
-    for (const char* key : {"train_images", "eval_images", "eval_set"})
-        if (extra.contains(key) && o.extra_config.contains(key) && extra[key] != o.extra_config[key])
-            differences += std::string("\n  ") + key + ": checkpoint " + extra[key].dump() + ", this run " +
-                           o.extra_config[key].dump();
+    auto compare = [&](const std::string& key, const nlohmann::json& then, const nlohmann::json& now) {
+        if (then.contains(key) && now.contains(key) && then[key] != now[key])
+            differences += "\n  " + key + ": checkpoint " + then[key].dump() + ", this run " + now[key].dump();
+    };
+    for (const auto& item : current.items()) compare(item.key(), saved, current);
+    for (const char* key : {"train_images", "eval_images", "eval_set"}) compare(key, extra, o.extra_config);
     if (differences.empty()) return;
     check(o.resume_with_changes, "resume: ", dir, " was trained with other options:", differences,
           "\npass the options of the original run, start a new --checkpoint directory, or allow the changes "

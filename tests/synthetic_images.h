@@ -32,6 +32,16 @@ inline data::ImageDataset synthetic_images(int64_t n, uint64_t seed, int64_t cla
     return ds;
 }
 
+// Bytes [C, H, W] with value(c, y, x) = 1 + c*60 + y*10 + x: distinct and never
+// 0 for C <= 4, H, W <= 10, so a test can tell every pixel (and padding) apart.
+inline std::vector<uint8_t> ramp_image_bytes(int64_t C, int64_t H, int64_t W) {
+    std::vector<uint8_t> img(size_t(C * H * W));
+    for (int64_t c = 0; c < C; ++c)
+        for (int64_t y = 0; y < H; ++y)
+            for (int64_t x = 0; x < W; ++x) img[size_t((c * H + y) * W + x)] = uint8_t(1 + c * 60 + y * 10 + x);
+    return img;
+}
+
 // Writes data_batch_1..5.bin (per_batch records each) and test_batch.bin (test records).
 inline void write_synthetic_cifar(const std::string& dir, int64_t per_batch, int64_t test, uint64_t seed = 1) {
     auto write = [&](const std::string& name, const data::ImageDataset& ds) {

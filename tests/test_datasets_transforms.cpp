@@ -2,6 +2,7 @@
 // counter-based per-sample randomness behind them.
 #include "datasets/transforms.h"
 #include "helpers.h"
+#include "synthetic_images.h"
 
 using namespace attnlab;
 using namespace attnlab::data;
@@ -12,13 +13,7 @@ namespace {
 constexpr int64_t C = 3, H = 5, W = 6;
 
 // Distinct bytes, none zero: value(c, y, x) = 1 + c*60 + y*10 + x.
-std::vector<uint8_t> test_image() {
-    std::vector<uint8_t> img(size_t(C * H * W));
-    for (int64_t c = 0; c < C; ++c)
-        for (int64_t y = 0; y < H; ++y)
-            for (int64_t x = 0; x < W; ++x) img[size_t((c * H + y) * W + x)] = uint8_t(1 + c * 60 + y * 10 + x);
-    return img;
-}
+std::vector<uint8_t> test_image() { return attnlab::testing::ramp_image_bytes(C, H, W); }
 
 uint8_t at(const std::vector<uint8_t>& img, int64_t c, int64_t y, int64_t x) {
     return img[size_t((c * H + y) * W + x)];

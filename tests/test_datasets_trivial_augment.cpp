@@ -3,6 +3,7 @@
 #include "datasets/transforms.h"
 #include "datasets/trivial_augment.h"
 #include "helpers.h"
+#include "synthetic_images.h"
 
 #include <map>
 #include <set>
@@ -19,13 +20,7 @@ struct Image {
 };
 
 // value(c, y, x) = 1 + c*60 + y*10 + x: distinct and never 0.
-Image ramp(int64_t C, int64_t H, int64_t W) {
-    Image img{C, H, W, std::vector<uint8_t>(size_t(C * H * W))};
-    for (int64_t c = 0; c < C; ++c)
-        for (int64_t y = 0; y < H; ++y)
-            for (int64_t x = 0; x < W; ++x) img.bytes[size_t((c * H + y) * W + x)] = uint8_t(1 + c * 60 + y * 10 + x);
-    return img;
-}
+Image ramp(int64_t C, int64_t H, int64_t W) { return {C, H, W, attnlab::testing::ramp_image_bytes(C, H, W)}; }
 
 Image apply(const Image& img, AugmentOp op, float magnitude) {
     Image out{img.C, img.H, img.W, std::vector<uint8_t>(img.bytes.size(), 77)};
