@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
         for (int i = 0; i < argc; ++i) study.command += (i ? " " : "") + std::string(argv[i]);
         study.budget = cat(t.epochs, " epochs on ", train_set.size(), " training images (batch ", t.batch_size, ", AdamW lr ",
                            t.lr, ", warmup ", t.warmup_epochs, ", cosine, label smoothing ", t.label_smoothing,
-                           ", crop+flip), evaluated on ", eval_set.size(), " ", eval_name, " images, seed ", t.seed);
+                           t.trivial_augment ? ", crop+flip+TrivialAugment" : ", crop+flip", "), evaluated on ", eval_set.size(), " ", eval_name, " images, seed ", t.seed);
         std::printf("attention study: %s\nmodel: dim %ld, depth %ld, heads %ld, patch %ld (%ld tokens); threads %d, OpenBLAS %s\n",
                     study.budget.c_str(), long(m.dim), long(m.depth), long(m.heads), long(m.patch_size),
                     long(m.num_tokens()), num_threads(), blas_info().c_str());

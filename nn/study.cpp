@@ -6,10 +6,12 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "attention/registry.h"
 #include "core/autograd.h"
 #include "core/blas.h"
+#include "core/error.h"
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "nn/checkpoint.h"
@@ -55,12 +57,29 @@ static double inference_images_per_sec(VisionTransformer& model, const data::Ima
     return double(r.images) / std::max(r.seconds, 1e-9);
 }
 
-// The training budget that must match for a finished run to be reused.
-static nlohmann::json budget_key(const StudyOptions& o, const data::ImageDataset& train_set) {
-    nlohmann::json key = {{"model", o.model.to_json()}, {"epochs", o.train.epochs}, {"batch", o.train.batch_size},
-                          {"lr", o.train.lr}, {"seed", o.train.seed}, {"train_images", train_set.size()}};
-    if (o.train.trivial_augment) key["trivial_augment"] = true;  // absent when off: older rows stay valid
-    return key;
+// The training budget that must match for a finished run to be reused: the model,
+// every option that decides what training computes, and the data sizes.
+static nlohmann::json budget_key(const StudyOptions& o, const data::ImageDataset& train_set,
+                                 const data::ImageDataset& eval_set) {
+    return {{"model", o.model.to_json()}, {"train", o.train.to_json()}, {"train_images", train_set.size()},
+            {"eval_images", eval_set.size()}, {"eval_set", o.train.extra_config.value("eval_set", "test")}};
+}
+
+// "  train.warmup_epochs: saved 1, this study 2" for every leaf that differs.
+static void describe_differences(const nlohmann::json& saved, const nlohmann::json& now, const std::string& prefix,
+                                 std::string& out) {
+    if (saved.is_object() && now.is_object()) {
+        std::set<std::string> keys;
+        for (const auto& item : saved.items()) keys.insert(item.key());
+        for (const auto& item : now.items()) keys.insert(item.key());
+        for (const std::string& k : keys) {
+            const nlohmann::json missing = "(not recorded)";
+            describe_differences(saved.contains(k) ? saved[k] : missing, now.contains(k) ? now[k] : missing,
+                                 prefix.empty() ? k : prefix + "." + k, out);
+        }
+    } else if (saved != now) {
+        out += "\n  " + prefix + ": saved " + saved.dump() + ", this study " + now.dump();
+    }
 }
 
 std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset& train_set,
@@ -74,18 +93,25 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset&
         const std::string& name = variants[i];
         fs::path run_dir = fs::path(o.out_dir) / "runs" / name;
         fs::path row_file = run_dir / "study_row.json";
-        nlohmann::json key = budget_key(o, train_set);
+        nlohmann::json key = budget_key(o, train_set, eval_set);
         key["options"] = o.variant_options.count(name) ? o.variant_options.at(name).to_string() : "";
         if (fs::exists(row_file)) {
             std::ifstream f(row_file);
             nlohmann::json saved = nlohmann::json::parse(f, nullptr, false);
-            if (!saved.is_discarded() && saved.value("budget", nlohmann::json()) == key) {
+            const nlohmann::json saved_key = saved.is_discarded() ? nlohmann::json() : saved.value("budget", nlohmann::json());
+            if (saved_key == key) {
                 StudyRow r = row_from_json(saved["row"]);
                 std::printf("[%zu/%zu] %s: already done (best %.2f%%), skipped\n", i + 1, variants.size(), name.c_str(),
                             100 * r.best_acc);
                 rows.push_back(r);
                 continue;
             }
+            // A finished run with another budget: never mix it into this study, never delete it.
+            std::string differences;
+            if (saved_key.is_object()) describe_differences(saved_key, key, "", differences);
+            else differences = "\n  its study_row.json is unreadable or has no budget";
+            throw Error(cat("study: ", run_dir.string(), " holds a finished run with another budget:", differences,
+                            "\nchoose another --out directory, or remove ", run_dir.string(), " to train this variant again"));
         }
         ViTConfig cfg = o.model;
         cfg.attention = name;

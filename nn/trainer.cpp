@@ -94,13 +94,12 @@ Trainer::~Trainer() = default;
 
 int64_t Trainer::steps_per_epoch() const { return loader_->batches_per_epoch(); }
 
-// The options that decide what a run computes (saved in config.json, checked on resume).
-static nlohmann::json train_options_json(const TrainOptions& o) {
-    return {{"epochs", o.epochs}, {"batch_size", o.batch_size}, {"lr", o.lr}, {"min_lr", o.min_lr},
-            {"warmup_epochs", o.warmup_epochs}, {"weight_decay", o.weight_decay},
-            {"label_smoothing", o.label_smoothing}, {"grad_clip", o.grad_clip}, {"augment", o.augment},
-            {"trivial_augment", o.trivial_augment}, {"mixup_alpha", o.mixup_alpha},
-            {"cutmix_alpha", o.cutmix_alpha}, {"mix_prob", o.mix_prob}, {"seed", o.seed}};
+nlohmann::json TrainOptions::to_json() const {
+    return {{"epochs", epochs}, {"batch_size", batch_size}, {"lr", lr}, {"min_lr", min_lr},
+            {"warmup_epochs", warmup_epochs}, {"weight_decay", weight_decay},
+            {"label_smoothing", label_smoothing}, {"grad_clip", grad_clip}, {"augment", augment},
+            {"trivial_augment", trivial_augment}, {"mixup_alpha", mixup_alpha},
+            {"cutmix_alpha", cutmix_alpha}, {"mix_prob", mix_prob}, {"seed", seed}};
 }
 
 // A resumed run must continue the same computation: every training option the
@@ -111,7 +110,7 @@ static void check_resume_options(const std::string& dir, const TrainOptions& o) 
     const nlohmann::json config = read_config(dir);
     const nlohmann::json extra = config.value("extra", nlohmann::json::object());
     const nlohmann::json saved = extra.value("train_options", nlohmann::json::object());
-    const nlohmann::json current = train_options_json(o);
+    const nlohmann::json current = o.to_json();
     std::string differences;
     auto compare = [&](const std::string& key, const nlohmann::json& then, const nlohmann::json& now) {
         if (then.contains(key) && now.contains(key) && then[key] != now[key])
@@ -134,7 +133,7 @@ void Trainer::save(const std::string& which, int64_t epoch, int64_t batch_in_epo
     st.extra = {{"batch_in_epoch", batch_in_epoch}, {"best_eval_acc", best_acc_}, {"best_epoch", best_epoch_},
                 {"meters", meters}};
     nlohmann::json extra = opt_.extra_config;
-    extra["train_options"] = train_options_json(opt_);
+    extra["train_options"] = opt_.to_json();
     extra["normalization"] = {{"mean", norm_.mean}, {"std", norm_.std}};
     save_checkpoint((fs::path(opt_.run_dir) / which).string(), *model_, vit_config_json(model_->config, extra),
                     optimizer_.get(), st);
@@ -254,6 +253,7 @@ TrainResult Trainer::fit() {
     Clock::time_point profile_start;
     auto run_start = Clock::now();
     int64_t images_this_session = 0;
+    double train_seconds_this_session = 0;  // training steps only, for the ETA (a resumed part-epoch would skew per-epoch rates)
     for (int64_t epoch = start_epoch; epoch < opt_.epochs; ++epoch) {
         model_->train();
         loader_->start_epoch(epoch);
@@ -336,9 +336,13 @@ TrainResult Trainer::fit() {
         }
         if (result.reason != StopReason::Finished) break;
         if (tty) std::printf("\r%*s\r", 120, "");
-        double train_seconds = epoch_seconds_before + std::chrono::duration<double>(Clock::now() - epoch_start).count();
+        double seconds_this_part = std::chrono::duration<double>(Clock::now() - epoch_start).count();
+        double train_seconds = epoch_seconds_before + seconds_this_part;
+        train_seconds_this_session += seconds_this_part;
         epoch_seconds_before = 0;
+        auto eval_start = Clock::now();
         EvalResult ev = evaluate(*model_, eval_set_, norm_, opt_.eval_batch_size);
+        double eval_seconds = std::chrono::duration<double>(Clock::now() - eval_start).count();
         EpochRecord rec;
         rec.epoch = epoch + 1;
         rec.lr = optimizer_->lr();
@@ -358,14 +362,15 @@ TrainResult Trainer::fit() {
             save("last", epoch + 1, 0, nlohmann::json::object());
             if (improved) save("best", epoch + 1, 0, {});
         }
-        double elapsed = std::chrono::duration<double>(Clock::now() - run_start).count();
+        // ETA = remaining training images at this session's training rate + one evaluation per remaining epoch.
         int64_t epochs_left = opt_.epochs - (epoch + 1);
-        double per_epoch = elapsed / double(epoch + 1 - start_epoch);
+        double seconds_per_image = train_seconds_this_session / double(std::max<int64_t>(images_this_session, 1));
+        double eta = double(epochs_left) * (double(spe * opt_.batch_size) * seconds_per_image + eval_seconds);
         std::printf("epoch %3ld/%ld  lr %.2e  train loss %.4f acc %5.2f%%  |  %s loss %.4f acc %5.2f%% (best %.2f%%)  |  "
                     "%.1f s  %.0f img/s  RSS %.0f MB  ETA %s\n",
                     long(rec.epoch), long(opt_.epochs), rec.lr, rec.train_loss, 100 * rec.train_acc, eval_name.c_str(),
                     rec.eval_loss, 100 * rec.eval_acc, 100 * best_acc_, rec.seconds, rec.images_per_sec, rec.peak_rss_mb,
-                    hms(per_epoch * double(epochs_left)).c_str());
+                    hms(eta).c_str());
         std::fflush(stdout);
         result.epochs_done = epoch + 1;
     }

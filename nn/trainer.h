@@ -50,6 +50,9 @@ struct TrainOptions {
     bool progress = true;         // live progress line
     int64_t profile_steps = 0;    // > 0: time this many steps (after 3 warm-up steps), print the per-op table, stop
     nlohmann::json extra_config = nlohmann::json::object();  // saved in config.json (class names, ...)
+    // The options that decide what a run computes (epochs … seed; not paths, progress or
+    // eval batch size): saved in config.json, compared on --resume, keyed on by the study.
+    nlohmann::json to_json() const;
 };
 
 struct EvalResult {

@@ -160,4 +160,11 @@ TEST_CASE("the attention study skips finished variants when run again", "[train]
     std::string text((std::istreambuf_iterator<char>(md)), {});
     REQUIRE_THAT(text, Catch::Contains("| softmax |") && Catch::Contains("| linear |") && Catch::Contains("O(ND²)"));
     REQUIRE(fs::exists(dir.file("study/study.csv")));
+
+    // Another budget (any training option, not only epochs/lr) must not reuse or overwrite the finished rows.
+    o.train.warmup_epochs += 1;
+    REQUIRE_THROWS_WITH(nn::run_study(o, train, eval, data::Normalization::cifar10()),
+                        Catch::Contains("study/runs/softmax holds a finished run with another budget") &&
+                            Catch::Contains("train.warmup_epochs: saved") && Catch::Contains("choose another --out"));
+    REQUIRE(fs::last_write_time(dir.file("study/runs/softmax/metrics.csv")) == stamp);
 }
