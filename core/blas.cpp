@@ -1,9 +1,51 @@
-// blas.cpp — thin sgemm wrapper and a report of which OpenBLAS is loaded.
+// blas.cpp — sgemm on OpenBLAS, with the threads split by us, and a report of
+// which OpenBLAS is loaded.
+//
+// OpenBLAS's own multi-threaded sgemm shares packed panels between its threads
+// and synchronizes on every block; on the ViT's shapes (one dimension of
+// batch·tokens = 8,320, the others 128–512) that costs a lot: on 2 cores it
+// reaches 80–140 GFLOP/s where two independent single-threaded sgemms on
+// halves of the problem reach 150–200 (apps/bench_ops: attnlab vs raw sgemm).
+// So a large product is cut into one block per thread here, along
+//   M (rows of C):    C[m0:m1] = op(A)[m0:m1] · op(B)          — no extra work
+//   N (columns of C): C[:, n0:n1] = op(A) · op(B)[:, n0:n1]    — no extra work
+//   K (inner):        C = Σ_t op(A)[:, k_t] · op(B)[k_t, :]    — weight gradients
+//                     (K = batch·tokens); thread 0 accumulates into C, the others
+//                     into M×N scratch buffers that are then added: (T-1)·M·N
+//                     extra adds against 2·M·N·K/T flops per thread.
+// and each block is a single-threaded sgemm (OpenBLAS runs on one thread when
+// called inside an OpenMP parallel region). The split is fixed by the shape and
+// the thread count, so results are deterministic. Small products (< 4 MFLOP)
+// and calls from inside a parallel region go to OpenBLAS directly.
 #include "core/blas.h"
 
 #include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "core/parallel.h"
 
 namespace attnlab {
+
+namespace {
+
+constexpr double kSplitMinFlops = 4e6;  // below: one OpenBLAS call (its own threading decides)
+constexpr int64_t kMinBlock = 32;       // each thread's block is at least this wide
+
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(M),
+                int(N), int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+}
+
+// Where row/column `i` of op(X) starts, for X stored row-major with leading dimension ld:
+// op(X) = X: row i is X + i·ld, column j is X + j;  op(X) = Xᵀ: the other way round.
+const float* op_row(const float* X, bool trans, int64_t i, int64_t ld) { return trans ? X + i : X + i * ld; }
+const float* op_col(const float* X, bool trans, int64_t j, int64_t ld) { return trans ? X + j * ld : X + j; }
+
+}  // namespace
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
@@ -13,8 +55,59 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
             for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
         return;
     }
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                int(M), int(N), int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+    const int threads = omp_in_parallel() ? 1 : num_threads();
+    const double flops = 2.0 * double(M) * double(N) * double(K);
+    // Split the largest dimension; K only when it clearly dominates (its split costs a reduction).
+    const int64_t widest = std::max({M, N, K / 4});
+    if (threads < 2 || flops < kSplitMinFlops || widest < threads * kMinBlock) {
+        sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    const int T = threads;
+    if (widest == M || widest == N) {
+        const bool rows = widest == M;
+        const int64_t extent = rows ? M : N;
+#pragma omp parallel num_threads(T)
+        {
+            const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+            const int64_t b = extent * t / nt, e = extent * (t + 1) / nt;
+            if (b < e) {
+                if (rows)
+                    sgemm(trans_a, trans_b, e - b, N, K, alpha, op_row(A, trans_a, b, lda), lda, B, ldb, beta,
+                          C + b * ldc, ldc);
+                else
+                    sgemm(trans_a, trans_b, M, e - b, K, alpha, A, lda, op_col(B, trans_b, b, ldb), ldb, beta, C + b,
+                          ldc);
+            }
+        }
+        return;
+    }
+    // K split: thread 0 into C (with beta), thread t > 0 into scratch[t], then C += Σ scratch.
+    static thread_local std::vector<float> scratch_buffer;  // the calling thread's, reused across calls
+    scratch_buffer.resize(size_t((T - 1) * M * N));
+    float* const scratch = scratch_buffer.data();  // (inside the region, the name would be each thread's own)
+    int used = 1;
+#pragma omp parallel num_threads(T)
+    {
+        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+#pragma omp single
+        used = int(nt);
+        const int64_t b = K * t / nt, e = K * (t + 1) / nt;
+        float* out = t == 0 ? C : scratch + (t - 1) * M * N;
+        const int64_t ld = t == 0 ? ldc : N;
+        sgemm(trans_a, trans_b, M, N, e - b, alpha, op_col(A, trans_a, b, lda), lda, op_row(B, trans_b, b, ldb), ldb,
+              t == 0 ? beta : 0.f, out, ld);
+    }
+    parallel_for(0, M, std::max<int64_t>(1, 16384 / N), [&](int64_t r0, int64_t r1) {
+        for (int64_t i = r0; i < r1; ++i) {
+            float* c = C + i * ldc;
+            for (int p = 1; p < used; ++p) {
+                const float* s = scratch + (p - 1) * M * N + i * N;
+#pragma omp simd
+                for (int64_t j = 0; j < N; ++j) c[j] += s[j];
+            }
+        }
+    });
 }
 
 std::string blas_info() {
