@@ -2,7 +2,9 @@
 //
 // Row-major sgemm with op(X) = X or Xᵀ; A is M×K after op, B is K×N, C is M×N.
 // Cost 2·M·N·K flops. Called inside an OpenMP parallel region it runs on one
-// thread (OpenMP build of OpenBLAS), so batched callers parallelize outside.
+// thread (OpenMP build of OpenBLAS), so batched callers parallelize outside;
+// called outside, a large product is cut into one block per thread (rows,
+// columns or the inner dimension, blas.cpp), deterministically.
 #pragma once
 #include <cstdint>
 #include <string>
