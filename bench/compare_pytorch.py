@@ -224,7 +224,9 @@ def main():
                       f"pytorch {p:8.3f} s {row['pytorch']['peak_rss_mb']:8.0f} MB | speedup {row['speedup']:.2f}x", flush=True)
             else:
                 sg = row["attnlab"].get("sgemm_gflops", 0)
-                frac = f" ({100 * row['attnlab']['gflops'] / sg:.0f}% of sgemm {sg:.0f})" if sg else ""
+                ss = row["attnlab"].get("split_sgemm_gflops", 0)
+                frac = f" ({100 * row['attnlab']['gflops'] / sg:.0f}% of sgemm {sg:.0f}" if sg else ""
+                frac += f", {100 * row['attnlab']['gflops'] / ss:.0f}% of split sgemm {ss:.0f})" if ss else (")" if sg else "")
                 print(f"config {config} {mode:5}  attnlab {a:7.1f} img/s {row['attnlab']['gflops']:6.1f} GFLOP/s{frac} "
                       f"{row['attnlab']['peak_rss_mb']:6.0f} MB | pytorch {p:7.1f} img/s {row['pytorch']['gflops']:6.1f} GFLOP/s "
                       f"{row['pytorch']['peak_rss_mb']:6.0f} MB | ratio {row['speedup']:.2f}x", flush=True)
@@ -232,7 +234,8 @@ def main():
     with open(os.path.join(args.out, "compare_pytorch.json"), "w") as f:
         json.dump(results, f, indent=1)
     with open(os.path.join(args.out, "compare_pytorch.md"), "w") as f:
-        f.write("| OpenBLAS core | config | mode | attnlab | PyTorch | ratio | attnlab GFLOP/s (% of sgemm) | peak RSS attnlab / PyTorch (MB) |\n")
+        f.write("| OpenBLAS core | config | mode | attnlab | PyTorch | ratio | attnlab GFLOP/s (% of sgemm, % of split sgemm) "
+                "| peak RSS attnlab / PyTorch (MB) |\n")
         f.write("|---|---|---|---:|---:|---:|---:|---:|\n")
         for r in results:
             a, p = r["attnlab"], r["pytorch"]
@@ -240,9 +243,10 @@ def main():
                 f.write(f"| {r['coretype']} | attention N={r['mode']} | fwd+bwd | {a['seconds']:.3f} s | {p['seconds']:.3f} s | "
                         f"{r['speedup']:.2f}x | {a['gflops']:.0f} | {a['peak_rss_mb']:.0f} / {p['peak_rss_mb']:.0f} |\n")
             else:
-                sg = a.get("sgemm_gflops", 0)
+                sg, ss = a.get("sgemm_gflops", 0), a.get("split_sgemm_gflops", 0)
+                split = f", {100 * a['gflops'] / ss:.0f}%" if ss else ""
                 f.write(f"| {r['coretype']} | {r['config']} | {r['mode']} | {a['images_per_sec']:.0f} img/s | "
-                        f"{p['images_per_sec']:.0f} img/s | {r['speedup']:.2f}x | {a['gflops']:.0f} ({100 * a['gflops'] / sg:.0f}%) | "
+                        f"{p['images_per_sec']:.0f} img/s | {r['speedup']:.2f}x | {a['gflops']:.0f} ({100 * a['gflops'] / sg:.0f}%{split}) | "
                         f"{a['peak_rss_mb']:.0f} / {p['peak_rss_mb']:.0f} |\n" if sg else
                         f"| {r['coretype']} | {r['config']} | {r['mode']} | {a['images_per_sec']:.0f} img/s | "
                         f"{p['images_per_sec']:.0f} img/s | {r['speedup']:.2f}x | {a['gflops']:.0f} | "
