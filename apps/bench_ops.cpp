@@ -18,21 +18,10 @@
 #include <functional>
 #include <vector>
 
+#include "apps/bench_timing.h"
 #include "core/core.h"
 
 using namespace attnlab;
-
-static double median_seconds(const std::function<void()>& f, int reps) {
-    f();  // warm-up
-    std::vector<double> t;
-    for (int i = 0; i < reps; ++i) {
-        auto t0 = std::chrono::steady_clock::now();
-        f();
-        t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
-}
 
 int main(int argc, char** argv) {
     CLI::App app{"bench_ops: GFLOP/s of matmul vs raw sgemm, GB/s of fused kernels vs memcpy"};

@@ -20,8 +20,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <functional>
 
+#include "apps/bench_timing.h"
 #include "core/core.h"
 #include "core/profiler.h"
 #include "nn/adam.h"
@@ -157,23 +157,13 @@ int main(int argc, char** argv) {
         for (const Gemm& g : all) {
             int64_t rowsA = g.ta ? g.K : g.M, colsA = g.ta ? g.M : g.K, rowsB = g.tb ? g.N : g.K, colsB = g.tb ? g.K : g.N;
             Tensor A = Tensor::randn({rowsA, colsA}, gen), B = Tensor::randn({rowsB, colsB}, gen), C = Tensor::empty({g.M, g.N});
-            auto median_of_5 = [](const std::function<void()>& f) {
-                std::vector<double> ts;
-                for (int r = 0; r < 6; ++r) {  // the first call is a warm-up
-                    auto t0 = Clock::now();
-                    f();
-                    if (r > 0) ts.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-                }
-                std::sort(ts.begin(), ts.end());
-                return ts[ts.size() / 2];
-            };
-            raw_seconds += median_of_5([&] {
+            raw_seconds += median_seconds([&] {
                 cblas_sgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans, int(g.M),
                             int(g.N), int(g.K), 1.f, A.data(), int(colsA), B.data(), int(colsB), 0.f, C.data(), int(g.N));
-            });
-            split_seconds += median_of_5([&] {
+            }, 5);
+            split_seconds += median_seconds([&] {
                 gemm(g.ta, g.tb, g.M, g.N, g.K, 1.f, A.data(), colsA, B.data(), colsB, 0.f, C.data(), g.N);
-            });
+            }, 5);
             total_flops += 2.0 * double(g.M * g.N * g.K);
         }
         sgemm_gflops = total_flops / raw_seconds / 1e9;

@@ -223,10 +223,10 @@ def main():
                 print(f"attention N={mode:>6} fwd+bwd  attnlab {a:8.3f} s {row['attnlab']['peak_rss_mb']:8.0f} MB | "
                       f"pytorch {p:8.3f} s {row['pytorch']['peak_rss_mb']:8.0f} MB | speedup {row['speedup']:.2f}x", flush=True)
             else:
-                sg = row["attnlab"].get("sgemm_gflops", 0)
-                ss = row["attnlab"].get("split_sgemm_gflops", 0)
-                frac = f" ({100 * row['attnlab']['gflops'] / sg:.0f}% of sgemm {sg:.0f}" if sg else ""
-                frac += f", {100 * row['attnlab']['gflops'] / ss:.0f}% of split sgemm {ss:.0f})" if ss else (")" if sg else "")
+                ceilings = [(name, row["attnlab"].get(key, 0)) for name, key in
+                            (("sgemm", "sgemm_gflops"), ("split sgemm", "split_sgemm_gflops"))]
+                parts = [f"{100 * row['attnlab']['gflops'] / v:.0f}% of {name} {v:.0f}" for name, v in ceilings if v]
+                frac = f" ({', '.join(parts)})" if parts else ""
                 print(f"config {config} {mode:5}  attnlab {a:7.1f} img/s {row['attnlab']['gflops']:6.1f} GFLOP/s{frac} "
                       f"{row['attnlab']['peak_rss_mb']:6.0f} MB | pytorch {p:7.1f} img/s {row['pytorch']['gflops']:6.1f} GFLOP/s "
                       f"{row['pytorch']['peak_rss_mb']:6.0f} MB | ratio {row['speedup']:.2f}x", flush=True)

@@ -90,8 +90,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
 #pragma omp parallel num_threads(T)
     {
         const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-#pragma omp single
-        used = int(nt);
+        if (t == 0) used = int(nt);  // read after the region's closing barrier
         const int64_t b = K * t / nt, e = K * (t + 1) / nt;
         float* out = t == 0 ? C : scratch + (t - 1) * M * N;
         const int64_t ld = t == 0 ? ldc : N;
