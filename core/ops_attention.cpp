@@ -13,7 +13,8 @@
 // Time O(N·M·D) like the dense form; memory O((N + M)·D) per head plus one
 // tile of scores per thread, instead of O(N·M). With causal, key tiles past
 // the diagonal are skipped (about half the work). Heads run in parallel;
-// the tile products are single-threaded sgemm calls.
+// the tile products are single-threaded sgemm calls. Key ranges of at most
+// 128 (a ViT's 65 tokens) take a dense per-head path instead (see below).
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "core/fastmath.h"
 #include "core/ops.h"
 #include "core/profiler.h"
+#include "core/small_gemm.h"
 #include "core/strided.h"
 
 namespace attnlab {
@@ -99,6 +101,105 @@ void attention_forward_head(const float* q, const float* k, const float* v, int6
     }
 }
 
+// Short key ranges (M ≤ kDenseKeys, e.g. a ViT's 65 tokens) fit one tile: the
+// whole score block is formed per head in a thread's scratch, with the
+// register-blocked small::gemm instead of sgemm calls (whose fixed cost is
+// large at this size). Same formulas as above with a single key tile, but the
+// scores are kept transposed, Sᵀ = s·K Qᵀ of shape [M, Np] (Np = N rounded up
+// to 16, padding columns from zero queries): the softmax over keys then runs
+// down the columns, 16 queries per vector instruction, with no horizontal
+// reductions in 65-element rows. Products with Qᵀ, dOᵀ use a transposed copy.
+constexpr int64_t kDenseKeys = 128;
+
+int64_t padded_queries(int64_t N) { return (N + 15) / 16 * 16; }
+
+struct DenseScratch {
+    std::vector<float> qt, dot, ST, dST, row_a, row_b;  // Qᵀ, dOᵀ [D, Np]; Sᵀ, dSᵀ [M, Np]; per-query values
+};
+
+// Sᵀ = s·K Qᵀ, future keys (c > r) set to -inf when causal. Leaves Qᵀ in w.qt.
+float* transposed_scores(const float* q, const float* k, int64_t ldq, int64_t ldk, int64_t N, int64_t M, int64_t D,
+                         float scale, bool causal, DenseScratch& w) {
+    const int64_t Np = padded_queries(N);
+    w.qt.resize(size_t(D * Np));
+    w.ST.resize(size_t(M * Np));
+    small::transpose_padded(q, ldq, N, D, w.qt.data(), Np);
+    float* ST = w.ST.data();
+    small::gemm<false>(M, Np, D, scale, k, ldk, w.qt.data(), Np, false, ST, Np);
+    if (causal)
+        for (int64_t c = 1; c < M; ++c) std::fill(ST + c * Np, ST + c * Np + std::min(c, Np), kNegInf);
+    return ST;
+}
+
+void dense_forward_head(const float* q, const float* k, const float* v, int64_t ldq, int64_t ldk, int64_t ldv,
+                        float* out, int64_t ldo, float* lse, int64_t N, int64_t M, int64_t D, float scale, bool causal,
+                        DenseScratch& w) {
+    const int64_t Np = padded_queries(N);
+    float* ST = transposed_scores(q, k, ldq, ldk, N, M, D, scale, causal, w);
+    w.row_a.assign(size_t(Np), kNegInf);
+    w.row_b.assign(size_t(Np), 0.f);
+    float *row_max = w.row_a.data(), *row_sum = w.row_b.data();
+    for (int64_t c = 0; c < M; ++c) {
+        const float* s = ST + c * Np;
+#pragma omp simd
+        for (int64_t r = 0; r < Np; ++r) row_max[r] = std::max(row_max[r], s[r]);
+    }
+    for (int64_t c = 0; c < M; ++c) {  // Pᵀ = e^(Sᵀ - m) in place, l = column sums
+        float* s = ST + c * Np;
+#pragma omp simd
+        for (int64_t r = 0; r < Np; ++r) {
+            s[r] = s[r] == kNegInf ? 0.f : fast::exp(s[r] - row_max[r]);
+            row_sum[r] += s[r];
+        }
+    }
+    // every query has a key (causal needs N = M: the diagonal), so l > 0
+    for (int64_t r = 0; r < N; ++r) lse[r] = row_max[r] + std::log(row_sum[r]);
+    small::gemm<true>(N, D, M, 1.f, ST, Np, v, ldv, false, out, ldo);  // O = (Pᵀ)ᵀ V, then / l
+    for (int64_t r = 0; r < N; ++r) {
+        float* o = out + r * ldo;
+        const float inv = 1.f / row_sum[r];
+#pragma omp simd
+        for (int64_t d = 0; d < D; ++d) o[d] *= inv;
+    }
+}
+
+void dense_backward_head(const float* q, const float* k, const float* v, int64_t ldq, int64_t ldk, int64_t ldv,
+                         const float* out, int64_t ldo, const float* dout, int64_t lddo, const float* lse, float* dq,
+                         float* dk, float* dv, int64_t N, int64_t M, int64_t D, float scale, bool causal,
+                         DenseScratch& w) {
+    const int64_t Np = padded_queries(N);
+    float* PT = transposed_scores(q, k, ldq, ldk, N, M, D, scale, causal, w);
+    w.row_a.assign(size_t(Np), 0.f);  // L (padding queries: 0, their values are never read)
+    w.row_b.assign(size_t(Np), 0.f);  // Δ
+    float *L = w.row_a.data(), *delta = w.row_b.data();
+    for (int64_t r = 0; r < N; ++r) {
+        L[r] = lse[r];
+        float s = 0.f;
+#pragma omp simd reduction(+ : s)
+        for (int64_t d = 0; d < D; ++d) s += dout[r * lddo + d] * out[r * ldo + d];
+        delta[r] = s;  // Δ_r = dO_r · O_r
+    }
+    for (int64_t c = 0; c < M; ++c) {  // Pᵀ = e^(Sᵀ - L)
+        float* p = PT + c * Np;
+#pragma omp simd
+        for (int64_t r = 0; r < Np; ++r) p[r] = p[r] == kNegInf ? 0.f : fast::exp(p[r] - L[r]);
+    }
+    w.dot.resize(size_t(D * Np));
+    w.dST.resize(size_t(M * Np));
+    small::transpose_padded(dout, lddo, N, D, w.dot.data(), Np);
+    float* dST = w.dST.data();
+    small::gemm<false>(M, D, N, 1.f, PT, Np, dout, lddo, false, dv, D);               // dV = Pᵀ dO
+    small::gemm<false>(M, Np, D, 1.f, v, ldv, w.dot.data(), Np, false, dST, Np);      // dPᵀ = V dOᵀ
+    for (int64_t c = 0; c < M; ++c) {
+        const float* p = PT + c * Np;
+        float* ds = dST + c * Np;
+#pragma omp simd
+        for (int64_t r = 0; r < Np; ++r) ds[r] = p[r] * (ds[r] - delta[r]);  // dSᵀ = Pᵀ ∘ (dPᵀ - Δ)
+    }
+    small::gemm<true>(N, D, M, scale, dST, Np, k, ldk, false, dq, D);   // dQ = s·dS K
+    small::gemm<false>(M, D, N, scale, dST, Np, q, ldq, false, dk, D);  // dK = s·dSᵀ Q
+}
+
 void attention_backward_head(const float* q, const float* k, const float* v, int64_t ldq, int64_t ldk, int64_t ldv,
                              const float* out, int64_t ldo, const float* dout, int64_t lddo, const float* lse, float* dq,
                              float* dk, float* dv,
@@ -168,10 +269,18 @@ Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, cons
     {
         HeadView Q = head_view(q), K = head_view(k), V = head_view(v), O = head_view(out);
         float* pl = lse.data();
+        const bool dense = M <= kDenseKeys;
         parallel_for(0, B * H, 1, [&](int64_t lo, int64_t hi) {
             std::vector<float> S, acc;
+            DenseScratch scratch;
             for (int64_t bh = lo; bh < hi; ++bh) {
                 int64_t b = bh / H, h = bh % H;
+                if (dense) {
+                    dense_forward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row,
+                                       const_cast<float*>(O.head(b, h)), O.row, pl + bh * N, N, M, D, scale, causal,
+                                       scratch);
+                    continue;
+                }
                 attention_forward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row,
                                        const_cast<float*>(O.head(b, h)), O.row, pl + bh * N, N, M, D, scale, causal, S, acc);
             }
@@ -185,10 +294,20 @@ Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, cons
                       Tensor dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
                       HeadView Q = head_view(q), K = head_view(k), V = head_view(v), O = head_view(out_saved),
                                dO = head_view(dout);
+                      const bool dense = M <= kDenseKeys;
                       parallel_for(0, B * H, 1, [&](int64_t lo, int64_t hi) {
                           std::vector<float> P, dS, delta;
+                          DenseScratch scratch;
                           for (int64_t bh = lo; bh < hi; ++bh) {
                               int64_t b = bh / H, h = bh % H;
+                              if (dense) {
+                                  dense_backward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row,
+                                                      O.head(b, h), O.row, dO.head(b, h), dO.row,
+                                                      lse.data() + bh * N, dq.data() + bh * N * D,
+                                                      dk.data() + bh * M * D, dv.data() + bh * M * D, N, M, D, scale,
+                                                      causal, scratch);
+                                  continue;
+                              }
                               attention_backward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row,
                                                       O.head(b, h), O.row, dO.head(b, h), dO.row,
                                                       lse.data() + bh * N, dq.data() + bh * N * D,

@@ -180,6 +180,41 @@ TEST_CASE("fused attention equals the three-op reference, with and without causa
     }
 }
 
+// Short key ranges (M ≤ 128) take the dense per-head path with transposed
+// scores and small::gemm; longer ones the tiled path. Head sizes 16, 32, 40
+// reach the 16-wide, 32-wide and scalar column code; N = 17 and 65 pad the
+// queries; N ≠ M is cross attention; 129 is the first tiled length.
+TEST_CASE("fused attention equals the reference on both paths, head sizes 16-40, cross attention", "[attention]") {
+    struct Case {
+        int64_t N, M, D;
+        bool causal;
+    };
+    const Case cases[] = {{17, 17, 16, false}, {65, 65, 32, false}, {65, 65, 32, true},  {128, 128, 40, true},
+                          {20, 70, 32, false}, {90, 9, 16, false},  {129, 129, 32, true}, {40, 129, 32, false}};
+    for (const Case& c : cases) {
+        INFO("N=" << c.N << " M=" << c.M << " D=" << c.D << " causal=" << c.causal);
+        Generator g(uint64_t(c.N * 1000 + c.M));
+        Tensor q = leaf(Tensor::randn({2, 2, c.N, c.D}, g) * 2.f), k = leaf(Tensor::randn({2, 2, c.M, c.D}, g) * 2.f),
+               v = leaf(Tensor::randn({2, 2, c.M, c.D}, g));
+        const float s = 1.f / std::sqrt(float(c.D));
+        Tensor fused = scaled_dot_product_attention(q, k, v, c.causal);
+        Tensor ref = c.causal ? attention::masked_softmax_attention(q, k, v, attention::causal_mask(c.N, c.M))
+                              : matmul(softmax(matmul(q, k.T()) * s, -1), v);
+        require_close(fused, ref, 2e-5f);
+        Tensor w = Tensor::randn(fused.shape(), g);
+        std::vector<Tensor> grads_fused;
+        (fused * w).sum().backward();
+        for (Tensor* t : {&q, &k, &v}) grads_fused.push_back(t->grad()), t->raw()->grad = Tensor();
+        (ref * w).sum().backward();
+        require_close(grads_fused[0], q.grad(), 1e-4f);
+        require_close(grads_fused[1], k.grad(), 1e-4f);
+        require_close(grads_fused[2], v.grad(), 1e-4f);
+    }
+    // finite differences on the dense path's vector code (D = 16, padded queries)
+    require_gradcheck([](const std::vector<Tensor>& in) { return scaled_dot_product_attention(in[0], in[1], in[2], true); },
+                      {randn({1, 1, 17, 16}, 4), randn({1, 1, 17, 16}, 5), randn({1, 1, 17, 16}, 6)});
+}
+
 TEST_CASE("fused attention accepts the strided q, k, v views of a qkv projection", "[attention]") {
     Generator g(4);
     Tensor qkv = Tensor::randn({2, 5, 3, 2, 4}, g).permute({2, 0, 3, 1, 4});  // [3,B,H,N,D], strided
