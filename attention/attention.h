@@ -1,7 +1,7 @@
 // attention.h — the one interface every attention variant implements.
 //
 // The surrounding MultiHeadAttention layer projects tokens to queries, keys and
-// values and splits heads; a variant only sees
+// values and splits heads (forward_packed); a variant only sees
 //     q, k, v : [B, H, N, D]   ->   output : [B, H, N, D]
 // (B batch, H heads, N tokens, D head dim; inputs may be strided views).
 // Variants are Modules, so they may own parameters (Linformer's projections)
@@ -28,6 +28,10 @@ public:
     // q, k, v [B, H, N, D] -> [B, H, N, D]
     virtual Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) = 0;
     Tensor operator()(const Tensor& q, const Tensor& k, const Tensor& v) { return forward(q, k, v); }
+    // The packed projection qkv [B, N, 3·H·D] ([B, N, (q|k|v), H, D]) -> [B, H, N, D].
+    // By default: split into strided q, k, v views and call forward; a variant
+    // with a fused kernel may take the packed tensor whole (softmax does).
+    virtual Tensor forward_packed(const Tensor& qkv, int64_t heads);
 
     bool causal = false;  // token i attends only to tokens j ≤ i (variants that support it)
 };

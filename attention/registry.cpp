@@ -137,6 +137,16 @@ std::shared_ptr<Attention> make_attention(const std::string& name, const Options
     return attn;
 }
 
+Tensor Attention::forward_packed(const Tensor& qkv, int64_t heads) {
+    check(qkv.dim() == 3 && heads > 0 && qkv.size(2) % (3 * heads) == 0, "attention: packed qkv ",
+          to_string(qkv.shape()), " with ", heads, " heads: expected [B, N, 3·heads·D]");
+    const int64_t B = qkv.size(0), N = qkv.size(1), D = qkv.size(2) / (3 * heads);
+    // [B, N, 3C] -> [B, N, 3, H, D] -> [3, B, H, N, D]; q, k, v are strided views (no copies)
+    Tensor heads_first = qkv.reshape({B, N, 3, heads, D}).permute({2, 0, 3, 1, 4});
+    return forward(heads_first.narrow(0, 0, 1).squeeze(0), heads_first.narrow(0, 1, 1).squeeze(0),
+                   heads_first.narrow(0, 2, 1).squeeze(0));
+}
+
 void check_qkv(const char* who, const Tensor& q, const Tensor& k, const Tensor& v) {
     check(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, who, ": q, k, v must be [B, H, N, D], got ",
           to_string(q.shape()), ", ", to_string(k.shape()), ", ", to_string(v.shape()));

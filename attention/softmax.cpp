@@ -14,6 +14,10 @@ Tensor SoftmaxAttention::forward(const Tensor& q, const Tensor& k, const Tensor&
     return scaled_dot_product_attention(q, k, v, causal);
 }
 
+Tensor SoftmaxAttention::forward_packed(const Tensor& qkv, int64_t heads) {
+    return scaled_dot_product_attention_packed(qkv, heads, causal);
+}
+
 KVCache KVCache::empty(int64_t B, int64_t H, int64_t capacity, int64_t D) {
     check(B > 0 && H > 0 && capacity > 0 && D > 0, "KVCache: sizes must be positive, got B=", B, " H=", H,
           " capacity=", capacity, " D=", D);

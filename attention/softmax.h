@@ -29,6 +29,8 @@ class SoftmaxAttention : public Attention {
 public:
     SoftmaxAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
+    // The fused op on the packed projection: one gradient tensor in backward.
+    Tensor forward_packed(const Tensor& qkv, int64_t heads) override;
     std::string describe() const override { return causal ? "SoftmaxAttention(causal)" : "SoftmaxAttention"; }
 
     // One autoregressive token: q_t, k_t, v_t [B, H, D] -> out_t [B, H, D]. Appends k_t, v_t to

@@ -128,6 +128,10 @@ Tensor dropout(const Tensor& x, float p, bool training, Generator& gen);
 // forming the N×M matrix (memory O((N+M)·D) per head). scale 0 means 1/√D.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal = false,
                                     float scale = 0.f);
+// The same on the packed output of a qkv projection, [B, N, 3·heads·D] laid out
+// [B, N, (q|k|v), heads, D]; returns [B, heads, N, D]. Its backward writes the
+// one gradient [B, N, 3·heads·D] directly (no split, zero fill and re-adding).
+Tensor scaled_dot_product_attention_packed(const Tensor& qkv, int64_t heads, bool causal = false, float scale = 0.f);
 
 // ---- indexing (ops_index.cpp) -----------------------------------------------
 Tensor masked_fill(const Tensor& x, const Tensor& mask, float value);  // mask Bool, broadcast to x

@@ -165,7 +165,7 @@ void dense_forward_head(const float* q, const float* k, const float* v, int64_t 
 
 void dense_backward_head(const float* q, const float* k, const float* v, int64_t ldq, int64_t ldk, int64_t ldv,
                          const float* out, int64_t ldo, const float* dout, int64_t lddo, const float* lse, float* dq,
-                         float* dk, float* dv, int64_t N, int64_t M, int64_t D, float scale, bool causal,
+                         float* dk, float* dv, int64_t ldg, int64_t N, int64_t M, int64_t D, float scale, bool causal,
                          DenseScratch& w) {
     const int64_t Np = padded_queries(N);
     float* PT = transposed_scores(q, k, ldq, ldk, N, M, D, scale, causal, w);
@@ -188,7 +188,7 @@ void dense_backward_head(const float* q, const float* k, const float* v, int64_t
     w.dST.resize(size_t(M * Np));
     small::transpose_padded(dout, lddo, N, D, w.dot.data(), Np);
     float* dST = w.dST.data();
-    small::gemm<false>(M, D, N, 1.f, PT, Np, dout, lddo, false, dv, D);               // dV = Pᵀ dO
+    small::gemm<false>(M, D, N, 1.f, PT, Np, dout, lddo, false, dv, ldg);             // dV = Pᵀ dO
     small::gemm<false>(M, Np, D, 1.f, v, ldv, w.dot.data(), Np, false, dST, Np);      // dPᵀ = V dOᵀ
     for (int64_t c = 0; c < M; ++c) {
         const float* p = PT + c * Np;
@@ -196,14 +196,13 @@ void dense_backward_head(const float* q, const float* k, const float* v, int64_t
 #pragma omp simd
         for (int64_t r = 0; r < Np; ++r) ds[r] = p[r] * (ds[r] - delta[r]);  // dSᵀ = Pᵀ ∘ (dPᵀ - Δ)
     }
-    small::gemm<true>(N, D, M, scale, dST, Np, k, ldk, false, dq, D);   // dQ = s·dS K
-    small::gemm<false>(M, D, N, scale, dST, Np, q, ldq, false, dk, D);  // dK = s·dSᵀ Q
+    small::gemm<true>(N, D, M, scale, dST, Np, k, ldk, false, dq, ldg);   // dQ = s·dS K
+    small::gemm<false>(M, D, N, scale, dST, Np, q, ldq, false, dk, ldg);  // dK = s·dSᵀ Q
 }
 
 void attention_backward_head(const float* q, const float* k, const float* v, int64_t ldq, int64_t ldk, int64_t ldv,
                              const float* out, int64_t ldo, const float* dout, int64_t lddo, const float* lse, float* dq,
-                             float* dk, float* dv,
-                             int64_t N, int64_t M, int64_t D, float scale, bool causal, std::vector<float>& P,
+                             float* dk, float* dv, int64_t ldg, int64_t N, int64_t M, int64_t D, float scale, bool causal, std::vector<float>& P,
                              std::vector<float>& dS, std::vector<float>& delta) {
     P.resize(size_t(kQueryTile * kKeyTile));
     dS.resize(size_t(kQueryTile * kKeyTile));
@@ -214,11 +213,13 @@ void attention_backward_head(const float* q, const float* k, const float* v, int
         for (int64_t d = 0; d < D; ++d) s += dout[i * lddo + d] * out[i * ldo + d];
         delta[size_t(i)] = s;
     }
-    std::fill(dq, dq + N * D, 0.f);
+    for (int64_t i = 0; i < N; ++i) std::fill(dq + i * ldg, dq + i * ldg + D, 0.f);
     for (int64_t j0 = 0; j0 < M; j0 += kKeyTile) {
         const int64_t cols = std::min(kKeyTile, M - j0);
-        std::fill(dk + j0 * D, dk + (j0 + cols) * D, 0.f);
-        std::fill(dv + j0 * D, dv + (j0 + cols) * D, 0.f);
+        for (int64_t j = j0; j < j0 + cols; ++j) {
+            std::fill(dk + j * ldg, dk + j * ldg + D, 0.f);
+            std::fill(dv + j * ldg, dv + j * ldg + D, 0.f);
+        }
         const int64_t first_query = causal ? (j0 / kQueryTile) * kQueryTile : 0;
         for (int64_t i0 = first_query; i0 < N; i0 += kQueryTile) {
             const int64_t rows = std::min(kQueryTile, N - i0);
@@ -231,7 +232,7 @@ void attention_backward_head(const float* q, const float* k, const float* v, int
                 for (int64_t c = 0; c < cols; ++c) p[c] = fast::exp(p[c] - L);
             }
             // dV_j += Pᵀ dO_i ;  dP = dO_i V_jᵀ
-            gemm(true, false, cols, D, rows, 1.f, P.data(), cols, dout + i0 * lddo, lddo, 1.f, dv + j0 * D, D);
+            gemm(true, false, cols, D, rows, 1.f, P.data(), cols, dout + i0 * lddo, lddo, 1.f, dv + j0 * ldg, ldg);
             gemm(false, true, rows, cols, D, 1.f, dout + i0 * lddo, lddo, v + j0 * ldv, ldv, 0.f, dS.data(), cols);
             for (int64_t r = 0; r < rows; ++r) {
                 const float* p = P.data() + r * cols;
@@ -241,10 +242,64 @@ void attention_backward_head(const float* q, const float* k, const float* v, int
                 for (int64_t c = 0; c < cols; ++c) ds[c] = p[c] * (ds[c] - dlt);
             }
             // dQ_i += s·dS K_j ;  dK_j += s·dSᵀ Q_i
-            gemm(false, false, rows, D, cols, scale, dS.data(), cols, k + j0 * ldk, ldk, 1.f, dq + i0 * D, D);
-            gemm(true, false, cols, D, rows, scale, dS.data(), cols, q + i0 * ldq, ldq, 1.f, dk + j0 * D, D);
+            gemm(false, false, rows, D, cols, scale, dS.data(), cols, k + j0 * ldk, ldk, 1.f, dq + i0 * ldg, ldg);
+            gemm(true, false, cols, D, rows, scale, dS.data(), cols, q + i0 * ldq, ldq, 1.f, dk + j0 * ldg, ldg);
         }
     }
+}
+
+// Forward of every head: O (a [B,H,N,D] view) and the log-sum-exp L [B,H,N].
+void forward_all_heads(const HeadView& Q, const HeadView& K, const HeadView& V, const HeadView& O, float* lse,
+                       int64_t B, int64_t H, int64_t N, int64_t M, int64_t D, float scale, bool causal) {
+    profiler::add_flops(4.0 * double(B * H) * double(N) * double(M) * double(D) * (causal ? 0.5 : 1.0));  // Q Kᵀ, P V
+    const bool dense = M <= kDenseKeys;
+    parallel_for(0, B * H, 1, [&](int64_t lo, int64_t hi) {
+        std::vector<float> S, acc;
+        DenseScratch scratch;
+        for (int64_t bh = lo; bh < hi; ++bh) {
+            const int64_t b = bh / H, h = bh % H;
+            float* out = const_cast<float*>(O.head(b, h));
+            if (dense)
+                dense_forward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row, out, O.row,
+                                   lse + bh * N, N, M, D, scale, causal, scratch);
+            else
+                attention_forward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row, out, O.row,
+                                       lse + bh * N, N, M, D, scale, causal, S, acc);
+        }
+    });
+}
+
+// Backward of every head into dQ, dK, dV, given as views with unit stride in D
+// (a contiguous [B,H,N,D] tensor, or the slots of a packed [B,N,3,H,D] one).
+void backward_all_heads(const HeadView& Q, const HeadView& K, const HeadView& V, const HeadView& O,
+                        const HeadView& dO, const float* lse, const HeadView& dQ, const HeadView& dK,
+                        const HeadView& dV, int64_t B, int64_t H, int64_t N, int64_t M, int64_t D, float scale,
+                        bool causal) {
+    profiler::add_flops(10.0 * double(B * H) * double(N) * double(M) * double(D) * (causal ? 0.5 : 1.0));  // Q Kᵀ again, dV, dP, dQ, dK
+    const bool dense = M <= kDenseKeys;
+    parallel_for(0, B * H, 1, [&](int64_t lo, int64_t hi) {
+        std::vector<float> P, dS, delta;
+        DenseScratch scratch;
+        for (int64_t bh = lo; bh < hi; ++bh) {
+            const int64_t b = bh / H, h = bh % H;
+            float *dq = const_cast<float*>(dQ.head(b, h)), *dk = const_cast<float*>(dK.head(b, h)),
+                  *dv = const_cast<float*>(dV.head(b, h));
+            if (dense)
+                dense_backward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row, O.head(b, h), O.row,
+                                    dO.head(b, h), dO.row, lse + bh * N, dq, dk, dv, dQ.row, N, M, D, scale, causal,
+                                    scratch);
+            else
+                attention_backward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row, O.head(b, h),
+                                        O.row, dO.head(b, h), dO.row, lse + bh * N, dq, dk, dv, dQ.row, N, M, D,
+                                        scale, causal, P, dS, delta);
+        }
+    });
+}
+
+// Slot `which` (0 q, 1 k, 2 v) of a packed [B, N, 3·H·D] tensor, as the heads of a [B,H,N,D] view.
+HeadView packed_slot(const Tensor& qkv, int64_t which, int64_t H, int64_t D) {
+    const int64_t width = qkv.size(2);
+    return {qkv.data() + which * H * D, qkv.size(1) * width, D, width};
 }
 
 }  // namespace
@@ -264,58 +319,41 @@ Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, cons
     // out is stored [B, N, H, D] and returned as its [B, H, N, D] view, so that
     // merging heads back to [B, N, H·D] afterwards needs no copy.
     Tensor out = permute(Tensor::empty({B, N, H, D}), {0, 2, 1, 3}), lse = Tensor::empty({B, H, N});
-    const double pair_flops = double(B * H) * double(N) * double(M) * double(D) * (causal ? 0.5 : 1.0);
-    profiler::add_flops(4.0 * pair_flops);  // Q Kᵀ and P V
-    {
-        HeadView Q = head_view(q), K = head_view(k), V = head_view(v), O = head_view(out);
-        float* pl = lse.data();
-        const bool dense = M <= kDenseKeys;
-        parallel_for(0, B * H, 1, [&](int64_t lo, int64_t hi) {
-            std::vector<float> S, acc;
-            DenseScratch scratch;
-            for (int64_t bh = lo; bh < hi; ++bh) {
-                int64_t b = bh / H, h = bh % H;
-                if (dense) {
-                    dense_forward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row,
-                                       const_cast<float*>(O.head(b, h)), O.row, pl + bh * N, N, M, D, scale, causal,
-                                       scratch);
-                    continue;
-                }
-                attention_forward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row,
-                                       const_cast<float*>(O.head(b, h)), O.row, pl + bh * N, N, M, D, scale, causal, S, acc);
-            }
-        });
-    }
+    forward_all_heads(head_view(q), head_view(k), head_view(v), head_view(out), lse.data(), B, H, N, M, D, scale, causal);
     return record("scaled_dot_product_attention", out, {q_in, k_in, v_in},
-                  [q, k, v, out_saved = out.detach(), lse, causal, scale, pair_flops](const Tensor& dout_in) {
-                      profiler::add_flops(10.0 * pair_flops);  // Q Kᵀ again, dV, dP, dQ, dK
+                  [q, k, v, out_saved = out.detach(), lse, causal, scale](const Tensor& dout_in) {
                       Tensor dout = unit_inner_stride(dout_in);  // e.g. the [B, N, H, D] layout of the next projection's gradient
                       const int64_t B = q.size(0), H = q.size(1), N = q.size(2), M = k.size(2), D = q.size(3);
                       Tensor dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
-                      HeadView Q = head_view(q), K = head_view(k), V = head_view(v), O = head_view(out_saved),
-                               dO = head_view(dout);
-                      const bool dense = M <= kDenseKeys;
-                      parallel_for(0, B * H, 1, [&](int64_t lo, int64_t hi) {
-                          std::vector<float> P, dS, delta;
-                          DenseScratch scratch;
-                          for (int64_t bh = lo; bh < hi; ++bh) {
-                              int64_t b = bh / H, h = bh % H;
-                              if (dense) {
-                                  dense_backward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row,
-                                                      O.head(b, h), O.row, dO.head(b, h), dO.row,
-                                                      lse.data() + bh * N, dq.data() + bh * N * D,
-                                                      dk.data() + bh * M * D, dv.data() + bh * M * D, N, M, D, scale,
-                                                      causal, scratch);
-                                  continue;
-                              }
-                              attention_backward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row,
-                                                      O.head(b, h), O.row, dO.head(b, h), dO.row,
-                                                      lse.data() + bh * N, dq.data() + bh * N * D,
-                                                      dk.data() + bh * M * D, dv.data() + bh * M * D, N, M, D, scale,
-                                                      causal, P, dS, delta);
-                          }
-                      });
+                      backward_all_heads(head_view(q), head_view(k), head_view(v), head_view(out_saved),
+                                         head_view(dout), lse.data(), head_view(dq), head_view(dk), head_view(dv), B,
+                                         H, N, M, D, scale, causal);
                       return std::vector<Tensor>{dq, dk, dv};
+                  });
+}
+
+Tensor scaled_dot_product_attention_packed(const Tensor& qkv_in, int64_t heads, bool causal, float scale) {
+    PROFILE_SCOPE("scaled_dot_product_attention");
+    detail::check_float("scaled_dot_product_attention_packed", qkv_in);
+    check(qkv_in.dim() == 3 && heads > 0 && qkv_in.size(2) % (3 * heads) == 0,
+          "scaled_dot_product_attention_packed: qkv ", to_string(qkv_in.shape()), " with ", heads,
+          " heads: expected [B, N, 3·heads·D]");
+    const int64_t B = qkv_in.size(0), N = qkv_in.size(1), H = heads, D = qkv_in.size(2) / (3 * heads);
+    if (scale == 0.f) scale = 1.f / std::sqrt(float(D));
+    Tensor qkv = qkv_in.detach().contiguous();
+    Tensor out = permute(Tensor::empty({B, N, H, D}), {0, 2, 1, 3}), lse = Tensor::empty({B, H, N});
+    forward_all_heads(packed_slot(qkv, 0, H, D), packed_slot(qkv, 1, H, D), packed_slot(qkv, 2, H, D),
+                      head_view(out), lse.data(), B, H, N, N, D, scale, causal);
+    return record("scaled_dot_product_attention", out, {qkv_in},
+                  [qkv, out_saved = out.detach(), lse, H, D, causal, scale](const Tensor& dout_in) {
+                      Tensor dout = unit_inner_stride(dout_in);
+                      const int64_t B = qkv.size(0), N = qkv.size(1);
+                      Tensor dqkv = Tensor::empty(qkv.shape());  // every element is written: no zero fill
+                      backward_all_heads(packed_slot(qkv, 0, H, D), packed_slot(qkv, 1, H, D),
+                                         packed_slot(qkv, 2, H, D), head_view(out_saved), head_view(dout), lse.data(),
+                                         packed_slot(dqkv, 0, H, D), packed_slot(dqkv, 1, H, D),
+                                         packed_slot(dqkv, 2, H, D), B, H, N, N, D, scale, causal);
+                      return std::vector<Tensor>{dqkv};
                   });
 }
 

@@ -20,10 +20,7 @@ Tensor MultiHeadAttention::forward(const Tensor& x) {
     check(x.dim() == 3 && x.size(2) == dim, "MultiHeadAttention: input ", to_string(x.shape()), ", expected [B, N, ",
           dim, "]");
     const int64_t B = x.size(0), N = x.size(1);
-    // [B, N, 3C] -> [B, N, 3, H, D] -> [3, B, H, N, D]; q, k, v are strided views (no copies)
-    Tensor qkv_heads = qkv->forward(x).reshape({B, N, 3, heads, head_dim}).permute({2, 0, 3, 1, 4});
-    Tensor q = qkv_heads.narrow(0, 0, 1).squeeze(0), k = qkv_heads.narrow(0, 1, 1).squeeze(0), v = qkv_heads.narrow(0, 2, 1).squeeze(0);
-    Tensor o = attn->forward(q, k, v);                        // [B, H, N, D]
+    Tensor o = attn->forward_packed(qkv->forward(x), heads);  // [B, N, 3C] -> [B, H, N, D]
     Tensor merged = o.permute({0, 2, 1, 3}).reshape({B, N, dim});  // [B, N, C]
     return proj_drop->forward(proj->forward(merged));
 }

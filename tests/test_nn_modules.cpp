@@ -215,6 +215,31 @@ TEST_CASE("fused attention equals the reference on both paths, head sizes 16-40,
                       {randn({1, 1, 17, 16}, 4), randn({1, 1, 17, 16}, 5), randn({1, 1, 17, 16}, 6)});
 }
 
+TEST_CASE("packed fused attention equals the op on split q, k, v: outputs and the one packed gradient", "[attention]") {
+    for (int64_t N : {65, 130})  // dense and tiled paths
+        for (bool causal : {false, true}) {
+            INFO("N=" << N << " causal=" << causal);
+            const int64_t B = 2, H = 3, D = 16;
+            Generator g(uint64_t(N) + 7);
+            Tensor qkv = leaf(Tensor::randn({B, N, 3 * H * D}, g) * 1.5f);
+            Tensor packed = scaled_dot_product_attention_packed(qkv, H, causal);
+            Tensor split = qkv.reshape({B, N, 3, H, D}).permute({2, 0, 3, 1, 4});
+            Tensor ref = scaled_dot_product_attention(split.narrow(0, 0, 1).squeeze(0), split.narrow(0, 1, 1).squeeze(0),
+                                                      split.narrow(0, 2, 1).squeeze(0), causal);
+            require_close(packed, ref, 1e-6f);
+            Tensor w = Tensor::randn(packed.shape(), g);
+            (packed * w).sum().backward();
+            Tensor grad_packed = qkv.grad();
+            qkv.raw()->grad = Tensor();
+            (ref * w).sum().backward();
+            require_close(grad_packed, qkv.grad(), 1e-6f);
+        }
+    require_gradcheck([](const std::vector<Tensor>& in) { return scaled_dot_product_attention_packed(in[0], 2, true); },
+                      {randn({1, 9, 3 * 2 * 16}, 8)});
+    REQUIRE_THROWS_WITH(scaled_dot_product_attention_packed(Tensor::zeros({2, 5, 40}), 3),
+                        Catch::Contains("[2,5,40] with 3 heads") && Catch::Contains("expected [B, N, 3·heads·D]"));
+}
+
 TEST_CASE("fused attention accepts the strided q, k, v views of a qkv projection", "[attention]") {
     Generator g(4);
     Tensor qkv = Tensor::randn({2, 5, 3, 2, 4}, g).permute({2, 0, 3, 1, 4});  // [3,B,H,N,D], strided
