@@ -101,6 +101,16 @@ void attention_forward_head(const float* q, const float* k, const float* v, int6
     }
 }
 
+// Δ_i = dO_i · O_i for the N rows of one head (the softmax backward's row term).
+void output_dots(const float* dout, int64_t lddo, const float* out, int64_t ldo, int64_t N, int64_t D, float* delta) {
+    for (int64_t i = 0; i < N; ++i) {
+        float s = 0.f;
+#pragma omp simd reduction(+ : s)
+        for (int64_t d = 0; d < D; ++d) s += dout[i * lddo + d] * out[i * ldo + d];
+        delta[i] = s;
+    }
+}
+
 // Short key ranges (M ≤ kDenseKeys, e.g. a ViT's 65 tokens) fit one tile: the
 // whole score block is formed per head in a thread's scratch, with the
 // register-blocked small::gemm instead of sgemm calls (whose fixed cost is
@@ -172,13 +182,8 @@ void dense_backward_head(const float* q, const float* k, const float* v, int64_t
     w.row_a.assign(size_t(Np), 0.f);  // L (padding queries: 0, their values are never read)
     w.row_b.assign(size_t(Np), 0.f);  // Δ
     float *L = w.row_a.data(), *delta = w.row_b.data();
-    for (int64_t r = 0; r < N; ++r) {
-        L[r] = lse[r];
-        float s = 0.f;
-#pragma omp simd reduction(+ : s)
-        for (int64_t d = 0; d < D; ++d) s += dout[r * lddo + d] * out[r * ldo + d];
-        delta[r] = s;  // Δ_r = dO_r · O_r
-    }
+    std::copy(lse, lse + N, L);
+    output_dots(dout, lddo, out, ldo, N, D, delta);
     for (int64_t c = 0; c < M; ++c) {  // Pᵀ = e^(Sᵀ - L)
         float* p = PT + c * Np;
 #pragma omp simd
@@ -202,17 +207,12 @@ void dense_backward_head(const float* q, const float* k, const float* v, int64_t
 
 void attention_backward_head(const float* q, const float* k, const float* v, int64_t ldq, int64_t ldk, int64_t ldv,
                              const float* out, int64_t ldo, const float* dout, int64_t lddo, const float* lse, float* dq,
-                             float* dk, float* dv, int64_t ldg, int64_t N, int64_t M, int64_t D, float scale, bool causal, std::vector<float>& P,
-                             std::vector<float>& dS, std::vector<float>& delta) {
+                             float* dk, float* dv, int64_t ldg, int64_t N, int64_t M, int64_t D, float scale,
+                             bool causal, std::vector<float>& P, std::vector<float>& dS, std::vector<float>& delta) {
     P.resize(size_t(kQueryTile * kKeyTile));
     dS.resize(size_t(kQueryTile * kKeyTile));
     delta.resize(size_t(N));
-    for (int64_t i = 0; i < N; ++i) {  // Δ_i = dO_i · O_i
-        float s = 0.f;
-#pragma omp simd reduction(+ : s)
-        for (int64_t d = 0; d < D; ++d) s += dout[i * lddo + d] * out[i * ldo + d];
-        delta[size_t(i)] = s;
-    }
+    output_dots(dout, lddo, out, ldo, N, D, delta.data());
     for (int64_t i = 0; i < N; ++i) std::fill(dq + i * ldg, dq + i * ldg + D, 0.f);
     for (int64_t j0 = 0; j0 < M; j0 += kKeyTile) {
         const int64_t cols = std::min(kKeyTile, M - j0);
@@ -270,7 +270,8 @@ void forward_all_heads(const HeadView& Q, const HeadView& K, const HeadView& V, 
 }
 
 // Backward of every head into dQ, dK, dV, given as views with unit stride in D
-// (a contiguous [B,H,N,D] tensor, or the slots of a packed [B,N,3,H,D] one).
+// and one row stride for all three (contiguous [B,H,N,D] tensors: D; the slots
+// of a packed [B,N,3,H,D] one: 3·H·D).
 void backward_all_heads(const HeadView& Q, const HeadView& K, const HeadView& V, const HeadView& O,
                         const HeadView& dO, const float* lse, const HeadView& dQ, const HeadView& dK,
                         const HeadView& dV, int64_t B, int64_t H, int64_t N, int64_t M, int64_t D, float scale,

@@ -158,24 +158,32 @@ TEST_CASE("softmax attention: gradients, causal masking, equals the dense masked
     require_close(attn->forward(x.q, x.k, x.v), attention::masked_softmax_attention(x.q, x.k, x.v, attention::causal_mask(7, 7)), 1e-5f);
 }
 
+// The fused op against softmax(s·Q Kᵀ [+ causal mask]) V written with three ops:
+// outputs within 2e-5, gradients of q, k, v (for a random output weighting) within grad_tol.
+static void check_fused_equals_reference(QKV& x, bool causal, float grad_tol, uint64_t seed) {
+    const int64_t N = x.q.size(2), M = x.k.size(2), D = x.q.size(3);
+    Tensor fused = scaled_dot_product_attention(x.q, x.k, x.v, causal);
+    Tensor ref = causal ? attention::masked_softmax_attention(x.q, x.k, x.v, attention::causal_mask(N, M))
+                        : matmul(softmax(matmul(x.q, x.k.T()) * (1.f / std::sqrt(float(D))), -1), x.v);
+    require_close(fused, ref, 2e-5f);
+    Generator g(seed);
+    Tensor w = Tensor::randn(fused.shape(), g);
+    std::vector<Tensor> grads_fused;
+    for (Tensor* t : {&x.q, &x.k, &x.v}) t->raw()->grad = Tensor();
+    (fused * w).sum().backward();
+    for (Tensor* t : {&x.q, &x.k, &x.v}) grads_fused.push_back(t->grad()), t->raw()->grad = Tensor();
+    (ref * w).sum().backward();
+    require_close(grads_fused[0], x.q.grad(), grad_tol);
+    require_close(grads_fused[1], x.k.grad(), grad_tol);
+    require_close(grads_fused[2], x.v.grad(), grad_tol);
+}
+
 TEST_CASE("fused attention equals the three-op reference, with and without causal mask, at tile edges", "[attention]") {
     for (int64_t N : {1, 7, 64, 65, 130, 200}) {
         for (bool causal : {false, true}) {
             INFO("N=" << N << " causal=" << causal);
             QKV x = random_qkv(2, 3, N, 8, uint64_t(N), 2.f);
-            Tensor fused = scaled_dot_product_attention(x.q, x.k, x.v, causal);
-            Tensor ref = causal ? attention::masked_softmax_attention(x.q, x.k, x.v, attention::causal_mask(N, N))
-                                : matmul(softmax(matmul(x.q, x.k.T()) * (1.f / std::sqrt(8.f)), -1), x.v);
-            require_close(fused, ref, 2e-5f);
-            // gradients agree too
-            Generator g(9);
-            Tensor w = Tensor::randn(fused.shape(), g);
-            std::vector<Tensor> grads_fused, grads_ref;
-            for (Tensor* t : {&x.q, &x.k, &x.v}) t->raw()->grad = Tensor();
-            (fused * w).sum().backward();
-            for (Tensor* t : {&x.q, &x.k, &x.v}) grads_fused.push_back(t->grad()), t->raw()->grad = Tensor();
-            (ref * w).sum().backward();
-            for (int i = 0; i < 3; ++i) require_close(grads_fused[size_t(i)], (i == 0 ? x.q : i == 1 ? x.k : x.v).grad(), 5e-5f);
+            check_fused_equals_reference(x, causal, 5e-5f, 9);
         }
     }
 }
@@ -194,21 +202,9 @@ TEST_CASE("fused attention equals the reference on both paths, head sizes 16-40,
     for (const Case& c : cases) {
         INFO("N=" << c.N << " M=" << c.M << " D=" << c.D << " causal=" << c.causal);
         Generator g(uint64_t(c.N * 1000 + c.M));
-        Tensor q = leaf(Tensor::randn({2, 2, c.N, c.D}, g) * 2.f), k = leaf(Tensor::randn({2, 2, c.M, c.D}, g) * 2.f),
-               v = leaf(Tensor::randn({2, 2, c.M, c.D}, g));
-        const float s = 1.f / std::sqrt(float(c.D));
-        Tensor fused = scaled_dot_product_attention(q, k, v, c.causal);
-        Tensor ref = c.causal ? attention::masked_softmax_attention(q, k, v, attention::causal_mask(c.N, c.M))
-                              : matmul(softmax(matmul(q, k.T()) * s, -1), v);
-        require_close(fused, ref, 2e-5f);
-        Tensor w = Tensor::randn(fused.shape(), g);
-        std::vector<Tensor> grads_fused;
-        (fused * w).sum().backward();
-        for (Tensor* t : {&q, &k, &v}) grads_fused.push_back(t->grad()), t->raw()->grad = Tensor();
-        (ref * w).sum().backward();
-        require_close(grads_fused[0], q.grad(), 1e-4f);
-        require_close(grads_fused[1], k.grad(), 1e-4f);
-        require_close(grads_fused[2], v.grad(), 1e-4f);
+        QKV x{leaf(Tensor::randn({2, 2, c.N, c.D}, g) * 2.f), leaf(Tensor::randn({2, 2, c.M, c.D}, g) * 2.f),
+              leaf(Tensor::randn({2, 2, c.M, c.D}, g))};
+        check_fused_equals_reference(x, c.causal, 1e-4f, uint64_t(c.D));
     }
     // finite differences on the dense path's vector code (D = 16, padded queries)
     require_gradcheck([](const std::vector<Tensor>& in) { return scaled_dot_product_attention(in[0], in[1], in[2], true); },
