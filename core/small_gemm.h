@@ -35,7 +35,9 @@ inline void store16(float* p, Vec16 v) { std::memcpy(p, &v, sizeof v); }
 template <int R, int V, bool TransA>
 inline void gemm_block(int64_t k, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
                        bool accumulate, float* C, int64_t ldc) {
-    Vec16 acc[R][V] = {};
+    Vec16 acc[R][V];
+    for (int r = 0; r < R; ++r)
+        for (int v = 0; v < V; ++v) acc[r][v] = Vec16{};  // (not "= {}": GCC zeroes that with a memset call)
     for (int64_t p = 0; p < k; ++p) {
         Vec16 b[V];
         for (int v = 0; v < V; ++v) b[v] = load16(B + p * ldb + 16 * v);
