@@ -1,6 +1,7 @@
 // study.cpp — see study.h.
 #include "nn/study.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -17,6 +18,14 @@
 #include "nn/checkpoint.h"
 
 namespace attnlab::nn {
+
+namespace {
+double median(std::vector<double> v) {  // v non-empty
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+}  // namespace
 
 namespace fs = std::filesystem;
 
@@ -144,16 +153,17 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset&
         r.parameters = model->num_parameters();
         r.status = result.reason == StopReason::Finished ? "finished" : "diverged (non-finite loss)";
         std::vector<nlohmann::json> metrics = read_metrics(run_dir);
-        double seconds = 0, ips = 0;
+        std::vector<double> seconds, ips;
         for (const nlohmann::json& m : metrics) {
             r.best_acc = std::max(r.best_acc, m.value("eval_acc", 0.0));
-            seconds += m.value("seconds", 0.0), ips += m.value("images_per_sec", 0.0);
+            seconds.push_back(m.value("seconds", 0.0)), ips.push_back(m.value("images_per_sec", 0.0));
         }
         r.epochs = int64_t(metrics.size());
         if (!metrics.empty()) {
             r.final_acc = metrics.back().value("eval_acc", 0.0);
-            r.seconds_per_epoch = seconds / double(metrics.size());
-            r.train_images_per_sec = ips / double(metrics.size());
+            // medians: an epoch slowed by other work on the cores (or a pause) does not move them
+            r.seconds_per_epoch = median(seconds);
+            r.train_images_per_sec = median(ips);
         }
         r.inference_images_per_sec = inference_images_per_sec(*model, eval_set, norm);
         r.peak_train_mb = peak_mb;
@@ -211,8 +221,10 @@ void write_study_report(const StudyOptions& o, const std::vector<StudyRow>& rows
                           r.options.empty() ? "defaults" : r.options.c_str());
             md << line;
         }
-        md << "\nPeak train memory counts live tensor bytes (parameters, activations, gradients, optimizer state)"
-              " during training; inference img/s is forward-only at batch 256.\n\n"
+        md << "\ns/epoch (training steps only, without the evaluation) and train img/s are medians over the"
+              " epochs, so an epoch slowed by other work on the cores does not move them. Peak train memory counts"
+              " live tensor bytes (parameters, activations, gradients, optimizer state) during training;"
+              " inference img/s is forward-only at batch 256.\n\n"
            << "![accuracy vs epoch](study_accuracy.png)\n![accuracy vs training time](study_time.png)\n";
     }
     std::string gp = (out / "study.gp").string(), csv = (out / "study_epochs.csv").string();

@@ -1,5 +1,6 @@
 // test_trainer.cpp — the training loop: exact resume after an interruption,
 // NaN handling, learning on real CIFAR-10, and the attention study's resumability.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -167,4 +168,28 @@ TEST_CASE("the attention study skips finished variants when run again", "[train]
                         Catch::Contains("study/runs/softmax holds a finished run with another budget") &&
                             Catch::Contains("train.warmup_epochs: saved") && Catch::Contains("choose another --out"));
     REQUIRE(fs::last_write_time(dir.file("study/runs/softmax/metrics.csv")) == stamp);
+}
+
+TEST_CASE("the study's s/epoch and train img/s are medians over the epochs' metrics", "[train][study]") {
+    data::ImageDataset train = synthetic_images(48, 8), eval = synthetic_images(16, 9);
+    TempDir dir;
+    nn::StudyOptions o;
+    o.variants = {"softmax"};
+    o.model = small_vit();
+    o.train = small_training("");
+    o.train.epochs = 3, o.train.mixup_alpha = 0, o.train.cutmix_alpha = 0;
+    o.out_dir = dir.file("study");
+    o.command = "test", o.budget = "3 epochs";
+    std::vector<nn::StudyRow> rows = nn::run_study(o, train, eval, data::Normalization::cifar10());
+    REQUIRE(rows.size() == 1);
+    std::vector<double> seconds, ips;
+    std::ifstream f(dir.file("study/runs/softmax/metrics.jsonl"));
+    for (std::string line; std::getline(f, line);) {
+        nlohmann::json j = nlohmann::json::parse(line);
+        seconds.push_back(j.at("seconds").get<double>()), ips.push_back(j.at("images_per_sec").get<double>());
+    }
+    REQUIRE(seconds.size() == 3);
+    std::sort(seconds.begin(), seconds.end()), std::sort(ips.begin(), ips.end());
+    CHECK(rows[0].seconds_per_epoch == seconds[1]);
+    CHECK(rows[0].train_images_per_sec == ips[1]);
 }
