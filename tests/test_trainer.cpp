@@ -140,16 +140,22 @@ TEST_CASE("a short training on a 2,000-image CIFAR-10 subset beats chance clearl
     REQUIRE(r.best_eval_acc > 0.30);
 }
 
+// A study of the small ViT on synthetic images, `epochs` epochs per variant, written to out_dir.
+static nn::StudyOptions small_study(std::vector<std::string> variants, int epochs, const std::string& out_dir) {
+    nn::StudyOptions o;
+    o.variants = std::move(variants);
+    o.model = small_vit();
+    o.train = small_training("");
+    o.train.epochs = epochs, o.train.mixup_alpha = 0, o.train.cutmix_alpha = 0;
+    o.out_dir = out_dir;
+    o.command = "test", o.budget = std::to_string(epochs) + (epochs == 1 ? " epoch" : " epochs");
+    return o;
+}
+
 TEST_CASE("the attention study skips finished variants when run again", "[train][study]") {
     data::ImageDataset train = synthetic_images(48, 8), eval = synthetic_images(16, 9);
     TempDir dir;
-    nn::StudyOptions o;
-    o.variants = {"softmax", "linear"};
-    o.model = small_vit();
-    o.train = small_training("");
-    o.train.epochs = 1, o.train.mixup_alpha = 0, o.train.cutmix_alpha = 0;
-    o.out_dir = dir.file("study");
-    o.command = "test", o.budget = "1 epoch";
+    nn::StudyOptions o = small_study({"softmax", "linear"}, 1, dir.file("study"));
     std::vector<nn::StudyRow> first = nn::run_study(o, train, eval, data::Normalization::cifar10());
     REQUIRE(first.size() == 2);
     auto stamp = fs::last_write_time(dir.file("study/runs/softmax/metrics.csv"));
@@ -173,14 +179,8 @@ TEST_CASE("the attention study skips finished variants when run again", "[train]
 TEST_CASE("the study's s/epoch and train img/s are medians over the epochs' metrics", "[train][study]") {
     data::ImageDataset train = synthetic_images(48, 8), eval = synthetic_images(16, 9);
     TempDir dir;
-    nn::StudyOptions o;
-    o.variants = {"softmax"};
-    o.model = small_vit();
-    o.train = small_training("");
-    o.train.epochs = 3, o.train.mixup_alpha = 0, o.train.cutmix_alpha = 0;
-    o.out_dir = dir.file("study");
-    o.command = "test", o.budget = "3 epochs";
-    std::vector<nn::StudyRow> rows = nn::run_study(o, train, eval, data::Normalization::cifar10());
+    std::vector<nn::StudyRow> rows =
+        nn::run_study(small_study({"softmax"}, 3, dir.file("study")), train, eval, data::Normalization::cifar10());
     REQUIRE(rows.size() == 1);
     std::vector<double> seconds, ips;
     std::ifstream f(dir.file("study/runs/softmax/metrics.jsonl"));
