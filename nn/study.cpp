@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "core/rng.h"
+#include "nn/atomic_file.h"
 #include "nn/checkpoint.h"
 
 namespace attnlab::nn {
@@ -29,12 +30,26 @@ double median(std::vector<double> v) {  // v non-empty
 
 namespace fs = std::filesystem;
 
+static void write_file_atomically(const std::string& path, const std::string& text) {
+    AtomicFile f(path);
+    f.write(text.data(), text.size());
+    f.commit();
+}
+
+static nlohmann::json curve_to_json(const std::vector<StudyEpoch>& curve) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const StudyEpoch& e : curve)
+        a.push_back({{"epoch", e.epoch}, {"seconds", e.seconds}, {"eval_acc", e.eval_acc}, {"train_acc", e.train_acc}});
+    return a;
+}
+
 static nlohmann::json row_to_json(const StudyRow& r) {
     return {{"variant", r.variant},     {"options", r.options},         {"complexity", r.complexity},
             {"status", r.status},       {"parameters", r.parameters},   {"epochs", r.epochs},
             {"best_acc", r.best_acc},   {"final_acc", r.final_acc},     {"seconds_per_epoch", r.seconds_per_epoch},
             {"train_images_per_sec", r.train_images_per_sec},
-            {"inference_images_per_sec", r.inference_images_per_sec}, {"peak_train_mb", r.peak_train_mb}};
+            {"inference_images_per_sec", r.inference_images_per_sec}, {"peak_train_mb", r.peak_train_mb},
+            {"curve", curve_to_json(r.curve)}};
 }
 
 static StudyRow row_from_json(const nlohmann::json& j) {
@@ -44,6 +59,9 @@ static StudyRow row_from_json(const nlohmann::json& j) {
     r.best_acc = j.value("best_acc", 0.0), r.final_acc = j.value("final_acc", 0.0);
     r.seconds_per_epoch = j.value("seconds_per_epoch", 0.0), r.train_images_per_sec = j.value("train_images_per_sec", 0.0);
     r.inference_images_per_sec = j.value("inference_images_per_sec", 0.0), r.peak_train_mb = j.value("peak_train_mb", 0.0);
+    for (const nlohmann::json& e : j.value("curve", nlohmann::json::array()))
+        r.curve.push_back({e.value("epoch", int64_t(0)), e.value("seconds", 0.0), e.value("eval_acc", 0.0),
+                           e.value("train_acc", 0.0)});
     return r;
 }
 
@@ -91,6 +109,15 @@ static void describe_differences(const nlohmann::json& saved, const nlohmann::js
     }
 }
 
+[[noreturn]] static void throw_other_budget(const fs::path& run_dir, const std::string& what, const std::string& file,
+                                           const nlohmann::json& saved_key, const nlohmann::json& key) {
+    std::string differences;
+    if (saved_key.is_object()) describe_differences(saved_key, key, "", differences);
+    else differences = "\n  its " + file + " is unreadable or has no budget";
+    throw Error(cat("study: ", run_dir.string(), " holds ", what, " with another budget:", differences,
+                    "\nchoose another --out directory, or remove ", run_dir.string(), " to train this variant again"));
+}
+
 std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset& train_set,
                                 const data::ImageDataset& eval_set, const data::Normalization& norm,
                                 const std::atomic<bool>* stop_flag) {
@@ -110,17 +137,24 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset&
             const nlohmann::json saved_key = saved.is_discarded() ? nlohmann::json() : saved.value("budget", nlohmann::json());
             if (saved_key == key) {
                 StudyRow r = row_from_json(saved["row"]);
+                if (r.curve.empty())  // a row written before rows kept their curve
+                    for (const nlohmann::json& m : read_metrics(run_dir))
+                        r.curve.push_back({m.value("epoch", int64_t(0)), m.value("seconds", 0.0),
+                                           m.value("eval_acc", 0.0), m.value("train_acc", 0.0)});
                 std::printf("[%zu/%zu] %s: already done (best %.2f%%), skipped\n", i + 1, variants.size(), name.c_str(),
                             100 * r.best_acc);
                 rows.push_back(r);
                 continue;
             }
             // A finished run with another budget: never mix it into this study, never delete it.
-            std::string differences;
-            if (saved_key.is_object()) describe_differences(saved_key, key, "", differences);
-            else differences = "\n  its study_row.json is unreadable or has no budget";
-            throw Error(cat("study: ", run_dir.string(), " holds a finished run with another budget:", differences,
-                            "\nchoose another --out directory, or remove ", run_dir.string(), " to train this variant again"));
+            throw_other_budget(run_dir, "a finished run", "study_row.json", saved_key, key);
+        }
+        // An unfinished run resumes only with the budget it started with.
+        fs::path budget_file = run_dir / "budget.json";
+        if (fs::exists(budget_file)) {
+            std::ifstream f(budget_file);
+            const nlohmann::json saved_key = nlohmann::json::parse(f, nullptr, false);
+            if (saved_key != key) throw_other_budget(run_dir, "an unfinished run", "budget.json", saved_key, key);
         }
         ViTConfig cfg = o.model;
         cfg.attention = name;
@@ -129,6 +163,8 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset&
         t.run_dir = run_dir.string();
         t.resume = has_training_state((run_dir / "last").string()) || fs::exists(run_dir / "last.old");
         t.extra_config["study_variant"] = name;
+        fs::create_directories(run_dir);
+        write_file_atomically(budget_file.string(), key.dump(2) + "\n");
         std::printf("\n[%zu/%zu] %s%s\n", i + 1, variants.size(), name.c_str(), t.resume ? " (resuming)" : "");
         std::fflush(stdout);
         manual_seed(t.seed);  // the same initialization stream for every variant
@@ -157,6 +193,8 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset&
         for (const nlohmann::json& m : metrics) {
             r.best_acc = std::max(r.best_acc, m.value("eval_acc", 0.0));
             seconds.push_back(m.value("seconds", 0.0)), ips.push_back(m.value("images_per_sec", 0.0));
+            r.curve.push_back({m.value("epoch", int64_t(0)), m.value("seconds", 0.0), m.value("eval_acc", 0.0),
+                               m.value("train_acc", 0.0)});
         }
         r.epochs = int64_t(metrics.size());
         if (!metrics.empty()) {
@@ -167,7 +205,7 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset&
         }
         r.inference_images_per_sec = inference_images_per_sec(*model, eval_set, norm);
         r.peak_train_mb = peak_mb;
-        std::ofstream(row_file) << nlohmann::json{{"budget", key}, {"row", row_to_json(r)}}.dump(2) << "\n";
+        write_file_atomically(row_file.string(), nlohmann::json{{"budget", key}, {"row", row_to_json(r)}}.dump(2) + "\n");
         rows.push_back(r);
         write_study_report(o, rows);  // a partial report after every variant
     }
@@ -192,10 +230,9 @@ void write_study_report(const StudyOptions& o, const std::vector<StudyRow>& rows
         ep << "variant,epoch,cumulative_seconds,eval_acc,train_acc\n";
         for (const StudyRow& r : rows) {
             double cum = 0;
-            for (const nlohmann::json& m : read_metrics(out / "runs" / r.variant)) {
-                cum += m.value("seconds", 0.0);
-                ep << r.variant << "," << m.value("epoch", 0) << "," << cum << "," << m.value("eval_acc", 0.0) << ","
-                   << m.value("train_acc", 0.0) << "\n";
+            for (const StudyEpoch& e : r.curve) {
+                cum += e.seconds;
+                ep << r.variant << "," << e.epoch << "," << cum << "," << e.eval_acc << "," << e.train_acc << "\n";
             }
         }
     }

@@ -6,6 +6,12 @@
 // the same budget. Each variant trains in out_dir/runs/<variant>/ with the
 // usual checkpoints, so a stopped study continues where it stopped: finished
 // variants are skipped, an interrupted one resumes from its last checkpoint.
+// runs/<variant>/budget.json (written when training starts) and
+// study_row.json (its measured row and curve, written when it finishes) are
+// small and meant to be committed with the report: with them alone a fresh
+// checkout continues the study without retraining finished variants, while
+// the checkpoints stay out of version control. A run with another budget is
+// never resumed or reused.
 // Measured per variant: parameters, best and final eval accuracy, training
 // seconds per epoch, inference images/s (forward only, batch 256), peak
 // tensor memory of training (live tensor bytes, deterministic) — next to the
@@ -32,11 +38,18 @@ struct StudyOptions {
     std::string budget;   // a one-line description of the budget, recorded in study.md
 };
 
+// One finished epoch of a variant's run, kept in its row for the curves.
+struct StudyEpoch {
+    int64_t epoch = 0;
+    double seconds = 0, eval_acc = 0, train_acc = 0;
+};
+
 struct StudyRow {
     std::string variant, options, complexity, status;
     int64_t parameters = 0, epochs = 0;
     double best_acc = 0, final_acc = 0, seconds_per_epoch = 0, train_images_per_sec = 0;
     double inference_images_per_sec = 0, peak_train_mb = 0;
+    std::vector<StudyEpoch> curve;  // per-epoch accuracies and times
 };
 
 // Runs (or resumes) every variant and writes the outputs; returns the rows.

@@ -176,6 +176,43 @@ TEST_CASE("the attention study skips finished variants when run again", "[train]
     REQUIRE(fs::last_write_time(dir.file("study/runs/softmax/metrics.csv")) == stamp);
 }
 
+TEST_CASE("a study continues from its committed files alone, without checkpoints", "[train][study]") {
+    data::ImageDataset train = synthetic_images(48, 8), eval = synthetic_images(16, 9);
+    TempDir dir;
+    nn::StudyOptions o = small_study({"softmax", "linear"}, 2, dir.file("study"));
+    std::vector<nn::StudyRow> first = nn::run_study(o, train, eval, data::Normalization::cifar10());
+    auto read = [](const std::string& path) {
+        std::ifstream f(path);
+        return std::string((std::istreambuf_iterator<char>(f)), {});
+    };
+    const std::string epochs_csv = read(dir.file("study/study_epochs.csv"));
+    REQUIRE(std::count(epochs_csv.begin(), epochs_csv.end(), '\n') == 1 + 2 * 2);  // header + 2 epochs per variant
+    // What a fresh checkout holds: only budget.json and study_row.json of each run directory.
+    for (const char* v : {"softmax", "linear"})
+        for (const auto& entry : fs::directory_iterator(dir.file(std::string("study/runs/") + v)))
+            if (entry.path().filename() != "study_row.json" && entry.path().filename() != "budget.json")
+                fs::remove_all(entry.path());
+    std::vector<nn::StudyRow> second = nn::run_study(o, train, eval, data::Normalization::cifar10());
+    REQUIRE(second.size() == 2);
+    REQUIRE(!fs::exists(dir.file("study/runs/softmax/metrics.csv")));  // skipped, not retrained
+    CHECK(second[0].best_acc == first[0].best_acc);
+    CHECK(second[1].curve.size() == 2);
+    CHECK(read(dir.file("study/study_epochs.csv")) == epochs_csv);  // the curves come from the rows
+}
+
+TEST_CASE("the study never resumes an unfinished run with another budget", "[train][study]") {
+    data::ImageDataset train = synthetic_images(48, 8), eval = synthetic_images(16, 9);
+    TempDir dir;
+    nn::StudyOptions o = small_study({"softmax"}, 1, dir.file("study"));
+    nn::run_study(o, train, eval, data::Normalization::cifar10());
+    fs::remove(dir.file("study/runs/softmax/study_row.json"));  // as if stopped before the end
+    REQUIRE(fs::exists(dir.file("study/runs/softmax/budget.json")));
+    o.train.epochs = 2;
+    REQUIRE_THROWS_WITH(nn::run_study(o, train, eval, data::Normalization::cifar10()),
+                        Catch::Contains("study/runs/softmax holds an unfinished run with another budget") &&
+                            Catch::Contains("train.epochs: saved 1, this study 2"));
+}
+
 TEST_CASE("the study's s/epoch and train img/s are medians over the epochs' metrics", "[train][study]") {
     data::ImageDataset train = synthetic_images(48, 8), eval = synthetic_images(16, 9);
     TempDir dir;
