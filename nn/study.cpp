@@ -49,7 +49,7 @@ static nlohmann::json row_to_json(const StudyRow& r) {
             {"best_acc", r.best_acc},   {"final_acc", r.final_acc},     {"seconds_per_epoch", r.seconds_per_epoch},
             {"train_images_per_sec", r.train_images_per_sec},
             {"inference_images_per_sec", r.inference_images_per_sec}, {"peak_train_mb", r.peak_train_mb},
-            {"curve", curve_to_json(r.curve)}};
+            {"curve", curve_to_json(r.curve)}, {"machine", r.machine}};
 }
 
 static StudyRow row_from_json(const nlohmann::json& j) {
@@ -59,6 +59,7 @@ static StudyRow row_from_json(const nlohmann::json& j) {
     r.best_acc = j.value("best_acc", 0.0), r.final_acc = j.value("final_acc", 0.0);
     r.seconds_per_epoch = j.value("seconds_per_epoch", 0.0), r.train_images_per_sec = j.value("train_images_per_sec", 0.0);
     r.inference_images_per_sec = j.value("inference_images_per_sec", 0.0), r.peak_train_mb = j.value("peak_train_mb", 0.0);
+    r.machine = j.value("machine", "");
     for (const nlohmann::json& e : j.value("curve", nlohmann::json::array()))
         r.curve.push_back({e.value("epoch", int64_t(0)), e.value("seconds", 0.0), e.value("eval_acc", 0.0),
                            e.value("train_acc", 0.0)});
@@ -107,6 +108,18 @@ static void describe_differences(const nlohmann::json& saved, const nlohmann::js
     } else if (saved != now) {
         out += "\n  " + prefix + ": saved " + saved.dump() + ", this study " + now.dump();
     }
+}
+
+std::string machine_description() {
+    std::string cpu = "unknown CPU";
+    std::ifstream f("/proc/cpuinfo");
+    for (std::string line; std::getline(f, line);)
+        if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+            cpu = line.substr(line.find(':') + 1);
+            cpu.erase(0, cpu.find_first_not_of(" \t"));
+            break;
+        }
+    return cat(cpu, ", ", num_threads(), " threads, OpenBLAS ", blas_info());
 }
 
 [[noreturn]] static void throw_other_budget(const fs::path& run_dir, const std::string& what, const std::string& file,
@@ -205,6 +218,7 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset&
         }
         r.inference_images_per_sec = inference_images_per_sec(*model, eval_set, norm);
         r.peak_train_mb = peak_mb;
+        r.machine = machine_description();
         write_file_atomically(row_file.string(), nlohmann::json{{"budget", key}, {"row", row_to_json(r)}}.dump(2) + "\n");
         rows.push_back(r);
         write_study_report(o, rows);  // a partial report after every variant
@@ -219,11 +233,12 @@ void write_study_report(const StudyOptions& o, const std::vector<StudyRow>& rows
     {
         std::ofstream csv(out / "study.csv");
         csv << "variant,parameters,epochs,best_acc,final_acc,seconds_per_epoch,train_images_per_sec,"
-               "inference_images_per_sec,peak_train_mb,status,complexity,options\n";
+               "inference_images_per_sec,peak_train_mb,status,complexity,options,machine\n";
         for (const StudyRow& r : rows)
             csv << r.variant << "," << r.parameters << "," << r.epochs << "," << r.best_acc << "," << r.final_acc << ","
                 << r.seconds_per_epoch << "," << r.train_images_per_sec << "," << r.inference_images_per_sec << ","
-                << r.peak_train_mb << "," << r.status << ",\"" << r.complexity << "\",\"" << r.options << "\"\n";
+                << r.peak_train_mb << "," << r.status << ",\"" << r.complexity << "\",\"" << r.options << "\",\""
+                << r.machine << "\"\n";
     }
     {
         std::ofstream ep(out / "study_epochs.csv");
@@ -245,18 +260,27 @@ void write_study_report(const StudyOptions& o, const std::vector<StudyRow>& rows
         md << "# Attention study on CIFAR-10\n\n"
            << "Produced by:\n\n```\n" << o.command << "\n```\n\n"
            << "Budget: " << o.budget << ". Model: " << o.model.to_json().dump() << ".\n"
-           << "Machine: " << num_threads() << " threads, OpenBLAS " << blas_info() << ". Written " << date << ".\n\n"
-           << "| variant | params | best " << eval_name << " acc | final " << eval_name
-           << " acc | s/epoch | train img/s | inference img/s | peak train memory (MB) | complexity | options |\n"
-           << "|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n";
+           << "Written " << date << " on " << machine_description() << ".\n\n";
+        std::set<std::string> machines;
+        for (const StudyRow& r : rows) machines.insert(r.machine);
+        const bool one_machine = machines.size() <= 1;
+        if (one_machine && !rows.empty()) md << "Every row was measured on " << rows[0].machine << ".\n\n";
+        if (!one_machine)
+            md << "**The rows were measured on " << machines.size() << " different machines** (column \"measured on\"):"
+               << " accuracies are comparable, times only between rows of the same machine.\n\n";
+        md << "| variant | params | best " << eval_name << " acc | final " << eval_name
+           << " acc | s/epoch | train img/s | inference img/s | peak train memory (MB) | complexity | options |"
+           << (one_machine ? "" : " measured on |") << "\n"
+           << "|---|---:|---:|---:|---:|---:|---:|---:|---|---|" << (one_machine ? "" : "---|") << "\n";
         char line[512];
         for (const StudyRow& r : rows) {
-            std::snprintf(line, sizeof line, "| %s%s | %ld | %.2f%% | %.2f%% | %.1f | %.0f | %.0f | %.0f | %s | %s |\n",
+            std::snprintf(line, sizeof line, "| %s%s | %ld | %.2f%% | %.2f%% | %.1f | %.0f | %.0f | %.0f | %s | %s |",
                           r.variant.c_str(), r.status == "finished" ? "" : (" (" + r.status + ")").c_str(),
                           long(r.parameters), 100 * r.best_acc, 100 * r.final_acc, r.seconds_per_epoch,
                           r.train_images_per_sec, r.inference_images_per_sec, r.peak_train_mb, r.complexity.c_str(),
                           r.options.empty() ? "defaults" : r.options.c_str());
-            md << line;
+            md << line << (one_machine ? "" : " " + (r.machine.empty() ? std::string("not recorded") : r.machine) + " |")
+               << "\n";
         }
         md << "\ns/epoch (training steps only, without the evaluation) and train img/s are medians over the"
               " epochs, so an epoch slowed by other work on the cores does not move them. Peak train memory counts"

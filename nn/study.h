@@ -11,7 +11,9 @@
 // small and meant to be committed with the report: with them alone a fresh
 // checkout continues the study without retraining finished variants, while
 // the checkpoints stay out of version control. A run with another budget is
-// never resumed or reused.
+// never resumed or reused. Each row records the machine it was measured on:
+// a study continued on another machine shows a "measured on" column, since
+// its times (unlike its accuracies) are then not comparable across rows.
 // Measured per variant: parameters, best and final eval accuracy, training
 // seconds per epoch, inference images/s (forward only, batch 256), peak
 // tensor memory of training (live tensor bytes, deterministic) — next to the
@@ -50,7 +52,11 @@ struct StudyRow {
     double best_acc = 0, final_acc = 0, seconds_per_epoch = 0, train_images_per_sec = 0;
     double inference_images_per_sec = 0, peak_train_mb = 0;
     std::vector<StudyEpoch> curve;  // per-epoch accuracies and times
+    std::string machine;            // where the times were measured: CPU, threads, OpenBLAS kernels
 };
+
+// "AMD EPYC, 2 threads, OpenBLAS OpenMP, Zen": the CPU model, threads and BLAS kernels of this process.
+std::string machine_description();
 
 // Runs (or resumes) every variant and writes the outputs; returns the rows.
 std::vector<StudyRow> run_study(const StudyOptions& options, const data::ImageDataset& train_set,

@@ -200,6 +200,27 @@ TEST_CASE("a study continues from its committed files alone, without checkpoints
     CHECK(read(dir.file("study/study_epochs.csv")) == epochs_csv);  // the curves come from the rows
 }
 
+TEST_CASE("the study report names the machine, with a column when rows come from several", "[train][study]") {
+    TempDir dir;
+    nn::StudyOptions o = small_study({}, 1, dir.file("study"));
+    nn::StudyRow a, b;
+    a.variant = "softmax", a.machine = "CPU A, 2 threads, OpenBLAS OpenMP, Zen";
+    b.variant = "linear", b.machine = a.machine;
+    auto report = [&](const std::vector<nn::StudyRow>& rows) {
+        nn::write_study_report(o, rows);
+        std::ifstream f(dir.file("study/study.md"));
+        return std::string((std::istreambuf_iterator<char>(f)), {});
+    };
+    std::string one = report({a, b});
+    CHECK_THAT(one, Catch::Contains("Every row was measured on CPU A, 2 threads"));
+    CHECK_THAT(one, !Catch::Contains("measured on |"));
+    b.machine = "CPU B, 2 threads, OpenBLAS OpenMP, Cooperlake";
+    std::string two = report({a, b});
+    CHECK_THAT(two, Catch::Contains("measured on 2 different machines") && Catch::Contains("| measured on |") &&
+                        Catch::Contains("| CPU B, 2 threads, OpenBLAS OpenMP, Cooperlake |"));
+    CHECK(!nn::machine_description().empty());
+}
+
 TEST_CASE("the study never resumes an unfinished run with another budget", "[train][study]") {
     data::ImageDataset train = synthetic_images(48, 8), eval = synthetic_images(16, 9);
     TempDir dir;
