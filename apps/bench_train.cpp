@@ -5,9 +5,13 @@
 //   --mode infer      forward only (eval, no grad), images/s
 //   --mode attention  exact softmax attention alone, forward + backward on
 //                     q, k, v [B, H, N, D]: seconds and peak RSS
+//   --attention NAME  the ViT's attention variant (registry defaults) in train
+//                     and infer modes; bench/study_speed.py runs every variant
+//                     this way so the study's speeds come from one machine.
 // Model FLOPs are counted analytically (the same formula as the PyTorch
 // script): forward = Σ over linear layers 2·rows·in·out + per block
-// 4·B·H·T²·D for QKᵀ and PV; a training step = 3 × forward. With --sgemm the
+// 4·B·H·T²·D for QKᵀ and PV (softmax only: for other variants GFLOP/s counts
+// the linear layers alone); a training step = 3 × forward. With --sgemm the
 // step's own GEMM shapes (forward and both backward products of every linear
 // layer) are also timed with raw cblas_sgemm in the same process, giving the
 // sgemm-limited GFLOP/s the step is compared against ("sgemm_gflops"), and
@@ -24,6 +28,7 @@
 #include "apps/bench_timing.h"
 #include "core/core.h"
 #include "core/profiler.h"
+#include "attention/registry.h"
 #include "nn/adam.h"
 #include "nn/vit.h"
 
@@ -43,12 +48,20 @@ struct Gemm {
 
 int main(int argc, char** argv) {
     CLI::App app{"bench_train: ViT training / inference / attention throughput on synthetic data (JSON output)"};
-    std::string mode = "train";
+    std::string mode = "train", attention_name = "softmax";
     int64_t dim = 128, depth = 6, heads = 4, mlp = 256, patch = 4, batch = 128, steps = 10, warmup = 3;
     int64_t seq = 4096, head_dim = 32;
     bool sgemm = false, profile = false;
     int threads = 0;
     app.add_option("--mode", mode, "train | infer | attention")->check(CLI::IsMember({"train", "infer", "attention"}));
+    app.add_option("--attention", attention_name, "attention variant of the ViT (train/infer modes)")
+        ->check([](const std::string& name) {
+            const std::vector<std::string> names = attention::attention_names();
+            if (std::find(names.begin(), names.end(), name) != names.end()) return std::string();
+            std::string all;
+            for (const std::string& n : names) all += (all.empty() ? "" : ", ") + n;
+            return "unknown attention '" + name + "' (registered: " + all + ")";
+        });
     app.add_option("--dim", dim)->check(CLI::Range(8, 4096));
     app.add_option("--depth", depth)->check(CLI::Range(1, 64));
     app.add_option("--heads", heads)->check(CLI::Range(1, 64));
@@ -90,6 +103,7 @@ int main(int argc, char** argv) {
     nn::ViTConfig cfg;
     cfg.dim = dim, cfg.depth = depth, cfg.heads = heads, cfg.patch_size = patch;
     cfg.mlp_ratio = double(mlp) / double(dim), cfg.dropout = 0, cfg.drop_path = 0;
+    cfg.attention = attention_name;
     manual_seed(0);
     nn::VisionTransformer vit(cfg);
     check(cfg.mlp_hidden() == mlp, "bench_train: --mlp ", mlp, " is not representable as a ratio of dim ", dim);
@@ -104,7 +118,7 @@ int main(int argc, char** argv) {
     fwd.push_back({batch, 10, dim, false, true});
     double linear_flops = 0;
     for (const Gemm& g : fwd) linear_flops += 2.0 * double(g.M * g.N * g.K);
-    double attn_flops = 4.0 * double(batch * heads) * double(T) * double(T) * double(dim / heads) * double(depth);
+    double attn_flops = attention_name != "softmax" ? 0.0 : 4.0 * double(batch * heads) * double(T) * double(T) * double(dim / heads) * double(depth);
     double forward_flops = linear_flops + attn_flops;
 
     Tensor images = Tensor::randn({batch, 3, 32, 32}, gen);
@@ -169,10 +183,10 @@ int main(int argc, char** argv) {
         sgemm_gflops = total_flops / raw_seconds / 1e9;
         split_sgemm_gflops = total_flops / split_seconds / 1e9;
     }
-    std::printf("{\"framework\":\"attnlab\",\"mode\":\"%s\",\"images_per_sec\":%.2f,\"step_ms\":%.3f,\"gflops\":%.2f,"
+    std::printf("{\"framework\":\"attnlab\",\"mode\":\"%s\",\"attention\":\"%s\",\"images_per_sec\":%.2f,\"step_ms\":%.3f,\"gflops\":%.2f,"
                 "\"sgemm_gflops\":%.2f,\"split_sgemm_gflops\":%.2f,\"peak_rss_mb\":%.1f,\"params\":%ld,\"tokens\":%ld,"
                 "\"threads\":%d,\"blas\":\"%s\"}\n",
-                mode.c_str(), double(batch) / step, 1e3 * step, flops / step / 1e9, sgemm_gflops, split_sgemm_gflops,
+                mode.c_str(), attention_name.c_str(), double(batch) / step, 1e3 * step, flops / step / 1e9, sgemm_gflops, split_sgemm_gflops,
                 peak_rss_mb(),
                 long(vit.num_parameters()), long(T), num_threads(), blas_info().c_str());
     return 0;

@@ -1,0 +1,124 @@
+#!/usr/bin/python3
+"""study_speed.py — the attention study's speed columns, measured on one machine.
+
+The study (apps/attention_study) trains each variant for hours, so a full
+study may be run in pieces on different machines: its accuracies stay
+comparable, its times do not. This benchmark measures every variant's
+training and inference throughput of the study's ViT (dim 128, depth 6,
+heads 4, MLP 256, patch 4: 65 tokens; registry defaults for each variant)
+in one run on one machine, with build/apps/bench_train on synthetic
+CIFAR-shaped data: training at batch 128 (forward + backward + AdamW),
+inference at batch 256 (forward only). Variants are run round-robin, each
+run in a fresh process after warm-up steps; the median over rounds is
+reported with its ratio to softmax, under each OpenBLAS core setting.
+
+    /usr/bin/python3 bench/study_speed.py --build build     # results/study_speed.{md,json}
+    /usr/bin/python3 bench/study_speed.py --variants softmax,linear --rounds 1 --coretypes ''   # quick look
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def run_bench(build, variant, mode, batch, steps, warmup, threads, coretype):
+    env = dict(os.environ)
+    if coretype:
+        env["OPENBLAS_CORETYPE"] = coretype
+    else:
+        env.pop("OPENBLAS_CORETYPE", None)
+    cmd = [os.path.join(build, "apps", "bench_train"), "--mode", mode, "--attention", variant, "--batch", str(batch),
+           "--steps", str(steps), "--warmup", str(warmup), "--threads", str(threads)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"study_speed: {' '.join(cmd)} failed ({out.returncode}):\n{out.stderr.strip()}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build", help="attnlab build directory (with apps/bench_train)")
+    ap.add_argument("--variants", default="", help="comma-separated variants (default: every registered one)")
+    ap.add_argument("--coretypes", default="Haswell,", help="comma-separated OPENBLAS_CORETYPE values; empty = unset")
+    ap.add_argument("--rounds", type=int, default=3, help="round-robin runs per variant (median reported)")
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default="results")
+    a = ap.parse_args()
+    bench = os.path.join(a.build, "apps", "bench_train")
+    if not os.path.exists(bench):
+        sys.exit(f"study_speed: {bench} not found; run `make build` first (or pass --build DIR)")
+    if a.rounds < 1 or a.steps < 1 or a.warmup < 0:
+        sys.exit("study_speed: --rounds and --steps must be >= 1, --warmup >= 0")
+    if a.variants:
+        variants = [v for v in a.variants.split(",") if v]
+    else:  # the registry's order, as bench_train reports it for an unknown name
+        probe = subprocess.run([bench, "--attention", "?"], capture_output=True, text=True)
+        listed = probe.stderr.split("registered: ", 1)[-1].split(")", 1)[0]
+        variants = [v.strip() for v in listed.split(",") if v.strip()]
+    if "softmax" not in variants:
+        variants.insert(0, "softmax")  # the reference of the ratios
+    coretypes = a.coretypes.split(",")
+    started = time.time()
+    results = {}  # (coretype, variant, mode) -> [images/s]
+    blas = {}
+    for coretype in coretypes:
+        for r in range(a.rounds):
+            for v in variants:
+                for mode, batch in (("train", 128), ("infer", 256)):
+                    j = run_bench(a.build, v, mode, batch, a.steps, a.warmup, a.threads, coretype)
+                    results.setdefault((coretype, v, mode), []).append(j["images_per_sec"])
+                    blas[coretype] = j["blas"]
+                print(f"  [{coretype or 'unset'} round {r + 1}/{a.rounds}] {v}: train "
+                      f"{results[(coretype, v, 'train')][-1]:.0f} img/s, infer {results[(coretype, v, 'infer')][-1]:.0f} img/s",
+                      flush=True)
+    wall = time.time() - started
+    machine = f"{cpu_model()}, {a.threads} threads"
+    lines = ["# Attention study: speed of every variant on one machine", "",
+             "Produced by:", "", "```", " ".join(["/usr/bin/python3", "bench/study_speed.py"] + sys.argv[1:]), "```", "",
+             f"Machine: {machine}. The study's ViT (dim 128, depth 6, heads 4, MLP 256, patch 4: 65 tokens), registry "
+             f"defaults per variant, synthetic data; train = forward + backward + AdamW at batch 128, infer = forward "
+             f"at batch 256; median of {a.rounds} round-robin runs of {a.steps} steps after {a.warmup} warm-up steps; "
+             f"{wall / 60:.1f} min in all.", ""]
+    rows = []
+    for coretype in coretypes:
+        label = f"OPENBLAS_CORETYPE={coretype}" if coretype else "OPENBLAS_CORETYPE unset"
+        lines += [f"## {label} (OpenBLAS {blas[coretype]})", "",
+                  "| variant | train img/s | × softmax | infer img/s | × softmax |", "|---|---:|---:|---:|---:|"]
+        ref_t = statistics.median(results[(coretype, "softmax", "train")])
+        ref_i = statistics.median(results[(coretype, "softmax", "infer")])
+        for v in variants:
+            t = statistics.median(results[(coretype, v, "train")])
+            i = statistics.median(results[(coretype, v, "infer")])
+            lines.append(f"| {v} | {t:.0f} | {t / ref_t:.2f} | {i:.0f} | {i / ref_i:.2f} |")
+            rows.append({"coretype": coretype, "blas": blas[coretype], "variant": v, "train_images_per_sec": t,
+                         "train_ratio_to_softmax": t / ref_t, "infer_images_per_sec": i, "infer_ratio_to_softmax": i / ref_i,
+                         "train_runs": results[(coretype, v, "train")], "infer_runs": results[(coretype, v, "infer")]})
+        lines.append("")
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "study_speed.md"), "w") as f:
+        f.write("\n".join(lines))
+    with open(os.path.join(a.out, "study_speed.json"), "w") as f:
+        json.dump({"machine": machine, "rounds": a.rounds, "steps": a.steps, "warmup": a.warmup,
+                   "wall_seconds": wall, "rows": rows}, f, indent=2)
+    print("\n".join(lines))
+    print(f"wrote {a.out}/study_speed.md and study_speed.json")
+
+
+if __name__ == "__main__":
+    main()
