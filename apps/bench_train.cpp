@@ -55,12 +55,13 @@ int main(int argc, char** argv) {
     int threads = 0;
     app.add_option("--mode", mode, "train | infer | attention")->check(CLI::IsMember({"train", "infer", "attention"}));
     app.add_option("--attention", attention_name, "attention variant of the ViT (train/infer modes)")
-        ->check([](const std::string& name) {
-            const std::vector<std::string> names = attention::attention_names();
-            if (std::find(names.begin(), names.end(), name) != names.end()) return std::string();
-            std::string all;
-            for (const std::string& n : names) all += (all.empty() ? "" : ", ") + n;
-            return "unknown attention '" + name + "' (registered: " + all + ")";
+        ->check([](const std::string& name) {  // the registry's error lists the valid variants
+            try {
+                attention::attention_info(name);
+                return std::string();
+            } catch (const std::exception& e) {
+                return std::string(e.what());
+            }
         });
     app.add_option("--dim", dim)->check(CLI::Range(8, 4096));
     app.add_option("--depth", depth)->check(CLI::Range(1, 64));
@@ -118,7 +119,9 @@ int main(int argc, char** argv) {
     fwd.push_back({batch, 10, dim, false, true});
     double linear_flops = 0;
     for (const Gemm& g : fwd) linear_flops += 2.0 * double(g.M * g.N * g.K);
-    double attn_flops = attention_name != "softmax" ? 0.0 : 4.0 * double(batch * heads) * double(T) * double(T) * double(dim / heads) * double(depth);
+    double attn_flops = attention_name != "softmax"
+                            ? 0.0
+                            : 4.0 * double(batch * heads) * double(T) * double(T) * double(dim / heads) * double(depth);
     double forward_flops = linear_flops + attn_flops;
 
     Tensor images = Tensor::randn({batch, 3, 32, 32}, gen);

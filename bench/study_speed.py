@@ -67,9 +67,11 @@ def main():
         sys.exit("study_speed: --rounds and --steps must be >= 1, --warmup >= 0")
     if a.variants:
         variants = [v for v in a.variants.split(",") if v]
-    else:  # the registry's order, as bench_train reports it for an unknown name
+    else:  # the registry's order, from its error for an unknown name ("...; valid variants: a, b, c")
         probe = subprocess.run([bench, "--attention", "?"], capture_output=True, text=True)
-        listed = probe.stderr.split("registered: ", 1)[-1].split(")", 1)[0]
+        if "valid variants: " not in probe.stderr:
+            sys.exit(f"study_speed: could not read the variant list from {bench}:\n{probe.stderr.strip()}")
+        listed = probe.stderr.split("valid variants: ", 1)[1].splitlines()[0]
         variants = [v.strip() for v in listed.split(",") if v.strip()]
     if "softmax" not in variants:
         variants.insert(0, "softmax")  # the reference of the ratios

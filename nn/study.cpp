@@ -30,10 +30,9 @@ double median(std::vector<double> v) {  // v non-empty
 
 namespace fs = std::filesystem;
 
-static void write_file_atomically(const std::string& path, const std::string& text) {
-    AtomicFile f(path);
-    f.write(text.data(), text.size());
-    f.commit();
+// One epoch from a metrics.jsonl line or from a row's saved curve (the same keys).
+static StudyEpoch epoch_from_json(const nlohmann::json& j) {
+    return {j.value("epoch", int64_t(0)), j.value("seconds", 0.0), j.value("eval_acc", 0.0), j.value("train_acc", 0.0)};
 }
 
 static nlohmann::json curve_to_json(const std::vector<StudyEpoch>& curve) {
@@ -60,9 +59,7 @@ static StudyRow row_from_json(const nlohmann::json& j) {
     r.seconds_per_epoch = j.value("seconds_per_epoch", 0.0), r.train_images_per_sec = j.value("train_images_per_sec", 0.0);
     r.inference_images_per_sec = j.value("inference_images_per_sec", 0.0), r.peak_train_mb = j.value("peak_train_mb", 0.0);
     r.machine = j.value("machine", "");
-    for (const nlohmann::json& e : j.value("curve", nlohmann::json::array()))
-        r.curve.push_back({e.value("epoch", int64_t(0)), e.value("seconds", 0.0), e.value("eval_acc", 0.0),
-                           e.value("train_acc", 0.0)});
+    for (const nlohmann::json& e : j.value("curve", nlohmann::json::array())) r.curve.push_back(epoch_from_json(e));
     return r;
 }
 
@@ -151,9 +148,7 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset&
             if (saved_key == key) {
                 StudyRow r = row_from_json(saved["row"]);
                 if (r.curve.empty())  // a row written before rows kept their curve
-                    for (const nlohmann::json& m : read_metrics(run_dir))
-                        r.curve.push_back({m.value("epoch", int64_t(0)), m.value("seconds", 0.0),
-                                           m.value("eval_acc", 0.0), m.value("train_acc", 0.0)});
+                    for (const nlohmann::json& m : read_metrics(run_dir)) r.curve.push_back(epoch_from_json(m));
                 std::printf("[%zu/%zu] %s: already done (best %.2f%%), skipped\n", i + 1, variants.size(), name.c_str(),
                             100 * r.best_acc);
                 rows.push_back(r);
@@ -177,7 +172,7 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset&
         t.resume = has_training_state((run_dir / "last").string()) || fs::exists(run_dir / "last.old");
         t.extra_config["study_variant"] = name;
         fs::create_directories(run_dir);
-        write_file_atomically(budget_file.string(), key.dump(2) + "\n");
+        write_file_atomic(budget_file.string(), key.dump(2) + "\n");
         std::printf("\n[%zu/%zu] %s%s\n", i + 1, variants.size(), name.c_str(), t.resume ? " (resuming)" : "");
         std::fflush(stdout);
         manual_seed(t.seed);  // the same initialization stream for every variant
@@ -206,8 +201,7 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset&
         for (const nlohmann::json& m : metrics) {
             r.best_acc = std::max(r.best_acc, m.value("eval_acc", 0.0));
             seconds.push_back(m.value("seconds", 0.0)), ips.push_back(m.value("images_per_sec", 0.0));
-            r.curve.push_back({m.value("epoch", int64_t(0)), m.value("seconds", 0.0), m.value("eval_acc", 0.0),
-                               m.value("train_acc", 0.0)});
+            r.curve.push_back(epoch_from_json(m));
         }
         r.epochs = int64_t(metrics.size());
         if (!metrics.empty()) {
@@ -219,7 +213,7 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset&
         r.inference_images_per_sec = inference_images_per_sec(*model, eval_set, norm);
         r.peak_train_mb = peak_mb;
         r.machine = machine_description();
-        write_file_atomically(row_file.string(), nlohmann::json{{"budget", key}, {"row", row_to_json(r)}}.dump(2) + "\n");
+        write_file_atomic(row_file.string(), nlohmann::json{{"budget", key}, {"row", row_to_json(r)}}.dump(2) + "\n");
         rows.push_back(r);
         write_study_report(o, rows);  // a partial report after every variant
     }
