@@ -13,23 +13,43 @@
 //                     (K = batch·tokens); thread 0 accumulates into C, the others
 //                     into M×N scratch buffers that are then added: (T-1)·M·N
 //                     extra adds against 2·M·N·K/T flops per thread.
-// and each block is a single-threaded sgemm (OpenBLAS runs on one thread when
-// called inside an OpenMP parallel region). The split is fixed by the shape and
-// the thread count, so results are deterministic. Small products (< 4 MFLOP)
-// and calls from inside a parallel region go to OpenBLAS directly.
+// and each block is a single-threaded product: attnlab's own kernel
+// (core/gemm_kernel.h) on AVX-512 builds, else sgemm (OpenBLAS runs on one
+// thread when called inside an OpenMP parallel region). The split is fixed by
+// the shape and the thread count, so results are deterministic. Small products
+// (< 4 MFLOP) and calls from inside a parallel region are one such product.
 #include "core/blas.h"
 
 #include <cblas.h>
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
+#include "core/gemm_kernel.h"
 #include "core/parallel.h"
 
 namespace attnlab {
 
 namespace {
+
+GemmBackend default_backend() {
+    if (const char* env = std::getenv("ATTNLAB_GEMM")) {
+        if (std::string(env) == "openblas") return GemmBackend::openblas;
+        if (std::string(env) == "own") return GemmBackend::own_kernel;
+        std::fprintf(stderr, "attnlab: ignoring ATTNLAB_GEMM=%s (expected \"openblas\" or \"own\")\n", env);
+    }
+#ifdef __AVX512F__
+    return GemmBackend::own_kernel;
+#else
+    return GemmBackend::openblas;  // on AVX2, OpenBLAS's own kernels are faster (core/gemm_kernel.h)
+#endif
+}
+
+GemmBackend backend = default_backend();
 
 constexpr double kSplitMinFlops = 4e6;  // below: one OpenBLAS call (its own threading decides)
 constexpr int64_t kMinBlock = 32;       // each thread's block is at least this wide
@@ -45,7 +65,19 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
 const float* op_row(const float* X, bool trans, int64_t i, int64_t ld) { return trans ? X + i : X + i * ld; }
 const float* op_col(const float* X, bool trans, int64_t j, int64_t ld) { return trans ? X + j * ld : X + j; }
 
+// One block's product on the calling thread.
+void block_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    if (backend == GemmBackend::own_kernel && N >= 16)
+        kernel_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else
+        sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 }  // namespace
+
+GemmBackend gemm_backend() { return backend; }
+void set_gemm_backend(GemmBackend b) { backend = b; }
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
@@ -60,7 +92,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
     // Split the largest dimension; K only when it clearly dominates (its split costs a reduction).
     const int64_t widest = std::max({M, N, K / 4});
     if (threads < 2 || flops < kSplitMinFlops || widest < threads * kMinBlock) {
-        sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        block_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
     const int T = threads;
@@ -73,10 +105,10 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
             const int64_t b = extent * t / nt, e = extent * (t + 1) / nt;
             if (b < e) {
                 if (rows)
-                    sgemm(trans_a, trans_b, e - b, N, K, alpha, op_row(A, trans_a, b, lda), lda, B, ldb, beta,
+                    block_gemm(trans_a, trans_b, e - b, N, K, alpha, op_row(A, trans_a, b, lda), lda, B, ldb, beta,
                           C + b * ldc, ldc);
                 else
-                    sgemm(trans_a, trans_b, M, e - b, K, alpha, A, lda, op_col(B, trans_b, b, ldb), ldb, beta, C + b,
+                    block_gemm(trans_a, trans_b, M, e - b, K, alpha, A, lda, op_col(B, trans_b, b, ldb), ldb, beta, C + b,
                           ldc);
             }
         }
@@ -94,7 +126,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
         const int64_t b = K * t / nt, e = K * (t + 1) / nt;
         float* out = t == 0 ? C : scratch + (t - 1) * M * N;
         const int64_t ld = t == 0 ? ldc : N;
-        sgemm(trans_a, trans_b, M, N, e - b, alpha, op_col(A, trans_a, b, lda), lda, op_row(B, trans_b, b, ldb), ldb,
+        block_gemm(trans_a, trans_b, M, N, e - b, alpha, op_col(A, trans_a, b, lda), lda, op_row(B, trans_b, b, ldb), ldb,
               t == 0 ? beta : 0.f, out, ld);
     }
     parallel_for(0, M, std::max<int64_t>(1, 16384 / N), [&](int64_t r0, int64_t r1) {
@@ -112,7 +144,8 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
 std::string blas_info() {
     int kind = openblas_get_parallel();  // 0 sequential, 1 pthreads, 2 OpenMP
     std::string s = kind == 2 ? "OpenMP" : kind == 1 ? "pthreads" : "sequential";
-    return s + ", " + openblas_get_corename();
+    s += std::string(", ") + openblas_get_corename();
+    return backend == GemmBackend::own_kernel ? s + "; GEMM: attnlab kernel" : s;
 }
 
 }  // namespace attnlab

@@ -1,8 +1,10 @@
 // test_blas.cpp — gemm (core/blas.h) against a double-precision triple loop,
-// on shapes that take each of its paths: one OpenBLAS call (small), rows of C
-// split across threads (tall), columns split (wide), and the inner dimension
-// split with a reduction (weight-gradient shaped), each with every transpose
-// combination, padded leading dimensions, alpha and beta ≠ 0.
+// on shapes that take each of its paths: one block (small), rows of C split
+// across threads (tall), columns split (wide), and the inner dimension split
+// with a reduction (weight-gradient shaped), plus shapes that cross the own
+// kernel's K and N panels and row blocks, each with every transpose
+// combination, padded leading dimensions, alpha and beta ≠ 0, and with both
+// backends (OpenBLAS sgemm and attnlab's kernel, core/gemm_kernel.h).
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -38,18 +40,24 @@ void reference_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alp
 
 }  // namespace
 
-TEST_CASE("gemm equals the triple loop on every split path, transpose and leading dimension", "[ops][blas]") {
+TEST_CASE("gemm equals the triple loop on every split path, transpose, leading dimension and backend", "[ops][blas]") {
     const int saved_threads = num_threads();
+    const GemmBackend saved_backend = gemm_backend();
     set_num_threads(2);  // the split paths need 2 threads, whatever the machine has
     const Case cases[] = {{"one call (small)", 7, 5, 3},
+                          {"one call, 16 columns (own kernel when selected)", 13, 16, 9},
                           {"rows split (tall)", 301, 70, 100},
                           {"columns split (wide)", 70, 301, 100},
-                          {"inner dimension split (K ≫ M, N)", 40, 48, 4001}};
+                          {"inner dimension split (K ≫ M, N)", 40, 48, 4001},
+                          {"own kernel's K panels (256) and N panels (128), row tail of 12 + 6 + 1", 31, 300, 600}};
     Generator gen(3);
+    for (GemmBackend backend : {GemmBackend::openblas, GemmBackend::own_kernel})
     for (const Case& c : cases)
         for (int ta = 0; ta < 2; ++ta)
             for (int tb = 0; tb < 2; ++tb) {
-                INFO(c.path << ": M " << c.M << " N " << c.N << " K " << c.K << " trans_a " << ta << " trans_b " << tb);
+                set_gemm_backend(backend);
+                INFO((backend == GemmBackend::openblas ? "openblas" : "own kernel")
+                     << ", " << c.path << ": M " << c.M << " N " << c.N << " K " << c.K << " trans_a " << ta << " trans_b " << tb);
                 const int64_t pad = 3;  // leading dimensions wider than the matrices
                 const int64_t lda = (ta ? c.M : c.K) + pad, ldb = (tb ? c.K : c.N) + pad, ldc = c.N + pad;
                 std::vector<float> A(size_t((ta ? c.K : c.M) * lda)), B(size_t((tb ? c.N : c.K) * ldb));
@@ -70,7 +78,25 @@ TEST_CASE("gemm equals the triple loop on every split path, transpose and leadin
                 for (int64_t i = 0; i < c.M; ++i)
                     for (int64_t j = c.N; j < ldc; ++j) REQUIRE(C[size_t(i * ldc + j)] == expected[size_t(i * ldc + j)]);
             }
+    set_gemm_backend(saved_backend);
     set_num_threads(saved_threads);
+}
+
+TEST_CASE("gemm with beta 0 overwrites C without reading it, with both backends", "[ops][blas]") {
+    const GemmBackend saved_backend = gemm_backend();
+    const int64_t M = 30, N = 40, K = 300;  // two K panels of the own kernel
+    std::vector<float> A(size_t(M * K)), B(size_t(K * N)), C(size_t(M * N)), expected(size_t(M * N), 0.f);
+    Generator gen(4);
+    gen.fill_uniform(A.data(), int64_t(A.size()), -1.f, 1.f);
+    gen.fill_uniform(B.data(), int64_t(B.size()), -1.f, 1.f);
+    reference_gemm(false, false, M, N, K, 1.f, A, K, B, N, 0.f, expected, N);
+    for (GemmBackend backend : {GemmBackend::openblas, GemmBackend::own_kernel}) {
+        set_gemm_backend(backend);
+        std::fill(C.begin(), C.end(), std::nanf(""));  // what an uninitialized output may hold
+        gemm(false, false, M, N, K, 1.f, A.data(), K, B.data(), N, 0.f, C.data(), N);
+        for (size_t i = 0; i < C.size(); ++i) REQUIRE(std::abs(C[i] - expected[i]) < 1e-3f);
+    }
+    set_gemm_backend(saved_backend);
 }
 
 TEST_CASE("gemm gives the same bits on every call (the thread split is fixed by the shape)", "[ops][blas]") {
