@@ -2,7 +2,9 @@
 //
 // libm's expf/erff are scalar calls, so a loop over them runs one element at a
 // time. These versions are plain arithmetic, inlined into the kernels' loops,
-// and become AVX-512/AVX2 code:
+// and become AVX-512/AVX2 code (on AVX2 only with -fno-trapping-math, set in
+// CMakeLists.txt: their selects and clamps guard divisions, and without masked
+// instructions GCC may not compute both sides unless FP ops cannot trap):
 //   exp(x):  x = n·ln2 + r with |r| ≤ ln2/2, e^r by a degree-6 Taylor
 //            polynomial, 2^n by writing n into the float's exponent bits.
 //            Inputs are clamped to [-88, 88] (88 gives 1.65e38).
