@@ -16,17 +16,6 @@ constexpr int64_t kPanelN = 128;  // column panel: 128 columns of B and C
 // Rows per register block: 12 (24 accumulators) fit AVX-512's 32 registers; AVX2 has 16, so 6.
 constexpr int kRowBlock = small::kLanes == 16 ? 12 : 6;
 
-// dst (K × N, row stride N) = op(B) for op(B) = Bᵀ, B stored N × K with row stride ldb.
-void transpose_into(const float* B, int64_t ldb, int64_t K, int64_t N, float* dst) {
-    constexpr int64_t kTile = 16;  // 16×16 tiles: both sides touch whole cache lines
-    for (int64_t j0 = 0; j0 < N; j0 += kTile)
-        for (int64_t k0 = 0; k0 < K; k0 += kTile) {
-            const int64_t j1 = std::min(N, j0 + kTile), k1 = std::min(K, k0 + kTile);
-            for (int64_t j = j0; j < j1; ++j)
-                for (int64_t k = k0; k < k1; ++k) dst[k * N + j] = B[j * ldb + k];
-        }
-}
-
 }  // namespace
 
 void kernel_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
@@ -44,7 +33,7 @@ void kernel_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
     if (trans_b) {  // small::gemm reads B row by row: give it op(B) = Bᵀ stored K × N
         static thread_local std::vector<float> transposed;
         transposed.resize(size_t(K * N));
-        transpose_into(B, ldb, K, N, transposed.data());
+        small::transpose_padded(B, ldb, N, K, transposed.data(), N);  // B is N × K
         B = transposed.data();
         ldb = N;
     }
