@@ -6,8 +6,8 @@
 // Cache blocking around the register-blocked small::gemm (a block of 12 rows ×
 // 32 columns of C lives in 24 of the 32 AVX-512 registers; 6 × 16 in 12 of
 // AVX2's 16): the inner dimension K goes in panels of 256 and the columns N in
-// panels of 128, so the panel of B in use (256 × 128 floats, 128 KB) stays in L2 while the rows of A
-// stream past it. A is read in place (no packing); a transposed B is first
+// panels of 128, so the panel of B in use (256 × 128 floats, 128 KB) stays in
+// L2 while the rows of A stream past it. A is read in place (no packing); a transposed B is first
 // transposed into a per-thread scratch buffer (K·N copies against 2·M·N·K
 // flops). Cost: 2·M·N·K flops, scratch K·N floats when op(B) = Bᵀ.
 //
