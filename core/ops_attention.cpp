@@ -11,10 +11,13 @@
 //              P = e^(s·Q_i K_jᵀ - L_i),  dV_j += Pᵀ dO_i,  dP = dO_i V_jᵀ,
 //              dS = P ∘ (dP - Δ_i),  dQ_i += s·dS K_j,  dK_j += s·dSᵀ Q_i
 // Time O(N·M·D) like the dense form; memory O((N + M)·D) per head plus one
-// tile of scores per thread, instead of O(N·M). With causal, key tiles past
+// tile of scores per thread, instead of O(N·M) (the dense path for M ≤ 128
+// keeps N·M ≤ 128·N per head for its backward). With causal, key tiles past
 // the diagonal are skipped (about half the work). Heads run in parallel;
 // the tile products are single-threaded sgemm calls. Key ranges of at most
-// 128 (a ViT's 65 tokens) take a dense per-head path instead (see below).
+// 128 (a ViT's 65 tokens) take a dense per-head path instead (see below),
+// which, when a backward will follow, keeps P (at most 128 per query) so the
+// backward need not recompute it.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -116,25 +119,30 @@ void output_dots(const float* dout, int64_t lddo, const float* out, int64_t ldo,
 // register-blocked small::gemm instead of sgemm calls (whose fixed cost is
 // large at this size). Same formulas as above with a single key tile, but the
 // scores are kept transposed, Sᵀ = s·K Qᵀ of shape [M, Np] (Np = N rounded up
-// to 16, padding columns from zero queries): the softmax over keys then runs
-// down the columns, 16 queries per vector instruction, with no horizontal
-// reductions in 65-element rows. Products with Qᵀ, dOᵀ use a transposed copy.
+// to the vector width, padding columns from zero queries): the softmax over
+// keys then runs down the columns, 8 or 16 queries per vector instruction,
+// with no horizontal reductions in 65-element rows. Products with Qᵀ, dOᵀ use
+// a transposed copy. When the forward is given `probs` (training), it leaves
+// the normalized Pᵀ there and the backward starts from it.
 constexpr int64_t kDenseKeys = 128;
 
-int64_t padded_queries(int64_t N) { return (N + 15) / 16 * 16; }
+int64_t padded_queries(int64_t N) { return (N + small::kLanes - 1) / small::kLanes * small::kLanes; }
 
 struct DenseScratch {
     std::vector<float> qt, dot, ST, dST, row_a, row_b;  // Qᵀ, dOᵀ [D, Np]; Sᵀ, dSᵀ [M, Np]; per-query values
 };
 
-// Sᵀ = s·K Qᵀ, future keys (c > r) set to -inf when causal. Leaves Qᵀ in w.qt.
+// Sᵀ = s·K Qᵀ into ST ([M, Np]; w.ST when null), future keys (c > r) set to
+// -inf when causal.
 float* transposed_scores(const float* q, const float* k, int64_t ldq, int64_t ldk, int64_t N, int64_t M, int64_t D,
-                         float scale, bool causal, DenseScratch& w) {
+                         float scale, bool causal, DenseScratch& w, float* ST = nullptr) {
     const int64_t Np = padded_queries(N);
     w.qt.resize(size_t(D * Np));
-    w.ST.resize(size_t(M * Np));
+    if (!ST) {
+        w.ST.resize(size_t(M * Np));
+        ST = w.ST.data();
+    }
     small::transpose_padded(q, ldq, N, D, w.qt.data(), Np);
-    float* ST = w.ST.data();
     small::gemm<false>(M, Np, D, scale, k, ldk, w.qt.data(), Np, false, ST, Np);
     if (causal)
         for (int64_t c = 1; c < M; ++c) std::fill(ST + c * Np, ST + c * Np + std::min(c, Np), kNegInf);
@@ -142,10 +150,10 @@ float* transposed_scores(const float* q, const float* k, int64_t ldq, int64_t ld
 }
 
 void dense_forward_head(const float* q, const float* k, const float* v, int64_t ldq, int64_t ldk, int64_t ldv,
-                        float* out, int64_t ldo, float* lse, int64_t N, int64_t M, int64_t D, float scale, bool causal,
-                        DenseScratch& w) {
+                        float* out, int64_t ldo, float* lse, float* probs, int64_t N, int64_t M, int64_t D,
+                        float scale, bool causal, DenseScratch& w) {
     const int64_t Np = padded_queries(N);
-    float* ST = transposed_scores(q, k, ldq, ldk, N, M, D, scale, causal, w);
+    float* ST = transposed_scores(q, k, ldq, ldk, N, M, D, scale, causal, w, probs);
     w.row_a.assign(size_t(Np), kNegInf);
     w.row_b.assign(size_t(Np), 0.f);
     float *row_max = w.row_a.data(), *row_sum = w.row_b.data();
@@ -164,31 +172,26 @@ void dense_forward_head(const float* q, const float* k, const float* v, int64_t 
     }
     // every query has a key (causal needs N = M: the diagonal), so l > 0
     for (int64_t r = 0; r < N; ++r) lse[r] = row_max[r] + std::log(row_sum[r]);
-    small::gemm<true>(N, D, M, 1.f, ST, Np, v, ldv, false, out, ldo);  // O = (Pᵀ)ᵀ V, then / l
-    for (int64_t r = 0; r < N; ++r) {
-        float* o = out + r * ldo;
-        const float inv = 1.f / row_sum[r];
+    float* inv_sum = row_sum;
 #pragma omp simd
-        for (int64_t d = 0; d < D; ++d) o[d] *= inv;
+    for (int64_t r = 0; r < Np; ++r) inv_sum[r] = 1.f / row_sum[r];
+    for (int64_t c = 0; c < M; ++c) {  // Pᵀ /= l: the probabilities
+        float* p = ST + c * Np;
+#pragma omp simd
+        for (int64_t r = 0; r < Np; ++r) p[r] *= inv_sum[r];
     }
+    small::gemm<true>(N, D, M, 1.f, ST, Np, v, ldv, false, out, ldo);  // O = (Pᵀ)ᵀ V
 }
 
+// Backward of one head from the forward's Pᵀ (causal: already 0 above the diagonal).
 void dense_backward_head(const float* q, const float* k, const float* v, int64_t ldq, int64_t ldk, int64_t ldv,
-                         const float* out, int64_t ldo, const float* dout, int64_t lddo, const float* lse, float* dq,
-                         float* dk, float* dv, int64_t ldg, int64_t N, int64_t M, int64_t D, float scale, bool causal,
+                         const float* out, int64_t ldo, const float* dout, int64_t lddo, const float* PT, float* dq,
+                         float* dk, float* dv, int64_t ldg, int64_t N, int64_t M, int64_t D, float scale,
                          DenseScratch& w) {
     const int64_t Np = padded_queries(N);
-    float* PT = transposed_scores(q, k, ldq, ldk, N, M, D, scale, causal, w);
-    w.row_a.assign(size_t(Np), 0.f);  // L (padding queries: 0, their values are never read)
-    w.row_b.assign(size_t(Np), 0.f);  // Δ
-    float *L = w.row_a.data(), *delta = w.row_b.data();
-    std::copy(lse, lse + N, L);
+    w.row_b.assign(size_t(Np), 0.f);  // Δ (padding queries: 0)
+    float* delta = w.row_b.data();
     output_dots(dout, lddo, out, ldo, N, D, delta);
-    for (int64_t c = 0; c < M; ++c) {  // Pᵀ = e^(Sᵀ - L)
-        float* p = PT + c * Np;
-#pragma omp simd
-        for (int64_t r = 0; r < Np; ++r) p[r] = p[r] == kNegInf ? 0.f : fast::exp(p[r] - L[r]);
-    }
     w.dot.resize(size_t(D * Np));
     w.dST.resize(size_t(M * Np));
     small::transpose_padded(dout, lddo, N, D, w.dot.data(), Np);
@@ -248,9 +251,10 @@ void attention_backward_head(const float* q, const float* k, const float* v, int
     }
 }
 
-// Forward of every head: O (a [B,H,N,D] view) and the log-sum-exp L [B,H,N].
+// Forward of every head: O (a [B,H,N,D] view) and the log-sum-exp L [B,H,N];
+// with `probs` (dense path only) also every head's Pᵀ, [B·H, M, Np].
 void forward_all_heads(const HeadView& Q, const HeadView& K, const HeadView& V, const HeadView& O, float* lse,
-                       int64_t B, int64_t H, int64_t N, int64_t M, int64_t D, float scale, bool causal) {
+                       float* probs, int64_t B, int64_t H, int64_t N, int64_t M, int64_t D, float scale, bool causal) {
     profiler::add_flops(4.0 * double(B * H) * double(N) * double(M) * double(D) * (causal ? 0.5 : 1.0));  // Q Kᵀ, P V
     const bool dense = M <= kDenseKeys;
     parallel_for(0, B * H, 1, [&](int64_t lo, int64_t hi) {
@@ -261,7 +265,8 @@ void forward_all_heads(const HeadView& Q, const HeadView& K, const HeadView& V, 
             float* out = const_cast<float*>(O.head(b, h));
             if (dense)
                 dense_forward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row, out, O.row,
-                                   lse + bh * N, N, M, D, scale, causal, scratch);
+                                   lse + bh * N, probs ? probs + bh * M * padded_queries(N) : nullptr, N, M, D, scale,
+                                   causal, scratch);
             else
                 attention_forward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row, out, O.row,
                                        lse + bh * N, N, M, D, scale, causal, S, acc);
@@ -271,13 +276,15 @@ void forward_all_heads(const HeadView& Q, const HeadView& K, const HeadView& V, 
 
 // Backward of every head into dQ, dK, dV, given as views with unit stride in D
 // and one row stride for all three (contiguous [B,H,N,D] tensors: D; the slots
-// of a packed [B,N,3,H,D] one: 3·H·D).
+// of a packed [B,N,3,H,D] one: 3·H·D). The dense path starts from the
+// forward's `probs`; the tiled one recomputes P from L.
 void backward_all_heads(const HeadView& Q, const HeadView& K, const HeadView& V, const HeadView& O,
-                        const HeadView& dO, const float* lse, const HeadView& dQ, const HeadView& dK,
-                        const HeadView& dV, int64_t B, int64_t H, int64_t N, int64_t M, int64_t D, float scale,
-                        bool causal) {
-    profiler::add_flops(10.0 * double(B * H) * double(N) * double(M) * double(D) * (causal ? 0.5 : 1.0));  // Q Kᵀ again, dV, dP, dQ, dK
+                        const HeadView& dO, const float* lse, const float* probs, const HeadView& dQ,
+                        const HeadView& dK, const HeadView& dV, int64_t B, int64_t H, int64_t N, int64_t M, int64_t D,
+                        float scale, bool causal) {
     const bool dense = M <= kDenseKeys;
+    const double products = dense ? 4.0 : 5.0;  // dV, dP, dQ, dK (+ Q Kᵀ again when tiled)
+    profiler::add_flops(2.0 * products * double(B * H) * double(N) * double(M) * double(D) * (causal ? 0.5 : 1.0));
     parallel_for(0, B * H, 1, [&](int64_t lo, int64_t hi) {
         std::vector<float> P, dS, delta;
         DenseScratch scratch;
@@ -287,8 +294,8 @@ void backward_all_heads(const HeadView& Q, const HeadView& K, const HeadView& V,
                   *dv = const_cast<float*>(dV.head(b, h));
             if (dense)
                 dense_backward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row, O.head(b, h), O.row,
-                                    dO.head(b, h), dO.row, lse + bh * N, dq, dk, dv, dQ.row, N, M, D, scale, causal,
-                                    scratch);
+                                    dO.head(b, h), dO.row, probs + bh * M * padded_queries(N), dq, dk, dv, dQ.row, N,
+                                    M, D, scale, scratch);
             else
                 attention_backward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row, O.head(b, h),
                                         O.row, dO.head(b, h), dO.row, lse + bh * N, dq, dk, dv, dQ.row, N, M, D,
@@ -302,6 +309,14 @@ HeadView packed_slot(const Tensor& qkv, int64_t which, int64_t H, int64_t D) {
     const int64_t width = qkv.size(2);
     return {qkv.data() + which * H * D, qkv.size(1) * width, D, width};
 }
+
+// The dense path's saved Pᵀ of every head when a backward can follow, else undefined.
+Tensor probs_for_backward(const std::vector<Tensor>& inputs, int64_t B, int64_t H, int64_t N, int64_t M) {
+    if (M > kDenseKeys || !any_requires_grad(inputs)) return {};
+    return Tensor::empty({B * H, M, padded_queries(N)});
+}
+
+float* data_or_null(const Tensor& t) { return t.defined() ? t.data() : nullptr; }
 
 }  // namespace
 
@@ -320,15 +335,17 @@ Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, cons
     // out is stored [B, N, H, D] and returned as its [B, H, N, D] view, so that
     // merging heads back to [B, N, H·D] afterwards needs no copy.
     Tensor out = permute(Tensor::empty({B, N, H, D}), {0, 2, 1, 3}), lse = Tensor::empty({B, H, N});
-    forward_all_heads(head_view(q), head_view(k), head_view(v), head_view(out), lse.data(), B, H, N, M, D, scale, causal);
+    Tensor probs = probs_for_backward({q_in, k_in, v_in}, B, H, N, M);
+    forward_all_heads(head_view(q), head_view(k), head_view(v), head_view(out), lse.data(), data_or_null(probs), B, H,
+                      N, M, D, scale, causal);
     return record("scaled_dot_product_attention", out, {q_in, k_in, v_in},
-                  [q, k, v, out_saved = out.detach(), lse, causal, scale](const Tensor& dout_in) {
+                  [q, k, v, out_saved = out.detach(), lse, probs, causal, scale](const Tensor& dout_in) {
                       Tensor dout = unit_inner_stride(dout_in);  // e.g. the [B, N, H, D] layout of the next projection's gradient
                       const int64_t B = q.size(0), H = q.size(1), N = q.size(2), M = k.size(2), D = q.size(3);
                       Tensor dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
                       backward_all_heads(head_view(q), head_view(k), head_view(v), head_view(out_saved),
-                                         head_view(dout), lse.data(), head_view(dq), head_view(dk), head_view(dv), B,
-                                         H, N, M, D, scale, causal);
+                                         head_view(dout), lse.data(), data_or_null(probs), head_view(dq),
+                                         head_view(dk), head_view(dv), B, H, N, M, D, scale, causal);
                       return std::vector<Tensor>{dq, dk, dv};
                   });
 }
@@ -343,16 +360,17 @@ Tensor scaled_dot_product_attention_packed(const Tensor& qkv_in, int64_t heads, 
     if (scale == 0.f) scale = 1.f / std::sqrt(float(D));
     Tensor qkv = qkv_in.detach().contiguous();
     Tensor out = permute(Tensor::empty({B, N, H, D}), {0, 2, 1, 3}), lse = Tensor::empty({B, H, N});
+    Tensor probs = probs_for_backward({qkv_in}, B, H, N, N);
     forward_all_heads(packed_slot(qkv, 0, H, D), packed_slot(qkv, 1, H, D), packed_slot(qkv, 2, H, D),
-                      head_view(out), lse.data(), B, H, N, N, D, scale, causal);
+                      head_view(out), lse.data(), data_or_null(probs), B, H, N, N, D, scale, causal);
     return record("scaled_dot_product_attention", out, {qkv_in},
-                  [qkv, out_saved = out.detach(), lse, H, D, causal, scale](const Tensor& dout_in) {
+                  [qkv, out_saved = out.detach(), lse, probs, H, D, causal, scale](const Tensor& dout_in) {
                       Tensor dout = unit_inner_stride(dout_in);
                       const int64_t B = qkv.size(0), N = qkv.size(1);
                       Tensor dqkv = Tensor::empty(qkv.shape());  // every element is written: no zero fill
                       backward_all_heads(packed_slot(qkv, 0, H, D), packed_slot(qkv, 1, H, D),
                                          packed_slot(qkv, 2, H, D), head_view(out_saved), head_view(dout), lse.data(),
-                                         packed_slot(dqkv, 0, H, D), packed_slot(dqkv, 1, H, D),
+                                         data_or_null(probs), packed_slot(dqkv, 0, H, D), packed_slot(dqkv, 1, H, D),
                                          packed_slot(dqkv, 2, H, D), B, H, N, N, D, scale, causal);
                       return std::vector<Tensor>{dqkv};
                   });
