@@ -47,14 +47,21 @@ inline float tanh(float x) {
     return (x2 < 1.f / 64.f) ? small : big;
 }
 
-inline float erf(float x) {
+// erf(x); also stores e^{-x²}, which it computes anyway, in gauss (erf' = 2/√π · e^{-x²}).
+inline float erf(float x, float& gauss) {
     constexpr float p = 0.3275911f, a1 = 0.254829592f, a2 = -0.284496736f, a3 = 1.421413741f, a4 = -1.453152027f,
                     a5 = 1.061405429f;
     float ax = x < 0.f ? -x : x;
     float t = 1.f / (1.f + p * ax);
     float poly = t * (a1 + t * (a2 + t * (a3 + t * (a4 + t * a5))));
-    float y = 1.f - poly * fast::exp(-ax * ax);
+    gauss = fast::exp(-ax * ax);
+    float y = 1.f - poly * gauss;
     return x < 0.f ? -y : y;
+}
+
+inline float erf(float x) {
+    float gauss;
+    return erf(x, gauss);
 }
 
 namespace detail {

@@ -80,7 +80,8 @@ Tensor relu(const Tensor& x) {  // relu' = 1 where y > 0
                                [](float y) { return y > 0.f ? 1.f : 0.f; });
 }
 
-// GELU(x) = x Φ(x). Exact: Φ(x) = ½(1 + erf(x/√2)), Φ'(x) = e^{-x²/2}/√(2π).
+// GELU(x) = x Φ(x). Exact: Φ(x) = ½(1 + erf(x/√2)), Φ'(x) = e^{-x²/2}/√(2π)
+// (one exp for both: erf(u) already forms e^{-u²} = e^{-x²/2}).
 // Tanh approximation: ½x(1 + tanh(u)), u = √(2/π)(x + 0.044715x³).
 Tensor gelu(const Tensor& x, GeluApprox approx) {
     PROFILE_SCOPE("gelu");
@@ -89,7 +90,11 @@ Tensor gelu(const Tensor& x, GeluApprox approx) {
     if (approx == GeluApprox::None)
         return unary_saving_input(
             "gelu", x, [](float a) { return 0.5f * a * (1.f + fast::erf(a * kInvSqrt2)); },
-            [](float a) { return 0.5f * (1.f + fast::erf(a * kInvSqrt2)) + a * kInvSqrt2Pi * fast::exp(-0.5f * a * a); });
+            [](float a) {
+                float gauss;  // e^{-a²/2}
+                float cdf = 0.5f * (1.f + fast::erf(a * kInvSqrt2, gauss));
+                return cdf + a * kInvSqrt2Pi * gauss;
+            });
     return unary_saving_input(
         "gelu_tanh", x,
         [](float a) { return 0.5f * a * (1.f + fast::tanh(kSqrt2OverPi * (a + kCubic * a * a * a))); },
