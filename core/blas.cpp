@@ -31,6 +31,7 @@
 
 #include "core/gemm_kernel.h"
 #include "core/parallel.h"
+#include "core/small_gemm.h"
 
 namespace attnlab {
 
@@ -65,11 +66,14 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
 const float* op_row(const float* X, bool trans, int64_t i, int64_t ld) { return trans ? X + i : X + i * ld; }
 const float* op_col(const float* X, bool trans, int64_t j, int64_t ld) { return trans ? X + j * ld : X + j; }
 
-// One block's product on the calling thread.
+// Products at least one vector wide go to the own kernel when it is selected.
+bool uses_own_kernel(int64_t N) { return backend == GemmBackend::own_kernel && N >= small::kLanes; }
+
+// One block's product on the calling thread (gemm has already made B K × N for the own kernel).
 void block_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-    if (backend == GemmBackend::own_kernel && N >= 16)
-        kernel_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (uses_own_kernel(N) && !trans_b)
+        kernel_gemm(trans_a, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     else
         sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
@@ -86,6 +90,12 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
         for (int64_t i = 0; i < M; ++i)
             for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
         return;
+    }
+    if (uses_own_kernel(N) && trans_b) {  // the kernel reads op(B) row by row: transpose Bᵀ once, before the split
+        static thread_local std::vector<float> transposed_b;
+        transposed_b.resize(size_t(K * N));
+        small::transpose_padded(B, ldb, N, K, transposed_b.data(), N);  // B is N × K
+        B = transposed_b.data(), ldb = N, trans_b = false;
     }
     const int threads = omp_in_parallel() ? 1 : num_threads();
     const double flops = 2.0 * double(M) * double(N) * double(K);

@@ -3,7 +3,6 @@
 #include "core/gemm_kernel.h"
 
 #include <algorithm>
-#include <vector>
 
 #include "core/small_gemm.h"
 
@@ -18,8 +17,8 @@ constexpr int kRowBlock = small::kLanes == 16 ? 12 : 6;
 
 }  // namespace
 
-void kernel_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+void kernel_gemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
     if (M <= 0 || N <= 0) return;
     // beta = 0 (overwrite) and 1 (accumulate) are what the first K panel does; other betas scale C first.
     if (beta != 0.f && beta != 1.f)
@@ -29,13 +28,6 @@ void kernel_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
         if (beta == 0.f)
             for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.f);
         return;
-    }
-    if (trans_b) {  // small::gemm reads B row by row: give it op(B) = Bᵀ stored K × N
-        static thread_local std::vector<float> transposed;
-        transposed.resize(size_t(K * N));
-        small::transpose_padded(B, ldb, N, K, transposed.data(), N);  // B is N × K
-        B = transposed.data();
-        ldb = N;
     }
     for (int64_t k0 = 0; k0 < K; k0 += kPanelK) {
         const int64_t kb = std::min(kPanelK, K - k0);

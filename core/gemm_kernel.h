@@ -1,15 +1,17 @@
 // gemm_kernel.h — attnlab's own single-threaded sgemm (the default for CPUs with AVX-512):
 //
-//   C = alpha · op(A) · op(B) + beta · C     (row-major, op(X) = X or Xᵀ;
-//                                            the contract of cblas_sgemm)
+//   C = alpha · op(A) · B + beta · C     (row-major, op(A) = A or Aᵀ, B is
+//                                        K × N: the contract of cblas_sgemm
+//                                        without its transposed B)
 //
 // Cache blocking around the register-blocked small::gemm (a block of 12 rows ×
 // 32 columns of C lives in 24 of the 32 AVX-512 registers; 6 × 16 in 12 of
 // AVX2's 16): the inner dimension K goes in panels of 256 and the columns N in
 // panels of 128, so the panel of B in use (256 × 128 floats, 128 KB) stays in
-// L2 while the rows of A stream past it. A is read in place (no packing); a transposed B is first
-// transposed into a per-thread scratch buffer (K·N copies against 2·M·N·K
-// flops). Cost: 2·M·N·K flops, scratch K·N floats when op(B) = Bᵀ.
+// L2 while the rows of A stream past it. A and B are read in place (no
+// packing); core/blas.cpp transposes a Bᵀ operand once, before splitting the
+// product among the threads (K·N copies against 2·M·N·K flops). Cost:
+// 2·M·N·K flops, no allocation.
 //
 // Why not OpenBLAS everywhere: with OPENBLAS_CORETYPE=Haswell (set on the
 // development machines) OpenBLAS runs its AVX2 kernels, half as fast as
@@ -24,9 +26,9 @@
 
 namespace attnlab {
 
-// Single-threaded; any shape with N ≥ 1 (narrow products, N < 16, run mostly
-// in scalar code: core/blas.cpp sends those to OpenBLAS).
-void kernel_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+// Single-threaded; any shape with N ≥ 1 (products narrower than one vector
+// run mostly in scalar code: core/blas.cpp sends those to OpenBLAS).
+void kernel_gemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
 }  // namespace attnlab
