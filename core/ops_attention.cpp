@@ -150,8 +150,8 @@ float* transposed_scores(const float* q, const float* k, int64_t ldq, int64_t ld
 }
 
 void dense_forward_head(const float* q, const float* k, const float* v, int64_t ldq, int64_t ldk, int64_t ldv,
-                        float* out, int64_t ldo, float* lse, float* probs, int64_t N, int64_t M, int64_t D,
-                        float scale, bool causal, DenseScratch& w) {
+                        float* out, int64_t ldo, float* probs, int64_t N, int64_t M, int64_t D, float scale,
+                        bool causal, DenseScratch& w) {
     const int64_t Np = padded_queries(N);
     float* ST = transposed_scores(q, k, ldq, ldk, N, M, D, scale, causal, w, probs);
     w.row_a.assign(size_t(Np), kNegInf);
@@ -171,7 +171,6 @@ void dense_forward_head(const float* q, const float* k, const float* v, int64_t 
         }
     }
     // every query has a key (causal needs N = M: the diagonal), so l > 0
-    for (int64_t r = 0; r < N; ++r) lse[r] = row_max[r] + std::log(row_sum[r]);
     float* inv_sum = row_sum;
 #pragma omp simd
     for (int64_t r = 0; r < Np; ++r) inv_sum[r] = 1.f / row_sum[r];
@@ -251,8 +250,9 @@ void attention_backward_head(const float* q, const float* k, const float* v, int
     }
 }
 
-// Forward of every head: O (a [B,H,N,D] view) and the log-sum-exp L [B,H,N];
-// with `probs` (dense path only) also every head's Pᵀ, [B·H, M, Np].
+// Forward of every head: O (a [B,H,N,D] view) and what the backward starts
+// from (see Saved below): the tiled path's log-sum-exp L [B,H,N] into lse, the
+// dense path's Pᵀ [B·H, M, Np] into probs when that is not null.
 void forward_all_heads(const HeadView& Q, const HeadView& K, const HeadView& V, const HeadView& O, float* lse,
                        float* probs, int64_t B, int64_t H, int64_t N, int64_t M, int64_t D, float scale, bool causal) {
     profiler::add_flops(4.0 * double(B * H) * double(N) * double(M) * double(D) * (causal ? 0.5 : 1.0));  // Q Kᵀ, P V
@@ -265,8 +265,8 @@ void forward_all_heads(const HeadView& Q, const HeadView& K, const HeadView& V, 
             float* out = const_cast<float*>(O.head(b, h));
             if (dense)
                 dense_forward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row, out, O.row,
-                                   lse + bh * N, probs ? probs + bh * M * padded_queries(N) : nullptr, N, M, D, scale,
-                                   causal, scratch);
+                                   probs ? probs + bh * M * padded_queries(N) : nullptr, N, M, D, scale, causal,
+                                   scratch);
             else
                 attention_forward_head(Q.head(b, h), K.head(b, h), V.head(b, h), Q.row, K.row, V.row, out, O.row,
                                        lse + bh * N, N, M, D, scale, causal, S, acc);
@@ -310,11 +310,16 @@ HeadView packed_slot(const Tensor& qkv, int64_t which, int64_t H, int64_t D) {
     return {qkv.data() + which * H * D, qkv.size(1) * width, D, width};
 }
 
-// The dense path's saved Pᵀ of every head when a backward can follow, else undefined.
-Tensor probs_for_backward(const std::vector<Tensor>& inputs, int64_t B, int64_t H, int64_t N, int64_t M) {
-    if (M > kDenseKeys || !any_requires_grad(inputs)) return {};
-    return Tensor::empty({B * H, M, padded_queries(N)});
-}
+// What the backward starts from besides q, k, v and O: the tiled path's L
+// (always: its forward needs the buffer), the dense path's Pᵀ (only when a
+// backward can follow). The other one stays undefined.
+struct Saved {
+    Tensor lse, probs;
+    Saved(const std::vector<Tensor>& inputs, int64_t B, int64_t H, int64_t N, int64_t M) {
+        if (M > kDenseKeys) lse = Tensor::empty({B, H, N});
+        else if (any_requires_grad(inputs)) probs = Tensor::empty({B * H, M, padded_queries(N)});
+    }
+};
 
 float* data_or_null(const Tensor& t) { return t.defined() ? t.data() : nullptr; }
 
@@ -334,18 +339,18 @@ Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, cons
     Tensor q = unit_inner_stride(q_in.detach()), k = unit_inner_stride(k_in.detach()), v = unit_inner_stride(v_in.detach());
     // out is stored [B, N, H, D] and returned as its [B, H, N, D] view, so that
     // merging heads back to [B, N, H·D] afterwards needs no copy.
-    Tensor out = permute(Tensor::empty({B, N, H, D}), {0, 2, 1, 3}), lse = Tensor::empty({B, H, N});
-    Tensor probs = probs_for_backward({q_in, k_in, v_in}, B, H, N, M);
-    forward_all_heads(head_view(q), head_view(k), head_view(v), head_view(out), lse.data(), data_or_null(probs), B, H,
-                      N, M, D, scale, causal);
+    Tensor out = permute(Tensor::empty({B, N, H, D}), {0, 2, 1, 3});
+    Saved saved({q_in, k_in, v_in}, B, H, N, M);
+    forward_all_heads(head_view(q), head_view(k), head_view(v), head_view(out), data_or_null(saved.lse),
+                      data_or_null(saved.probs), B, H, N, M, D, scale, causal);
     return record("scaled_dot_product_attention", out, {q_in, k_in, v_in},
-                  [q, k, v, out_saved = out.detach(), lse, probs, causal, scale](const Tensor& dout_in) {
+                  [q, k, v, out_saved = out.detach(), saved, causal, scale](const Tensor& dout_in) {
                       Tensor dout = unit_inner_stride(dout_in);  // e.g. the [B, N, H, D] layout of the next projection's gradient
                       const int64_t B = q.size(0), H = q.size(1), N = q.size(2), M = k.size(2), D = q.size(3);
                       Tensor dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
                       backward_all_heads(head_view(q), head_view(k), head_view(v), head_view(out_saved),
-                                         head_view(dout), lse.data(), data_or_null(probs), head_view(dq),
-                                         head_view(dk), head_view(dv), B, H, N, M, D, scale, causal);
+                                         head_view(dout), data_or_null(saved.lse), data_or_null(saved.probs),
+                                         head_view(dq), head_view(dk), head_view(dv), B, H, N, M, D, scale, causal);
                       return std::vector<Tensor>{dq, dk, dv};
                   });
 }
@@ -359,18 +364,18 @@ Tensor scaled_dot_product_attention_packed(const Tensor& qkv_in, int64_t heads, 
     const int64_t B = qkv_in.size(0), N = qkv_in.size(1), H = heads, D = qkv_in.size(2) / (3 * heads);
     if (scale == 0.f) scale = 1.f / std::sqrt(float(D));
     Tensor qkv = qkv_in.detach().contiguous();
-    Tensor out = permute(Tensor::empty({B, N, H, D}), {0, 2, 1, 3}), lse = Tensor::empty({B, H, N});
-    Tensor probs = probs_for_backward({qkv_in}, B, H, N, N);
+    Tensor out = permute(Tensor::empty({B, N, H, D}), {0, 2, 1, 3});
+    Saved saved({qkv_in}, B, H, N, N);
     forward_all_heads(packed_slot(qkv, 0, H, D), packed_slot(qkv, 1, H, D), packed_slot(qkv, 2, H, D),
-                      head_view(out), lse.data(), data_or_null(probs), B, H, N, N, D, scale, causal);
+                      head_view(out), data_or_null(saved.lse), data_or_null(saved.probs), B, H, N, N, D, scale, causal);
     return record("scaled_dot_product_attention", out, {qkv_in},
-                  [qkv, out_saved = out.detach(), lse, probs, H, D, causal, scale](const Tensor& dout_in) {
+                  [qkv, out_saved = out.detach(), saved, H, D, causal, scale](const Tensor& dout_in) {
                       Tensor dout = unit_inner_stride(dout_in);
                       const int64_t B = qkv.size(0), N = qkv.size(1);
                       Tensor dqkv = Tensor::empty(qkv.shape());  // every element is written: no zero fill
                       backward_all_heads(packed_slot(qkv, 0, H, D), packed_slot(qkv, 1, H, D),
-                                         packed_slot(qkv, 2, H, D), head_view(out_saved), head_view(dout), lse.data(),
-                                         data_or_null(probs), packed_slot(dqkv, 0, H, D), packed_slot(dqkv, 1, H, D),
+                                         packed_slot(qkv, 2, H, D), head_view(out_saved), head_view(dout),
+                                         data_or_null(saved.lse), data_or_null(saved.probs), packed_slot(dqkv, 0, H, D), packed_slot(dqkv, 1, H, D),
                                          packed_slot(dqkv, 2, H, D), B, H, N, N, D, scale, causal);
                       return std::vector<Tensor>{dqkv};
                   });
