@@ -129,31 +129,25 @@ constexpr int64_t kDenseKeys = 128;
 int64_t padded_queries(int64_t N) { return (N + small::kLanes - 1) / small::kLanes * small::kLanes; }
 
 struct DenseScratch {
-    std::vector<float> qt, dot, ST, dST, row_a, row_b;  // Qᵀ, dOᵀ [D, Np]; Sᵀ, dSᵀ [M, Np]; per-query values
+    std::vector<float> qt, dot, ST, dST, row_a, row_b;  // Qᵀ, dOᵀ [D, Np]; Sᵀ (inference), dSᵀ [M, Np]; per query
 };
 
-// Sᵀ = s·K Qᵀ into ST ([M, Np]; w.ST when null), future keys (c > r) set to
-// -inf when causal.
-float* transposed_scores(const float* q, const float* k, int64_t ldq, int64_t ldk, int64_t N, int64_t M, int64_t D,
-                         float scale, bool causal, DenseScratch& w, float* ST = nullptr) {
-    const int64_t Np = padded_queries(N);
-    w.qt.resize(size_t(D * Np));
-    if (!ST) {
-        w.ST.resize(size_t(M * Np));
-        ST = w.ST.data();
-    }
-    small::transpose_padded(q, ldq, N, D, w.qt.data(), Np);
-    small::gemm<false>(M, Np, D, scale, k, ldk, w.qt.data(), Np, false, ST, Np);
-    if (causal)
-        for (int64_t c = 1; c < M; ++c) std::fill(ST + c * Np, ST + c * Np + std::min(c, Np), kNegInf);
-    return ST;
-}
-
+// Pᵀ of one head into probs ([M, Np]; the thread's scratch when null, i.e. no
+// backward follows), O = P V into out.
 void dense_forward_head(const float* q, const float* k, const float* v, int64_t ldq, int64_t ldk, int64_t ldv,
                         float* out, int64_t ldo, float* probs, int64_t N, int64_t M, int64_t D, float scale,
                         bool causal, DenseScratch& w) {
     const int64_t Np = padded_queries(N);
-    float* ST = transposed_scores(q, k, ldq, ldk, N, M, D, scale, causal, w, probs);
+    float* ST = probs;  // Sᵀ = s·K Qᵀ, future keys (c > r) -inf when causal; becomes Pᵀ in place
+    if (!ST) {
+        w.ST.resize(size_t(M * Np));
+        ST = w.ST.data();
+    }
+    w.qt.resize(size_t(D * Np));
+    small::transpose_padded(q, ldq, N, D, w.qt.data(), Np);
+    small::gemm<false>(M, Np, D, scale, k, ldk, w.qt.data(), Np, false, ST, Np);
+    if (causal)
+        for (int64_t c = 1; c < M; ++c) std::fill(ST + c * Np, ST + c * Np + std::min(c, Np), kNegInf);
     w.row_a.assign(size_t(Np), kNegInf);
     w.row_b.assign(size_t(Np), 0.f);
     float *row_max = w.row_a.data(), *row_sum = w.row_b.data();
