@@ -4,7 +4,8 @@
 //   out = A V
 // Time O(N²D). Computed by the fused scaled_dot_product_attention op
 // (core/ops_attention.cpp), which streams key tiles with an online softmax, so
-// memory is O(N·D) per head (up to 128 keys: one dense block per head);
+// memory is O(N·D) per head (up to 128 keys: one dense block per head, whose
+// probabilities, at most 128 per query, are kept for the backward);
 // MultiHeadAttention hands it the packed qkv projection (forward_packed), so
 // backward writes one gradient. reference.cpp has the plain three-op version.
 // Options: causal (bool, default false).
