@@ -246,6 +246,26 @@ TEST_CASE("fused attention accepts the strided q, k, v views of a qkv projection
                       {randn({1, 2, 70, 4}, 1), randn({1, 2, 70, 4}, 2), randn({1, 2, 70, 4}, 3)});
 }
 
+// The dense path (≤ 128 keys) keeps Pᵀ ([B·H, M, Np] floats) for the backward
+// only when one can follow: inference allocates just the output.
+TEST_CASE("dense fused attention keeps the probabilities only when a backward can follow", "[attention][memory]") {
+    const int64_t B = 4, H = 2, N = 65, D = 16;
+    const double out_bytes = double(B * H * N * D) * sizeof(float), probs_bytes = double(B * H * N * N) * sizeof(float);
+    auto extra_peak = [&](bool grad) {
+        QKV x = random_qkv(B, H, N, D, 6);
+        NoGradGuard restore_on_return;  // then the mode under test
+        set_grad_enabled(grad);
+        reset_storage_peak();
+        size_t base = storage_bytes_in_use();
+        Tensor out = scaled_dot_product_attention(x.q, x.k, x.v);
+        return double(storage_bytes_peak() - base);
+    };
+    double inference = extra_peak(false), training = extra_peak(true);
+    INFO("extra peak bytes: inference " << inference << ", training " << training << ", output " << out_bytes);
+    REQUIRE(inference < out_bytes + probs_bytes / 4);  // output (+ allocator rounding), no probabilities
+    REQUIRE(training >= out_bytes + probs_bytes);      // output and Pᵀ (N padded to the vector width)
+}
+
 TEST_CASE("fused attention memory grows linearly in N", "[attention]") {
     auto peak = [](int64_t N) {
         QKV x = random_qkv(1, 2, N, 16, 3);
