@@ -369,8 +369,9 @@ Tensor scaled_dot_product_attention_packed(const Tensor& qkv_in, int64_t heads, 
                       Tensor dqkv = Tensor::empty(qkv.shape());  // every element is written: no zero fill
                       backward_all_heads(packed_slot(qkv, 0, H, D), packed_slot(qkv, 1, H, D),
                                          packed_slot(qkv, 2, H, D), head_view(out_saved), head_view(dout),
-                                         data_or_null(saved.lse), data_or_null(saved.probs), packed_slot(dqkv, 0, H, D), packed_slot(dqkv, 1, H, D),
-                                         packed_slot(dqkv, 2, H, D), B, H, N, N, D, scale, causal);
+                                         data_or_null(saved.lse), data_or_null(saved.probs), packed_slot(dqkv, 0, H, D),
+                                         packed_slot(dqkv, 1, H, D), packed_slot(dqkv, 2, H, D), B, H, N, N, D, scale,
+                                         causal);
                       return std::vector<Tensor>{dqkv};
                   });
 }
