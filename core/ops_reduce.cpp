@@ -46,7 +46,12 @@ static void sum_rows(const float* x, float* out, int64_t O, int64_t R) {
 
 // out[o] = Σ_r x[r·O + o] for a contiguous [R, O] block (e.g. a bias gradient).
 // Threads split the rows (one partial sum per column each), so a narrow
-// [8320, 128] gradient still uses every core.
+// [8320, 128] gradient still uses every core. Each thread adds blocks of
+// kFloatRows rows in float (a vector add per 8 or 16 columns, the block's sums
+// stay in L1) and folds each block's sums into double accumulators: float
+// rounding acts only within a 64-term sum, so long sums do not drift, and it is
+// 1.2–1.9× faster than converting every element to double ([8320, 128–384],
+// 2 threads, Zen 3).
 static void sum_cols(const float* x, float* out, int64_t R, int64_t O) {
     if (O >= 4096) {  // wide: threads split the columns instead
         parallel_for(0, O, 1024, [&](int64_t b, int64_t e) {
@@ -60,14 +65,22 @@ static void sum_cols(const float* x, float* out, int64_t R, int64_t O) {
         });
         return;
     }
+    constexpr int64_t kFloatRows = 64;
     const int nt = num_threads();
     std::vector<double> partial(size_t(nt) * size_t(O), 0.0);
     parallel_for_chunks(0, R, std::max<int64_t>(1, 32768 / std::max<int64_t>(O, 1)), [&](int chunk, int64_t b, int64_t e) {
         double* acc = partial.data() + size_t(chunk) * size_t(O);
-        for (int64_t r = b; r < e; ++r) {
-            const float* row = x + r * O;
+        std::vector<float> block_sum(static_cast<size_t>(O));
+        float* bs = block_sum.data();
+        for (int64_t r0 = b; r0 < e; r0 += kFloatRows) {
+            std::fill(bs, bs + O, 0.f);
+            for (int64_t r = r0; r < std::min(e, r0 + kFloatRows); ++r) {
+                const float* row = x + r * O;
 #pragma omp simd
-            for (int64_t o = 0; o < O; ++o) acc[o] += row[o];
+                for (int64_t o = 0; o < O; ++o) bs[o] += row[o];
+            }
+#pragma omp simd
+            for (int64_t o = 0; o < O; ++o) acc[o] += bs[o];
         }
     });
     for (int64_t o = 0; o < O; ++o) {

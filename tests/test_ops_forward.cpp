@@ -99,6 +99,12 @@ TEST_CASE("a large sum is accurate", "[ops]") {
     REQUIRE(sum(big).item() == Approx(419430.4f).epsilon(1e-6));
 }
 
+TEST_CASE("a long column sum does not drift (float only within blocks of rows)", "[ops]") {
+    Tensor col = Tensor::full({1 << 18, 3}, 0.1f);  // 262,144 × 0.1 per column
+    Tensor s = sum(col, {0});
+    for (int64_t o = 0; o < 3; ++o) REQUIRE(s.data()[o] == Approx(26214.4f).epsilon(1e-6));
+}
+
 TEST_CASE("sums over the leading dim match a double loop, narrow and wide", "[ops]") {
     for (auto [R, O] : {std::pair<int64_t, int64_t>{8320, 7}, {3000, 130}, {5, 5000}}) {
         Generator g(uint64_t(R + O));
