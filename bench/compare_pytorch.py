@@ -12,6 +12,11 @@ glibc malloc tunables that avoid page faults on large temporaries.
 
     make bench-compare                 # or: /usr/bin/python3 bench/compare_pytorch.py --build build
     /usr/bin/python3 bench/compare_pytorch.py --configs A --rounds 1 --steps 5    # quick look
+    /usr/bin/python3 bench/compare_pytorch.py --gemm own,openblas   # attnlab once per GEMM backend
+
+--gemm runs attnlab once per named GEMM backend (ATTNLAB_GEMM=own: its own
+kernel, the default on AVX-512 builds; =openblas: OpenBLAS's sgemm), each
+alternating with the same PyTorch runs, one result row per backend.
 
 Model FLOPs are counted analytically, identically for both: forward = sum of
 2*rows*in*out over linear layers + 4*B*H*T^2*D per block for QK^T and PV;
@@ -144,6 +149,30 @@ def model_flops(dim, depth, heads, mlp, patch, batch, T):
 
 
 # ---------------------------------------------------------------- orchestration
+def report_row(coretype, config, mode, gemm, ours, theirs):
+    """Medians of one job's runs, the ratio, and its printed line."""
+    key = "seconds" if config == "attention" else "images_per_sec"
+    med = lambda rs, k: statistics.median(r[k] for r in rs)
+    row = {"coretype": coretype or "unset", "config": config, "mode": mode, "gemm": gemm or "default",
+           "attnlab": {k: med(ours, k) for k in ours[0] if isinstance(ours[0][k], (int, float))},
+           "pytorch": {k: med(theirs, k) for k in theirs[0] if isinstance(theirs[0][k], (int, float))}}
+    a, p = row["attnlab"][key], row["pytorch"][key]
+    row["speedup"] = p / a if config == "attention" else a / p
+    tag = f" [{gemm} GEMM]" if gemm else ""
+    if config == "attention":
+        print(f"attention N={mode:>6} fwd+bwd{tag}  attnlab {a:8.3f} s {row['attnlab']['peak_rss_mb']:8.0f} MB | "
+              f"pytorch {p:8.3f} s {row['pytorch']['peak_rss_mb']:8.0f} MB | speedup {row['speedup']:.2f}x", flush=True)
+    else:
+        ceilings = [(name, row["attnlab"].get(key, 0)) for name, key in
+                    (("sgemm", "sgemm_gflops"), ("split sgemm", "split_sgemm_gflops"))]
+        parts = [f"{100 * row['attnlab']['gflops'] / v:.0f}% of {name} {v:.0f}" for name, v in ceilings if v]
+        frac = f" ({', '.join(parts)})" if parts else ""
+        print(f"config {config} {mode:5}{tag}  attnlab {a:7.1f} img/s {row['attnlab']['gflops']:6.1f} GFLOP/s{frac} "
+              f"{row['attnlab']['peak_rss_mb']:6.0f} MB | pytorch {p:7.1f} img/s {row['pytorch']['gflops']:6.1f} GFLOP/s "
+              f"{row['pytorch']['peak_rss_mb']:6.0f} MB | ratio {row['speedup']:.2f}x", flush=True)
+    return row
+
+
 def run_json(cmd, env):
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if out.returncode != 0:
@@ -151,8 +180,11 @@ def run_json(cmd, env):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def environment(coretype, torch_side, threads):
+def environment(coretype, torch_side, threads, gemm=""):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    env.pop("ATTNLAB_GEMM", None)
+    if gemm:
+        env["ATTNLAB_GEMM"] = gemm
     if coretype:
         env["OPENBLAS_CORETYPE"] = coretype
     else:
@@ -174,6 +206,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--attention", default="4096", help="sequence lengths for the attention-alone test; empty = skip")
+    ap.add_argument("--gemm", default="", help="comma-separated attnlab GEMM backends (own, openblas), one row each; "
+                    "empty = the build's default")
     ap.add_argument("--out", default="results")
     ap.add_argument("--worker", choices=["torch"], help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="train", help=argparse.SUPPRESS)
@@ -184,6 +218,10 @@ def main():
     if args.worker == "torch":
         return torch_worker(args)
 
+    gemms = args.gemm.split(",")
+    for g in gemms:
+        if g not in ("", "own", "openblas"):
+            sys.exit(f"--gemm: unknown backend '{g}' (expected own, openblas or empty for the build's default)")
     ensure_torch()
     bench = os.path.join(args.build, "apps", "bench_train")
     if not os.path.exists(bench):
@@ -207,29 +245,13 @@ def main():
                 common = ["--steps", str(args.steps), "--warmup", str(args.warmup)] + shape
                 ours_cmd = [bench, "--mode", mode, "--sgemm"] + common
                 torch_cmd = [sys.executable, me, "--worker", "torch", "--mode", mode, "--threads", str(args.threads)] + common
-            ours, theirs = [], []
+            ours, theirs = {g: [] for g in gemms}, []
             for _ in range(args.rounds):  # alternate, so drifts in machine load hit both sides
-                ours.append(run_json(ours_cmd, environment(coretype, False, args.threads)))
+                for g in gemms:
+                    ours[g].append(run_json(ours_cmd, environment(coretype, False, args.threads, g)))
                 theirs.append(run_json(torch_cmd, environment(coretype, True, args.threads)))
-            key = "seconds" if config == "attention" else "images_per_sec"
-            med = lambda rs, k: statistics.median(r[k] for r in rs)
-            row = {"coretype": coretype or "unset", "config": config, "mode": mode,
-                   "attnlab": {k: med(ours, k) for k in ours[0] if isinstance(ours[0][k], (int, float))},
-                   "pytorch": {k: med(theirs, k) for k in theirs[0] if isinstance(theirs[0][k], (int, float))}}
-            a, p = row["attnlab"][key], row["pytorch"][key]
-            row["speedup"] = p / a if config == "attention" else a / p
-            results.append(row)
-            if config == "attention":
-                print(f"attention N={mode:>6} fwd+bwd  attnlab {a:8.3f} s {row['attnlab']['peak_rss_mb']:8.0f} MB | "
-                      f"pytorch {p:8.3f} s {row['pytorch']['peak_rss_mb']:8.0f} MB | speedup {row['speedup']:.2f}x", flush=True)
-            else:
-                ceilings = [(name, row["attnlab"].get(key, 0)) for name, key in
-                            (("sgemm", "sgemm_gflops"), ("split sgemm", "split_sgemm_gflops"))]
-                parts = [f"{100 * row['attnlab']['gflops'] / v:.0f}% of {name} {v:.0f}" for name, v in ceilings if v]
-                frac = f" ({', '.join(parts)})" if parts else ""
-                print(f"config {config} {mode:5}  attnlab {a:7.1f} img/s {row['attnlab']['gflops']:6.1f} GFLOP/s{frac} "
-                      f"{row['attnlab']['peak_rss_mb']:6.0f} MB | pytorch {p:7.1f} img/s {row['pytorch']['gflops']:6.1f} GFLOP/s "
-                      f"{row['pytorch']['peak_rss_mb']:6.0f} MB | ratio {row['speedup']:.2f}x", flush=True)
+            for g in gemms:
+                results.append(report_row(coretype, config, mode, g, ours[g], theirs))
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "compare_pytorch.json"), "w") as f:
         json.dump(results, f, indent=1)
@@ -239,16 +261,17 @@ def main():
         f.write("|---|---|---|---:|---:|---:|---:|---:|\n")
         for r in results:
             a, p = r["attnlab"], r["pytorch"]
+            gemm = f" ({r['gemm']} GEMM)" if r["gemm"] != "default" else ""
             if r["config"] == "attention":
-                f.write(f"| {r['coretype']} | attention N={r['mode']} | fwd+bwd | {a['seconds']:.3f} s | {p['seconds']:.3f} s | "
+                f.write(f"| {r['coretype']} | attention N={r['mode']}{gemm} | fwd+bwd | {a['seconds']:.3f} s | {p['seconds']:.3f} s | "
                         f"{r['speedup']:.2f}x | {a['gflops']:.0f} | {a['peak_rss_mb']:.0f} / {p['peak_rss_mb']:.0f} |\n")
             else:
                 sg, ss = a.get("sgemm_gflops", 0), a.get("split_sgemm_gflops", 0)
                 split = f", {100 * a['gflops'] / ss:.0f}%" if ss else ""
-                f.write(f"| {r['coretype']} | {r['config']} | {r['mode']} | {a['images_per_sec']:.0f} img/s | "
+                f.write(f"| {r['coretype']} | {r['config']}{gemm} | {r['mode']} | {a['images_per_sec']:.0f} img/s | "
                         f"{p['images_per_sec']:.0f} img/s | {r['speedup']:.2f}x | {a['gflops']:.0f} ({100 * a['gflops'] / sg:.0f}%{split}) | "
                         f"{a['peak_rss_mb']:.0f} / {p['peak_rss_mb']:.0f} |\n" if sg else
-                        f"| {r['coretype']} | {r['config']} | {r['mode']} | {a['images_per_sec']:.0f} img/s | "
+                        f"| {r['coretype']} | {r['config']}{gemm} | {r['mode']} | {a['images_per_sec']:.0f} img/s | "
                         f"{p['images_per_sec']:.0f} img/s | {r['speedup']:.2f}x | {a['gflops']:.0f} | "
                         f"{a['peak_rss_mb']:.0f} / {p['peak_rss_mb']:.0f} |\n")
     print(f"\nwrote {args.out}/compare_pytorch.md and .json")
