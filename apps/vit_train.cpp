@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
     app.add_option("--data", data_dir, "CIFAR-10 binary directory (default: $CIFAR10_DIR or data/cifar-10-batches-bin)")->group("Data");
     app.add_option("--val-split", val_split, "hold out the last N training images as a validation set (evaluated each epoch instead of test)")->check(CLI::Range(int64_t(0), int64_t(49999)))->group("Data");
     app.add_option("--train-subset", train_subset, "train on the first N training images only (quick runs)")->check(CLI::Range(int64_t(0), int64_t(50000)))->group("Data");
+    app.add_option("--eval-every", train.eval_every, "evaluate after every N-th epoch and after the last (0 = after the last only)")->check(CLI::Range(int64_t(0), int64_t(10000)))->group("Data");
     app.add_option("--eval-subset", eval_subset, "evaluate on the first N images of the eval set only")->check(CLI::Range(int64_t(0), int64_t(50000)))->group("Data");
 
     app.add_option("--checkpoint", run_dir, "run directory: best/ and last/ checkpoints, metrics.csv/.jsonl, summary.json")->group("Run");

@@ -40,9 +40,15 @@ static std::string hms(double seconds) {
 }
 
 nlohmann::json EpochRecord::to_json() const {
-    return {{"epoch", epoch},           {"lr", lr},           {"train_loss", train_loss}, {"train_acc", train_acc},
-            {"eval_loss", eval_loss},   {"eval_acc", eval_acc}, {"seconds", seconds},
-            {"images_per_sec", images_per_sec}, {"peak_rss_mb", peak_rss_mb}};
+    return {{"epoch", epoch},
+            {"lr", lr},
+            {"train_loss", train_loss},
+            {"train_acc", train_acc},
+            {"eval_loss", evaluated ? nlohmann::json(eval_loss) : nlohmann::json()},
+            {"eval_acc", evaluated ? nlohmann::json(eval_acc) : nlohmann::json()},
+            {"seconds", seconds},
+            {"images_per_sec", images_per_sec},
+            {"peak_rss_mb", peak_rss_mb}};
 }
 
 EvalResult evaluate(UnaryModule& model, const data::ImageDataset& dataset, const data::Normalization& norm,
@@ -93,6 +99,10 @@ Trainer::Trainer(std::shared_ptr<VisionTransformer> model, TrainOptions options,
 Trainer::~Trainer() = default;
 
 int64_t Trainer::steps_per_epoch() const { return loader_->batches_per_epoch(); }
+
+bool Trainer::evaluates_after(int64_t epoch) const {
+    return epoch == opt_.epochs || (opt_.eval_every > 0 && epoch % opt_.eval_every == 0);
+}
 
 nlohmann::json TrainOptions::to_json() const {
     return {{"epochs", epochs}, {"batch_size", batch_size}, {"lr", lr}, {"min_lr", min_lr},
@@ -199,9 +209,10 @@ Tensor Trainer::train_step(const data::Batch& batch, int64_t global_step, double
 static void rewrite_metrics(const std::string& run_dir, const std::vector<nlohmann::json>& rows, const std::string& eval_name) {
     std::ofstream csv(fs::path(run_dir) / "metrics.csv"), jl(fs::path(run_dir) / "metrics.jsonl");
     csv << "epoch,lr,train_loss,train_acc," << eval_name << "_loss," << eval_name << "_acc,seconds,images_per_sec,peak_rss_mb\n";
+    auto field = [](const nlohmann::json& v) { return v.is_null() ? std::string() : v.dump(); };  // not evaluated: empty
     for (const nlohmann::json& r : rows) {
-        csv << r["epoch"] << "," << r["lr"] << "," << r["train_loss"] << "," << r["train_acc"] << "," << r["eval_loss"]
-            << "," << r["eval_acc"] << "," << r["seconds"] << "," << r["images_per_sec"] << "," << r["peak_rss_mb"] << "\n";
+        csv << r["epoch"] << "," << r["lr"] << "," << r["train_loss"] << "," << r["train_acc"] << "," << field(r["eval_loss"])
+            << "," << field(r["eval_acc"]) << "," << r["seconds"] << "," << r["images_per_sec"] << "," << r["peak_rss_mb"] << "\n";
         jl << r.dump() << "\n";
     }
 }
@@ -254,6 +265,7 @@ TrainResult Trainer::fit() {
     auto run_start = Clock::now();
     int64_t images_this_session = 0;
     double train_seconds_this_session = 0;  // training steps only, for the ETA (a resumed part-epoch would skew per-epoch rates)
+    double eval_seconds = 0;                // the last evaluation's duration, for the ETA
     for (int64_t epoch = start_epoch; epoch < opt_.epochs; ++epoch) {
         model_->train();
         loader_->start_epoch(epoch);
@@ -340,10 +352,14 @@ TrainResult Trainer::fit() {
         double train_seconds = epoch_seconds_before + seconds_this_part;
         train_seconds_this_session += seconds_this_part;
         epoch_seconds_before = 0;
-        auto eval_start = Clock::now();
-        EvalResult ev = evaluate(*model_, eval_set_, norm_, opt_.eval_batch_size);
-        double eval_seconds = std::chrono::duration<double>(Clock::now() - eval_start).count();
         EpochRecord rec;
+        rec.evaluated = evaluates_after(epoch + 1);
+        EvalResult ev;
+        if (rec.evaluated) {
+            auto eval_start = Clock::now();
+            ev = evaluate(*model_, eval_set_, norm_, opt_.eval_batch_size);
+            eval_seconds = std::chrono::duration<double>(Clock::now() - eval_start).count();
+        }
         rec.epoch = epoch + 1;
         rec.lr = optimizer_->lr();
         rec.train_loss = loss_meter.mean();
@@ -352,7 +368,7 @@ TrainResult Trainer::fit() {
         rec.seconds = train_seconds;
         rec.images_per_sec = double(spe * opt_.batch_size) / std::max(train_seconds, 1e-9);
         rec.peak_rss_mb = peak_rss_mb();
-        bool improved = ev.accuracy > best_acc_;
+        bool improved = rec.evaluated && (best_epoch_ == 0 || ev.accuracy > best_acc_);  // the first evaluation is the best so far
         if (improved) best_acc_ = ev.accuracy, best_epoch_ = epoch + 1;
         loss_meter.reset(), acc_meter.reset();
         result.history.push_back(rec);
@@ -362,15 +378,22 @@ TrainResult Trainer::fit() {
             save("last", epoch + 1, 0, nlohmann::json::object());
             if (improved) save("best", epoch + 1, 0, {});
         }
-        // ETA = remaining training images at this session's training rate + one evaluation per remaining epoch.
-        int64_t epochs_left = opt_.epochs - (epoch + 1);
+        // ETA = remaining training images at this session's training rate + the remaining
+        // evaluations at the last one's duration.
+        int64_t epochs_left = opt_.epochs - (epoch + 1), evals_left = 0;
+        for (int64_t e = epoch + 2; e <= opt_.epochs; ++e) evals_left += evaluates_after(e);
         double seconds_per_image = train_seconds_this_session / double(std::max<int64_t>(images_this_session, 1));
-        double eta = double(epochs_left) * (double(spe * opt_.batch_size) * seconds_per_image + eval_seconds);
-        std::printf("epoch %3ld/%ld  lr %.2e  train loss %.4f acc %5.2f%%  |  %s loss %.4f acc %5.2f%% (best %.2f%%)  |  "
-                    "%.1f s  %.0f img/s  RSS %.0f MB  ETA %s\n",
-                    long(rec.epoch), long(opt_.epochs), rec.lr, rec.train_loss, 100 * rec.train_acc, eval_name.c_str(),
-                    rec.eval_loss, 100 * rec.eval_acc, 100 * best_acc_, rec.seconds, rec.images_per_sec, rec.peak_rss_mb,
-                    hms(eta).c_str());
+        double eta = double(epochs_left * spe * opt_.batch_size) * seconds_per_image + double(evals_left) * eval_seconds;
+        char eval_part[160];
+        if (rec.evaluated)
+            std::snprintf(eval_part, sizeof eval_part, "%s loss %.4f acc %5.2f%% (best %.2f%%)", eval_name.c_str(),
+                          rec.eval_loss, 100 * rec.eval_acc, 100 * best_acc_);
+        else
+            std::snprintf(eval_part, sizeof eval_part, "%s not evaluated (--eval-every %ld)", eval_name.c_str(),
+                          long(opt_.eval_every));
+        std::printf("epoch %3ld/%ld  lr %.2e  train loss %.4f acc %5.2f%%  |  %s  |  %.1f s  %.0f img/s  RSS %.0f MB  ETA %s\n",
+                    long(rec.epoch), long(opt_.epochs), rec.lr, rec.train_loss, 100 * rec.train_acc, eval_part,
+                    rec.seconds, rec.images_per_sec, rec.peak_rss_mb, hms(eta).c_str());
         std::fflush(stdout);
         result.epochs_done = epoch + 1;
     }

@@ -6,9 +6,10 @@
 //            [mixup/cutmix: x = λx + (1-λ)x[perm]; loss = λ·CE(y) + (1-λ)·CE(y[perm])]
 //            loss = CE(model(x), y; label smoothing)
 //            grads = backward(loss); clip to --grad-clip; lr = schedule(step); AdamW step
-// After each epoch: evaluate on the eval set (validation split or test set), append
-// a row to metrics.csv / metrics.jsonl, save run_dir/last (and run_dir/best when
-// the eval accuracy improved) atomically.
+// After each epoch: evaluate on the eval set (validation split or test set; with
+// eval_every = N only after every N-th epoch and the last), append a row to
+// metrics.csv / metrics.jsonl, save run_dir/last (and run_dir/best when the eval
+// accuracy improved) atomically.
 //
 // Run directory layout:  run_dir/last/  run_dir/best/   (checkpoints: see checkpoint.h)
 //                        run_dir/metrics.csv  run_dir/metrics.jsonl  run_dir/summary.json
@@ -44,14 +45,15 @@ struct TrainOptions {
     double mix_prob = 1.0;        // probability that a batch is mixed
     uint64_t seed = 0;
     int64_t eval_batch_size = 256;
+    int64_t eval_every = 1;       // evaluate after every N-th epoch and after the last; 0 = after the last only
     std::string run_dir;          // where checkpoints and logs go; empty = nothing saved
     bool resume = false;          // continue from run_dir/last
     bool resume_with_changes = false;  // resume even if training options differ from the checkpoint's
     bool progress = true;         // live progress line
     int64_t profile_steps = 0;    // > 0: time this many steps (after 3 warm-up steps), print the per-op table, stop
     nlohmann::json extra_config = nlohmann::json::object();  // saved in config.json (class names, ...)
-    // The options that decide what a run computes (epochs … seed; not paths, progress or
-    // eval batch size): saved in config.json, compared on --resume, keyed on by the study.
+    // The options that decide what a run computes (epochs … seed; not paths, progress,
+    // eval batch size or eval_every): saved in config.json, compared on --resume, keyed on by the study.
     nlohmann::json to_json() const;
 };
 
@@ -64,6 +66,7 @@ struct EvalResult {
 struct EpochRecord {
     int64_t epoch = 0;  // 1-based, as printed
     double lr = 0, train_loss = 0, train_acc = 0, eval_loss = 0, eval_acc = 0;
+    bool evaluated = true;  // false: an epoch skipped by eval_every (eval_* are null in the logs)
     double seconds = 0, images_per_sec = 0, peak_rss_mb = 0;
     nlohmann::json to_json() const;
 };
@@ -100,6 +103,8 @@ public:
 
     Optimizer& optimizer() { return *optimizer_; }
     int64_t steps_per_epoch() const;
+    // Whether the eval set is evaluated after epoch `epoch` (1-based): see TrainOptions::eval_every.
+    bool evaluates_after(int64_t epoch) const;
 
 private:
     void save(const std::string& which, int64_t epoch, int64_t batch_in_epoch, const nlohmann::json& meters) const;

@@ -67,6 +67,44 @@ TEST_CASE("a run interrupted mid-epoch and resumed gives bit-identical losses to
     REQUIRE(rc.history.back().train_loss == ra.history.back().train_loss);  // the partial epoch's meters were saved too
 }
 
+TEST_CASE("eval_every evaluates after every N-th epoch and the last; skipped epochs log empty eval fields", "[train]") {
+    data::ImageDataset train = synthetic_images(32, 5), eval = synthetic_images(16, 6);
+    TempDir dir;
+    manual_seed(2);
+    nn::TrainOptions t = small_training(dir.file("run"));
+    t.epochs = 5, t.eval_every = 2;
+    nn::Trainer trainer(std::make_shared<nn::VisionTransformer>(small_vit()), t, train, eval, data::Normalization::cifar10());
+    REQUIRE(trainer.evaluates_after(2));
+    REQUIRE_FALSE(trainer.evaluates_after(3));
+    nn::TrainResult r = trainer.fit();
+    REQUIRE(r.reason == nn::StopReason::Finished);
+    std::vector<bool> evaluated;
+    for (const nn::EpochRecord& e : r.history) evaluated.push_back(e.evaluated);
+    REQUIRE(evaluated == std::vector<bool>{false, true, false, true, true});
+    REQUIRE((r.best_epoch == 2 || r.best_epoch == 4 || r.best_epoch == 5));
+
+    std::ifstream csv(dir.file("run/metrics.csv"));
+    std::string header, first_row, second_row;
+    std::getline(csv, header), std::getline(csv, first_row), std::getline(csv, second_row);
+    REQUIRE(header.find("test_acc") != std::string::npos);
+    INFO(first_row << "\n" << second_row);
+    REQUIRE(first_row.find(",,,") != std::string::npos);  // train_acc,(eval_loss),(eval_acc),seconds
+    REQUIRE(second_row.find(",,") == std::string::npos);
+    std::ifstream jl(dir.file("run/metrics.jsonl"));
+    std::string line;
+    std::getline(jl, line);
+    REQUIRE(nlohmann::json::parse(line)["eval_acc"].is_null());
+
+    nn::TrainOptions last_only = small_training(dir.file("last-only"));
+    last_only.epochs = 3, last_only.eval_every = 0;
+    nn::Trainer once(std::make_shared<nn::VisionTransformer>(small_vit()), last_only, train, eval,
+                     data::Normalization::cifar10());
+    nn::TrainResult r0 = once.fit();
+    REQUIRE(r0.history.size() == 3);
+    REQUIRE((!r0.history[0].evaluated && !r0.history[1].evaluated && r0.history[2].evaluated));
+    REQUIRE(r0.best_epoch == 3);
+}
+
 TEST_CASE("a non-finite loss stops training with a clear message and keeps the last good checkpoint", "[train][errors]") {
     data::ImageDataset train = synthetic_images(64, 3), eval = synthetic_images(16, 4);
     TempDir dir;
