@@ -3,16 +3,22 @@
 //   vit_predict cat.png dog.jpg                                  # the shipped model in models/vit-cifar10
 //   vit_predict --checkpoint runs/vit-cifar10 photo.jpg          # a run directory (uses best/)
 //   vit_predict --cifar data/cifar-10-batches-bin/test_batch.bin --records 0-9
+//   vit_predict --folder my_photos/     # my_photos/<class>/*.jpg: accuracy per class
 //
 // Image files (PNG/JPEG/BMP) are resized to the model's input size; CIFAR
-// records are read from a binary batch file and shown with their true label.
+// records are read from a binary batch file and shown with their true label;
+// a labelled folder (one subfolder per class, named like the model's classes)
+// is scored as a whole.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 
 #include "core/core.h"
 #include "datasets/cifar.h"
+#include "datasets/image_folder.h"
 #include "datasets/image_io.h"
 #include "nn/classifier.h"
+#include "nn/trainer.h"
 
 using namespace attnlab;
 
@@ -37,20 +43,56 @@ static std::vector<int64_t> parse_records(const std::string& spec, int64_t n) {
     return out;
 }
 
+// Top-1 accuracy and loss over root/<class>/<image>, overall and per class. The
+// folders' classes are matched to the model's by name (a folder may hold a subset).
+static void score_folder(const nn::Classifier& clf, const std::string& root) {
+    const nn::ViTConfig& cfg = clf.model->config;
+    data::ImageDataset ds = data::load_image_folder(root, cfg.channels, cfg.image_size, cfg.image_size);
+    check(ds.size() > 0, "--folder: no images in ", root, " (expected ", root, "/<class name>/<image files>)");
+    std::vector<int64_t> to_model;  // folder label -> model label
+    for (const std::string& name : ds.class_names) {
+        auto it = std::find(clf.class_names.begin(), clf.class_names.end(), name);
+        if (it == clf.class_names.end()) {
+            std::string known;
+            for (const std::string& c : clf.class_names) known += (known.empty() ? "" : ", ") + c;
+            throw Error(cat("--folder: class folder '", name, "' in ", root, " is not one of the model's classes (", known, ")"));
+        }
+        to_model.push_back(int64_t(it - clf.class_names.begin()));
+    }
+    std::vector<std::vector<int64_t>> members(ds.class_names.size());
+    for (int64_t i = 0; i < ds.size(); ++i) {
+        members[size_t(ds.labels[size_t(i)])].push_back(i);
+        ds.labels[size_t(i)] = to_model[size_t(ds.labels[size_t(i)])];
+    }
+    ds.class_names = clf.class_names;
+    nn::EvalResult all = nn::evaluate(*clf.model, ds, clf.normalization);
+    std::printf("%s: %ld images in %zu classes: accuracy %.2f%%, loss %.4f\n", root.c_str(), long(all.images),
+                members.size(), 100 * all.accuracy, all.loss);
+    for (size_t c = 0; c < members.size(); ++c) {
+        if (members[c].empty()) continue;
+        nn::EvalResult r = nn::evaluate(*clf.model, ds.select(members[c]), clf.normalization);
+        std::printf("  %-12s %4ld images  accuracy %6.2f%%\n", clf.class_names[size_t(to_model[c])].c_str(), long(r.images),
+                    100 * r.accuracy);
+    }
+}
+
 int main(int argc, char** argv) {
     CLI::App app{"vit_predict: top-5 classes of images (or CIFAR records) from a trained ViT checkpoint"};
     app.option_defaults()->always_capture_default();
-    std::string checkpoint = "models/vit-cifar10", cifar_file, records = "0-9";
+    std::string checkpoint = "models/vit-cifar10", cifar_file, records = "0-9", folder;
     std::vector<std::string> images;
     int64_t k = 5;
     app.add_option("images", images, "image files (PNG, JPEG, BMP)")->check(CLI::ExistingFile);
     app.add_option("--checkpoint", checkpoint, "checkpoint or run directory");
     app.add_option("--cifar", cifar_file, "a CIFAR-10 binary batch file to take records from")->check(CLI::ExistingFile);
     app.add_option("--records", records, "records of --cifar: 3, 0-9, 1,5,7-8");
+    app.add_option("--folder", folder, "a labelled folder DIR/<class>/<images>: accuracy overall and per class")
+        ->check(CLI::ExistingDirectory);
     app.add_option("--top", k, "how many classes to show")->check(CLI::Range(1, 1000));
     CLI11_PARSE(app, argc, argv);
     try {
-        check(!images.empty() || !cifar_file.empty(), "nothing to classify: give image files or --cifar FILE");
+        check(!images.empty() || !cifar_file.empty() || !folder.empty(),
+              "nothing to classify: give image files, --cifar FILE or --folder DIR");
         nn::Classifier clf = nn::load_classifier(checkpoint);
         const nn::ViTConfig& cfg = clf.model->config;
         std::printf("%s (%s)\n", clf.model->describe().c_str(), clf.dir.c_str());
@@ -74,6 +116,7 @@ int main(int argc, char** argv) {
                 show(cat(cifar_file, " record ", i), img, clf.class_names[size_t(ds.labels[size_t(i)])]);
             }
         }
+        if (!folder.empty()) score_folder(clf, folder);
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
