@@ -10,11 +10,11 @@
 // a labelled folder (one subfolder per class, named like the model's classes)
 // is scored as a whole.
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <cstdio>
 
 #include "core/core.h"
 #include "datasets/cifar.h"
+#include "datasets/dataset_source.h"
 #include "datasets/image_folder.h"
 #include "datasets/image_io.h"
 #include "nn/classifier.h"
@@ -49,29 +49,18 @@ static void score_folder(const nn::Classifier& clf, const std::string& root) {
     const nn::ViTConfig& cfg = clf.model->config;
     data::ImageDataset ds = data::load_image_folder(root, cfg.channels, cfg.image_size, cfg.image_size);
     check(ds.size() > 0, "--folder: no images in ", root, " (expected ", root, "/<class name>/<image files>)");
-    std::vector<int64_t> to_model;  // folder label -> model label
-    for (const std::string& name : ds.class_names) {
-        auto it = std::find(clf.class_names.begin(), clf.class_names.end(), name);
-        if (it == clf.class_names.end()) {
-            std::string known;
-            for (const std::string& c : clf.class_names) known += (known.empty() ? "" : ", ") + c;
-            throw Error(cat("--folder: class folder '", name, "' in ", root, " is not one of the model's classes (", known, ")"));
-        }
-        to_model.push_back(int64_t(it - clf.class_names.begin()));
-    }
-    std::vector<std::vector<int64_t>> members(ds.class_names.size());
-    for (int64_t i = 0; i < ds.size(); ++i) {
-        members[size_t(ds.labels[size_t(i)])].push_back(i);
-        ds.labels[size_t(i)] = to_model[size_t(ds.labels[size_t(i)])];
-    }
-    ds.class_names = clf.class_names;
+    const int64_t folder_classes = ds.num_classes();
+    data::relabel_by_name(ds, clf.class_names, cat("--folder ", root));
     nn::EvalResult all = nn::evaluate(*clf.model, ds, clf.normalization);
-    std::printf("%s: %ld images in %zu classes: accuracy %.2f%%, loss %.4f\n", root.c_str(), long(all.images),
-                members.size(), 100 * all.accuracy, all.loss);
-    for (size_t c = 0; c < members.size(); ++c) {
-        if (members[c].empty()) continue;
-        nn::EvalResult r = nn::evaluate(*clf.model, ds.select(members[c]), clf.normalization);
-        std::printf("  %-12s %4ld images  accuracy %6.2f%%\n", clf.class_names[size_t(to_model[c])].c_str(), long(r.images),
+    std::printf("%s: %ld images in %ld classes: accuracy %.2f%%, loss %.4f\n", root.c_str(), long(all.images),
+                long(folder_classes), 100 * all.accuracy, all.loss);
+    for (int64_t c = 0; c < ds.num_classes(); ++c) {
+        std::vector<int64_t> members;
+        for (int64_t i = 0; i < ds.size(); ++i)
+            if (ds.labels[size_t(i)] == c) members.push_back(i);
+        if (members.empty()) continue;
+        nn::EvalResult r = nn::evaluate(*clf.model, ds.select(members), clf.normalization);
+        std::printf("  %-12s %4ld images  accuracy %6.2f%%\n", clf.class_names[size_t(c)].c_str(), long(r.images),
                     100 * r.accuracy);
     }
 }
@@ -84,7 +73,7 @@ int main(int argc, char** argv) {
     int64_t k = 5;
     app.add_option("images", images, "image files (PNG, JPEG, BMP)")->check(CLI::ExistingFile);
     app.add_option("--checkpoint", checkpoint, "checkpoint or run directory");
-    app.add_option("--cifar", cifar_file, "a CIFAR-10 binary batch file to take records from")->check(CLI::ExistingFile);
+    app.add_option("--cifar", cifar_file, "a CIFAR-10 (or, for a 100/20-class model, CIFAR-100) binary file to take records from")->check(CLI::ExistingFile);
     app.add_option("--records", records, "records of --cifar: 3, 0-9, 1,5,7-8");
     app.add_option("--folder", folder, "a labelled folder DIR/<class>/<images>: accuracy overall and per class")
         ->check(CLI::ExistingDirectory);
@@ -105,7 +94,10 @@ int main(int argc, char** argv) {
         for (const std::string& path : images)
             show(path, data::load_image(path, cfg.channels, cfg.image_size, cfg.image_size), "");
         if (!cifar_file.empty()) {
-            data::ImageDataset ds = data::load_cifar10_file(cifar_file);
+            const size_t K = clf.class_names.size();  // a 100- or 20-class model reads CIFAR-100 records (fine or coarse labels)
+            data::ImageDataset ds = K == 100 ? data::load_cifar100_file(cifar_file, data::Cifar100Labels::Fine)
+                                  : K == 20  ? data::load_cifar100_file(cifar_file, data::Cifar100Labels::Coarse)
+                                             : data::load_cifar10_file(cifar_file);
             check(ds.channels == cfg.channels && ds.height == cfg.image_size, "--cifar: images are ", ds.channels, "x",
                   ds.height, "x", ds.width, ", the model expects ", cfg.channels, "x", cfg.image_size, "x", cfg.image_size);
             for (int64_t i : parse_records(records, ds.size())) {

@@ -1,10 +1,12 @@
-// vit_train — train (or evaluate) a Vision Transformer on CIFAR-10.
+// vit_train — train (or evaluate) a Vision Transformer on CIFAR-10 (or CIFAR-100,
+// or a folder of the user's own labelled images: datasets/dataset_source.h).
 //
 //   vit_train                                   # the recommended recipe, checkpoints in runs/vit-cifar10
 //   vit_train --attention performer --attention-opt features=64 --epochs 30
 //   vit_train --resume --checkpoint runs/vit-cifar10      # continue after Ctrl-C
 //   vit_train --eval-only --checkpoint models/vit-cifar10 --data DIR
 //   vit_train --profile 20                      # per-op time of a training step
+//   vit_train --dataset folder --data photos --image-size 64 --patch 8 --checkpoint runs/photos
 //
 // Argument parsing and wiring only; the loop is nn::Trainer (nn/trainer.h).
 #include <CLI/CLI.hpp>
@@ -16,6 +18,7 @@
 #include "attention/registry.h"
 #include "core/core.h"
 #include "datasets/cifar.h"
+#include "datasets/dataset_source.h"
 #include "nn/classifier.h"
 #include "nn/trainer.h"
 
@@ -45,7 +48,8 @@ int main(int argc, char** argv) {
     train.epochs = 120, train.batch_size = 128, train.lr = 1e-3, train.min_lr = 1e-5, train.warmup_epochs = 5;
     train.weight_decay = 0.05, train.label_smoothing = 0.1, train.grad_clip = 1.0;
     std::vector<std::string> attention_opts;
-    std::string data_dir, run_dir = "runs/vit-cifar10";
+    std::string data_dir, run_dir = "runs/vit-cifar10", dataset_name = "cifar10";
+    int64_t image_size = data::kCifarSide;
     int64_t val_split = 0, train_subset = 0, eval_subset = 0;
     int threads = 0;
     int64_t stop_after_steps = 0;
@@ -54,7 +58,7 @@ int main(int argc, char** argv) {
     app.add_option("--dim", model.dim, "embedding dim C")->check(CLI::Range(8, 4096))->group("Model");
     app.add_option("--depth", model.depth, "transformer blocks")->check(CLI::Range(1, 64))->group("Model");
     app.add_option("--heads", model.heads, "attention heads (must divide dim)")->check(CLI::Range(1, 64))->group("Model");
-    app.add_option("--patch", model.patch_size, "patch size (must divide 32)")->check(CLI::IsMember({1, 2, 4, 8, 16, 32}))->group("Model");
+    app.add_option("--patch", model.patch_size, "patch size (must divide the image size)")->check(CLI::IsMember({1, 2, 4, 8, 16, 32}))->group("Model");
     app.add_option("--mlp-ratio", model.mlp_ratio, "MLP hidden = ratio × dim")->check(CLI::Range(0.25, 16.0))->group("Model");
     app.add_option("--dropout", model.dropout, "dropout after attention/MLP projections")->check(CLI::Range(0.0, 0.9))->group("Model");
     app.add_option("--drop-path", model.drop_path, "stochastic depth rate (last block; linear in depth)")->check(CLI::Range(0.0, 0.9))->group("Model");
@@ -79,7 +83,10 @@ int main(int argc, char** argv) {
     app.add_option("--seed", train.seed, "seed of init, dropout, shuffling, augmentation")->group("Training");
     app.add_option("--threads", threads, "threads (0 = all cores)")->check(CLI::Range(0, 256))->group("Training");
 
-    app.add_option("--data", data_dir, "CIFAR-10 binary directory (default: $CIFAR10_DIR or data/cifar-10-batches-bin)")->group("Data");
+    app.add_option("--dataset", dataset_name, "cifar10, cifar100, cifar100-coarse or folder (DIR/train/<class>/<images>, DIR/test/...)")
+        ->check(CLI::IsMember(data::dataset_kind_names()))->group("Data");
+    app.add_option("--data", data_dir, "dataset directory (CIFAR-10 default: $CIFAR10_DIR or data/cifar-10-batches-bin)")->group("Data");
+    app.add_option("--image-size", image_size, "--dataset folder: resize images to N x N (CIFAR: 32)")->check(CLI::Range(int64_t(8), int64_t(512)))->group("Data");
     app.add_option("--val-split", val_split, "hold out the last N training images as a validation set (evaluated each epoch instead of test)")->check(CLI::Range(int64_t(0), int64_t(49999)))->group("Data");
     app.add_option("--train-subset", train_subset, "train on the first N training images only (quick runs)")->check(CLI::Range(int64_t(0), int64_t(50000)))->group("Data");
     app.add_option("--eval-every", train.eval_every, "evaluate after every N-th epoch and after the last (0 = after the last only)")->check(CLI::Range(int64_t(0), int64_t(10000)))->group("Data");
@@ -105,11 +112,14 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (threads > 0) set_num_threads(threads);
-        data_dir = data::resolve_cifar10_dir(data_dir);
+        const data::DatasetKind kind = data::parse_dataset_kind(dataset_name);
+        if (kind == data::DatasetKind::Cifar10) data_dir = data::resolve_cifar10_dir(data_dir);
+        else check(!data_dir.empty(), "--dataset ", dataset_name, " needs --data DIR");
 
         if (eval_only) {
             nn::Classifier clf = nn::load_classifier(run_dir);
-            data::ImageDataset test = data::load_cifar10(data_dir, data::Split::Test);
+            data::ImageDataset test = data::load_dataset(kind, data_dir, data::Split::Test, clf.model->config.image_size);
+            if (kind == data::DatasetKind::Folder) data::relabel_by_name(test, clf.class_names, cat("--eval-only on ", data_dir));
             if (eval_subset > 0 && eval_subset < test.size()) test = test.subset(0, eval_subset);
             std::printf("%s\n%ld parameters, checkpoint %s\n", clf.model->describe().c_str(),
                         long(clf.model->num_parameters()), clf.dir.c_str());
@@ -121,27 +131,40 @@ int main(int argc, char** argv) {
 
         model.attention_options = attention::Options::parse(attention_opts, attention::attention_info(model.attention).options,
                                                             model.attention);
+        model.image_size = image_size;
         model.validate();
         if (app.count("--warmup") == 0) train.warmup_epochs = std::min(train.warmup_epochs, 0.25 * double(train.epochs));
         train.augment = !no_augment;
         train.progress = !no_progress;
         train.run_dir = train.profile_steps > 0 ? "" : run_dir;
 
-        data::ImageDataset full_train = data::load_cifar10(data_dir, data::Split::Train);
+        data::ImageDataset full_train = data::load_dataset(kind, data_dir, data::Split::Train, image_size);
         data::ImageDataset train_set, eval_set;
         std::string eval_name = "test";
         if (val_split > 0) {
+            check(val_split < full_train.size(), "--val-split ", val_split, ": the training set has only ", full_train.size(),
+                  " images");
             train_set = full_train.subset(0, full_train.size() - val_split);
             eval_set = full_train.subset(full_train.size() - val_split, full_train.size());
             eval_name = "val";
         } else {
+            check(data::has_test_split(kind, data_dir), "folder dataset ", data_dir, " has no test/ subfolder: add one (",
+                  data_dir, "/test/<class>/<images>) or hold out validation images with --val-split N");
             train_set = std::move(full_train);
-            eval_set = data::load_cifar10(data_dir, data::Split::Test);
+            eval_set = data::load_dataset(kind, data_dir, data::Split::Test, image_size);
+            if (kind == data::DatasetKind::Folder) data::relabel_by_name(eval_set, train_set.class_names, cat(data_dir, "/test"));
         }
         if (train_subset > 0 && train_subset < train_set.size()) train_set = train_set.subset(0, train_subset);
         if (eval_subset > 0 && eval_subset < eval_set.size()) eval_set = eval_set.subset(0, eval_subset);
+        model.num_classes = train_set.num_classes();
+        model.validate();
+        const data::Normalization normalization = data::normalization_for(kind, train_set);
         train.extra_config = {{"class_names", train_set.class_names}, {"eval_set", eval_name}, {"data", data_dir},
                               {"train_images", train_set.size()}, {"eval_images", eval_set.size()}};
+        if (kind != data::DatasetKind::Cifar10) {  // CIFAR-10 keeps its fixed statistics (and older checkpoints' config)
+            train.extra_config["dataset"] = dataset_name;
+            train.extra_config["normalization"] = {{"mean", normalization.mean}, {"std", normalization.std}};
+        }
 
         manual_seed(train.seed);  // parameter init and dropout draw from the default generator
         auto vit = std::make_shared<nn::VisionTransformer>(model);
@@ -157,7 +180,7 @@ int main(int argc, char** argv) {
 
         std::signal(SIGINT, on_signal);
         std::signal(SIGTERM, on_signal);
-        nn::Trainer trainer(vit, train, train_set, eval_set, data::Normalization::cifar10());
+        nn::Trainer trainer(vit, train, train_set, eval_set, normalization);
         trainer.set_stop_flag(&g_stop);
         trainer.stop_after_steps = stop_after_steps;
         nn::TrainResult result = trainer.fit();

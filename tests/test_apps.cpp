@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "datasets/image_io.h"
@@ -184,5 +185,83 @@ TEST_CASE("vit_predict --folder names a class folder the model does not know", "
     RunResult r = run("vit_predict --checkpoint " + model + " --folder " + dir.file("photos"));
     INFO(r.output);
     REQUIRE(r.exit_code != 0);
-    REQUIRE_THAT(r.output, Catch::Contains("class folder 'unicorn'") && Catch::Contains("airplane, automobile"));
+    REQUIRE_THAT(r.output, Catch::Contains("class 'unicorn'") && Catch::Contains("airplane, automobile"));
+}
+
+// DIR/<split>/<class>/<i>.png: "bright" images (pixels in [0.6, 1]) and "dark" ones ([0, 0.4]), 20 x 20.
+static void write_bright_dark_folder(const std::string& dir, const std::string& split, int per_class, uint64_t seed) {
+    Generator gen(seed);
+    for (auto [name, low] : {std::pair<std::string, float>{"bright", 0.6f}, {"dark", 0.f}}) {
+        fs::create_directories(dir + "/" + split + "/" + name);
+        for (int i = 0; i < per_class; ++i)
+            data::write_png_grid(dir + "/" + split + "/" + name + "/" + std::to_string(i) + ".png",
+                                 Tensor::rand({1, 3, 20, 20}, gen, low, low + 0.4f), 1, 0);
+    }
+}
+
+TEST_CASE("vit_train trains on a folder of the user's images; --eval-only and vit_predict use its classes", "[apps][train]") {
+    TempDir dir;
+    write_bright_dark_folder(dir.file("photos"), "train", 24, 1);
+    write_bright_dark_folder(dir.file("photos"), "test", 6, 2);
+    const std::string model = " --dim 32 --depth 1 --heads 2 --patch 4 --batch 8 --threads 1 --no-progress";
+    RunResult train = run("vit_train --dataset folder --data " + dir.file("photos") + " --image-size 16 --epochs 3" + model +
+                          " --checkpoint " + dir.file("run"));
+    INFO(train.output);
+    REQUIRE(train.exit_code == 0);
+    REQUIRE_THAT(train.output, Catch::Contains("17 tokens") && Catch::Contains("train 48 images, test 12 images"));
+    std::ifstream cfg_file(dir.file("run/last/config.json"));
+    nlohmann::json cfg = nlohmann::json::parse(cfg_file);
+    REQUIRE(cfg["extra"]["class_names"] == std::vector<std::string>{"bright", "dark"});
+    REQUIRE(cfg["extra"]["dataset"] == "folder");
+    const float mean_r = cfg["extra"]["normalization"]["mean"][0].get<float>();
+    REQUIRE(mean_r == Approx(0.5f).margin(0.03f));  // half the images around 0.8, half around 0.2
+
+    RunResult eval = run("vit_train --eval-only --dataset folder --data " + dir.file("photos") + " --checkpoint " + dir.file("run"));
+    INFO(eval.output);
+    REQUIRE(eval.exit_code == 0);
+    REQUIRE_THAT(eval.output, Catch::Contains("test: 12 images"));
+    const size_t at = eval.output.find("accuracy ");
+    REQUIRE(at != std::string::npos);
+    REQUIRE(std::stod(eval.output.substr(at + 9)) >= 75.0);  // bright vs dark: learned in 3 epochs
+    RunResult folder = run("vit_predict --checkpoint " + dir.file("run") + " --folder " + dir.file("photos/test"));
+    INFO(folder.output);
+    REQUIRE_THAT(folder.output, Catch::Contains("12 images in 2 classes") && Catch::Contains("bright") && Catch::Contains("dark"));
+
+    write_bright_dark_folder(dir.file("no-test"), "train", 4, 3);
+    std::string base = "vit_train --checkpoint " + dir.file("bad") + model + " ";
+    require_errors(base, {
+        {"--dataset folder", "--dataset folder needs --data DIR"},
+        {"--dataset folder --data " + dir.file("no-test"), "has no test/ subfolder"},
+        {"--dataset folder --data " + dir.file("no-test") + " --val-split 8", "--val-split 8: the training set has only 8 images"},
+        {"--dataset imagenet", "--dataset: imagenet not in {cifar10,cifar100,cifar100-coarse,folder}"},
+        {"--dataset cifar10 --data " + dir.file("photos") + " --image-size 64", "needs --dataset folder"},
+    });
+}
+
+TEST_CASE("vit_train --dataset cifar100 trains a 100-class model that --eval-only and vit_predict read back", "[apps][train]") {
+    TempDir dir;
+    for (auto [name, n] : {std::pair<std::string, int>{"train.bin", 48}, {"test.bin", 8}}) {
+        std::vector<uint8_t> bytes;
+        for (int i = 0; i < n; ++i) {  // record: coarse label, fine label, 3072 pixels
+            bytes.push_back(uint8_t(i % 20)), bytes.push_back(uint8_t(i % 100));
+            for (int p = 0; p < 3072; ++p) bytes.push_back(uint8_t((p * 7 + i * 13) % 256));
+        }
+        write_bytes(dir.file("c100/" + name), bytes);
+    }
+    RunResult train = run("vit_train --dataset cifar100 --data " + dir.file("c100") +
+                          " --epochs 1 --dim 32 --depth 1 --heads 2 --patch 8 --batch 16 --threads 1 --no-progress --checkpoint " +
+                          dir.file("run"));
+    INFO(train.output);
+    REQUIRE(train.exit_code == 0);
+    std::ifstream cfg_file(dir.file("run/last/config.json"));
+    nlohmann::json cfg = nlohmann::json::parse(cfg_file);
+    REQUIRE(cfg["extra"]["class_names"].size() == 100);
+    REQUIRE(cfg["extra"]["dataset"] == "cifar100");
+    REQUIRE(cfg["extra"]["normalization"]["std"].size() == 3);
+    RunResult eval = run("vit_train --eval-only --dataset cifar100 --data " + dir.file("c100") + " --checkpoint " + dir.file("run"));
+    INFO(eval.output);
+    REQUIRE_THAT(eval.output, Catch::Contains("test: 8 images"));
+    RunResult predict = run("vit_predict --checkpoint " + dir.file("run") + " --cifar " + dir.file("c100/test.bin") + " --records 0");
+    INFO(predict.output);
+    REQUIRE_THAT(predict.output, Catch::Contains("(true: apple)"));
 }

@@ -1,0 +1,46 @@
+// dataset_source.h — the image sets the apps can train on, chosen by name:
+//
+//   cifar10          DIR/data_batch_{1..5}.bin, DIR/test_batch.bin   (cifar.h)
+//   cifar100         DIR/train.bin, DIR/test.bin, 100 fine classes    (cifar.h)
+//   cifar100-coarse  the same files, 20 superclasses
+//   folder           DIR/train/<class>/<images> and, optionally, DIR/test/<class>/<images>;
+//                    or DIR/<class>/<images> (training images only)  (image_folder.h)
+//
+// CIFAR images are 32 x 32; a folder's images are resized to image_size x
+// image_size (RGB). Normalization: CIFAR-10's fixed per-channel statistics
+// for cifar10, the training set's own mean and standard deviation otherwise
+// (one pass over its bytes, O(N·C·H·W)).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "datasets/cifar.h"
+#include "datasets/image_dataset.h"
+#include "datasets/transforms.h"
+
+namespace attnlab::data {
+
+enum class DatasetKind { Cifar10, Cifar100, Cifar100Coarse, Folder };
+
+// "cifar10", "cifar100", "cifar100-coarse", "folder"; an unknown name is an error listing them.
+DatasetKind parse_dataset_kind(const std::string& name);
+const std::vector<std::string>& dataset_kind_names();
+
+// Whether `dir` holds a test split for this kind (CIFAR: always, the loader
+// then checks the file; folder: a test/ subfolder).
+bool has_test_split(DatasetKind kind, const std::string& dir);
+
+// The train or test split; image_size is used by folders only (CIFAR must be 32).
+ImageDataset load_dataset(DatasetKind kind, const std::string& dir, Split split, int64_t image_size = kCifarSide);
+
+// Per-channel mean and standard deviation of the pixels (as values in [0, 1]).
+Normalization channel_statistics(const ImageDataset& dataset);
+
+// The normalization a model trained on `train` of this kind uses (see above).
+Normalization normalization_for(DatasetKind kind, const ImageDataset& train);
+
+// Relabels `dataset` so that its labels index `class_names` (matched by name;
+// its own classes must all be among them). Error names `what` and the known classes.
+void relabel_by_name(ImageDataset& dataset, const std::vector<std::string>& class_names, const std::string& what);
+
+}  // namespace attnlab::data
