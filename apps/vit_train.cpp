@@ -19,6 +19,7 @@
 #include "core/core.h"
 #include "datasets/cifar.h"
 #include "datasets/dataset_source.h"
+#include "datasets/idx.h"
 #include "nn/classifier.h"
 #include "nn/trainer.h"
 
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
     train.weight_decay = 0.05, train.label_smoothing = 0.1, train.grad_clip = 1.0;
     std::vector<std::string> attention_opts;
     std::string data_dir, run_dir = "runs/vit-cifar10", dataset_name = "cifar10";
-    int64_t image_size = data::kCifarSide;
+    int64_t image_size = 0;  // 0: the dataset's own (folders: 32)
     int64_t val_split = 0, train_subset = 0, eval_subset = 0;
     int threads = 0;
     int64_t stop_after_steps = 0;
@@ -83,10 +84,10 @@ int main(int argc, char** argv) {
     app.add_option("--seed", train.seed, "seed of init, dropout, shuffling, augmentation")->group("Training");
     app.add_option("--threads", threads, "threads (0 = all cores)")->check(CLI::Range(0, 256))->group("Training");
 
-    app.add_option("--dataset", dataset_name, "cifar10, cifar100, cifar100-coarse or folder (DIR/train/<class>/<images>, DIR/test/...)")
+    app.add_option("--dataset", dataset_name, "cifar10, cifar100, cifar100-coarse, fashion-mnist or folder (DIR/train/<class>/<images>, DIR/test/...)")
         ->check(CLI::IsMember(data::dataset_kind_names()))->group("Data");
     app.add_option("--data", data_dir, "dataset directory (CIFAR-10 default: $CIFAR10_DIR or data/cifar-10-batches-bin)")->group("Data");
-    app.add_option("--image-size", image_size, "--dataset folder: resize images to N x N (CIFAR: 32)")->check(CLI::Range(int64_t(8), int64_t(512)))->group("Data");
+    app.add_option("--image-size", image_size, "--dataset folder: resize images to N x N (default 32; other datasets keep their own size)")->check(CLI::Range(int64_t(8), int64_t(512)))->group("Data");
     app.add_option("--val-split", val_split, "hold out the last N training images as a validation set (evaluated each epoch instead of test)")->check(CLI::Range(int64_t(0), int64_t(49999)))->group("Data");
     app.add_option("--train-subset", train_subset, "train on the first N training images only (quick runs)")->check(CLI::Range(int64_t(0), int64_t(50000)))->group("Data");
     app.add_option("--eval-every", train.eval_every, "evaluate after every N-th epoch and after the last (0 = after the last only)")->check(CLI::Range(int64_t(0), int64_t(10000)))->group("Data");
@@ -114,7 +115,9 @@ int main(int argc, char** argv) {
         if (threads > 0) set_num_threads(threads);
         const data::DatasetKind kind = data::parse_dataset_kind(dataset_name);
         if (kind == data::DatasetKind::Cifar10) data_dir = data::resolve_cifar10_dir(data_dir);
+        else if (kind == data::DatasetKind::FashionMnist && data_dir.empty()) data_dir = data::kFashionMnistDir;
         else check(!data_dir.empty(), "--dataset ", dataset_name, " needs --data DIR");
+        if (image_size == 0) image_size = kind == data::DatasetKind::Folder ? 32 : data::native_image_size(kind);
 
         if (eval_only) {
             nn::Classifier clf = nn::load_classifier(run_dir);
@@ -156,7 +159,7 @@ int main(int argc, char** argv) {
         }
         if (train_subset > 0 && train_subset < train_set.size()) train_set = train_set.subset(0, train_subset);
         if (eval_subset > 0 && eval_subset < eval_set.size()) eval_set = eval_set.subset(0, eval_subset);
-        model.num_classes = train_set.num_classes();
+        model.num_classes = train_set.num_classes(), model.channels = train_set.channels;
         model.validate();
         const data::Normalization normalization = data::normalization_for(kind, train_set);
         train.extra_config = {{"class_names", train_set.class_names}, {"eval_set", eval_name}, {"data", data_dir},

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "datasets/idx.h"
 #include "datasets/image_folder.h"
 
 namespace attnlab::data {
@@ -13,7 +14,7 @@ namespace attnlab::data {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& dataset_kind_names() {
-    static const std::vector<std::string> names = {"cifar10", "cifar100", "cifar100-coarse", "folder"};
+    static const std::vector<std::string> names = {"cifar10", "cifar100", "cifar100-coarse", "fashion-mnist", "folder"};
     return names;
 }
 
@@ -35,18 +36,28 @@ static std::string folder_root(const std::string& dir, Split split) {
     return (fs::path(dir) / "test").string();
 }
 
+int64_t native_image_size(DatasetKind kind) {
+    switch (kind) {
+    case DatasetKind::FashionMnist: return 28;
+    case DatasetKind::Folder: return 0;
+    default: return kCifarSide;
+    }
+}
+
 bool has_test_split(DatasetKind kind, const std::string& dir) {
     return kind != DatasetKind::Folder || fs::is_directory(folder_root(dir, Split::Test));
 }
 
 ImageDataset load_dataset(DatasetKind kind, const std::string& dir, Split split, int64_t image_size) {
     if (kind != DatasetKind::Folder)
-        check(image_size == kCifarSide, "CIFAR images are ", kCifarSide, " x ", kCifarSide, "; an image size of ",
-              image_size, " needs --dataset folder");
+        check(image_size == native_image_size(kind), dataset_kind_names()[size_t(kind)], " images are ",
+              native_image_size(kind), " x ", native_image_size(kind), "; an image size of ", image_size,
+              " needs --dataset folder");
     switch (kind) {
     case DatasetKind::Cifar10: return load_cifar10(dir, split);
     case DatasetKind::Cifar100: return load_cifar100(dir, split, Cifar100Labels::Fine);
     case DatasetKind::Cifar100Coarse: return load_cifar100(dir, split, Cifar100Labels::Coarse);
+    case DatasetKind::FashionMnist: return load_fashion_mnist(split, dir.empty() ? kFashionMnistDir : dir);
     case DatasetKind::Folder: {
         std::string root = folder_root(dir, split);
         check(split == Split::Train || fs::is_directory(root), "folder dataset ", dir, " has no test/ subfolder (expected ",

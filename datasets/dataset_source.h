@@ -3,11 +3,13 @@
 //   cifar10          DIR/data_batch_{1..5}.bin, DIR/test_batch.bin   (cifar.h)
 //   cifar100         DIR/train.bin, DIR/test.bin, 100 fine classes    (cifar.h)
 //   cifar100-coarse  the same files, 20 superclasses
+//   fashion-mnist    DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]  (idx.h; default DIR:
+//                    Debian's dataset-fashion-mnist package), 28 x 28 grey
 //   folder           DIR/train/<class>/<images> and, optionally, DIR/test/<class>/<images>;
 //                    or DIR/<class>/<images> (training images only)  (image_folder.h)
 //
-// CIFAR images are 32 x 32; a folder's images are resized to image_size x
-// image_size (RGB). Normalization: CIFAR-10's fixed per-channel statistics
+// CIFAR images are 32 x 32 RGB, Fashion-MNIST's 28 x 28 grey; a folder's images
+// are resized to image_size x image_size (RGB). Normalization: CIFAR-10's fixed per-channel statistics
 // for cifar10, the training set's own mean and standard deviation otherwise
 // (one pass over its bytes, O(N·C·H·W)).
 #pragma once
@@ -20,18 +22,22 @@
 
 namespace attnlab::data {
 
-enum class DatasetKind { Cifar10, Cifar100, Cifar100Coarse, Folder };
+enum class DatasetKind { Cifar10, Cifar100, Cifar100Coarse, FashionMnist, Folder };
 
-// "cifar10", "cifar100", "cifar100-coarse", "folder"; an unknown name is an error listing them.
+// "cifar10", "cifar100", "cifar100-coarse", "fashion-mnist", "folder"; an unknown name is an error listing them.
 DatasetKind parse_dataset_kind(const std::string& name);
 const std::vector<std::string>& dataset_kind_names();
+
+// The side of the kind's images (32 or 28); 0 for folders (any size).
+int64_t native_image_size(DatasetKind kind);
 
 // Whether `dir` holds a test split for this kind (CIFAR: always, the loader
 // then checks the file; folder: a test/ subfolder).
 bool has_test_split(DatasetKind kind, const std::string& dir);
 
-// The train or test split; image_size is used by folders only (CIFAR must be 32).
-ImageDataset load_dataset(DatasetKind kind, const std::string& dir, Split split, int64_t image_size = kCifarSide);
+// The train or test split; image_size is used by folders only (other kinds
+// must be asked for their native size). An empty dir for fashion-mnist: the default.
+ImageDataset load_dataset(DatasetKind kind, const std::string& dir, Split split, int64_t image_size);
 
 // Per-channel mean and standard deviation of the pixels (as values in [0, 1]).
 Normalization channel_statistics(const ImageDataset& dataset);

@@ -265,3 +265,24 @@ TEST_CASE("vit_train --dataset cifar100 trains a 100-class model that --eval-onl
     INFO(predict.output);
     REQUIRE_THAT(predict.output, Catch::Contains("(true: apple)"));
 }
+
+TEST_CASE("vit_train --dataset fashion-mnist trains a 1-channel 28 x 28 model that beats chance", "[apps][train]") {
+    if (!fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
+        WARN("skipped: Debian's dataset-fashion-mnist package is not installed (make deps installs it)");
+        return;
+    }
+    TempDir dir;
+    RunResult train = run("vit_train --dataset fashion-mnist --train-subset 4000 --eval-subset 1000 --epochs 5 --dim 32 --depth 2"
+                          " --heads 2 --batch 32 --threads 1 --no-progress --checkpoint " + dir.file("run"));
+    INFO(train.output);
+    REQUIRE(train.exit_code == 0);
+    REQUIRE_THAT(train.output, Catch::Contains("50 tokens") && Catch::Contains("train 4000 images, test 1000 images"));
+    const size_t at = train.output.find("best test accuracy ");
+    REQUIRE(at != std::string::npos);
+    REQUIRE(std::stod(train.output.substr(at + 19)) > 30.0);  // chance: 10 %; this run reaches ~47 %
+    std::ifstream cfg_file(dir.file("run/last/config.json"));
+    nlohmann::json cfg = nlohmann::json::parse(cfg_file);
+    REQUIRE(cfg["channels"] == 1);
+    REQUIRE(cfg["image_size"] == 28);
+    REQUIRE(cfg["extra"]["class_names"][0] == "T-shirt/top");
+}
