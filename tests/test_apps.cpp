@@ -199,7 +199,7 @@ static void write_bright_dark_folder(const std::string& dir, const std::string& 
     }
 }
 
-TEST_CASE("vit_train trains on a folder of the user's images; --eval-only and vit_predict use its classes", "[apps][train]") {
+TEST_CASE("vit_train trains on a folder of the user's images, --eval-only and vit_predict use its classes", "[apps][train]") {
     TempDir dir;
     write_bright_dark_folder(dir.file("photos"), "train", 24, 1);
     write_bright_dark_folder(dir.file("photos"), "test", 6, 2);
@@ -233,7 +233,7 @@ TEST_CASE("vit_train trains on a folder of the user's images; --eval-only and vi
         {"--dataset folder", "--dataset folder needs --data DIR"},
         {"--dataset folder --data " + dir.file("no-test"), "has no test/ subfolder"},
         {"--dataset folder --data " + dir.file("no-test") + " --val-split 8", "--val-split 8: the training set has only 8 images"},
-        {"--dataset imagenet", "--dataset: imagenet not in {cifar10,cifar100,cifar100-coarse,folder}"},
+        {"--dataset imagenet", "--dataset: imagenet not in {cifar10,cifar100,cifar100-coarse,fashion-mnist,folder}"},
         {"--dataset cifar10 --data " + dir.file("photos") + " --image-size 64", "needs --dataset folder"},
     });
 }

@@ -10,7 +10,7 @@ static std::shared_ptr<attention::SparseFixedAttention> fixed(const attention::O
     return std::dynamic_pointer_cast<attention::SparseFixedAttention>(attention::make_attention("sparse_fixed", opts));
 }
 
-TEST_CASE("sparse_fixed pattern: same block of l, or j mod l ≥ l − c; causal keeps j ≤ i", "[attention][sparse_fixed]") {
+TEST_CASE("sparse_fixed pattern: same block of l, or j mod l ≥ l − c, causal keeps j ≤ i", "[attention][sparse_fixed]") {
     auto attn = fixed({{"stride", int64_t(4)}, {"summary", int64_t(2)}});
     Tensor blocked = attn->blocked_mask(14);
     auto sees = [&](int64_t i, int64_t j) { return blocked.at({i, j}) == 0.f; };

@@ -9,7 +9,7 @@ static std::shared_ptr<attention::SparseStridedAttention> strided(const attentio
     return std::dynamic_pointer_cast<attention::SparseStridedAttention>(attention::make_attention("sparse_strided", opts));
 }
 
-TEST_CASE("sparse_strided pattern: |i−j| < l or l divides i−j; causal keeps j ≤ i", "[attention][sparse_strided]") {
+TEST_CASE("sparse_strided pattern: |i−j| < l or l divides i−j, causal keeps j ≤ i", "[attention][sparse_strided]") {
     auto attn = strided({{"stride", int64_t(3)}});
     Tensor blocked = attn->blocked_mask(14);
     auto sees = [&](int64_t i, int64_t j) { return blocked.at({i, j}) == 0.f; };

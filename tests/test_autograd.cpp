@@ -59,7 +59,7 @@ TEST_CASE("no_grad records nothing and detach cuts the history", "[autograd]") {
     require_close(x.grad(), {2, 4});
 }
 
-TEST_CASE("backward twice needs retain_graph; without it the error says so", "[autograd][errors]") {
+TEST_CASE("backward twice needs retain_graph, without it the error says so", "[autograd][errors]") {
     Tensor x = Tensor::from_vector({1, 2}, {2}).requires_grad_();
     Tensor y = (exp(x) * x).sum();
     y.backward(true);

@@ -47,7 +47,7 @@ TEST_CASE("evaluate_bits_per_dim of a model with zero head is 8 bits/dim on any 
     REQUIRE(nn::evaluate_bits_per_dim(*model, set, 2, 3).images == 3);
 }
 
-TEST_CASE("image tokens run in raster order with a pixel's channels adjacent; tokens_to_images inverts", "[pixel][gen]") {
+TEST_CASE("image tokens run in raster order with a pixel's channels adjacent, tokens_to_images inverts", "[pixel][gen]") {
     data::ImageDataset set;
     set.channels = 3, set.height = 2, set.width = 2, set.class_names = {"x"};
     set.labels = {0};

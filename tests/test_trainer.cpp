@@ -67,7 +67,7 @@ TEST_CASE("a run interrupted mid-epoch and resumed gives bit-identical losses to
     REQUIRE(rc.history.back().train_loss == ra.history.back().train_loss);  // the partial epoch's meters were saved too
 }
 
-TEST_CASE("eval_every evaluates after every N-th epoch and the last; skipped epochs log empty eval fields", "[train]") {
+TEST_CASE("eval_every evaluates after every N-th epoch and the last, skipped epochs log empty eval fields", "[train]") {
     data::ImageDataset train = synthetic_images(32, 5), eval = synthetic_images(16, 6);
     TempDir dir;
     manual_seed(2);
