@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace attnlab {
 
@@ -20,6 +21,13 @@ std::string cat(const Args&... args) {
     std::ostringstream os;
     (os << ... << args);
     return os.str();
+}
+
+// "a, b, c": the names a message lists as the valid choices.
+inline std::string join(const std::vector<std::string>& names, const std::string& separator = ", ") {
+    std::string out;
+    for (const std::string& n : names) out += (out.empty() ? "" : separator) + n;
+    return out;
 }
 
 // check(cond, "op: ", detail, ...) throws Error(cat(...)) when cond is false.

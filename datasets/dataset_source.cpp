@@ -21,12 +21,8 @@ const std::vector<std::string>& dataset_kind_names() {
 DatasetKind parse_dataset_kind(const std::string& name) {
     const std::vector<std::string>& names = dataset_kind_names();
     auto it = std::find(names.begin(), names.end(), name);
-    if (it == names.end()) {
-        std::string known;
-        for (const std::string& n : names) known += (known.empty() ? "" : ", ") + n;
-        throw Error(cat("unknown dataset '", name, "'; expected one of: ", known));
-    }
-    return DatasetKind(it - names.begin());
+    check(it != names.end(), "unknown dataset '", name, "'; expected one of: ", join(names));
+    return DatasetKind(it - names.begin());  // names are listed in the enum's order
 }
 
 // A folder dataset's root for a split: DIR/train and DIR/test when DIR/train exists, else DIR is the training set.
@@ -102,11 +98,8 @@ void relabel_by_name(ImageDataset& dataset, const std::vector<std::string>& clas
     std::vector<int64_t> to_new;
     for (const std::string& name : dataset.class_names) {
         auto it = std::find(class_names.begin(), class_names.end(), name);
-        if (it == class_names.end()) {
-            std::string known;
-            for (const std::string& c : class_names) known += (known.empty() ? "" : ", ") + c;
-            throw Error(cat(what, ": class '", name, "' is not one of the model's classes (", known, ")"));
-        }
+        check(it != class_names.end(), what, ": class '", name, "' is not one of the model's classes (", join(class_names),
+              ")");
         to_new.push_back(int64_t(it - class_names.begin()));
     }
     for (int64_t& label : dataset.labels) label = to_new[size_t(label)];

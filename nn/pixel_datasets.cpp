@@ -36,9 +36,7 @@ data::ImageDataset load_pixel_dataset(const std::string& name, const std::string
         return data::load_idx_dataset(images, labels, digits);
     }
     if (name == "cifar10") return data::load_cifar10(data::resolve_cifar10_dir(dir), split);
-    std::string valid;
-    for (const std::string& n : pixel_dataset_names()) valid += (valid.empty() ? "" : ", ") + n;
-    throw Error(cat("unknown dataset '", name, "'; valid datasets: ", valid));
+    throw Error(cat("unknown dataset '", name, "'; valid datasets: ", join(pixel_dataset_names())));
 }
 
 std::string resolve_pixel_dataset_dir(const std::string& name, const std::string& dir) {
