@@ -58,7 +58,7 @@ bench-study-speed: build
 	/usr/bin/python3 bench/study_speed.py --build $(BUILD) $(ARGS)
 
 train: build
-	$(BUILD)/apps/vit_train --checkpoint runs/vit-cifar10 $(ARGS)
+	$(BUILD)/apps/vit_train --checkpoint runs/vit-cifar10 --trivial-augment --drop-path 0 $(ARGS)
 
 study: build
 	$(BUILD)/apps/attention_study --out results $(ARGS)
