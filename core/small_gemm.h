@@ -45,17 +45,24 @@ template <int R, int V, bool TransA>
 inline void gemm_block(int64_t k, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
                        bool accumulate, float* C, int64_t ldc) {
     VecF acc[R][V];
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
         for (int v = 0; v < V; ++v) acc[r][v] = VecF{};  // (not "= {}": GCC zeroes that with a memset call)
     for (int64_t p = 0; p < k; ++p) {
         VecF b[V];
+#pragma GCC unroll 4
         for (int v = 0; v < V; ++v) b[v] = load_vec(B + p * ldb + kLanes * v);
+#pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
             const float a = TransA ? A[p * lda + r] : A[r * lda + p];
+#pragma GCC unroll 4
             for (int v = 0; v < V; ++v) acc[r][v] += a * b[v];
         }
     }
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
         for (int v = 0; v < V; ++v) {
             float* c = C + r * ldc + kLanes * v;
             store_vec(c, accumulate ? load_vec(c) + alpha * acc[r][v] : alpha * acc[r][v]);
