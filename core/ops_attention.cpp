@@ -132,8 +132,9 @@ struct DenseScratch {
     std::vector<float> qt, dot, ST, dST, row_a, row_b;  // Qᵀ, dOᵀ [D, Np]; Sᵀ (inference), dSᵀ [M, Np]; per query
 };
 
-// Pᵀ of one head into probs ([M, Np]; the thread's scratch when null, i.e. no
-// backward follows), O = P V into out.
+// Pᵀ of one head into probs ([M, Np]), O = P V into out. When probs is null
+// (no backward follows) the unnormalized e^(Sᵀ - m) stays in the thread's
+// scratch and O = (e^(S - m) V) / l: one pass over N×D numbers instead of M×Np.
 void dense_forward_head(const float* q, const float* k, const float* v, int64_t ldq, int64_t ldk, int64_t ldv,
                         float* out, int64_t ldo, float* probs, int64_t N, int64_t M, int64_t D, float scale,
                         bool causal, DenseScratch& w) {
@@ -158,17 +159,35 @@ void dense_forward_head(const float* q, const float* k, const float* v, int64_t 
     }
     for (int64_t c = 0; c < M; ++c) {  // Pᵀ = e^(Sᵀ - m) in place, l = column sums
         float* s = ST + c * Np;
+        if (causal) {  // masked scores: e^-inf = 0 exactly (fast::exp is not asked for it)
 #pragma omp simd
-        for (int64_t r = 0; r < Np; ++r) {
-            s[r] = s[r] == kNegInf ? 0.f : fast::exp(s[r] - row_max[r]);
-            row_sum[r] += s[r];
+            for (int64_t r = 0; r < Np; ++r) {
+                s[r] = s[r] == kNegInf ? 0.f : fast::exp(s[r] - row_max[r]);
+                row_sum[r] += s[r];
+            }
+        } else {
+#pragma omp simd
+            for (int64_t r = 0; r < Np; ++r) {
+                s[r] = fast::exp(s[r] - row_max[r]);
+                row_sum[r] += s[r];
+            }
         }
     }
     // every query has a key (causal needs N = M: the diagonal), so l > 0
     float* inv_sum = row_sum;
 #pragma omp simd
     for (int64_t r = 0; r < Np; ++r) inv_sum[r] = 1.f / row_sum[r];
-    for (int64_t c = 0; c < M; ++c) {  // Pᵀ /= l: the probabilities
+    if (!probs) {  // no backward follows: O = (e^(S-m) V) / l, dividing the N×D output instead of the M×Np scores
+        small::gemm<true>(N, D, M, 1.f, ST, Np, v, ldv, false, out, ldo);
+        for (int64_t r = 0; r < N; ++r) {
+            float* o = out + r * ldo;
+            const float inv = inv_sum[r];
+#pragma omp simd
+            for (int64_t d = 0; d < D; ++d) o[d] *= inv;
+        }
+        return;
+    }
+    for (int64_t c = 0; c < M; ++c) {  // Pᵀ /= l: the probabilities the backward starts from
         float* p = ST + c * Np;
 #pragma omp simd
         for (int64_t r = 0; r < Np; ++r) p[r] *= inv_sum[r];

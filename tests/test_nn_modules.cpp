@@ -211,6 +211,22 @@ TEST_CASE("fused attention equals the reference on both paths, head sizes 16-40,
                       {randn({1, 1, 17, 16}, 4), randn({1, 1, 17, 16}, 5), randn({1, 1, 17, 16}, 6)});
 }
 
+// Without a backward to follow, the dense path divides O by the row sums
+// instead of normalizing the scores: same output as the training path.
+TEST_CASE("fused attention in inference equals the training path's output, dense and tiled", "[attention]") {
+    for (int64_t N : {9, 65, 130})
+        for (bool causal : {false, true}) {
+            INFO("N=" << N << " causal=" << causal);
+            QKV x = random_qkv(2, 3, N, 32, uint64_t(N) + 11, 2.f);
+            Tensor with_grad = scaled_dot_product_attention(x.q, x.k, x.v, causal);
+            REQUIRE(with_grad.requires_grad());
+            NoGradGuard no_grad;
+            Tensor inference = scaled_dot_product_attention(x.q, x.k, x.v, causal);
+            REQUIRE_FALSE(inference.requires_grad());
+            require_close(inference, with_grad, 1e-6f);
+        }
+}
+
 TEST_CASE("packed fused attention equals the op on split q, k, v: outputs and the one packed gradient", "[attention]") {
     for (int64_t N : {65, 130})  // dense and tiled paths
         for (bool causal : {false, true}) {
