@@ -4,7 +4,9 @@
 Trains the same ViT (same shapes, pre-norm blocks, exact GELU, AdamW,
 cross-entropy, batch 128, synthetic CIFAR-shaped data) for a fixed number of
 steps in both frameworks, alternating runs, each in a fresh process after
-warm-up steps, and prints images/s, GFLOP/s, peak RSS and the ratio for the
+warm-up steps, and prints images/s, GFLOP/s, peak RSS and the ratio (of the
+medians, with the range of the per-round ratios: how much the machine's
+drift moves it) for the
 configurations of issue 6, under both OpenBLAS core settings
 (OPENBLAS_CORETYPE=Haswell: AVX2 kernels; unset: OpenBLAS picks AVX-512).
 PyTorch gets its best setup: 2 threads, the OpenMP build of OpenBLAS and
@@ -158,10 +160,13 @@ def report_row(coretype, config, mode, gemm, ours, theirs):
            "pytorch": {k: med(theirs, k) for k in theirs[0] if isinstance(theirs[0][k], (int, float))}}
     a, p = row["attnlab"][key], row["pytorch"][key]
     row["speedup"] = p / a if config == "attention" else a / p
+    # Round i's two runs ran back to back: their ratio shows how far the machine's drift moves the result.
+    row["round_speedups"] = [t[key] / o[key] if config == "attention" else o[key] / t[key] for o, t in zip(ours, theirs)]
+    spread = f" (rounds {min(row['round_speedups']):.2f}-{max(row['round_speedups']):.2f})"
     tag = f" [{gemm} GEMM]" if gemm else ""
     if config == "attention":
         print(f"attention N={mode:>6} fwd+bwd{tag}  attnlab {a:8.3f} s {row['attnlab']['peak_rss_mb']:8.0f} MB | "
-              f"pytorch {p:8.3f} s {row['pytorch']['peak_rss_mb']:8.0f} MB | speedup {row['speedup']:.2f}x", flush=True)
+              f"pytorch {p:8.3f} s {row['pytorch']['peak_rss_mb']:8.0f} MB | speedup {row['speedup']:.2f}x{spread}", flush=True)
     else:
         ceilings = [(name, row["attnlab"].get(key, 0)) for name, key in
                     (("sgemm", "sgemm_gflops"), ("split sgemm", "split_sgemm_gflops"))]
@@ -169,7 +174,7 @@ def report_row(coretype, config, mode, gemm, ours, theirs):
         frac = f" ({', '.join(parts)})" if parts else ""
         print(f"config {config} {mode:5}{tag}  attnlab {a:7.1f} img/s {row['attnlab']['gflops']:6.1f} GFLOP/s{frac} "
               f"{row['attnlab']['peak_rss_mb']:6.0f} MB | pytorch {p:7.1f} img/s {row['pytorch']['gflops']:6.1f} GFLOP/s "
-              f"{row['pytorch']['peak_rss_mb']:6.0f} MB | ratio {row['speedup']:.2f}x", flush=True)
+              f"{row['pytorch']['peak_rss_mb']:6.0f} MB | ratio {row['speedup']:.2f}x{spread}", flush=True)
     return row
 
 
@@ -256,23 +261,25 @@ def main():
     with open(os.path.join(args.out, "compare_pytorch.json"), "w") as f:
         json.dump(results, f, indent=1)
     with open(os.path.join(args.out, "compare_pytorch.md"), "w") as f:
-        f.write("| OpenBLAS core | config | mode | attnlab | PyTorch | ratio | attnlab GFLOP/s (% of sgemm, % of split sgemm) "
+        f.write("| OpenBLAS core | config | mode | attnlab | PyTorch | ratio (per-round range) | attnlab GFLOP/s (% of sgemm, % of split sgemm) "
                 "| peak RSS attnlab / PyTorch (MB) |\n")
         f.write("|---|---|---|---:|---:|---:|---:|---:|\n")
         for r in results:
             a, p = r["attnlab"], r["pytorch"]
+            rs = r["round_speedups"]
+            ratio = f"{r['speedup']:.2f}x ({min(rs):.2f}-{max(rs):.2f})"
             gemm = f" ({r['gemm']} GEMM)" if r["gemm"] != "default" else ""
             if r["config"] == "attention":
                 f.write(f"| {r['coretype']} | attention N={r['mode']}{gemm} | fwd+bwd | {a['seconds']:.3f} s | {p['seconds']:.3f} s | "
-                        f"{r['speedup']:.2f}x | {a['gflops']:.0f} | {a['peak_rss_mb']:.0f} / {p['peak_rss_mb']:.0f} |\n")
+                        f"{ratio} | {a['gflops']:.0f} | {a['peak_rss_mb']:.0f} / {p['peak_rss_mb']:.0f} |\n")
             else:
                 sg, ss = a.get("sgemm_gflops", 0), a.get("split_sgemm_gflops", 0)
                 split = f", {100 * a['gflops'] / ss:.0f}%" if ss else ""
                 f.write(f"| {r['coretype']} | {r['config']}{gemm} | {r['mode']} | {a['images_per_sec']:.0f} img/s | "
-                        f"{p['images_per_sec']:.0f} img/s | {r['speedup']:.2f}x | {a['gflops']:.0f} ({100 * a['gflops'] / sg:.0f}%{split}) | "
+                        f"{p['images_per_sec']:.0f} img/s | {ratio} | {a['gflops']:.0f} ({100 * a['gflops'] / sg:.0f}%{split}) | "
                         f"{a['peak_rss_mb']:.0f} / {p['peak_rss_mb']:.0f} |\n" if sg else
                         f"| {r['coretype']} | {r['config']}{gemm} | {r['mode']} | {a['images_per_sec']:.0f} img/s | "
-                        f"{p['images_per_sec']:.0f} img/s | {r['speedup']:.2f}x | {a['gflops']:.0f} | "
+                        f"{p['images_per_sec']:.0f} img/s | {ratio} | {a['gflops']:.0f} | "
                         f"{a['peak_rss_mb']:.0f} / {p['peak_rss_mb']:.0f} |\n")
     print(f"\nwrote {args.out}/compare_pytorch.md and .json")
 
