@@ -6,7 +6,8 @@
 // batch·tokens = 8,320, the others 128–512) that costs a lot: on 2 cores it
 // reaches 80–140 GFLOP/s where two independent single-threaded sgemms on
 // halves of the problem reach 150–200 (apps/bench_ops: attnlab vs raw sgemm).
-// So a large product is cut into one block per thread here, along
+// So a large product is cut into blocks here (M and N splits: a few blocks
+// per thread, taken by whichever thread is free; K split: one per thread), along
 //   M (rows of C):    C[m0:m1] = op(A)[m0:m1] · op(B)          — no extra work
 //   N (columns of C): C[:, n0:n1] = op(A) · op(B)[:, n0:n1]    — no extra work
 //   K (inner):        C = Σ_t op(A)[:, k_t] · op(B)[k_t, :]    — weight gradients
@@ -16,7 +17,8 @@
 // and each block is a single-threaded product: attnlab's own kernel
 // (core/gemm_kernel.h) on AVX-512 builds, else sgemm (OpenBLAS runs on one
 // thread when called inside an OpenMP parallel region). The split is fixed by
-// the shape and the thread count, so results are deterministic. Small products
+// the shape and the thread count, and each block of C is one product over its
+// whole K range whichever thread takes it, so results are deterministic. Small products
 // (< 4 MFLOP) and calls from inside a parallel region are one such product.
 #include "core/blas.h"
 
@@ -54,6 +56,8 @@ GemmBackend backend = default_backend();
 
 constexpr double kSplitMinFlops = 4e6;  // below: one OpenBLAS call (its own threading decides)
 constexpr int64_t kMinBlock = 32;       // each thread's block is at least this wide
+constexpr int64_t kPiecesPerThread = 4; // M/N splits: blocks per thread, balanced between the threads
+constexpr int64_t kAlign = 16;          // block boundaries on multiples of 16 rows/columns (kernel widths)
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
@@ -109,19 +113,24 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
     if (widest == M || widest == N) {
         const bool rows = widest == M;
         const int64_t extent = rows ? M : N;
-#pragma omp parallel num_threads(T)
-        {
-            const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-            const int64_t b = extent * t / nt, e = extent * (t + 1) / nt;
-            if (b < e) {
+        // kPiecesPerThread blocks per thread, with boundaries on multiples of kAlign, handed
+        // out to whichever thread is free (parallel_for_balanced): each block of C is still
+        // one product over the whole K, so the result does not depend on who computes it.
+        const int64_t units = (extent + kAlign - 1) / kAlign;
+        const int64_t pieces = std::min<int64_t>(T * kPiecesPerThread, std::max<int64_t>(1, extent / kMinBlock));
+        parallel_for_balanced(0, pieces, pieces, [&](int64_t c0, int64_t c1) {
+            for (int64_t c = c0; c < c1; ++c) {
+                const int64_t b = std::min(extent, units * c / pieces * kAlign);
+                const int64_t e = std::min(extent, units * (c + 1) / pieces * kAlign);
+                if (b >= e) continue;
                 if (rows)
                     block_gemm(trans_a, trans_b, e - b, N, K, alpha, op_row(A, trans_a, b, lda), lda, B, ldb, beta,
-                          C + b * ldc, ldc);
+                               C + b * ldc, ldc);
                 else
-                    block_gemm(trans_a, trans_b, M, e - b, K, alpha, A, lda, op_col(B, trans_b, b, ldb), ldb, beta, C + b,
-                          ldc);
+                    block_gemm(trans_a, trans_b, M, e - b, K, alpha, A, lda, op_col(B, trans_b, b, ldb), ldb, beta,
+                               C + b, ldc);
             }
-        }
+        });
         return;
     }
     // K split: thread 0 into C (with beta), thread t > 0 into scratch[t], then C += Σ scratch.

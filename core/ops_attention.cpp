@@ -270,7 +270,7 @@ void forward_all_heads(const HeadView& Q, const HeadView& K, const HeadView& V, 
                        float* probs, int64_t B, int64_t H, int64_t N, int64_t M, int64_t D, float scale, bool causal) {
     profiler::add_flops(4.0 * double(B * H) * double(N) * double(M) * double(D) * (causal ? 0.5 : 1.0));  // Q Kᵀ, P V
     const bool dense = M <= kDenseKeys;
-    parallel_for(0, B * H, 1, [&](int64_t lo, int64_t hi) {
+    parallel_for_balanced(0, B * H, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
         std::vector<float> S, acc;
         DenseScratch scratch;
         for (int64_t bh = lo; bh < hi; ++bh) {
@@ -298,7 +298,7 @@ void backward_all_heads(const HeadView& Q, const HeadView& K, const HeadView& V,
     const bool dense = M <= kDenseKeys;
     const double products = dense ? 4.0 : 5.0;  // dV, dP, dQ, dK (+ Q Kᵀ again when tiled)
     profiler::add_flops(2.0 * products * double(B * H) * double(N) * double(M) * double(D) * (causal ? 0.5 : 1.0));
-    parallel_for(0, B * H, 1, [&](int64_t lo, int64_t hi) {
+    parallel_for_balanced(0, B * H, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
         std::vector<float> P, dS, delta;
         DenseScratch scratch;
         for (int64_t bh = lo; bh < hi; ++bh) {

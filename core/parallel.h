@@ -43,4 +43,26 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& f) {
     parallel_for_chunks(begin, end, grain, [&](int, int64_t b, int64_t e) { f(b, e); });
 }
 
+// Like parallel_for, but [begin, end) is cut into `pieces` chunks handed out
+// one at a time to whichever thread is free: for long loops whose halves may
+// take unequal time (a vCPU slowed by the host, cache misses in one half), so
+// that no thread idles at the end while the other finishes. Each index is
+// still processed by exactly one call f(b, e).
+template <class F>
+void parallel_for_balanced(int64_t begin, int64_t end, int64_t pieces, const F& f) {
+    const int64_t n = end - begin;
+    if (n <= 0) return;
+    const int threads = omp_in_parallel() ? 1 : num_threads();
+    pieces = std::min(std::max<int64_t>(pieces, 1), n);
+    if (threads <= 1 || pieces <= 1) {
+        f(begin, end);
+        return;
+    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (int64_t c = 0; c < pieces; ++c) {
+        const int64_t b = begin + n * c / pieces, e = begin + n * (c + 1) / pieces;
+        if (b < e) f(b, e);
+    }
+}
+
 }  // namespace attnlab
