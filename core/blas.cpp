@@ -15,7 +15,8 @@
 //                     into M×N scratch buffers that are then added: (T-1)·M·N
 //                     extra adds against 2·M·N·K/T flops per thread.
 // and each block is a single-threaded product: attnlab's own kernel
-// (core/gemm_kernel.h) on AVX-512 builds, else sgemm (OpenBLAS runs on one
+// (core/gemm_kernel.h) on AVX-512 builds when OpenBLAS runs without its
+// AVX-512 kernels, else sgemm (OpenBLAS runs on one
 // thread when called inside an OpenMP parallel region). The split is fixed by
 // the shape and the thread count, and each block of C is one product over its
 // whole K range whichever thread takes it, so results are deterministic. Small products
@@ -26,6 +27,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -39,6 +41,15 @@ namespace attnlab {
 
 namespace {
 
+// Whether the core type OpenBLAS picked (or was told by OPENBLAS_CORETYPE) runs AVX-512 kernels.
+[[maybe_unused]] bool openblas_has_avx512_kernels() {
+    std::string core = openblas_get_corename();
+    std::transform(core.begin(), core.end(), core.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    for (const char* avx512_core : {"skylakex", "cooperlake", "sapphirerapids"})
+        if (core.find(avx512_core) != std::string::npos) return true;
+    return false;
+}
+
 GemmBackend default_backend() {
     if (const char* env = std::getenv("ATTNLAB_GEMM")) {
         if (std::string(env) == "openblas") return GemmBackend::openblas;
@@ -46,7 +57,11 @@ GemmBackend default_backend() {
         std::fprintf(stderr, "attnlab: ignoring ATTNLAB_GEMM=%s (expected \"openblas\" or \"own\")\n", env);
     }
 #ifdef __AVX512F__
-    return GemmBackend::own_kernel;
+    // The own kernel only where OpenBLAS runs without its AVX-512 kernels (e.g.
+    // OPENBLAS_CORETYPE=Haswell): with them, OpenBLAS is as fast or faster on
+    // the ViT (2-core Zen 4, config A training 666 against 588 images/s;
+    // results/compare_pytorch.md).
+    return openblas_has_avx512_kernels() ? GemmBackend::openblas : GemmBackend::own_kernel;
 #else
     return GemmBackend::openblas;  // on AVX2, OpenBLAS's own kernels are faster (core/gemm_kernel.h)
 #endif

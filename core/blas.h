@@ -15,7 +15,8 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
 // Which code multiplies each per-thread block: attnlab's own kernel
-// (core/gemm_kernel.h), the default when the build targets AVX-512, or
+// (core/gemm_kernel.h), the default when the build targets AVX-512 and
+// OpenBLAS runs without its AVX-512 kernels (OPENBLAS_CORETYPE=Haswell), or
 // OpenBLAS's sgemm, the default otherwise. ATTNLAB_GEMM=openblas (or =own) in
 // the environment overrides the default at start-up; benchmarks and tests
 // switch with set_gemm_backend. Products with fewer than 16 columns always go

@@ -1,4 +1,5 @@
-// gemm_kernel.h — attnlab's own single-threaded sgemm (the default for CPUs with AVX-512):
+// gemm_kernel.h — attnlab's own single-threaded sgemm (the default on AVX-512 CPUs when
+// OpenBLAS is held to its AVX2 kernels):
 //
 //   C = alpha · op(A) · B + beta · C     (row-major, op(A) = A or Aᵀ, B is
 //                                        K × N: the contract of cblas_sgemm
@@ -18,9 +19,12 @@
 // AVX-512 on CPUs with full-width AVX-512 units. Measured single-threaded on
 // the ViT's linear-layer shapes on a 2-core AMD EPYC (Zen 5): this kernel
 // 170–210 GFLOP/s, OpenBLAS 95–105 with its Haswell kernels and 170–195 with
-// its AVX-512 ones. core/blas.cpp uses it when the build targets AVX-512. On
-// an AVX2 CPU (AMD EPYC, Zen 3) it is no match for OpenBLAS's own AVX2
-// kernels: 54–84 GFLOP/s against 79–86, so there OpenBLAS stays the default.
+// its AVX-512 ones. core/blas.cpp uses it when the build targets AVX-512 and
+// OpenBLAS runs its AVX2 kernels; with its AVX-512 ones OpenBLAS is as fast or
+// faster end to end (2-core Zen 4: ViT training 0–15 % faster,
+// results/compare_pytorch.md), so there OpenBLAS stays the default. On an AVX2
+// CPU (AMD EPYC, Zen 3) the kernel is no match for OpenBLAS's own AVX2
+// kernels: 54–84 GFLOP/s against 79–86, so there OpenBLAS is the default too.
 #pragma once
 #include <cstdint>
 
