@@ -21,7 +21,7 @@
 // 170–210 GFLOP/s, OpenBLAS 95–105 with its Haswell kernels and 170–195 with
 // its AVX-512 ones. core/blas.cpp uses it when the build targets AVX-512 and
 // OpenBLAS runs its AVX2 kernels; with its AVX-512 ones OpenBLAS is as fast or
-// faster end to end (2-core Zen 4: ViT training 0–15 % faster,
+// faster end to end (2-core Zen 4: 0–17 % faster on the ViT rows,
 // results/compare_pytorch.md), so there OpenBLAS stays the default. On an AVX2
 // CPU (AMD EPYC, Zen 3) the kernel is no match for OpenBLAS's own AVX2
 // kernels: 54–84 GFLOP/s against 79–86, so there OpenBLAS is the default too.
