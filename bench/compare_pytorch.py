@@ -18,7 +18,8 @@ glibc malloc tunables that avoid page faults on large temporaries.
 
 --gemm runs attnlab once per named GEMM backend (ATTNLAB_GEMM=own: its own
 kernel, the default on AVX-512 builds when OpenBLAS runs its AVX2 kernels;
-=openblas: OpenBLAS's sgemm, the default otherwise), each alternating with the same PyTorch runs, one result row per backend.
+=openblas: OpenBLAS's sgemm, the default otherwise), each alternating with
+the same PyTorch runs, one result row per backend.
 
 Model FLOPs are counted analytically, identically for both: forward = sum of
 2*rows*in*out over linear layers + 4*B*H*T^2*D per block for QK^T and PV;
