@@ -1,25 +1,46 @@
-// attention_study — train the same ViT once per attention variant on CIFAR-10
-// and compare accuracy, speed and memory (results/study.md, CSVs, plots).
+// attention_study — train the same ViT once per attention variant and seed on
+// CIFAR-10 and compare accuracy, speed and memory (results/study.md, CSVs, plots).
 //
-//   attention_study                          # every variant, the full budget (see --help for it)
-//   attention_study --quick                  # 2,000 images, 3 epochs: a smoke check in minutes
+//   attention_study                          # every variant, seeds 0,1,2, the full budget (see --help)
+//   attention_study --quick                  # 2,000 images, 3 epochs, seed 0: a smoke check in minutes
 //   attention_study --variants softmax,performer,linformer --attention-opt performer.features=32
+//   attention_study --seeds 0,1,2 --report-only   # aggregate the finished runs, train nothing
 // Stop it any time (Ctrl-C); run the same command again to continue.
-// Argument parsing and wiring only; the loop is nn::run_study (nn/study.h).
+// Argument parsing and wiring only; the loops are nn::run_seed_study and
+// nn::run_study (nn/study_seeds.h, nn/study.h).
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <unistd.h>
 
 #include "attention/registry.h"
 #include "core/core.h"
+#include "core/strings.h"
 #include "datasets/cifar.h"
-#include "nn/study.h"
+#include "nn/study_seeds.h"
 
 using namespace attnlab;
 
 static std::atomic<bool> g_stop{false};
+
+// "0,1,2" -> {0, 1, 2}: non-negative integers, no duplicates.
+static std::vector<uint64_t> parse_seeds(const std::string& spec) {
+    std::vector<uint64_t> seeds;
+    for (const std::string& part : split(spec, ',')) {
+        uint64_t seed = 0;
+        const char* end = part.data() + part.size();
+        auto [ptr, ec] = std::from_chars(part.data(), end, seed);
+        check(!part.empty() && ec == std::errc() && ptr == end, "--seeds '", spec, "': '", part,
+              "' is not a seed (a non-negative integer below 2^64); expected a list like 0,1,2");
+        check(std::find(seeds.begin(), seeds.end(), seed) == seeds.end(), "--seeds '", spec, "': seed ", seed,
+              " is listed twice");
+        seeds.push_back(seed);
+    }
+    return seeds;
+}
 static void on_signal(int) {
     if (g_stop.exchange(true)) _exit(130);
     const char msg[] = "\nstopping after this step; run the same command again to continue\n";
@@ -40,6 +61,7 @@ int main(int argc, char** argv) {
     int64_t train_subset = 0, eval_subset = 0, val_split = 0;
     bool quick = false;
     int threads = 0;
+    std::string seeds_spec = "0,1,2";
     app.add_option("--variants", variants, "comma-separated variants (default: all registered)");
     app.add_option("--attention-opt", opts, "per-variant option variant.name=value (repeatable)");
     app.add_flag("--quick", quick, "smoke-check budget: first 2,000 training images, 1,000 test images, 3 epochs");
@@ -53,7 +75,9 @@ int main(int argc, char** argv) {
     app.add_option("--batch", t.batch_size, "batch size")->check(CLI::Range(1, 4096));
     app.add_option("--lr", t.lr, "peak learning rate")->check(CLI::Range(1e-7, 10.0));
     app.add_option("--warmup", t.warmup_epochs, "warmup epochs")->check(CLI::Range(0.0, 1000.0));
-    app.add_option("--seed", t.seed, "seed (the same for every variant)");
+    auto* seeds_opt = app.add_option("--seeds", seeds_spec, "seeds, each a whole study in OUT/seed<s>/ (every variant trains with the same seed); the report aggregates them");
+    app.add_option("--seed", seeds_spec, "one seed: the same as --seeds N")->excludes(seeds_opt);
+    app.add_flag("--report-only", study.report_only, "train nothing: write the report of the finished runs");
     app.add_flag("--trivial-augment", t.trivial_augment, "add TrivialAugment to crop + flip (as vit_train --trivial-augment)");
     app.add_option("--data", data_dir, "CIFAR-10 binary directory (default: $CIFAR10_DIR or data/cifar-10-batches-bin)");
     app.add_option("--train-subset", train_subset, "first N training images only")->check(CLI::Range(int64_t(0), int64_t(50000)));
@@ -70,20 +94,14 @@ int main(int argc, char** argv) {
             if (app.count("--epochs") == 0) t.epochs = 3;
             if (app.count("--warmup") == 0) t.warmup_epochs = 0.5;
             if (app.count("--out") == 0) study.out_dir = "results/quick";
+            if (app.count("--seeds") + app.count("--seed") == 0) seeds_spec = "0";
         }
-        if (!variants.empty()) {
-            size_t pos = 0;
-            while (pos <= variants.size()) {
-                size_t comma = variants.find(',', pos);
-                std::string v = variants.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-                if (!v.empty()) {
-                    attention::attention_info(v);  // a bad name fails here, before the data is loaded
-                    study.variants.push_back(v);
-                }
-                if (comma == std::string::npos) break;
-                pos = comma + 1;
+        const std::vector<uint64_t> seeds = parse_seeds(seeds_spec);
+        for (const std::string& v : split(variants, ','))
+            if (!v.empty()) {
+                attention::attention_info(v);  // a bad name fails here, before the data is loaded
+                study.variants.push_back(v);
             }
-        }
         for (const std::string& o : opts) {  // variant.name=value
             size_t dot = o.find('.');
             check(dot != std::string::npos && dot > 0, "--attention-opt '", o, "': expected variant.name=value");
@@ -108,14 +126,15 @@ int main(int argc, char** argv) {
         for (int i = 0; i < argc; ++i) study.command += (i ? " " : "") + std::string(argv[i]);
         study.budget = cat(t.epochs, " epochs on ", train_set.size(), " training images (batch ", t.batch_size, ", AdamW lr ",
                            t.lr, ", warmup ", t.warmup_epochs, ", cosine, label smoothing ", t.label_smoothing,
-                           t.trivial_augment ? ", crop+flip+TrivialAugment" : ", crop+flip", "), evaluated on ", eval_set.size(), " ", eval_name, " images, seed ", t.seed);
+                           t.trivial_augment ? ", crop+flip+TrivialAugment" : ", crop+flip", "), evaluated on ", eval_set.size(), " ", eval_name, " images");
         std::printf("attention study: %s\nmodel: dim %ld, depth %ld, heads %ld, patch %ld (%ld tokens); threads %d, OpenBLAS %s\n",
                     study.budget.c_str(), long(m.dim), long(m.depth), long(m.heads), long(m.patch_size),
                     long(m.num_tokens()), num_threads(), blas_info().c_str());
         std::signal(SIGINT, on_signal);
         std::signal(SIGTERM, on_signal);
-        std::vector<nn::StudyRow> rows = nn::run_study(study, train_set, eval_set, data::Normalization::cifar10(), &g_stop);
-        std::printf("\nwrote %s/study.md (%zu variants)\n", study.out_dir.c_str(), rows.size());
+        nn::run_seed_study(study, seeds, train_set, eval_set, data::Normalization::cifar10(), &g_stop);
+        std::printf("\nwrote %s/study.md (seeds %s)%s\n", study.out_dir.c_str(), seeds_spec.c_str(),
+                    g_stop ? "; stopped early: run the same command again to continue" : "");
         return g_stop ? 130 : 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

@@ -4,6 +4,7 @@
 //   vit_predict --checkpoint runs/vit-cifar10 photo.jpg          # a run directory (uses best/)
 //   vit_predict --cifar data/cifar-10-batches-bin/test_batch.bin --records 0-9
 //   vit_predict --folder my_photos/     # my_photos/<class>/*.jpg: accuracy per class
+//   vit_predict --attention nystrom --attention-opt landmarks=16 cat.png   # the same weights, another attention
 //
 // Image files (PNG/JPEG/BMP) are resized to the model's input size; CIFAR
 // records are read from a binary batch file and shown with their true label;
@@ -70,6 +71,8 @@ int main(int argc, char** argv) {
     std::string checkpoint = "models/vit-cifar10", cifar_file, records = "0-9", folder;
     std::vector<std::string> images;
     int64_t k = 5;
+    std::string attention;
+    std::vector<std::string> attention_opts;
     app.add_option("images", images, "image files (PNG, JPEG, BMP)")->check(CLI::ExistingFile);
     app.add_option("--checkpoint", checkpoint, "checkpoint or run directory");
     app.add_option("--cifar", cifar_file, "a CIFAR-10 (or, for a 100/20-class model, CIFAR-100) binary file to take records from")->check(CLI::ExistingFile);
@@ -77,11 +80,17 @@ int main(int argc, char** argv) {
     app.add_option("--folder", folder, "a labelled folder DIR/<class>/<images>: accuracy overall and per class")
         ->check(CLI::ExistingDirectory);
     app.add_option("--top", k, "how many classes to show")->check(CLI::Range(1, 1000));
+    app.add_option("--attention", attention, "swap the model's attention for this variant (inference only, no retraining)");
+    app.add_option("--attention-opt", attention_opts, "option name=value of the (swapped) attention (repeatable)");
     CLI11_PARSE(app, argc, argv);
     try {
         check(!images.empty() || !cifar_file.empty() || !folder.empty(),
               "nothing to classify: give image files, --cifar FILE or --folder DIR");
-        nn::Classifier clf = nn::load_classifier(checkpoint);
+        const bool swapping = !attention.empty() || !attention_opts.empty();
+        nn::AttentionSwap swap;
+        if (swapping) swap = nn::parse_attention_swap(checkpoint, attention, attention_opts);
+        manual_seed(0);  // a swapped-in variant's random features draw from it
+        nn::Classifier clf = nn::load_classifier(checkpoint, swapping ? &swap : nullptr);
         const nn::ViTConfig& cfg = clf.model->config;
         std::printf("%s (%s)\n", clf.model->describe().c_str(), clf.dir.c_str());
         auto show = [&](const std::string& what, const Tensor& image01, const std::string& truth) {

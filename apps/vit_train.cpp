@@ -5,6 +5,7 @@
 //   vit_train --attention performer --attention-opt features=64 --epochs 30
 //   vit_train --resume --checkpoint runs/vit-cifar10      # continue after Ctrl-C
 //   vit_train --eval-only --checkpoint models/vit-cifar10 --data DIR
+//   vit_train --eval-only --checkpoint models/vit-cifar10 --attention performer --attention-opt features=256
 //   vit_train --profile 20                      # per-op time of a training step
 //   vit_train --dataset folder --data photos --image-size 64 --patch 8 --checkpoint runs/photos
 //
@@ -64,7 +65,7 @@ int main(int argc, char** argv) {
     app.add_option("--dropout", model.dropout, "dropout after attention/MLP projections")->check(CLI::Range(0.0, 0.9))->group("Model");
     app.add_option("--drop-path", model.drop_path, "stochastic depth rate (last block; linear in depth)")->check(CLI::Range(0.0, 0.9))->group("Model");
     app.add_option("--pool", model.pooling, "cls token or mean of patch tokens")->check(CLI::IsMember({"cls", "mean"}))->group("Model");
-    app.add_option("--attention", model.attention, "attention variant (see --list-attention)")->group("Model");
+    app.add_option("--attention", model.attention, "attention variant (see --list-attention); with --eval-only: swap the trained model's attention for this one")->group("Model");
     app.add_option("--attention-opt", attention_opts, "variant option name=value (repeatable)")->group("Model");
     app.add_flag("--list-attention", list_attention, "list attention variants and their options, then exit")->group("Model");
 
@@ -120,7 +121,12 @@ int main(int argc, char** argv) {
         if (image_size == 0) image_size = kind == data::DatasetKind::Folder ? 32 : data::native_image_size(kind);
 
         if (eval_only) {
-            nn::Classifier clf = nn::load_classifier(run_dir);
+            // --attention / --attention-opt swap the trained model's attention (no retraining)
+            const bool swapping = app.count("--attention") > 0 || !attention_opts.empty();
+            nn::AttentionSwap swap;
+            if (swapping) swap = nn::parse_attention_swap(run_dir, app.count("--attention") ? model.attention : "", attention_opts);
+            manual_seed(train.seed);  // a swapped-in variant's random features draw from it
+            nn::Classifier clf = nn::load_classifier(run_dir, swapping ? &swap : nullptr);
             data::ImageDataset test = data::load_dataset(kind, data_dir, data::Split::Test, clf.model->config.image_size);
             if (kind == data::DatasetKind::Folder) data::relabel_by_name(test, clf.class_names, cat("--eval-only on ", data_dir));
             if (eval_subset > 0 && eval_subset < test.size()) test = test.subset(0, eval_subset);

@@ -43,26 +43,41 @@ Tensor orthogonal_gaussian_rows(int64_t M, int64_t D, Generator& gen) {
     return Tensor::from_vector(W, {M, D});
 }
 
+Tensor iid_gaussian_rows(int64_t M, int64_t D, Generator& gen) {
+    std::vector<float> W(size_t(M * D));
+    gen.fill_normal(W.data(), M * D, 0.f, 1.f);
+    return Tensor::from_vector(W, {M, D});
+}
+
 PerformerAttention::PerformerAttention(const Options& opts, const AttentionContext& ctx)
     : M_(opts.get_int("features")),
       D_(ctx.head_dim),
       redraw_interval_(opts.get_int("redraw_interval")),
+      orthogonal_(opts.get_bool("orthogonal")),
+      trig_(opts.get_bool("trig")),
       gen_(resolve_seed("performer", opts.get_int("seed"))) {
     causal = opts.get_bool("causal");
     check(M_ >= 1, "performer: option features=", M_, " is invalid; need at least 1 random feature");
     check(redraw_interval_ >= 0, "performer: option redraw_interval=", redraw_interval_,
           " is invalid; use 0 (never redraw) or a number of training forwards >= 1");
     check(D_ >= 1, "performer: the head dim must be known at construction (AttentionContext.head_dim), got ", D_);
-    W_ = register_buffer("projection", orthogonal_gaussian_rows(M_, D_, gen_));
+    W_ = register_buffer("projection", orthogonal_ ? orthogonal_gaussian_rows(M_, D_, gen_) : iid_gaussian_rows(M_, D_, gen_));
 }
 
 void PerformerAttention::draw_projection() {
-    W_ = orthogonal_gaussian_rows(M_, D_, gen_);
+    W_ = orthogonal_ ? orthogonal_gaussian_rows(M_, D_, gen_) : iid_gaussian_rows(M_, D_, gen_);
     set_buffer("projection", W_);
 }
 
 Tensor PerformerAttention::features(const Tensor& x, bool is_query) const {
     Tensor xs = x * std::pow(float(D_), -0.25f);                                  // x / D^{1/4}
+    if (trig_) {  // exp(‖x‖²/2 − c) [sin Wx, cos Wx] / √M; queries without the (cancelling) exp
+        Tensor wx = matmul(xs, W_.T());
+        Tensor trig = concat({sin(wx), cos(wx)}, -1) * (1.f / std::sqrt(float(M_)));
+        if (is_query) return trig;
+        Tensor half_norm = sum(xs * xs, {-1}, true) * 0.5f;                      // [..., N, 1]
+        return trig * exp(half_norm - max(half_norm.detach(), -2, true));         // c: max over the keys
+    }
     Tensor exponent = matmul(xs, W_.T()) - sum(xs * xs, {-1}, true) * 0.5f;       // W x − ‖x‖²/2  [..., N, M]
     Tensor e = exponent.detach();                                                  // the shift cancels: no gradient
     Tensor shift = is_query ? max(e, -1, true) : max(max(e, -1, true), -2, true);  // [..., N, 1] or [..., 1, 1]
@@ -79,11 +94,12 @@ Tensor PerformerAttention::forward(const Tensor& q, const Tensor& k, const Tenso
         }
         ++forwards_since_draw_;
     }
-    return kernel_attention(features(q, true), features(k, false), v, causal, FLT_MIN);
+    // trig features may sum to ≤ 0: no floor there (−∞), the estimator's instability shows as is
+    return kernel_attention(features(q, true), features(k, false), v, causal, trig_ ? -INFINITY : FLT_MIN);
 }
 
 std::string PerformerAttention::describe() const {
-    return cat("PerformerAttention(M=", M_, redraw_interval_ ? cat(", redraw every ", redraw_interval_) : "",
+    return cat("PerformerAttention(M=", M_, orthogonal_ ? "" : ", i.i.d.", trig_ ? ", trig" : "", redraw_interval_ ? cat(", redraw every ", redraw_interval_) : "",
                causal ? ", causal" : "", ")");
 }
 

@@ -25,10 +25,18 @@
 // largest feature is exactly 1/√M and no epsilon is added — the denominator is
 // only floored at n_i·FLT_MIN to avoid 0/0 should everything underflow.
 //
+// For measuring the approximation (not for training), two other estimators of the
+// same kernel: orthogonal=false draws the rows of W i.i.d. from N(0, I_D), and
+// trig=true uses the paper's trigonometric features
+//   φ(x) = exp(‖x‖²/2) [sin(W x), cos(W x)] / √M   (2M features, E[φ(x)·φ(y)] = exp(x·y)),
+// unbiased too but signed: the normalizer D̂ can be near 0 or negative, which is why
+// FAVOR+ uses positive features. The query's exp(‖q‖²/2) cancels and is left out.
+//
 // Time O(N·M·D), memory O(N·M + N·D + M·D) per head; the N×N matrix is never formed.
 // Options: features M (64), redraw_interval (0 = never; r > 0 draws a new W after
 // every r training forwards, so each W serves r of them; never in eval mode),
-// seed (-1 = drawn from the global generator), causal (false; prefix sums over j ≤ i).
+// seed (-1 = drawn from the global generator), causal (false; prefix sums over j ≤ i),
+// orthogonal (true), trig (false).
 #pragma once
 #include "attention/attention.h"
 #include "core/rng.h"
@@ -50,6 +58,7 @@ private:
     void draw_projection();
 
     int64_t M_, D_, redraw_interval_;
+    bool orthogonal_, trig_;
     int64_t forwards_since_draw_ = 0;  // training forwards that used the current W
     Generator gen_;
     Tensor W_;
@@ -57,5 +66,7 @@ private:
 
 // ⌈M/D⌉ blocks of D orthonormal rows (the last one cut), row m scaled by ‖g_m‖, g_m ~ N(0, I_D).
 Tensor orthogonal_gaussian_rows(int64_t M, int64_t D, Generator& gen);
+// M rows drawn i.i.d. from N(0, I_D).
+Tensor iid_gaussian_rows(int64_t M, int64_t D, Generator& gen);
 
 }  // namespace attnlab::attention

@@ -4,15 +4,19 @@
 The study (apps/attention_study) trains each variant for hours, so a full
 study may be run in pieces on different machines: its accuracies stay
 comparable, its times do not. This benchmark measures every variant's
-training and inference throughput of the study's ViT (dim 128, depth 6,
-heads 4, MLP 256, patch 4: 65 tokens; registry defaults for each variant)
-in one run on one machine, with build/apps/bench_train on synthetic
-CIFAR-shaped data: training at batch 128 (forward + backward + AdamW),
-inference at batch 256 (forward only). Variants are run round-robin, each
-run in a fresh process after warm-up steps; the median over rounds is
-reported with its ratio to softmax, under each OpenBLAS core setting.
+training and inference throughput and peak memory (RSS) of one of the study's
+ViTs in one run on one machine, with build/apps/bench_train on synthetic
+CIFAR-shaped data (registry defaults for each variant):
+  --tokens 65   the standard study: dim 128, depth 6, heads 4, MLP 256, patch 4 (65 tokens);
+                training at batch 128, inference at batch 256;
+  --tokens 1025 the long-sequence study: pixel tokens, dim 64, depth 2, heads 2 (D = 32),
+                MLP 128, patch 1 (1024 + 1 tokens); training at batch 64, inference at batch 64.
+Training = forward + backward + AdamW, inference = forward only. Variants are
+run round-robin, each run in a fresh process after warm-up steps; the median
+over rounds is reported with its ratio to softmax, under each OpenBLAS core setting.
 
     /usr/bin/python3 bench/study_speed.py --build build     # results/study_speed.{md,json}
+    /usr/bin/python3 bench/study_speed.py --tokens 1025     # results/study_speed_1025.{md,json}
     /usr/bin/python3 bench/study_speed.py --variants softmax,linear --rounds 1 --coretypes ''   # quick look
 """
 import argparse
@@ -35,14 +39,23 @@ def cpu_model():
     return "unknown CPU"
 
 
-def run_bench(build, variant, mode, batch, steps, warmup, threads, coretype):
+# tokens -> (bench_train model flags, train batch, inference batch, description)
+CONFIGS = {
+    65: (["--dim", "128", "--depth", "6", "--heads", "4", "--mlp", "256", "--patch", "4"], 128, 256,
+         "the study's ViT (dim 128, depth 6, heads 4, MLP 256, patch 4: 65 tokens)"),
+    1025: (["--dim", "64", "--depth", "2", "--heads", "2", "--mlp", "128", "--patch", "1"], 64, 64,
+           "the long-sequence ViT (pixel tokens: dim 64, depth 2, heads 2 so D = 32, MLP 128, patch 1: 1025 tokens)"),
+}
+
+
+def run_bench(build, variant, mode, batch, steps, warmup, threads, coretype, model_flags):
     env = dict(os.environ)
     if coretype:
         env["OPENBLAS_CORETYPE"] = coretype
     else:
         env.pop("OPENBLAS_CORETYPE", None)
     cmd = [os.path.join(build, "apps", "bench_train"), "--mode", mode, "--attention", variant, "--batch", str(batch),
-           "--steps", str(steps), "--warmup", str(warmup), "--threads", str(threads)]
+           "--steps", str(steps), "--warmup", str(warmup), "--threads", str(threads)] + model_flags
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"study_speed: {' '.join(cmd)} failed ({out.returncode}):\n{out.stderr.strip()}")
@@ -59,6 +72,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="results")
+    ap.add_argument("--tokens", type=int, default=65, choices=sorted(CONFIGS), help="which study's model")
     a = ap.parse_args()
     bench = os.path.join(a.build, "apps", "bench_train")
     if not os.path.exists(bench):
@@ -77,14 +91,17 @@ def main():
         variants.insert(0, "softmax")  # the reference of the ratios
     coretypes = a.coretypes.split(",")
     started = time.time()
+    model_flags, train_batch, infer_batch, description = CONFIGS[a.tokens]
     results = {}  # (coretype, variant, mode) -> [images/s]
+    rss = {}      # (coretype, variant, mode) -> [peak RSS MB]
     blas = {}
     for coretype in coretypes:
         for r in range(a.rounds):
             for v in variants:
-                for mode, batch in (("train", 128), ("infer", 256)):
-                    j = run_bench(a.build, v, mode, batch, a.steps, a.warmup, a.threads, coretype)
+                for mode, batch in (("train", train_batch), ("infer", infer_batch)):
+                    j = run_bench(a.build, v, mode, batch, a.steps, a.warmup, a.threads, coretype, model_flags)
                     results.setdefault((coretype, v, mode), []).append(j["images_per_sec"])
+                    rss.setdefault((coretype, v, mode), []).append(j["peak_rss_mb"])
                     blas[coretype] = j["blas"]
                 print(f"  [{coretype or 'unset'} round {r + 1}/{a.rounds}] {v}: train "
                       f"{results[(coretype, v, 'train')][-1]:.0f} img/s, infer {results[(coretype, v, 'infer')][-1]:.0f} img/s",
@@ -93,33 +110,37 @@ def main():
     machine = f"{cpu_model()}, {a.threads} threads"
     lines = ["# Attention study: speed of every variant on one machine", "",
              "Produced by:", "", "```", " ".join(["/usr/bin/python3", "bench/study_speed.py"] + sys.argv[1:]), "```", "",
-             f"Machine: {machine}. The study's ViT (dim 128, depth 6, heads 4, MLP 256, patch 4: 65 tokens), registry "
-             f"defaults per variant, synthetic data; train = forward + backward + AdamW at batch 128, infer = forward "
-             f"at batch 256; median of {a.rounds} round-robin runs of {a.steps} steps after {a.warmup} warm-up steps; "
-             f"{wall / 60:.1f} min in all.", ""]
+             f"Machine: {machine}. Model: {description}, registry defaults per variant, synthetic data; "
+             f"train = forward + backward + AdamW at batch {train_batch}, infer = forward at batch {infer_batch}; "
+             f"median of {a.rounds} round-robin runs of {a.steps} steps after {a.warmup} warm-up steps; peak memory is "
+             f"the training process's peak RSS (max over rounds); {wall / 60:.1f} min in all.", ""]
     rows = []
     for coretype in coretypes:
         label = f"OPENBLAS_CORETYPE={coretype}" if coretype else "OPENBLAS_CORETYPE unset"
         lines += [f"## {label} (OpenBLAS {blas[coretype]})", "",
-                  "| variant | train img/s | × softmax | infer img/s | × softmax |", "|---|---:|---:|---:|---:|"]
+                  "| variant | train img/s | × softmax | infer img/s | × softmax | peak train RSS (MB) |",
+                  "|---|---:|---:|---:|---:|---:|"]
         ref_t = statistics.median(results[(coretype, "softmax", "train")])
         ref_i = statistics.median(results[(coretype, "softmax", "infer")])
         for v in variants:
             t = statistics.median(results[(coretype, v, "train")])
             i = statistics.median(results[(coretype, v, "infer")])
-            lines.append(f"| {v} | {t:.0f} | {t / ref_t:.2f} | {i:.0f} | {i / ref_i:.2f} |")
+            mem = max(rss[(coretype, v, "train")])
+            lines.append(f"| {v} | {t:.0f} | {t / ref_t:.2f} | {i:.0f} | {i / ref_i:.2f} | {mem:.0f} |")
             rows.append({"coretype": coretype, "blas": blas[coretype], "variant": v, "train_images_per_sec": t,
+                         "peak_train_rss_mb": mem, "tokens": a.tokens,
                          "train_ratio_to_softmax": t / ref_t, "infer_images_per_sec": i, "infer_ratio_to_softmax": i / ref_i,
                          "train_runs": results[(coretype, v, "train")], "infer_runs": results[(coretype, v, "infer")]})
         lines.append("")
     os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, "study_speed.md"), "w") as f:
+    stem = "study_speed" if a.tokens == 65 else f"study_speed_{a.tokens}"
+    with open(os.path.join(a.out, stem + ".md"), "w") as f:
         f.write("\n".join(lines))
-    with open(os.path.join(a.out, "study_speed.json"), "w") as f:
+    with open(os.path.join(a.out, stem + ".json"), "w") as f:
         json.dump({"machine": machine, "rounds": a.rounds, "steps": a.steps, "warmup": a.warmup,
                    "wall_seconds": wall, "rows": rows}, f, indent=2)
     print("\n".join(lines))
-    print(f"wrote {a.out}/study_speed.md and study_speed.json")
+    print(f"wrote {a.out}/{stem}.md and {stem}.json")
 
 
 if __name__ == "__main__":

@@ -213,9 +213,20 @@ ViTConfig read_vit_config(const std::string& dir) {
     }
 }
 
-std::shared_ptr<VisionTransformer> load_vit(const std::string& dir) {
-    auto vit = std::make_shared<VisionTransformer>(read_vit_config(dir));
-    load_model_weights(dir, *vit);
+std::shared_ptr<VisionTransformer> load_vit(const std::string& dir, const AttentionSwap* swap) {
+    ViTConfig cfg = read_vit_config(dir);
+    if (swap) {
+        cfg.attention = swap->variant, cfg.attention_options = swap->options;
+        cfg.validate();
+    }
+    auto vit = std::make_shared<VisionTransformer>(cfg);
+    try {
+        load_model_weights(dir, *vit);
+    } catch (const Error& e) {
+        if (!swap) throw;
+        throw Error(cat("attention swap to ", swap->variant, ": the checkpoint in '", dir, "' does not fit the swapped model (",
+                        e.what(), "); only variants without weights of their own can replace a trained model's attention"));
+    }
     vit->eval();
     return vit;
 }

@@ -26,6 +26,8 @@
 //   nn::TrainState st = nn::load_training_state("runs/vit", opt);   // also restores the RNG
 //   // evaluate a shipped model
 //   auto vit = nn::load_vit("models/vit-cifar10");                   // eval mode
+//   nn::AttentionSwap favor{"performer", {}};                        // the same weights, FAVOR+ attention
+//   auto swapped = nn::load_vit("models/vit-cifar10", &favor);
 #pragma once
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -77,7 +79,15 @@ nlohmann::json read_config(const std::string& dir);
 // config.json for a ViT: cfg.to_json() plus {"extra": extra}.
 nlohmann::json vit_config_json(const ViTConfig& cfg, const nlohmann::json& extra = nlohmann::json::object());
 ViTConfig read_vit_config(const std::string& dir);
-// Builds the ViT described by DIR/config.json and loads its weights; eval mode.
-std::shared_ptr<VisionTransformer> load_vit(const std::string& dir);
+// Another attention for a trained model, swapped in at load time (inference only,
+// no retraining: "is FAVOR+ a drop-in replacement for softmax?"). The variant must
+// bring no weights of its own, since the checkpoint holds none for it.
+struct AttentionSwap {
+    std::string variant;
+    attention::Options options;  // the variant's options; unset ones take the registry defaults
+};
+// Builds the ViT described by DIR/config.json (with its attention replaced when
+// swap is given) and loads its weights; eval mode.
+std::shared_ptr<VisionTransformer> load_vit(const std::string& dir, const AttentionSwap* swap = nullptr);
 
 }  // namespace attnlab::nn

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "core/autograd.h"
+#include "attention/registry.h"
 #include "core/ops.h"
 #include "datasets/cifar.h"
 #include "nn/checkpoint.h"
@@ -21,10 +22,10 @@ std::string find_checkpoint(const std::string& dir) {
     throw Error(cat("no checkpoint in '", dir, "': expected ", kModelFile, " there or in its best/ or last/ subdirectory"));
 }
 
-Classifier load_classifier(const std::string& dir) {
+Classifier load_classifier(const std::string& dir, const AttentionSwap* swap) {
     Classifier c;
     c.dir = find_checkpoint(dir);
-    c.model = load_vit(c.dir);
+    c.model = load_vit(c.dir, swap);
     nlohmann::json cfg = read_config(c.dir);
     nlohmann::json extra = cfg.value("extra", nlohmann::json::object());
     c.normalization = data::Normalization::cifar10();
@@ -44,6 +45,14 @@ Classifier load_classifier(const std::string& dir) {
     check(int64_t(c.class_names.size()) == K, c.dir, "/", kConfigFile, ": ", c.class_names.size(),
           " class names for a model with ", K, " classes");
     return c;
+}
+
+AttentionSwap parse_attention_swap(const std::string& dir, const std::string& variant,
+                                   const std::vector<std::string>& options) {
+    AttentionSwap swap;
+    swap.variant = variant.empty() ? read_vit_config(find_checkpoint(dir)).attention : variant;
+    swap.options = attention::Options::parse(options, attention::attention_info(swap.variant).options, swap.variant);
+    return swap;
 }
 
 Tensor normalize_images(const Tensor& images, const data::Normalization& norm) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "datasets/transforms.h"
+#include "nn/checkpoint.h"
 #include "nn/vit.h"
 
 namespace attnlab::nn {
@@ -25,7 +26,13 @@ struct Classifier {
 
 // DIR itself if it holds model.safetensors, else DIR/best, else DIR/last.
 std::string find_checkpoint(const std::string& dir);
-Classifier load_classifier(const std::string& dir);
+// swap: replace the trained model's attention (see AttentionSwap in checkpoint.h).
+Classifier load_classifier(const std::string& dir, const AttentionSwap* swap = nullptr);
+
+// The swap an app's --attention NAME --attention-opt k=v ask for on the checkpoint in
+// dir; an empty variant keeps the checkpoint's own (only its options change).
+AttentionSwap parse_attention_swap(const std::string& dir, const std::string& variant,
+                                   const std::vector<std::string>& options);
 
 // images [B, C, H, W] with values in [0, 1] -> (x - mean) / std per channel.
 Tensor normalize_images(const Tensor& images, const data::Normalization& norm);

@@ -133,7 +133,7 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset&
                                 const std::atomic<bool>* stop_flag) {
     std::vector<std::string> variants = o.variants.empty() ? attention::attention_names() : o.variants;
     for (const std::string& v : variants) attention::attention_info(v);  // fail early on a bad name
-    fs::create_directories(fs::path(o.out_dir) / "runs");
+    if (!o.report_only) fs::create_directories(fs::path(o.out_dir) / "runs");
     std::vector<StudyRow> rows;
     for (size_t i = 0; i < variants.size(); ++i) {
         const std::string& name = variants[i];
@@ -156,6 +156,10 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset&
             }
             // A finished run with another budget: never mix it into this study, never delete it.
             throw_other_budget(run_dir, "a finished run", "study_row.json", saved_key, key);
+        }
+        if (o.report_only) {
+            std::printf("[%zu/%zu] %s: not finished yet\n", i + 1, variants.size(), name.c_str());
+            continue;
         }
         // An unfinished run resumes only with the budget it started with.
         fs::path budget_file = run_dir / "budget.json";
@@ -217,7 +221,7 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset&
         rows.push_back(r);
         write_study_report(o, rows);  // a partial report after every variant
     }
-    write_study_report(o, rows);
+    if (!o.report_only || !rows.empty()) write_study_report(o, rows);
     return rows;
 }
 

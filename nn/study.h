@@ -38,6 +38,7 @@ struct StudyOptions {
     std::string out_dir = "results";
     std::string command;  // the command line, recorded in study.md
     std::string budget;   // a one-line description of the budget, recorded in study.md
+    bool report_only = false;  // train nothing: report the finished runs only
 };
 
 // One finished epoch of a variant's run, kept in its row for the curves.
