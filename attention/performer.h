@@ -26,6 +26,8 @@
 // only floored at n_i·FLT_MIN to avoid 0/0 should everything underflow.
 //
 // Time O(N·M·D), memory O(N·M + N·D + M·D) per head; the N×N matrix is never formed.
+// Cost (attention/cost.h): forward 8·B·H·N·M·D + 2·B·H·N·M flops (W q and W k, then φ(K)ᵀV,
+// φ(Q)(…) and the normalizer), backward twice that; traffic q, k, v, out and their gradients.
 // Options: features M (64), redraw_interval (0 = never; r > 0 draws a new W after
 // every r training forwards, so each W serves r of them; never in eval mode),
 // seed (-1 = drawn from the global generator), causal (false; prefix sums over j ≤ i).

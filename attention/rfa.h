@@ -19,6 +19,8 @@
 // then only guards against division by ~0. The gradient is zero where clamped.
 //
 // Time O(N·M·D), memory O(N·M + N·D + M·D) per head; the N×N matrix is never formed.
+// Cost (attention/cost.h): forward 12·B·H·N·M·D + 4·B·H·N·M flops (W q̂ and W k̂, then the
+// 2M-dim products and normalizer), backward twice that; traffic q, k, v, out and gradients.
 // Options: features M (64), sigma σ (1.0), redraw (false; true draws a new W at
 // every training forward, W stays fixed in eval mode), seed (-1 = drawn from the
 // global generator), causal (false; prefix sums over j ≤ i).

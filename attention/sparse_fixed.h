@@ -11,6 +11,9 @@
 // Computed by block_sparse: query block t (the l tokens of block t) gathers its own l keys
 // plus the c·⌈N/l⌉ summary keys (causal: only those up to block t).
 // Time O(N·(l + c·N/l)·D), memory O(N·(l + c·N/l)) per head: O(N√N·D) with l = √N.
+// Cost (attention/cost.h): forward 4·B·H·D·pairs flops, pairs ≈ N(l + c·N/l) (causal ≈
+// half; counted exactly by sparse_fixed_pairs), backward twice that; traffic q, k, v, out,
+// the row log-sum-exp and the gradients.
 // Options: stride l (int, default 0 = ⌈√N⌉), summary c (int, default 1; 1 ≤ c ≤ l),
 // causal (bool, default false).
 #pragma once

@@ -19,6 +19,9 @@
 // one softmax; each part's probabilities multiply its own values, and the two outputs add up.
 // N is padded to T·l (T = ⌈N/l⌉) with masked keys.
 // Time O(N·(3l + N/l)·D), memory O(N·(3l + N/l)) per head: O(N√N·D) with l = √N.
+// Cost (attention/cost.h): forward 4·B·H·D·pairs flops, pairs = Σ_i (allowed keys of i) ≈
+// N(2l + N/l) (causal ≈ half; counted exactly by sparse_strided_pairs), backward twice that;
+// traffic q, k, v, out, the row log-sum-exp and the gradients.
 // Options: stride l (int, default 0 = ⌈√N⌉), causal (bool, default false).
 #pragma once
 #include "attention/attention.h"

@@ -1,0 +1,217 @@
+// feature_map_attention.cpp — see feature_map_attention.h. One head at a time,
+// heads in parallel; the chunk products are single-threaded gemm calls.
+#include "attention/feature_map_attention.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/blas.h"
+#include "core/ops.h"
+#include "core/parallel.h"
+#include "core/profiler.h"
+
+namespace attnlab::attention {
+
+namespace {
+
+constexpr int64_t kChunk = 64;  // C rows per chunk
+
+// Rows of one head of a [B, H, N, X] tensor with unit stride in X.
+struct HeadRows {
+    float* base;
+    int64_t H, stride_b, stride_h, row;
+    explicit HeadRows(const Tensor& t)
+        : base(t.data()), H(t.size(1)), stride_b(t.strides()[0]), stride_h(t.strides()[1]), row(t.strides()[2]) {}
+    float* at(int64_t bh, int64_t i) const { return base + (bh / H) * stride_b + (bh % H) * stride_h + i * row; }
+};
+
+Tensor unit_last_stride(const Tensor& t) { return t.strides().back() == 1 ? t : contiguous(t); }
+
+// Sizes of one call: M features, E = Dv + 1 extended value columns.
+struct Dims {
+    int64_t N, D, Dv, M, E;
+};
+
+// Per-thread scratch: φ(Q_c), φ(K_c), their gradients [C, M]; V'_c, g'_c, num'_c, dV'_c [C, E];
+// A, dA [C, C]; the running state S' or R [M, E].
+struct Scratch {
+    std::vector<float> pq, pk, dpq, dpk, vv, gg, num, dvv, A, dA, state;
+    explicit Scratch(const Dims& d) {
+        for (auto* b : {&pq, &pk, &dpq, &dpk}) b->resize(size_t(kChunk * d.M));
+        for (auto* b : {&vv, &gg, &num, &dvv}) b->resize(size_t(kChunk * d.E));
+        A.resize(size_t(kChunk * kChunk));
+        dA.resize(size_t(kChunk * kChunk));
+        state.resize(size_t(d.M * d.E));
+    }
+};
+
+// V'_c = [V_c, 1]: `rows` rows of v (row stride ld) into vv [rows, Dv + 1].
+void extend_values(const float* v, int64_t ld, int64_t rows, int64_t Dv, float* vv) {
+    for (int64_t r = 0; r < rows; ++r) {
+        std::copy(v + r * ld, v + r * ld + Dv, vv + r * (Dv + 1));
+        vv[r * (Dv + 1) + Dv] = 1.f;
+    }
+}
+
+// Zeroes the strictly upper triangle of a [rows, rows] block (keys after the query).
+void keep_lower(float* A, int64_t rows) {
+    for (int64_t r = 0; r < rows; ++r) std::fill(A + r * rows + r + 1, A + (r + 1) * rows, 0.f);
+}
+
+void forward_head(const FeatureMap& phi, const HeadRows& Q, const HeadRows& K, const HeadRows& V, const HeadRows& O,
+                  int64_t bh, const Dims& d, bool causal, float eps, float* den, float* saved_state, Scratch& s) {
+    const int64_t N = d.N, D = d.D, Dv = d.Dv, M = d.M, E = d.E;
+    float* S = s.state.data();
+    std::fill(S, S + M * E, 0.f);
+    if (!causal)  // S' = Σ_c φ(K_c)ᵀ V'_c
+        for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
+            const int64_t rows = std::min(kChunk, N - c0);
+            phi.forward(K.at(bh, c0), K.row, rows, D, s.pk.data());
+            extend_values(V.at(bh, c0), V.row, rows, Dv, s.vv.data());
+            gemm(true, false, M, E, rows, 1.f, s.pk.data(), M, s.vv.data(), E, 1.f, S, E);
+        }
+    for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
+        const int64_t rows = std::min(kChunk, N - c0);
+        phi.forward(Q.at(bh, c0), Q.row, rows, D, s.pq.data());
+        float* num = s.num.data();
+        if (causal) {  // num'_c = tril(φQ_c φK_cᵀ) V'_c + φQ_c S'_prev, then S'_prev += φK_cᵀ V'_c
+            phi.forward(K.at(bh, c0), K.row, rows, D, s.pk.data());
+            extend_values(V.at(bh, c0), V.row, rows, Dv, s.vv.data());
+            gemm(false, true, rows, rows, M, 1.f, s.pq.data(), M, s.pk.data(), M, 0.f, s.A.data(), rows);
+            keep_lower(s.A.data(), rows);
+            gemm(false, false, rows, E, rows, 1.f, s.A.data(), rows, s.vv.data(), E, 0.f, num, E);
+            gemm(false, false, rows, E, M, 1.f, s.pq.data(), M, S, E, 1.f, num, E);
+            gemm(true, false, M, E, rows, 1.f, s.pk.data(), M, s.vv.data(), E, 1.f, S, E);
+        } else {
+            gemm(false, false, rows, E, M, 1.f, s.pq.data(), M, S, E, 0.f, num, E);
+        }
+        for (int64_t r = 0; r < rows; ++r) {
+            const float dn = num[r * E + Dv] + eps, inv = 1.f / dn;
+            float* o = O.at(bh, c0 + r);
+            for (int64_t e = 0; e < Dv; ++e) o[e] = num[r * E + e] * inv;
+            den[c0 + r] = dn;
+        }
+    }
+    if (saved_state) std::copy(S, S + M * E, saved_state);
+}
+
+// g'_c rows: [g_i / den_i, −(g_i·out_i) / den_i].
+void extended_grads(const HeadRows& G, const HeadRows& O, int64_t bh, int64_t c0, int64_t rows, int64_t Dv,
+                    const float* den, float* gg) {
+    const int64_t E = Dv + 1;
+    for (int64_t r = 0; r < rows; ++r) {
+        const float *g = G.at(bh, c0 + r), *o = O.at(bh, c0 + r);
+        const float inv = 1.f / den[c0 + r];
+        float dot = 0.f;
+        for (int64_t e = 0; e < Dv; ++e) {
+            gg[r * E + e] = g[e] * inv;
+            dot += g[e] * o[e];
+        }
+        gg[r * E + Dv] = -dot * inv;
+    }
+}
+
+// dv rows from dV'_c (its last column is the normalizer's, dropped).
+void store_value_grads(const float* dvv, int64_t rows, int64_t Dv, const HeadRows& dV, int64_t bh, int64_t c0) {
+    for (int64_t r = 0; r < rows; ++r) std::copy(dvv + r * (Dv + 1), dvv + r * (Dv + 1) + Dv, dV.at(bh, c0 + r));
+}
+
+void backward_head(const FeatureMap& phi, const HeadRows& Q, const HeadRows& K, const HeadRows& V, const HeadRows& O,
+                   const HeadRows& G, const HeadRows& dQ, const HeadRows& dK, const HeadRows& dV, int64_t bh,
+                   const Dims& d, bool causal, const float* den, const float* saved_state, Scratch& s) {
+    const int64_t N = d.N, D = d.D, Dv = d.Dv, M = d.M, E = d.E;
+    float* state = s.state.data();
+    // queries, in order: dφ(Q_c) = tril(g'_c V'_cᵀ) φ(K_c) + g'_c S'_prevᵀ (non-causal: g'_c S'ᵀ)
+    if (causal) std::fill(state, state + M * E, 0.f);
+    else std::copy(saved_state, saved_state + M * E, state);
+    for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
+        const int64_t rows = std::min(kChunk, N - c0);
+        phi.forward(Q.at(bh, c0), Q.row, rows, D, s.pq.data());
+        extended_grads(G, O, bh, c0, rows, Dv, den, s.gg.data());
+        gemm(false, true, rows, M, E, 1.f, s.gg.data(), E, state, E, 0.f, s.dpq.data(), M);
+        if (causal) {
+            phi.forward(K.at(bh, c0), K.row, rows, D, s.pk.data());
+            extend_values(V.at(bh, c0), V.row, rows, Dv, s.vv.data());
+            gemm(false, true, rows, rows, E, 1.f, s.gg.data(), E, s.vv.data(), E, 0.f, s.dA.data(), rows);
+            keep_lower(s.dA.data(), rows);
+            gemm(false, false, rows, M, rows, 1.f, s.dA.data(), rows, s.pk.data(), M, 1.f, s.dpq.data(), M);
+            gemm(true, false, M, E, rows, 1.f, s.pk.data(), M, s.vv.data(), E, 1.f, state, E);
+        }
+        phi.backward(Q.at(bh, c0), Q.row, rows, D, s.pq.data(), s.dpq.data(), dQ.at(bh, c0), dQ.row);
+    }
+    // R = Σ_i φ(q_i) g'_iᵀ: all queries when non-causal; when causal, built from the last chunk back
+    std::fill(state, state + M * E, 0.f);
+    if (!causal)
+        for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
+            const int64_t rows = std::min(kChunk, N - c0);
+            phi.forward(Q.at(bh, c0), Q.row, rows, D, s.pq.data());
+            extended_grads(G, O, bh, c0, rows, Dv, den, s.gg.data());
+            gemm(true, false, M, E, rows, 1.f, s.pq.data(), M, s.gg.data(), E, 1.f, state, E);
+        }
+    // keys: dφ(K_c) = V'_c Rᵀ (+ tril(g'_c V'_cᵀ)ᵀ φ(Q_c)),  dV'_c = φ(K_c) R (+ tril(φQ_c φK_cᵀ)ᵀ g'_c)
+    const int64_t last = (N - 1) / kChunk * kChunk;
+    for (int64_t c0 = causal ? last : 0; causal ? c0 >= 0 : c0 < N; c0 += causal ? -kChunk : kChunk) {
+        const int64_t rows = std::min(kChunk, N - c0);
+        phi.forward(K.at(bh, c0), K.row, rows, D, s.pk.data());
+        extend_values(V.at(bh, c0), V.row, rows, Dv, s.vv.data());
+        gemm(false, true, rows, M, E, 1.f, s.vv.data(), E, state, E, 0.f, s.dpk.data(), M);
+        gemm(false, false, rows, E, M, 1.f, s.pk.data(), M, state, E, 0.f, s.dvv.data(), E);
+        if (causal) {
+            phi.forward(Q.at(bh, c0), Q.row, rows, D, s.pq.data());
+            extended_grads(G, O, bh, c0, rows, Dv, den, s.gg.data());
+            gemm(false, true, rows, rows, M, 1.f, s.pq.data(), M, s.pk.data(), M, 0.f, s.A.data(), rows);
+            keep_lower(s.A.data(), rows);
+            gemm(false, true, rows, rows, E, 1.f, s.gg.data(), E, s.vv.data(), E, 0.f, s.dA.data(), rows);
+            keep_lower(s.dA.data(), rows);
+            gemm(true, false, rows, M, rows, 1.f, s.dA.data(), rows, s.pq.data(), M, 1.f, s.dpk.data(), M);
+            gemm(true, false, rows, E, rows, 1.f, s.A.data(), rows, s.gg.data(), E, 1.f, s.dvv.data(), E);
+            gemm(true, false, M, E, rows, 1.f, s.pq.data(), M, s.gg.data(), E, 1.f, state, E);
+        }
+        phi.backward(K.at(bh, c0), K.row, rows, D, s.pk.data(), s.dpk.data(), dK.at(bh, c0), dK.row);
+        store_value_grads(s.dvv.data(), rows, Dv, dV, bh, c0);
+    }
+}
+
+}  // namespace
+
+Tensor feature_map_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
+                             std::shared_ptr<const FeatureMap> phi, bool causal, float eps) {
+    PROFILE_SCOPE("feature_map_attention");
+    check(q_in.dim() == 4 && k_in.dim() == 4 && v_in.dim() == 4 && q_in.shape() == k_in.shape() &&
+              v_in.size(0) == q_in.size(0) && v_in.size(1) == q_in.size(1) && v_in.size(2) == q_in.size(2),
+          "feature_map_attention: expected q, k [B,H,N,D] and v [B,H,N,Dv] with the same B, H, N, got ",
+          to_string(q_in.shape()), ", ", to_string(k_in.shape()), ", ", to_string(v_in.shape()));
+    const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2), D = q_in.size(3), Dv = v_in.size(3);
+    const Dims d{N, D, Dv, phi->features(D), Dv + 1};
+    Tensor q = unit_last_stride(q_in.detach()), k = unit_last_stride(k_in.detach()), v = unit_last_stride(v_in.detach());
+    Tensor out = Tensor::empty({B, H, N, Dv}), den = Tensor::empty({B, H, N});
+    Tensor state = causal ? Tensor() : Tensor::empty({B, H, d.M, d.E});
+    {
+        HeadRows Q(q), K(k), V(v), O(out);
+        float *den_p = den.data(), *state_p = state.defined() ? state.data() : nullptr;
+        parallel_for_balanced(0, B * H, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
+            Scratch s(d);
+            for (int64_t bh = lo; bh < hi; ++bh)
+                forward_head(*phi, Q, K, V, O, bh, d, causal, eps, den_p + bh * N,
+                             state_p ? state_p + bh * d.M * d.E : nullptr, s);
+        });
+    }
+    return record("feature_map_attention", out, {q_in, k_in, v_in},
+                  [q, k, v, out_saved = out.detach(), den, state, phi, causal, d](const Tensor& g_in) {
+                      Tensor g = unit_last_stride(g_in);
+                      Tensor dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
+                      HeadRows Q(q), K(k), V(v), O(out_saved), G(g), dQ(dq), dK(dk), dV(dv);
+                      const float* den_p = den.data();
+                      const float* state_p = state.defined() ? state.data() : nullptr;
+                      parallel_for_balanced(0, q.size(0) * q.size(1), 8 * num_threads(), [&](int64_t lo, int64_t hi) {
+                          Scratch s(d);
+                          for (int64_t bh = lo; bh < hi; ++bh)
+                              backward_head(*phi, Q, K, V, O, G, dQ, dK, dV, bh, d, causal, den_p + bh * d.N,
+                                            state_p ? state_p + bh * d.M * d.E : nullptr, s);
+                      });
+                      return std::vector<Tensor>{dq, dk, dv};
+                  });
+}
+
+}  // namespace attnlab::attention
