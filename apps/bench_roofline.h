@@ -89,11 +89,13 @@ inline double measure_fma_peak() {
 // Streaming triad bandwidth of all threads, bytes per second.
 inline double measure_memory_bandwidth() {
     const int64_t n = int64_t(1) << 24;  // 64 MB per array, beyond the last-level cache
-    std::vector<float> a(size_t(n)), b(size_t(n), 1.f), c(size_t(n), 2.f);
-    auto triad = [&] {
-        attnlab::parallel_for(0, n, 1 << 16, [&](int64_t lo, int64_t hi) {
+    std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n), 1.f), c(static_cast<size_t>(n), 2.f);
+    float* pa = a.data();
+    const float *pb = b.data(), *pc = c.data();
+    auto triad = [=] {
+        attnlab::parallel_for(0, n, 1 << 16, [=](int64_t lo, int64_t hi) {
 #pragma omp simd
-            for (int64_t i = lo; i < hi; ++i) a[size_t(i)] = b[size_t(i)] + 0.5f * c[size_t(i)];
+            for (int64_t i = lo; i < hi; ++i) pa[i] = pb[i] + 0.5f * pc[i];
         });
     };
     triad();  // first touch
