@@ -38,6 +38,7 @@ public:
     // The pattern for N tokens with the current random blocks (drawn for N if they were drawn
     // for another length, never redrawn otherwise); dense Bool [N, N], true = blocked (for tests).
     Tensor blocked_mask(int64_t N);
+    bool reference = false;  // true: the composed ops (block_sparse's reference) instead of the fused op
 
     int64_t block, global_blocks, random_blocks;
     bool redraw;

@@ -32,6 +32,7 @@ public:
 
     bool allows(int64_t i, int64_t j) const;  // the pattern, true = i may attend to j
     Tensor blocked_mask(int64_t N) const;     // dense Bool [N, N], true = blocked (for tests)
+    bool reference = false;  // true: the composed ops (block_sparse's reference) instead of the fused op
 
     int64_t window, dilation, global_tokens;
 

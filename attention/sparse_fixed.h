@@ -31,6 +31,7 @@ public:
     int64_t stride_for(int64_t N) const;                // l: the option, or ⌈√N⌉ when it is 0
     bool allows(int64_t i, int64_t j, int64_t l) const;  // the pattern, true = i may attend to j
     Tensor blocked_mask(int64_t N) const;               // dense Bool [N, N], true = blocked (for tests)
+    bool reference = false;  // true: the composed ops (block_sparse's reference) instead of the fused op
 
     int64_t stride, summary;
 

@@ -1,0 +1,241 @@
+// block_sparse_kernel.cpp — the fused sparse_attention op (see block_sparse.h): the blocks
+// of one or more SparseLayouts, with an online softmax per query, forward and backward.
+//
+// Per head and block (nq query slots, nk key slots, gathered into per-thread scratch), scale s:
+//   forward:  S = s·Qb Kbᵀ, −inf where blocked; for each live query row r (token i):
+//               m' = max(m_i, rowmax S_r),  P_r = e^(S_r − m'),  α = e^(m_i − m'),
+//               l_i = α·l_i + rowsum P_r,   acc_i = α·acc_i + (P Vb)_r,   m_i = m'
+//             and once all blocks are done: out_i = acc_i / l_i, L_i = m_i + log l_i (saved).
+//   backward: Δ_i = dO_i·O_i;  P = e^(S − L_i);  dVb = Pᵀ dOb;  dS = P ∘ (dOb Vbᵀ − Δ);
+//             dQb = s·dS Kb;  dKb = s·dSᵀ Qb;  rows added back to the tokens they came from.
+// A slot is live when its token's output comes from it (out_index): padding slots and
+// block slots overridden by a dense row are skipped. The dense rows are one more block:
+// their G queries against all N keys. A token with no allowed key gets out_i = 0.
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "attention/block_sparse.h"
+#include "core/autograd.h"
+#include "core/fastmath.h"
+#include "core/ops.h"
+#include "core/parallel.h"
+#include "core/profiler.h"
+#include "core/small_gemm.h"
+
+namespace attnlab::attention {
+
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// One block of a layout: nq queries (token rows) against nk keys (token rows; null = 0..nk−1).
+struct Block {
+    const int64_t* queries;
+    int64_t nq;
+    const int64_t* keys;
+    int64_t nk;
+    const uint8_t* blocked;  // [nq, nk], 1 = blocked
+    int64_t first_slot;      // slot number of query 0, compared with out_rows for liveness
+};
+
+template <class F>
+void for_each_block(const SparseLayout& L, const F& f) {
+    for (int64_t b = 0; b < L.blocks; ++b)
+        f(Block{L.query_rows.data() + b * L.block_size, L.block_size, L.key_rows.data() + b * L.block_keys,
+                L.block_keys, L.blocked.data() + b * L.block_size * L.block_keys, b * L.block_size});
+    if (!L.dense_rows.empty())
+        f(Block{L.dense_rows.data(), int64_t(L.dense_rows.size()), nullptr, L.seq_len, L.dense_blocked.data(),
+                L.blocks * L.block_size});
+}
+
+// Rows of one head of a [B, H, N, D] tensor with unit stride in D.
+struct HeadRows {
+    float* base;
+    int64_t H, stride_b, stride_h, row;
+    explicit HeadRows(const Tensor& t)
+        : base(t.data()), H(t.size(1)), stride_b(t.strides()[0]), stride_h(t.strides()[1]), row(t.strides()[2]) {}
+    float* at(int64_t bh, int64_t i) const { return base + (bh / H) * stride_b + (bh % H) * stride_h + i * row; }
+};
+
+Tensor unit_last_stride(const Tensor& t) { return t.strides().back() == 1 ? t : contiguous(t); }
+
+int64_t key_row(const Block& blk, int64_t c) { return blk.keys ? blk.keys[c] : c; }
+
+// rows [n, D] <- the given token rows of a head; or, transposed, [D, n].
+void gather(const HeadRows& X, int64_t bh, const int64_t* rows, int64_t n, int64_t D, float* out, bool transposed) {
+    for (int64_t r = 0; r < n; ++r) {
+        const float* x = X.at(bh, rows ? rows[r] : r);
+        if (transposed)
+            for (int64_t d = 0; d < D; ++d) out[d * n + r] = x[d];
+        else
+            std::copy(x, x + D, out + r * D);
+    }
+}
+
+struct Scratch {
+    std::vector<float> qb, kb, kt, vb, vt, S, pv, dob, dS, dqb, dkb, dvb, alpha, delta;
+    std::vector<float> m, l;  // per token of the head
+};
+
+bool is_live(const SparseLayout& L, const Block& blk, int64_t r) {
+    return L.out_rows[size_t(blk.queries[r])] == blk.first_slot + r;
+}
+
+void forward_block(const SparseLayout& L, const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
+                   const HeadRows& O, int64_t bh, int64_t D, float scale, Scratch& w) {
+    const int64_t nq = blk.nq, nk = blk.nk;
+    w.qb.resize(size_t(nq * D)), w.kt.resize(size_t(D * nk)), w.vb.resize(size_t(nk * D));
+    w.S.resize(size_t(nq * nk)), w.pv.resize(size_t(nq * D)), w.alpha.resize(size_t(nq));
+    gather(Q, bh, blk.queries, nq, D, w.qb.data(), false);
+    gather(K, bh, blk.keys, nk, D, w.kt.data(), true);
+    gather(V, bh, blk.keys, nk, D, w.vb.data(), false);
+    small::gemm<false>(nq, nk, D, scale, w.qb.data(), D, w.kt.data(), nk, false, w.S.data(), nk);
+    for (int64_t r = 0; r < nq; ++r) {
+        float* s = w.S.data() + r * nk;
+        const uint8_t* blocked = blk.blocked + r * nk;
+        const int64_t i = blk.queries[r];
+        float row_max = kNegInf;
+        if (is_live(L, blk, r))
+            for (int64_t c = 0; c < nk; ++c)
+                if (!blocked[c]) row_max = std::max(row_max, s[c]);
+        if (row_max == kNegInf) {  // not live, or no allowed key in this block
+            std::fill(s, s + nk, 0.f);
+            w.alpha[size_t(r)] = -1.f;  // marks "nothing to add"
+            continue;
+        }
+        const float m_new = std::max(w.m[size_t(i)], row_max);
+        float sum = 0.f;
+        for (int64_t c = 0; c < nk; ++c) {
+            s[c] = blocked[c] ? 0.f : fast::exp(s[c] - m_new);
+            sum += s[c];
+        }
+        const float alpha = w.m[size_t(i)] == kNegInf ? 0.f : fast::exp(w.m[size_t(i)] - m_new);
+        w.l[size_t(i)] = w.l[size_t(i)] * alpha + sum;
+        w.m[size_t(i)] = m_new;
+        w.alpha[size_t(r)] = alpha;
+    }
+    small::gemm<false>(nq, D, nk, 1.f, w.S.data(), nk, w.vb.data(), D, false, w.pv.data(), D);
+    for (int64_t r = 0; r < nq; ++r) {
+        const float alpha = w.alpha[size_t(r)];
+        if (alpha < 0.f) continue;
+        float* acc = O.at(bh, blk.queries[r]);
+        const float* pv = w.pv.data() + r * D;
+        for (int64_t d = 0; d < D; ++d) acc[d] = acc[d] * alpha + pv[d];
+    }
+}
+
+void backward_block(const SparseLayout& L, const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
+                    const HeadRows& dO, const float* lse, const float* delta, const HeadRows& dQ, const HeadRows& dK,
+                    const HeadRows& dV, int64_t bh, int64_t D, float scale, Scratch& w) {
+    const int64_t nq = blk.nq, nk = blk.nk;
+    w.qb.resize(size_t(nq * D)), w.kb.resize(size_t(nk * D)), w.kt.resize(size_t(D * nk)), w.vt.resize(size_t(D * nk));
+    w.dob.resize(size_t(nq * D)), w.S.resize(size_t(nq * nk)), w.dS.resize(size_t(nq * nk));
+    w.dqb.resize(size_t(nq * D)), w.dkb.resize(size_t(nk * D)), w.dvb.resize(size_t(nk * D));
+    gather(Q, bh, blk.queries, nq, D, w.qb.data(), false);
+    gather(K, bh, blk.keys, nk, D, w.kb.data(), false);
+    gather(K, bh, blk.keys, nk, D, w.kt.data(), true);
+    gather(V, bh, blk.keys, nk, D, w.vt.data(), true);
+    gather(dO, bh, blk.queries, nq, D, w.dob.data(), false);
+    small::gemm<false>(nq, nk, D, scale, w.qb.data(), D, w.kt.data(), nk, false, w.S.data(), nk);
+    small::gemm<false>(nq, nk, D, 1.f, w.dob.data(), D, w.vt.data(), nk, false, w.dS.data(), nk);  // dP = dOb Vbᵀ
+    for (int64_t r = 0; r < nq; ++r) {
+        float *p = w.S.data() + r * nk, *ds = w.dS.data() + r * nk;
+        const uint8_t* blocked = blk.blocked + r * nk;
+        const int64_t i = blk.queries[r];
+        const float L_i = lse[i];
+        if (!is_live(L, blk, r) || L_i == kNegInf) {
+            std::fill(p, p + nk, 0.f);
+            std::fill(ds, ds + nk, 0.f);
+            std::fill(w.dob.data() + r * D, w.dob.data() + (r + 1) * D, 0.f);
+            continue;
+        }
+        const float dlt = delta[i];
+        for (int64_t c = 0; c < nk; ++c) {
+            p[c] = blocked[c] ? 0.f : fast::exp(p[c] - L_i);
+            ds[c] = p[c] * (ds[c] - dlt);
+        }
+    }
+    small::gemm<true>(nk, D, nq, 1.f, w.S.data(), nk, w.dob.data(), D, false, w.dvb.data(), D);     // dVb = Pᵀ dOb
+    small::gemm<false>(nq, D, nk, scale, w.dS.data(), nk, w.kb.data(), D, false, w.dqb.data(), D);  // dQb = s·dS Kb
+    small::gemm<true>(nk, D, nq, scale, w.dS.data(), nk, w.qb.data(), D, false, w.dkb.data(), D);   // dKb = s·dSᵀ Qb
+    for (int64_t r = 0; r < nq; ++r) {
+        if (!is_live(L, blk, r)) continue;
+        float* dq = dQ.at(bh, blk.queries[r]);
+        for (int64_t d = 0; d < D; ++d) dq[d] += w.dqb[size_t(r * D + d)];
+    }
+    for (int64_t c = 0; c < nk; ++c) {
+        float *dk = dK.at(bh, key_row(blk, c)), *dv = dV.at(bh, key_row(blk, c));
+        for (int64_t d = 0; d < D; ++d) dk[d] += w.dkb[size_t(c * D + d)], dv[d] += w.dvb[size_t(c * D + d)];
+    }
+}
+
+}  // namespace
+
+Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const SparseLayout& layout) {
+    return sparse_attention(q, k, v, std::vector<const SparseLayout*>{&layout});
+}
+
+Tensor sparse_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
+                        const std::vector<const SparseLayout*>& layouts_in) {
+    PROFILE_SCOPE("sparse_attention");
+    check(q_in.dim() == 4 && q_in.shape() == k_in.shape() && k_in.shape() == v_in.shape(),
+          "sparse_attention: expected q, k, v [B,H,N,D] of one shape, got ", to_string(q_in.shape()), ", ",
+          to_string(k_in.shape()), ", ", to_string(v_in.shape()));
+    const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2), D = q_in.size(3);
+    auto layouts = std::make_shared<std::vector<SparseLayout>>();  // copied: a variant may rebuild its own
+    for (const SparseLayout* L : layouts_in) {
+        check(L->seq_len == N, "sparse_attention: layout built for N = ", L->seq_len, ", got ", N, " tokens");
+        layouts->push_back(*L);
+    }
+    const float scale = 1.f / std::sqrt(float(D));
+    Tensor q = unit_last_stride(q_in.detach()), k = unit_last_stride(k_in.detach()), v = unit_last_stride(v_in.detach());
+    Tensor out = Tensor::zeros({B, H, N, D}), lse = Tensor::empty({B, H, N});
+    {
+        HeadRows Q(q), K(k), V(v), O(out);
+        float* lse_p = lse.data();
+        parallel_for_balanced(0, B * H, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
+            Scratch w;
+            for (int64_t bh = lo; bh < hi; ++bh) {
+                w.m.assign(size_t(N), kNegInf);
+                w.l.assign(size_t(N), 0.f);
+                for (const SparseLayout& L : *layouts)
+                    for_each_block(L, [&](const Block& blk) { forward_block(L, blk, Q, K, V, O, bh, D, scale, w); });
+                for (int64_t i = 0; i < N; ++i) {  // out_i = acc_i / l_i, L_i = m_i + log l_i
+                    const float l = w.l[size_t(i)], inv = l > 0.f ? 1.f / l : 0.f;
+                    float* o = O.at(bh, i);
+                    for (int64_t d = 0; d < D; ++d) o[d] *= inv;
+                    lse_p[bh * N + i] = l > 0.f ? w.m[size_t(i)] + std::log(l) : kNegInf;
+                }
+            }
+        });
+    }
+    return record("sparse_attention", out, {q_in, k_in, v_in},
+                  [q, k, v, out_saved = out.detach(), lse, layouts, scale](const Tensor& g_in) {
+                      Tensor g = unit_last_stride(g_in);
+                      const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3);
+                      Tensor dq = Tensor::zeros(q.shape()), dk = Tensor::zeros(k.shape()), dv = Tensor::zeros(v.shape());
+                      HeadRows Q(q), K(k), V(v), O(out_saved), G(g), dQ(dq), dK(dk), dV(dv);
+                      parallel_for_balanced(0, B * H, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
+                          Scratch w;
+                          for (int64_t bh = lo; bh < hi; ++bh) {
+                              w.delta.resize(size_t(N));
+                              for (int64_t i = 0; i < N; ++i) {  // Δ_i = dO_i · O_i
+                                  const float *gi = G.at(bh, i), *oi = O.at(bh, i);
+                                  float s = 0.f;
+                                  for (int64_t d = 0; d < D; ++d) s += gi[d] * oi[d];
+                                  w.delta[size_t(i)] = s;
+                              }
+                              for (const SparseLayout& L : *layouts)
+                                  for_each_block(L, [&](const Block& blk) {
+                                      backward_block(L, blk, Q, K, V, G, lse.data() + bh * N, w.delta.data(), dQ, dK,
+                                                     dV, bh, D, scale, w);
+                                  });
+                          }
+                      });
+                      return std::vector<Tensor>{dq, dk, dv};
+                  });
+}
+
+}  // namespace attnlab::attention
