@@ -15,7 +15,7 @@ static Tensor phi(const Tensor& x) { return elu(x) + 1.f; }  // > 0 everywhere
 // The same φ on rows for the fused op: x + 1 for x > 0, eˣ otherwise; φ' = 1 or eˣ = φ.
 struct EluPlusOne final : FeatureMap {
     int64_t features(int64_t D) const override { return D; }
-    void forward(const float* x, int64_t ldx, int64_t rows, int64_t D, float* phi) const override {
+    void forward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, float* phi) const override {
         for (int64_t r = 0; r < rows; ++r) {
             const float* xr = x + r * ldx;
             float* pr = phi + r * D;
@@ -23,8 +23,8 @@ struct EluPlusOne final : FeatureMap {
             for (int64_t d = 0; d < D; ++d) pr[d] = xr[d] > 0.f ? xr[d] + 1.f : fast::exp(xr[d]);
         }
     }
-    void backward(const float* x, int64_t ldx, int64_t rows, int64_t D, const float* phi, const float* dphi, float* dx,
-                  int64_t lddx) const override {
+    void backward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, const float* phi, const float* dphi,
+                  float* dx, int64_t lddx) const override {
         for (int64_t r = 0; r < rows; ++r)
 #pragma omp simd
             for (int64_t d = 0; d < D; ++d)
@@ -46,7 +46,7 @@ Tensor LinearEluAttention::forward(const Tensor& q, const Tensor& k, const Tenso
     check_qkv("linear_elu attention", q, k, v);
     if (!reference) {
         static const auto elu_plus_one = std::make_shared<const EluPlusOne>();
-        return feature_map_attention(q, k, v, elu_plus_one, causal, eps);
+        return feature_map_attention(q, k, v, elu_plus_one, elu_plus_one, causal, eps);
     }
     Tensor fq = phi(q), fk = phi(k);  // [B,H,N,D]
     Tensor num, den;

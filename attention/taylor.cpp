@@ -18,7 +18,7 @@ static Tensor l2_normalize(const Tensor& x) { return x * rsqrt(sum(x * x, {-1}, 
 // backward: dx = ρ·dx̂ − ρ³ (dx̂·x) x (the constant 1 has no gradient).
 struct OneAndUnit final : FeatureMap {
     int64_t features(int64_t D) const override { return D + 1; }
-    void forward(const float* x, int64_t ldx, int64_t rows, int64_t D, float* phi) const override {
+    void forward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, float* phi) const override {
         for (int64_t r = 0; r < rows; ++r) {
             const float* xr = x + r * ldx;
             float* pr = phi + r * (D + 1);
@@ -29,8 +29,8 @@ struct OneAndUnit final : FeatureMap {
             for (int64_t d = 0; d < D; ++d) pr[1 + d] = xr[d] * rho;
         }
     }
-    void backward(const float* x, int64_t ldx, int64_t rows, int64_t D, const float* phi, const float* dphi, float* dx,
-                  int64_t lddx) const override {
+    void backward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, const float* phi, const float* dphi,
+                  float* dx, int64_t lddx) const override {
         for (int64_t r = 0; r < rows; ++r) {
             const float *xr = x + r * ldx, *gr = dphi + r * (D + 1) + 1;
             float ss = 0.f, dot = 0.f;
@@ -51,7 +51,7 @@ Tensor TaylorAttention::forward(const Tensor& q, const Tensor& k, const Tensor& 
     check_qkv("taylor attention", q, k, v);
     if (!reference) {
         static const auto one_and_unit = std::make_shared<const OneAndUnit>();
-        return feature_map_attention(q, k, v, one_and_unit, causal, eps);
+        return feature_map_attention(q, k, v, one_and_unit, one_and_unit, causal, eps);
     }
     const int64_t N = k.size(2);
     Tensor qn = l2_normalize(q), kn = l2_normalize(k);  // [B,H,N,D]
