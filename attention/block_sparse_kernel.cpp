@@ -18,6 +18,7 @@
 
 #include "attention/block_sparse.h"
 #include "core/autograd.h"
+#include "core/blas.h"
 #include "core/fastmath.h"
 #include "core/ops.h"
 #include "core/parallel.h"
@@ -61,8 +62,6 @@ struct HeadRows {
 
 Tensor unit_last_stride(const Tensor& t) { return t.strides().back() == 1 ? t : contiguous(t); }
 
-int64_t key_row(const Block& blk, int64_t c) { return blk.keys ? blk.keys[c] : c; }
-
 // rows [n, D] <- the given token rows of a head; or, transposed, [D, n].
 void gather(const HeadRows& X, int64_t bh, const int64_t* rows, int64_t n, int64_t D, float* out, bool transposed) {
     for (int64_t r = 0; r < n; ++r) {
@@ -72,6 +71,32 @@ void gather(const HeadRows& X, int64_t bh, const int64_t* rows, int64_t n, int64
         else
             std::copy(x, x + D, out + r * D);
     }
+}
+
+// C [nq, nk] = alpha · A Xbᵀ, A [nq, D]: Xb the block's key rows of X. Gathered blocks are small:
+// Xbᵀ is gathered into `xt` for the register-blocked small::gemm. The dense rows see every key
+// (Xb = the whole head, N rows): sgemm reads X in place.
+void times_keys_transposed(const Block& blk, const HeadRows& X, int64_t bh, int64_t D, float alpha, const float* A,
+                           float* C, std::vector<float>& xt) {
+    if (!blk.keys) {
+        gemm(false, true, blk.nq, blk.nk, D, alpha, A, D, X.at(bh, 0), X.row, 0.f, C, blk.nk);
+        return;
+    }
+    xt.resize(size_t(D * blk.nk));
+    gather(X, bh, blk.keys, blk.nk, D, xt.data(), true);
+    small::gemm<false>(blk.nq, blk.nk, D, alpha, A, D, xt.data(), blk.nk, false, C, blk.nk);
+}
+
+// Xb [nk, D] with its row stride: the head itself for dense rows, else gathered into `xb`.
+const float* key_rows(const Block& blk, const HeadRows& X, int64_t bh, int64_t D, std::vector<float>& xb, int64_t& ld) {
+    if (!blk.keys) {
+        ld = X.row;
+        return X.at(bh, 0);
+    }
+    xb.resize(size_t(blk.nk * D));
+    gather(X, bh, blk.keys, blk.nk, D, xb.data(), false);
+    ld = D;
+    return xb.data();
 }
 
 struct Scratch {
@@ -86,12 +111,11 @@ bool is_live(const SparseLayout& L, const Block& blk, int64_t r) {
 void forward_block(const SparseLayout& L, const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
                    const HeadRows& O, int64_t bh, int64_t D, float scale, Scratch& w) {
     const int64_t nq = blk.nq, nk = blk.nk;
-    w.qb.resize(size_t(nq * D)), w.kt.resize(size_t(D * nk)), w.vb.resize(size_t(nk * D));
-    w.S.resize(size_t(nq * nk)), w.pv.resize(size_t(nq * D)), w.alpha.resize(size_t(nq));
+    w.qb.resize(size_t(nq * D)), w.S.resize(size_t(nq * nk)), w.pv.resize(size_t(nq * D)), w.alpha.resize(size_t(nq));
     gather(Q, bh, blk.queries, nq, D, w.qb.data(), false);
-    gather(K, bh, blk.keys, nk, D, w.kt.data(), true);
-    gather(V, bh, blk.keys, nk, D, w.vb.data(), false);
-    small::gemm<false>(nq, nk, D, scale, w.qb.data(), D, w.kt.data(), nk, false, w.S.data(), nk);
+    times_keys_transposed(blk, K, bh, D, scale, w.qb.data(), w.S.data(), w.kt);  // S = s·Qb Kbᵀ
+    int64_t ldv;
+    const float* vb = key_rows(blk, V, bh, D, w.vb, ldv);
     for (int64_t r = 0; r < nq; ++r) {
         float* s = w.S.data() + r * nk;
         const uint8_t* blocked = blk.blocked + r * nk;
@@ -116,7 +140,7 @@ void forward_block(const SparseLayout& L, const Block& blk, const HeadRows& Q, c
         w.m[size_t(i)] = m_new;
         w.alpha[size_t(r)] = alpha;
     }
-    small::gemm<false>(nq, D, nk, 1.f, w.S.data(), nk, w.vb.data(), D, false, w.pv.data(), D);
+    small::gemm<false>(nq, D, nk, 1.f, w.S.data(), nk, vb, ldv, false, w.pv.data(), D);  // P Vb
     for (int64_t r = 0; r < nq; ++r) {
         const float alpha = w.alpha[size_t(r)];
         if (alpha < 0.f) continue;
@@ -130,16 +154,12 @@ void backward_block(const SparseLayout& L, const Block& blk, const HeadRows& Q, 
                     const HeadRows& dO, const float* lse, const float* delta, const HeadRows& dQ, const HeadRows& dK,
                     const HeadRows& dV, int64_t bh, int64_t D, float scale, Scratch& w) {
     const int64_t nq = blk.nq, nk = blk.nk;
-    w.qb.resize(size_t(nq * D)), w.kb.resize(size_t(nk * D)), w.kt.resize(size_t(D * nk)), w.vt.resize(size_t(D * nk));
-    w.dob.resize(size_t(nq * D)), w.S.resize(size_t(nq * nk)), w.dS.resize(size_t(nq * nk));
-    w.dqb.resize(size_t(nq * D)), w.dkb.resize(size_t(nk * D)), w.dvb.resize(size_t(nk * D));
+    w.qb.resize(size_t(nq * D)), w.dob.resize(size_t(nq * D)), w.S.resize(size_t(nq * nk)), w.dS.resize(size_t(nq * nk));
+    w.dqb.resize(size_t(nq * D));
     gather(Q, bh, blk.queries, nq, D, w.qb.data(), false);
-    gather(K, bh, blk.keys, nk, D, w.kb.data(), false);
-    gather(K, bh, blk.keys, nk, D, w.kt.data(), true);
-    gather(V, bh, blk.keys, nk, D, w.vt.data(), true);
     gather(dO, bh, blk.queries, nq, D, w.dob.data(), false);
-    small::gemm<false>(nq, nk, D, scale, w.qb.data(), D, w.kt.data(), nk, false, w.S.data(), nk);
-    small::gemm<false>(nq, nk, D, 1.f, w.dob.data(), D, w.vt.data(), nk, false, w.dS.data(), nk);  // dP = dOb Vbᵀ
+    times_keys_transposed(blk, K, bh, D, scale, w.qb.data(), w.S.data(), w.kt);  // S = s·Qb Kbᵀ
+    times_keys_transposed(blk, V, bh, D, 1.f, w.dob.data(), w.dS.data(), w.vt);  // dP = dOb Vbᵀ
     for (int64_t r = 0; r < nq; ++r) {
         float *p = w.S.data() + r * nk, *ds = w.dS.data() + r * nk;
         const uint8_t* blocked = blk.blocked + r * nk;
@@ -157,16 +177,24 @@ void backward_block(const SparseLayout& L, const Block& blk, const HeadRows& Q, 
             ds[c] = p[c] * (ds[c] - dlt);
         }
     }
-    small::gemm<true>(nk, D, nq, 1.f, w.S.data(), nk, w.dob.data(), D, false, w.dvb.data(), D);     // dVb = Pᵀ dOb
-    small::gemm<false>(nq, D, nk, scale, w.dS.data(), nk, w.kb.data(), D, false, w.dqb.data(), D);  // dQb = s·dS Kb
-    small::gemm<true>(nk, D, nq, scale, w.dS.data(), nk, w.qb.data(), D, false, w.dkb.data(), D);   // dKb = s·dSᵀ Qb
+    int64_t ldk;
+    const float* kb = key_rows(blk, K, bh, D, w.kb, ldk);
+    small::gemm<false>(nq, D, nk, scale, w.dS.data(), nk, kb, ldk, false, w.dqb.data(), D);  // dQb = s·dS Kb
     for (int64_t r = 0; r < nq; ++r) {
         if (!is_live(L, blk, r)) continue;
         float* dq = dQ.at(bh, blk.queries[r]);
         for (int64_t d = 0; d < D; ++d) dq[d] += w.dqb[size_t(r * D + d)];
     }
+    if (!blk.keys) {  // dense rows: dV += Pᵀ dOb, dK += s·dSᵀ Qb straight into the head
+        small::gemm<true>(nk, D, nq, 1.f, w.S.data(), nk, w.dob.data(), D, true, dV.at(bh, 0), dV.row);
+        small::gemm<true>(nk, D, nq, scale, w.dS.data(), nk, w.qb.data(), D, true, dK.at(bh, 0), dK.row);
+        return;
+    }
+    w.dkb.resize(size_t(nk * D)), w.dvb.resize(size_t(nk * D));
+    small::gemm<true>(nk, D, nq, 1.f, w.S.data(), nk, w.dob.data(), D, false, w.dvb.data(), D);     // dVb = Pᵀ dOb
+    small::gemm<true>(nk, D, nq, scale, w.dS.data(), nk, w.qb.data(), D, false, w.dkb.data(), D);   // dKb = s·dSᵀ Qb
     for (int64_t c = 0; c < nk; ++c) {
-        float *dk = dK.at(bh, key_row(blk, c)), *dv = dV.at(bh, key_row(blk, c));
+        float *dk = dK.at(bh, blk.keys[c]), *dv = dV.at(bh, blk.keys[c]);
         for (int64_t d = 0; d < D; ++d) dk[d] += w.dkb[size_t(c * D + d)], dv[d] += w.dvb[size_t(c * D + d)];
     }
 }

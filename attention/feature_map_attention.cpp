@@ -36,13 +36,14 @@ struct Dims {
 // Per-thread scratch: φ(Q_c), φ(K_c), their gradients [C, M]; V'_c, g'_c, num'_c, dV'_c [C, E];
 // A, dA [C, C]; the running state S' or R [M, E].
 struct Scratch {
-    std::vector<float> pq, pk, dpq, dpk, vv, gg, num, dvv, A, dA, state;
+    std::vector<float> pq, pk, dpq, dpk, vv, gg, num, dvv, A, dA, state, reverse;
     explicit Scratch(const Dims& d) {
         for (auto* b : {&pq, &pk, &dpq, &dpk}) b->resize(size_t(kChunk * d.M));
         for (auto* b : {&vv, &gg, &num, &dvv}) b->resize(size_t(kChunk * d.E));
         A.resize(size_t(kChunk * kChunk));
         dA.resize(size_t(kChunk * kChunk));
         state.resize(size_t(d.M * d.E));
+        reverse.resize(size_t(d.M * d.E));
     }
 };
 
@@ -125,10 +126,12 @@ void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadR
                    const Dims& d, bool causal, const float* den, const uint8_t* floored, const float* saved_state,
                    Scratch& s) {
     const int64_t N = d.N, D = d.D, Dv = d.Dv, M = d.M, E = d.E;
-    float* state = s.state.data();
-    // queries, in order: dφ(Q_c) = tril(g'_c V'_cᵀ) φ(K_c) + g'_c S'_prevᵀ (non-causal: g'_c S'ᵀ)
+    float *state = s.state.data(), *R = s.reverse.data();
+    // queries, in order: dφ(Q_c) = tril(g'_c V'_cᵀ) φ(K_c) + g'_c S'_prevᵀ (non-causal: g'_c S'ᵀ);
+    // non-causal, R = Σ_i φ(q_i) g'_iᵀ is summed on the way (causal: built from the last chunk back)
     if (causal) std::fill(state, state + M * E, 0.f);
     else std::copy(saved_state, saved_state + M * E, state);
+    std::fill(R, R + M * E, 0.f);
     for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
         const int64_t rows = std::min(kChunk, N - c0);
         phi_q.forward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data());
@@ -141,26 +144,19 @@ void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadR
             keep_lower(s.dA.data(), rows);
             gemm(false, false, rows, M, rows, 1.f, s.dA.data(), rows, s.pk.data(), M, 1.f, s.dpq.data(), M);
             gemm(true, false, M, E, rows, 1.f, s.pk.data(), M, s.vv.data(), E, 1.f, state, E);
+        } else {
+            gemm(true, false, M, E, rows, 1.f, s.pq.data(), M, s.gg.data(), E, 1.f, R, E);
         }
         phi_q.backward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data(), s.dpq.data(), dQ.at(bh, c0), dQ.row);
     }
-    // R = Σ_i φ(q_i) g'_iᵀ: all queries when non-causal; when causal, built from the last chunk back
-    std::fill(state, state + M * E, 0.f);
-    if (!causal)
-        for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
-            const int64_t rows = std::min(kChunk, N - c0);
-            phi_q.forward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data());
-            extended_grads(G, O, bh, c0, rows, Dv, den, floored, s.gg.data());
-            gemm(true, false, M, E, rows, 1.f, s.pq.data(), M, s.gg.data(), E, 1.f, state, E);
-        }
     // keys: dφ(K_c) = V'_c Rᵀ (+ tril(g'_c V'_cᵀ)ᵀ φ(Q_c)),  dV'_c = φ(K_c) R (+ tril(φQ_c φK_cᵀ)ᵀ g'_c)
     const int64_t last = (N - 1) / kChunk * kChunk;
     for (int64_t c0 = causal ? last : 0; causal ? c0 >= 0 : c0 < N; c0 += causal ? -kChunk : kChunk) {
         const int64_t rows = std::min(kChunk, N - c0);
         phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
         extend_values(V.at(bh, c0), V.row, rows, Dv, s.vv.data());
-        gemm(false, true, rows, M, E, 1.f, s.vv.data(), E, state, E, 0.f, s.dpk.data(), M);
-        gemm(false, false, rows, E, M, 1.f, s.pk.data(), M, state, E, 0.f, s.dvv.data(), E);
+        gemm(false, true, rows, M, E, 1.f, s.vv.data(), E, R, E, 0.f, s.dpk.data(), M);
+        gemm(false, false, rows, E, M, 1.f, s.pk.data(), M, R, E, 0.f, s.dvv.data(), E);
         if (causal) {
             phi_q.forward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data());
             extended_grads(G, O, bh, c0, rows, Dv, den, floored, s.gg.data());
@@ -170,7 +166,7 @@ void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadR
             keep_lower(s.dA.data(), rows);
             gemm(true, false, rows, M, rows, 1.f, s.dA.data(), rows, s.pq.data(), M, 1.f, s.dpk.data(), M);
             gemm(true, false, rows, E, rows, 1.f, s.A.data(), rows, s.gg.data(), E, 1.f, s.dvv.data(), E);
-            gemm(true, false, M, E, rows, 1.f, s.pq.data(), M, s.gg.data(), E, 1.f, state, E);
+            gemm(true, false, M, E, rows, 1.f, s.pq.data(), M, s.gg.data(), E, 1.f, R, E);
         }
         phi_k.backward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data(), s.dpk.data(), dK.at(bh, c0), dK.row);
         store_value_grads(s.dvv.data(), rows, Dv, dV, bh, c0);

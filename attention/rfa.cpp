@@ -8,6 +8,7 @@
 #include "attention/feature_map_attention.h"
 #include "attention/kernel_attention.h"
 #include "core/blas.h"
+#include "core/fastmath.h"
 #include "core/ops.h"
 
 namespace attnlab::attention {
@@ -32,14 +33,18 @@ struct FourierFeatures final : FeatureMap {
             const float p = rho(x + r * ldx, D);
             for (int64_t d = 0; d < D; ++d) unit[size_t(r * D + d)] = x[r * ldx + d] * p;
         }
-        gemm(false, true, rows, M, D, 1.f, unit.data(), D, W.data(), D, 0.f, phi, 2 * M);  // W x̂ in the sin half
+        std::vector<float> proj(size_t(rows * M));
+        gemm(false, true, rows, M, D, 1.f, unit.data(), D, W.data(), D, 0.f, proj.data(), M);  // W x̂
         const float inv_sqrt_m = 1.f / std::sqrt(float(M));
-        for (int64_t r = 0; r < rows; ++r)
+        for (int64_t r = 0; r < rows; ++r) {
+            const float* p = proj.data() + r * M;
+            float *s = phi + r * 2 * M, *c = s + M;
+#pragma omp simd
             for (int64_t m = 0; m < M; ++m) {
-                const float proj = phi[r * 2 * M + m];
-                phi[r * 2 * M + m] = std::sin(proj) * inv_sqrt_m;
-                phi[r * 2 * M + M + m] = std::cos(proj) * inv_sqrt_m;
+                s[m] = fast::sin(p[m]) * inv_sqrt_m;
+                c[m] = fast::cos(p[m]) * inv_sqrt_m;
             }
+        }
     }
     // dproj = dφ_sin ∘ φ_cos − dφ_cos ∘ φ_sin;  dx̂ = dproj W;  dx = ρ dx̂ − ρ³ (dx̂·x) x
     void backward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, const float* phi, const float* dphi,
