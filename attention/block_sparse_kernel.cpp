@@ -18,7 +18,6 @@
 
 #include "attention/block_sparse.h"
 #include "core/autograd.h"
-#include "core/blas.h"
 #include "core/fastmath.h"
 #include "core/ops.h"
 #include "core/parallel.h"
@@ -73,20 +72,6 @@ void gather(const HeadRows& X, int64_t bh, const int64_t* rows, int64_t n, int64
     }
 }
 
-// C [nq, nk] = alpha · A Xbᵀ, A [nq, D]: Xb the block's key rows of X. Gathered blocks are small:
-// Xbᵀ is gathered into `xt` for the register-blocked small::gemm. The dense rows see every key
-// (Xb = the whole head, N rows): sgemm reads X in place.
-void times_keys_transposed(const Block& blk, const HeadRows& X, int64_t bh, int64_t D, float alpha, const float* A,
-                           float* C, std::vector<float>& xt) {
-    if (!blk.keys) {
-        gemm(false, true, blk.nq, blk.nk, D, alpha, A, D, X.at(bh, 0), X.row, 0.f, C, blk.nk);
-        return;
-    }
-    xt.resize(size_t(D * blk.nk));
-    gather(X, bh, blk.keys, blk.nk, D, xt.data(), true);
-    small::gemm<false>(blk.nq, blk.nk, D, alpha, A, D, xt.data(), blk.nk, false, C, blk.nk);
-}
-
 // Xb [nk, D] with its row stride: the head itself for dense rows, else gathered into `xb`.
 const float* key_rows(const Block& blk, const HeadRows& X, int64_t bh, int64_t D, std::vector<float>& xb, int64_t& ld) {
     if (!blk.keys) {
@@ -100,7 +85,7 @@ const float* key_rows(const Block& blk, const HeadRows& X, int64_t bh, int64_t D
 }
 
 struct Scratch {
-    std::vector<float> qb, kb, kt, vb, vt, S, pv, dob, dS, dqb, dkb, dvb, alpha, delta;
+    std::vector<float> qb, qt, kb, vb, S, pv, dob, dot, dS, dqb, dkb, dvb, alpha, delta;
     std::vector<float> m, l;  // per token of the head
 };
 
@@ -108,39 +93,49 @@ bool is_live(const SparseLayout& L, const Block& blk, int64_t r) {
     return L.out_rows[size_t(blk.queries[r])] == blk.first_slot + r;
 }
 
+// Query slots rounded up to the vector width: the scores are kept transposed, Sᵀ = s·Kb Qbᵀ
+// [nk, np], so that the products run along the (padded) queries and the D columns with full
+// vectors, and only the few queries, not the many keys, are transposed. Query r's scores are
+// column r; padding columns come from zero queries and are never read.
+int64_t padded(int64_t nq) { return (nq + small::kLanes - 1) / small::kLanes * small::kLanes; }
+
 void forward_block(const SparseLayout& L, const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
                    const HeadRows& O, int64_t bh, int64_t D, float scale, Scratch& w) {
-    const int64_t nq = blk.nq, nk = blk.nk;
-    w.qb.resize(size_t(nq * D)), w.S.resize(size_t(nq * nk)), w.pv.resize(size_t(nq * D)), w.alpha.resize(size_t(nq));
+    const int64_t nq = blk.nq, nk = blk.nk, np = padded(nq);
+    w.qb.resize(size_t(nq * D)), w.qt.resize(size_t(D * np)), w.S.resize(size_t(nk * np));
+    w.pv.resize(size_t(nq * D)), w.alpha.resize(size_t(nq));
     gather(Q, bh, blk.queries, nq, D, w.qb.data(), false);
-    times_keys_transposed(blk, K, bh, D, scale, w.qb.data(), w.S.data(), w.kt);  // S = s·Qb Kbᵀ
-    int64_t ldv;
+    small::transpose_padded(w.qb.data(), D, nq, D, w.qt.data(), np);
+    int64_t ldk, ldv;
+    const float* kb = key_rows(blk, K, bh, D, w.kb, ldk);
     const float* vb = key_rows(blk, V, bh, D, w.vb, ldv);
+    float* ST = w.S.data();
+    small::gemm<false>(nk, np, D, scale, kb, ldk, w.qt.data(), np, false, ST, np);  // Sᵀ = s·Kb Qbᵀ
     for (int64_t r = 0; r < nq; ++r) {
-        float* s = w.S.data() + r * nk;
         const uint8_t* blocked = blk.blocked + r * nk;
         const int64_t i = blk.queries[r];
         float row_max = kNegInf;
         if (is_live(L, blk, r))
             for (int64_t c = 0; c < nk; ++c)
-                if (!blocked[c]) row_max = std::max(row_max, s[c]);
+                if (!blocked[c]) row_max = std::max(row_max, ST[c * np + r]);
         if (row_max == kNegInf) {  // not live, or no allowed key in this block
-            std::fill(s, s + nk, 0.f);
+            for (int64_t c = 0; c < nk; ++c) ST[c * np + r] = 0.f;
             w.alpha[size_t(r)] = -1.f;  // marks "nothing to add"
             continue;
         }
         const float m_new = std::max(w.m[size_t(i)], row_max);
         float sum = 0.f;
         for (int64_t c = 0; c < nk; ++c) {
-            s[c] = blocked[c] ? 0.f : fast::exp(s[c] - m_new);
-            sum += s[c];
+            float& p = ST[c * np + r];
+            p = blocked[c] ? 0.f : fast::exp(p - m_new);
+            sum += p;
         }
         const float alpha = w.m[size_t(i)] == kNegInf ? 0.f : fast::exp(w.m[size_t(i)] - m_new);
         w.l[size_t(i)] = w.l[size_t(i)] * alpha + sum;
         w.m[size_t(i)] = m_new;
         w.alpha[size_t(r)] = alpha;
     }
-    small::gemm<false>(nq, D, nk, 1.f, w.S.data(), nk, vb, ldv, false, w.pv.data(), D);  // P Vb
+    small::gemm<true>(nq, D, nk, 1.f, ST, np, vb, ldv, false, w.pv.data(), D);  // P Vb = (Pᵀ)ᵀ Vb
     for (int64_t r = 0; r < nq; ++r) {
         const float alpha = w.alpha[size_t(r)];
         if (alpha < 0.f) continue;
@@ -153,46 +148,46 @@ void forward_block(const SparseLayout& L, const Block& blk, const HeadRows& Q, c
 void backward_block(const SparseLayout& L, const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
                     const HeadRows& dO, const float* lse, const float* delta, const HeadRows& dQ, const HeadRows& dK,
                     const HeadRows& dV, int64_t bh, int64_t D, float scale, Scratch& w) {
-    const int64_t nq = blk.nq, nk = blk.nk;
-    w.qb.resize(size_t(nq * D)), w.dob.resize(size_t(nq * D)), w.S.resize(size_t(nq * nk)), w.dS.resize(size_t(nq * nk));
-    w.dqb.resize(size_t(nq * D));
+    const int64_t nq = blk.nq, nk = blk.nk, np = padded(nq);
+    w.qb.resize(size_t(nq * D)), w.qt.resize(size_t(D * np)), w.dob.resize(size_t(nq * D)), w.dot.resize(size_t(D * np));
+    w.S.resize(size_t(nk * np)), w.dS.resize(size_t(nk * np)), w.dqb.resize(size_t(nq * D));
     gather(Q, bh, blk.queries, nq, D, w.qb.data(), false);
     gather(dO, bh, blk.queries, nq, D, w.dob.data(), false);
-    times_keys_transposed(blk, K, bh, D, scale, w.qb.data(), w.S.data(), w.kt);  // S = s·Qb Kbᵀ
-    times_keys_transposed(blk, V, bh, D, 1.f, w.dob.data(), w.dS.data(), w.vt);  // dP = dOb Vbᵀ
+    for (int64_t r = 0; r < nq; ++r)  // rows that are not live take no gradient
+        if (!is_live(L, blk, r)) std::fill(w.dob.data() + r * D, w.dob.data() + (r + 1) * D, 0.f);
+    small::transpose_padded(w.qb.data(), D, nq, D, w.qt.data(), np);
+    small::transpose_padded(w.dob.data(), D, nq, D, w.dot.data(), np);
+    int64_t ldk, ldv;
+    const float* kb = key_rows(blk, K, bh, D, w.kb, ldk);
+    const float* vb = key_rows(blk, V, bh, D, w.vb, ldv);
+    float *PT = w.S.data(), *dST = w.dS.data();
+    small::gemm<false>(nk, np, D, scale, kb, ldk, w.qt.data(), np, false, PT, np);  // Sᵀ = s·Kb Qbᵀ
+    small::gemm<false>(nk, np, D, 1.f, vb, ldv, w.dot.data(), np, false, dST, np);  // dPᵀ = Vb dObᵀ
     for (int64_t r = 0; r < nq; ++r) {
-        float *p = w.S.data() + r * nk, *ds = w.dS.data() + r * nk;
         const uint8_t* blocked = blk.blocked + r * nk;
         const int64_t i = blk.queries[r];
-        const float L_i = lse[i];
-        if (!is_live(L, blk, r) || L_i == kNegInf) {
-            std::fill(p, p + nk, 0.f);
-            std::fill(ds, ds + nk, 0.f);
-            std::fill(w.dob.data() + r * D, w.dob.data() + (r + 1) * D, 0.f);
-            continue;
-        }
-        const float dlt = delta[i];
+        const float L_i = lse[i], dlt = delta[i];
+        const bool live = is_live(L, blk, r) && L_i != kNegInf;
         for (int64_t c = 0; c < nk; ++c) {
-            p[c] = blocked[c] ? 0.f : fast::exp(p[c] - L_i);
-            ds[c] = p[c] * (ds[c] - dlt);
+            float &p = PT[c * np + r], &ds = dST[c * np + r];
+            p = live && !blocked[c] ? fast::exp(p - L_i) : 0.f;
+            ds = p * (ds - dlt);  // dSᵀ = Pᵀ ∘ (dPᵀ − Δ)
         }
     }
-    int64_t ldk;
-    const float* kb = key_rows(blk, K, bh, D, w.kb, ldk);
-    small::gemm<false>(nq, D, nk, scale, w.dS.data(), nk, kb, ldk, false, w.dqb.data(), D);  // dQb = s·dS Kb
+    small::gemm<true>(nq, D, nk, scale, dST, np, kb, ldk, false, w.dqb.data(), D);  // dQb = s·dS Kb
     for (int64_t r = 0; r < nq; ++r) {
         if (!is_live(L, blk, r)) continue;
         float* dq = dQ.at(bh, blk.queries[r]);
         for (int64_t d = 0; d < D; ++d) dq[d] += w.dqb[size_t(r * D + d)];
     }
     if (!blk.keys) {  // dense rows: dV += Pᵀ dOb, dK += s·dSᵀ Qb straight into the head
-        small::gemm<true>(nk, D, nq, 1.f, w.S.data(), nk, w.dob.data(), D, true, dV.at(bh, 0), dV.row);
-        small::gemm<true>(nk, D, nq, scale, w.dS.data(), nk, w.qb.data(), D, true, dK.at(bh, 0), dK.row);
+        small::gemm<false>(nk, D, nq, 1.f, PT, np, w.dob.data(), D, true, dV.at(bh, 0), dV.row);
+        small::gemm<false>(nk, D, nq, scale, dST, np, w.qb.data(), D, true, dK.at(bh, 0), dK.row);
         return;
     }
     w.dkb.resize(size_t(nk * D)), w.dvb.resize(size_t(nk * D));
-    small::gemm<true>(nk, D, nq, 1.f, w.S.data(), nk, w.dob.data(), D, false, w.dvb.data(), D);     // dVb = Pᵀ dOb
-    small::gemm<true>(nk, D, nq, scale, w.dS.data(), nk, w.qb.data(), D, false, w.dkb.data(), D);   // dKb = s·dSᵀ Qb
+    small::gemm<false>(nk, D, nq, 1.f, PT, np, w.dob.data(), D, false, w.dvb.data(), D);    // dVb = Pᵀ dOb
+    small::gemm<false>(nk, D, nq, scale, dST, np, w.qb.data(), D, false, w.dkb.data(), D);  // dKb = s·dSᵀ Qb
     for (int64_t c = 0; c < nk; ++c) {
         float *dk = dK.at(bh, blk.keys[c]), *dv = dV.at(bh, blk.keys[c]);
         for (int64_t d = 0; d < D; ++d) dk[d] += w.dkb[size_t(c * D + d)], dv[d] += w.dvb[size_t(c * D + d)];
