@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "core/autograd.h"
-#include "core/blas.h"
 #include "core/ops.h"
 #include "core/parallel.h"
 #include "core/profiler.h"
+#include "core/small_gemm.h"
 
 namespace attnlab::attention {
 
@@ -37,6 +37,7 @@ struct Dims {
 // A, dA [C, C]; the running state S' or R [M, E].
 struct Scratch {
     std::vector<float> pq, pk, dpq, dpk, vv, gg, num, dvv, A, dA, state, reverse;
+    std::vector<float> state_t, chunk_t;  // transposed copies, so that every product's B is untransposed
     explicit Scratch(const Dims& d) {
         for (auto* b : {&pq, &pk, &dpq, &dpk}) b->resize(size_t(kChunk * d.M));
         for (auto* b : {&vv, &gg, &num, &dvv}) b->resize(size_t(kChunk * d.E));
@@ -44,8 +45,24 @@ struct Scratch {
         dA.resize(size_t(kChunk * kChunk));
         state.resize(size_t(d.M * d.E));
         reverse.resize(size_t(d.M * d.E));
+        state_t.resize(size_t(d.M * d.E));
+        chunk_t.resize(size_t(std::max(d.M, d.E) * kChunk));
     }
 };
+
+// C = alpha·op(A)·B + beta·C (beta 0 or 1) on one chunk, with the register-blocked small::gemm:
+// no call overhead at these sizes (B is always given untransposed, see transposed()).
+void product(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float* A, int64_t lda, const float* B,
+             int64_t ldb, float beta, float* C, int64_t ldc) {
+    if (trans_a) small::gemm<true>(m, n, k, alpha, A, lda, B, ldb, beta != 0.f, C, ldc);
+    else small::gemm<false>(m, n, k, alpha, A, lda, B, ldb, beta != 0.f, C, ldc);
+}
+
+// Xᵀ [cols, rows] of X [rows, cols] (row stride ld) into t.
+const float* transposed(const float* X, int64_t rows, int64_t cols, int64_t ld, std::vector<float>& t) {
+    small::transpose_padded(X, ld, rows, cols, t.data(), rows);
+    return t.data();
+}
 
 // V'_c = [V_c, 1]: `rows` rows of v (row stride ld) into vv [rows, Dv + 1].
 void extend_values(const float* v, int64_t ld, int64_t rows, int64_t Dv, float* vv) {
@@ -71,7 +88,7 @@ void forward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRo
             const int64_t rows = std::min(kChunk, N - c0);
             phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
             extend_values(V.at(bh, c0), V.row, rows, Dv, s.vv.data());
-            gemm(true, false, M, E, rows, 1.f, s.pk.data(), M, s.vv.data(), E, 1.f, S, E);
+            product(true, M, E, rows, 1.f, s.pk.data(), M, s.vv.data(), E, 1.f, S, E);
         }
     for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
         const int64_t rows = std::min(kChunk, N - c0);
@@ -80,13 +97,14 @@ void forward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRo
         if (causal) {  // num'_c = tril(φQ_c φK_cᵀ) V'_c + φQ_c S'_prev, then S'_prev += φK_cᵀ V'_c
             phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
             extend_values(V.at(bh, c0), V.row, rows, Dv, s.vv.data());
-            gemm(false, true, rows, rows, M, 1.f, s.pq.data(), M, s.pk.data(), M, 0.f, s.A.data(), rows);
+            product(false, rows, rows, M, 1.f, s.pq.data(), M, transposed(s.pk.data(), rows, M, M, s.chunk_t), rows,
+                    0.f, s.A.data(), rows);
             keep_lower(s.A.data(), rows);
-            gemm(false, false, rows, E, rows, 1.f, s.A.data(), rows, s.vv.data(), E, 0.f, num, E);
-            gemm(false, false, rows, E, M, 1.f, s.pq.data(), M, S, E, 1.f, num, E);
-            gemm(true, false, M, E, rows, 1.f, s.pk.data(), M, s.vv.data(), E, 1.f, S, E);
+            product(false, rows, E, rows, 1.f, s.A.data(), rows, s.vv.data(), E, 0.f, num, E);
+            product(false, rows, E, M, 1.f, s.pq.data(), M, S, E, 1.f, num, E);
+            product(true, M, E, rows, 1.f, s.pk.data(), M, s.vv.data(), E, 1.f, S, E);
         } else {
-            gemm(false, false, rows, E, M, 1.f, s.pq.data(), M, S, E, 0.f, num, E);
+            product(false, rows, E, M, 1.f, s.pq.data(), M, S, E, 0.f, num, E);
         }
         for (int64_t r = 0; r < rows; ++r) {
             const float raw = num[r * E + Dv] + eps, floor = float(causal ? c0 + r + 1 : N) * min_mean_kernel;
@@ -136,16 +154,18 @@ void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadR
         const int64_t rows = std::min(kChunk, N - c0);
         phi_q.forward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data());
         extended_grads(G, O, bh, c0, rows, Dv, den, floored, s.gg.data());
-        gemm(false, true, rows, M, E, 1.f, s.gg.data(), E, state, E, 0.f, s.dpq.data(), M);
+        product(false, rows, M, E, 1.f, s.gg.data(), E, transposed(state, M, E, E, s.state_t), M, 0.f, s.dpq.data(),
+                M);
         if (causal) {
             phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
             extend_values(V.at(bh, c0), V.row, rows, Dv, s.vv.data());
-            gemm(false, true, rows, rows, E, 1.f, s.gg.data(), E, s.vv.data(), E, 0.f, s.dA.data(), rows);
+            product(false, rows, rows, E, 1.f, s.gg.data(), E, transposed(s.vv.data(), rows, E, E, s.chunk_t), rows,
+                    0.f, s.dA.data(), rows);
             keep_lower(s.dA.data(), rows);
-            gemm(false, false, rows, M, rows, 1.f, s.dA.data(), rows, s.pk.data(), M, 1.f, s.dpq.data(), M);
-            gemm(true, false, M, E, rows, 1.f, s.pk.data(), M, s.vv.data(), E, 1.f, state, E);
+            product(false, rows, M, rows, 1.f, s.dA.data(), rows, s.pk.data(), M, 1.f, s.dpq.data(), M);
+            product(true, M, E, rows, 1.f, s.pk.data(), M, s.vv.data(), E, 1.f, state, E);
         } else {
-            gemm(true, false, M, E, rows, 1.f, s.pq.data(), M, s.gg.data(), E, 1.f, R, E);
+            product(true, M, E, rows, 1.f, s.pq.data(), M, s.gg.data(), E, 1.f, R, E);
         }
         phi_q.backward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data(), s.dpq.data(), dQ.at(bh, c0), dQ.row);
     }
@@ -155,18 +175,20 @@ void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadR
         const int64_t rows = std::min(kChunk, N - c0);
         phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
         extend_values(V.at(bh, c0), V.row, rows, Dv, s.vv.data());
-        gemm(false, true, rows, M, E, 1.f, s.vv.data(), E, R, E, 0.f, s.dpk.data(), M);
-        gemm(false, false, rows, E, M, 1.f, s.pk.data(), M, R, E, 0.f, s.dvv.data(), E);
+        product(false, rows, M, E, 1.f, s.vv.data(), E, transposed(R, M, E, E, s.state_t), M, 0.f, s.dpk.data(), M);
+        product(false, rows, E, M, 1.f, s.pk.data(), M, R, E, 0.f, s.dvv.data(), E);
         if (causal) {
             phi_q.forward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data());
             extended_grads(G, O, bh, c0, rows, Dv, den, floored, s.gg.data());
-            gemm(false, true, rows, rows, M, 1.f, s.pq.data(), M, s.pk.data(), M, 0.f, s.A.data(), rows);
+            product(false, rows, rows, M, 1.f, s.pq.data(), M, transposed(s.pk.data(), rows, M, M, s.chunk_t), rows,
+                    0.f, s.A.data(), rows);
             keep_lower(s.A.data(), rows);
-            gemm(false, true, rows, rows, E, 1.f, s.gg.data(), E, s.vv.data(), E, 0.f, s.dA.data(), rows);
+            product(false, rows, rows, E, 1.f, s.gg.data(), E, transposed(s.vv.data(), rows, E, E, s.chunk_t), rows,
+                    0.f, s.dA.data(), rows);
             keep_lower(s.dA.data(), rows);
-            gemm(true, false, rows, M, rows, 1.f, s.dA.data(), rows, s.pq.data(), M, 1.f, s.dpk.data(), M);
-            gemm(true, false, rows, E, rows, 1.f, s.A.data(), rows, s.gg.data(), E, 1.f, s.dvv.data(), E);
-            gemm(true, false, M, E, rows, 1.f, s.pq.data(), M, s.gg.data(), E, 1.f, R, E);
+            product(true, rows, M, rows, 1.f, s.dA.data(), rows, s.pq.data(), M, 1.f, s.dpk.data(), M);
+            product(true, rows, E, rows, 1.f, s.A.data(), rows, s.gg.data(), E, 1.f, s.dvv.data(), E);
+            product(true, M, E, rows, 1.f, s.pq.data(), M, s.gg.data(), E, 1.f, R, E);
         }
         phi_k.backward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data(), s.dpk.data(), dK.at(bh, c0), dK.row);
         store_value_grads(s.dvv.data(), rows, Dv, dV, bh, c0);

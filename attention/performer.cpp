@@ -9,7 +9,7 @@
 
 #include "attention/feature_map_attention.h"
 #include "attention/kernel_attention.h"
-#include "core/blas.h"
+#include "core/small_gemm.h"
 #include "core/fastmath.h"
 #include "core/ops.h"
 
@@ -21,17 +21,18 @@ namespace {
 // the shift is the row's max over the features (queries) or the head's max over all its keys
 // (key_shift[bh], found by key_shifts()). The shift is a constant: no gradient through it.
 struct PositiveFeatures final : FeatureMap {
-    Tensor W;  // [M, D]
+    Tensor W, Wt;  // [M, D] and its transpose [D, M]
     float c;
     std::vector<float> key_shift;  // per batch·head; empty for queries
 
-    PositiveFeatures(Tensor W_, int64_t D) : W(std::move(W_)), c(std::pow(float(D), -0.25f)) {}
+    PositiveFeatures(const Tensor& W_, int64_t D)
+        : W(W_.contiguous()), Wt(W_.T().contiguous()), c(std::pow(float(D), -0.25f)) {}
     int64_t features(int64_t) const override { return W.size(0); }
 
     // e [rows, M] = c·x Wᵀ − c²‖x‖²/2
     void exponent(const float* x, int64_t ldx, int64_t rows, int64_t D, float* e) const {
         const int64_t M = W.size(0);
-        gemm(false, true, rows, M, D, c, x, ldx, W.data(), D, 0.f, e, M);
+        small::gemm<false>(rows, M, D, c, x, ldx, Wt.data(), M, false, e, M);
         for (int64_t r = 0; r < rows; ++r) {
             float ss = 0.f;
             for (int64_t d = 0; d < D; ++d) ss += x[r * ldx + d] * x[r * ldx + d];
@@ -46,6 +47,7 @@ struct PositiveFeatures final : FeatureMap {
         for (int64_t r = 0; r < rows; ++r) {
             float* p = phi + r * M;
             float shift = key_shift.empty() ? *std::max_element(p, p + M) : key_shift[size_t(bh)];
+#pragma omp simd
             for (int64_t m = 0; m < M; ++m) p[m] = fast::exp(p[m] - (shift + log_sqrt_m));
         }
     }
@@ -55,7 +57,7 @@ struct PositiveFeatures final : FeatureMap {
         const int64_t M = W.size(0);
         std::vector<float> de(size_t(rows * M));
         for (int64_t i = 0; i < rows * M; ++i) de[size_t(i)] = dphi[i] * phi[i];
-        gemm(false, false, rows, D, M, c, de.data(), M, W.data(), D, 0.f, dx, lddx);
+        small::gemm<false>(rows, D, M, c, de.data(), M, W.data(), D, false, dx, lddx);
         for (int64_t r = 0; r < rows; ++r) {
             float s = 0.f;
             for (int64_t m = 0; m < M; ++m) s += de[size_t(r * M + m)];

@@ -7,7 +7,7 @@
 
 #include "attention/feature_map_attention.h"
 #include "attention/kernel_attention.h"
-#include "core/blas.h"
+#include "core/small_gemm.h"
 #include "core/fastmath.h"
 #include "core/ops.h"
 
@@ -17,8 +17,8 @@ namespace {
 
 // features() for the fused op, on rows: [sin(W x̂), cos(W x̂)] / √M, x̂ = ρx, ρ = (‖x‖² + 1e-12)^(−1/2).
 struct FourierFeatures final : FeatureMap {
-    Tensor W;  // [M, D]
-    explicit FourierFeatures(Tensor W_) : W(std::move(W_)) {}
+    Tensor W, Wt;  // [M, D] and its transpose [D, M]
+    explicit FourierFeatures(const Tensor& W_) : W(W_.contiguous()), Wt(W_.T().contiguous()) {}
     int64_t features(int64_t) const override { return 2 * W.size(0); }
 
     static float rho(const float* x, int64_t D) {
@@ -34,7 +34,7 @@ struct FourierFeatures final : FeatureMap {
             for (int64_t d = 0; d < D; ++d) unit[size_t(r * D + d)] = x[r * ldx + d] * p;
         }
         std::vector<float> proj(size_t(rows * M));
-        gemm(false, true, rows, M, D, 1.f, unit.data(), D, W.data(), D, 0.f, proj.data(), M);  // W x̂
+        small::gemm<false>(rows, M, D, 1.f, unit.data(), D, Wt.data(), M, false, proj.data(), M);  // W x̂
         const float inv_sqrt_m = 1.f / std::sqrt(float(M));
         for (int64_t r = 0; r < rows; ++r) {
             const float* p = proj.data() + r * M;
@@ -56,7 +56,7 @@ struct FourierFeatures final : FeatureMap {
                 const int64_t s = r * 2 * M + m, c = s + M;
                 dproj[size_t(r * M + m)] = dphi[s] * phi[c] - dphi[c] * phi[s];
             }
-        gemm(false, false, rows, D, M, 1.f, dproj.data(), M, W.data(), D, 0.f, du.data(), D);
+        small::gemm<false>(rows, D, M, 1.f, dproj.data(), M, W.data(), D, false, du.data(), D);
         for (int64_t r = 0; r < rows; ++r) {
             const float* xr = x + r * ldx;
             const float* g = du.data() + r * D;
