@@ -87,6 +87,9 @@ SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector
     for (int64_t i = 0; i < N; ++i) check(out[size_t(i)] >= 0, "make_sparse_layout: token ", i, " is in no query block");
     L.out_index = Tensor::from_indices(out, {N});
     L.out_rows = out;
+    L.live.resize(size_t(nb * bs + G));
+    for (int64_t slot = 0; slot < nb * bs; ++slot) L.live[size_t(slot)] = out[size_t(qi[size_t(slot)])] == slot;
+    for (int64_t g = 0; g < G; ++g) L.live[size_t(nb * bs + g)] = out[size_t(dense_queries[size_t(g)])] == nb * bs + g;
     return L;
 }
 

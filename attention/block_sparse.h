@@ -30,6 +30,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "core/tensor.h"
@@ -55,6 +56,19 @@ struct SparseLayout {
     // dense_index, dense_mask, out_index.
     std::vector<int64_t> query_rows, key_rows, dense_rows, out_rows;
     std::vector<uint8_t> blocked, dense_blocked;
+    std::vector<uint8_t> live;  // [nb·bs + G]: 1 where the slot's output is its token's (out_index)
+};
+
+// Blocks that differ from head to head (reformer's hash buckets), for the fused op: heads[b·H + h]
+// holds equally sized blocks of nq query rows against nk key rows, with a mask and an additive
+// score bias. A query may sit in several blocks (one online softmax merges them); a (query,
+// key) pair found in c of its blocks must carry the bias −log c there to count once.
+struct HeadBlocks {
+    int64_t nq = 0, nk = 0;              // query and key slots per block
+    std::vector<int64_t> queries, keys;  // [blocks·nq], [blocks·nk] token rows (all valid rows)
+    std::vector<uint8_t> live;           // [blocks·nq] 1 = a real query slot, 0 = padding
+    std::vector<uint8_t> blocked;        // [blocks·nq·nk] 1 = the pair is not attended
+    std::vector<float> bias;             // [blocks·nq·nk] added to the scaled scores
 };
 
 // query_blocks[b]: the queries of block b (at most block_size of them); key_candidates[b]: a
@@ -68,6 +82,9 @@ SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector
 Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const SparseLayout& layout);
 // The same over the union of several layouts' patterns, which must not share a (query, key) pair.
 Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const std::vector<const SparseLayout*>& layouts);
+// The same over per-head blocks ([B·H] of them).
+Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                        std::shared_ptr<const std::vector<HeadBlocks>> heads);
 // The composed reference of sparse_attention(q, k, v, layout).
 Tensor sparse_attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, const SparseLayout& layout);
 

@@ -12,6 +12,7 @@
 // block slots overridden by a dense row are skipped. The dense rows are one more block:
 // their G queries against all N keys. A token with no allowed key gets out_i = 0.
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -30,24 +31,42 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// One block of a layout: nq queries (token rows) against nk keys (token rows; null = 0..nk−1).
+// One block: nq queries (token rows) against nk keys (token rows; null = 0..nk−1).
 struct Block {
     const int64_t* queries;
     int64_t nq;
     const int64_t* keys;
     int64_t nk;
     const uint8_t* blocked;  // [nq, nk], 1 = blocked
-    int64_t first_slot;      // slot number of query 0, compared with out_rows for liveness
+    const uint8_t* live;     // [nq], 1 = the slot's output counts
+    const float* bias;       // [nq, nk] added to the scores, or null
 };
 
-template <class F>
-void for_each_block(const SparseLayout& L, const F& f) {
+using BlockVisitor = std::function<void(const Block&)>;
+using BlockSource = std::function<void(int64_t bh, const BlockVisitor&)>;  // the blocks of head bh
+
+void for_each_block(const SparseLayout& L, const BlockVisitor& f) {
+    const int64_t bs = L.block_size, kb = L.block_keys;
     for (int64_t b = 0; b < L.blocks; ++b)
-        f(Block{L.query_rows.data() + b * L.block_size, L.block_size, L.key_rows.data() + b * L.block_keys,
-                L.block_keys, L.blocked.data() + b * L.block_size * L.block_keys, b * L.block_size});
+        f(Block{L.query_rows.data() + b * bs, bs, L.key_rows.data() + b * kb, kb, L.blocked.data() + b * bs * kb,
+                L.live.data() + b * bs, nullptr});
     if (!L.dense_rows.empty())
         f(Block{L.dense_rows.data(), int64_t(L.dense_rows.size()), nullptr, L.seq_len, L.dense_blocked.data(),
-                L.blocks * L.block_size});
+                L.live.data() + L.blocks * bs, nullptr});
+}
+
+void for_each_block(const HeadBlocks& h, const BlockVisitor& f) {
+    const int64_t blocks = h.nq > 0 ? int64_t(h.queries.size()) / h.nq : 0;
+    for (int64_t b = 0; b < blocks; ++b)
+        f(Block{h.queries.data() + b * h.nq, h.nq, h.keys.data() + b * h.nk, h.nk, h.blocked.data() + b * h.nq * h.nk,
+                h.live.data() + b * h.nq, h.bias.empty() ? nullptr : h.bias.data() + b * h.nq * h.nk});
+}
+
+// Sᵀ [nk, np] += the block's bias (transposed).
+void add_bias(const Block& blk, int64_t np, float* ST) {
+    if (!blk.bias) return;
+    for (int64_t r = 0; r < blk.nq; ++r)
+        for (int64_t c = 0; c < blk.nk; ++c) ST[c * np + r] += blk.bias[r * blk.nk + c];
 }
 
 // Rows of one head of a [B, H, N, D] tensor with unit stride in D.
@@ -89,9 +108,7 @@ struct Scratch {
     std::vector<float> m, l;  // per token of the head
 };
 
-bool is_live(const SparseLayout& L, const Block& blk, int64_t r) {
-    return L.out_rows[size_t(blk.queries[r])] == blk.first_slot + r;
-}
+bool is_live(const Block& blk, int64_t r) { return blk.live[r] != 0; }
 
 // Query slots rounded up to the vector width: the scores are kept transposed, Sᵀ = s·Kb Qbᵀ
 // [nk, np], so that the products run along the (padded) queries and the D columns with full
@@ -99,7 +116,7 @@ bool is_live(const SparseLayout& L, const Block& blk, int64_t r) {
 // column r; padding columns come from zero queries and are never read.
 int64_t padded(int64_t nq) { return (nq + small::kLanes - 1) / small::kLanes * small::kLanes; }
 
-void forward_block(const SparseLayout& L, const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
+void forward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
                    const HeadRows& O, int64_t bh, int64_t D, float scale, Scratch& w) {
     const int64_t nq = blk.nq, nk = blk.nk, np = padded(nq);
     w.qb.resize(size_t(nq * D)), w.qt.resize(size_t(D * np)), w.S.resize(size_t(nk * np));
@@ -111,11 +128,12 @@ void forward_block(const SparseLayout& L, const Block& blk, const HeadRows& Q, c
     const float* vb = key_rows(blk, V, bh, D, w.vb, ldv);
     float* ST = w.S.data();
     small::gemm<false>(nk, np, D, scale, kb, ldk, w.qt.data(), np, false, ST, np);  // Sᵀ = s·Kb Qbᵀ
+    add_bias(blk, np, ST);
     for (int64_t r = 0; r < nq; ++r) {
         const uint8_t* blocked = blk.blocked + r * nk;
         const int64_t i = blk.queries[r];
         float row_max = kNegInf;
-        if (is_live(L, blk, r))
+        if (is_live(blk, r))
             for (int64_t c = 0; c < nk; ++c)
                 if (!blocked[c]) row_max = std::max(row_max, ST[c * np + r]);
         if (row_max == kNegInf) {  // not live, or no allowed key in this block
@@ -145,7 +163,7 @@ void forward_block(const SparseLayout& L, const Block& blk, const HeadRows& Q, c
     }
 }
 
-void backward_block(const SparseLayout& L, const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
+void backward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
                     const HeadRows& dO, const float* lse, const float* delta, const HeadRows& dQ, const HeadRows& dK,
                     const HeadRows& dV, int64_t bh, int64_t D, float scale, Scratch& w) {
     const int64_t nq = blk.nq, nk = blk.nk, np = padded(nq);
@@ -154,7 +172,7 @@ void backward_block(const SparseLayout& L, const Block& blk, const HeadRows& Q, 
     gather(Q, bh, blk.queries, nq, D, w.qb.data(), false);
     gather(dO, bh, blk.queries, nq, D, w.dob.data(), false);
     for (int64_t r = 0; r < nq; ++r)  // rows that are not live take no gradient
-        if (!is_live(L, blk, r)) std::fill(w.dob.data() + r * D, w.dob.data() + (r + 1) * D, 0.f);
+        if (!is_live(blk, r)) std::fill(w.dob.data() + r * D, w.dob.data() + (r + 1) * D, 0.f);
     small::transpose_padded(w.qb.data(), D, nq, D, w.qt.data(), np);
     small::transpose_padded(w.dob.data(), D, nq, D, w.dot.data(), np);
     int64_t ldk, ldv;
@@ -162,12 +180,13 @@ void backward_block(const SparseLayout& L, const Block& blk, const HeadRows& Q, 
     const float* vb = key_rows(blk, V, bh, D, w.vb, ldv);
     float *PT = w.S.data(), *dST = w.dS.data();
     small::gemm<false>(nk, np, D, scale, kb, ldk, w.qt.data(), np, false, PT, np);  // Sᵀ = s·Kb Qbᵀ
+    add_bias(blk, np, PT);
     small::gemm<false>(nk, np, D, 1.f, vb, ldv, w.dot.data(), np, false, dST, np);  // dPᵀ = Vb dObᵀ
     for (int64_t r = 0; r < nq; ++r) {
         const uint8_t* blocked = blk.blocked + r * nk;
         const int64_t i = blk.queries[r];
         const float L_i = lse[i], dlt = delta[i];
-        const bool live = is_live(L, blk, r) && L_i != kNegInf;
+        const bool live = is_live(blk, r) && L_i != kNegInf;
         for (int64_t c = 0; c < nk; ++c) {
             float &p = PT[c * np + r], &ds = dST[c * np + r];
             p = live && !blocked[c] ? fast::exp(p - L_i) : 0.f;
@@ -176,7 +195,7 @@ void backward_block(const SparseLayout& L, const Block& blk, const HeadRows& Q, 
     }
     small::gemm<true>(nq, D, nk, scale, dST, np, kb, ldk, false, w.dqb.data(), D);  // dQb = s·dS Kb
     for (int64_t r = 0; r < nq; ++r) {
-        if (!is_live(L, blk, r)) continue;
+        if (!is_live(blk, r)) continue;
         float* dq = dQ.at(bh, blk.queries[r]);
         for (int64_t d = 0; d < D; ++d) dq[d] += w.dqb[size_t(r * D + d)];
     }
@@ -200,18 +219,14 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
     return sparse_attention(q, k, v, std::vector<const SparseLayout*>{&layout});
 }
 
-Tensor sparse_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
-                        const std::vector<const SparseLayout*>& layouts_in) {
+// The op over any block source (a static helper, not in the header); `keep` holds what the source reads alive until the backward.
+static Tensor fused_sparse_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const BlockSource& blocks,
+                              std::shared_ptr<const void> keep) {
     PROFILE_SCOPE("sparse_attention");
     check(q_in.dim() == 4 && q_in.shape() == k_in.shape() && k_in.shape() == v_in.shape(),
           "sparse_attention: expected q, k, v [B,H,N,D] of one shape, got ", to_string(q_in.shape()), ", ",
           to_string(k_in.shape()), ", ", to_string(v_in.shape()));
     const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2), D = q_in.size(3);
-    auto layouts = std::make_shared<std::vector<SparseLayout>>();  // copied: a variant may rebuild its own
-    for (const SparseLayout* L : layouts_in) {
-        check(L->seq_len == N, "sparse_attention: layout built for N = ", L->seq_len, ", got ", N, " tokens");
-        layouts->push_back(*L);
-    }
     const float scale = 1.f / std::sqrt(float(D));
     Tensor q = unit_last_stride(q_in.detach()), k = unit_last_stride(k_in.detach()), v = unit_last_stride(v_in.detach());
     Tensor out = Tensor::zeros({B, H, N, D}), lse = Tensor::empty({B, H, N});
@@ -223,8 +238,7 @@ Tensor sparse_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_
             for (int64_t bh = lo; bh < hi; ++bh) {
                 w.m.assign(size_t(N), kNegInf);
                 w.l.assign(size_t(N), 0.f);
-                for (const SparseLayout& L : *layouts)
-                    for_each_block(L, [&](const Block& blk) { forward_block(L, blk, Q, K, V, O, bh, D, scale, w); });
+                blocks(bh, [&](const Block& blk) { forward_block(blk, Q, K, V, O, bh, D, scale, w); });
                 for (int64_t i = 0; i < N; ++i) {  // out_i = acc_i / l_i, L_i = m_i + log l_i
                     const float l = w.l[size_t(i)], inv = l > 0.f ? 1.f / l : 0.f;
                     float* o = O.at(bh, i);
@@ -235,7 +249,7 @@ Tensor sparse_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_
         });
     }
     return record("sparse_attention", out, {q_in, k_in, v_in},
-                  [q, k, v, out_saved = out.detach(), lse, layouts, scale](const Tensor& g_in) {
+                  [q, k, v, out_saved = out.detach(), lse, blocks, keep, scale](const Tensor& g_in) {
                       Tensor g = unit_last_stride(g_in);
                       const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3);
                       Tensor dq = Tensor::zeros(q.shape()), dk = Tensor::zeros(k.shape()), dv = Tensor::zeros(v.shape());
@@ -250,15 +264,38 @@ Tensor sparse_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_
                                   for (int64_t d = 0; d < D; ++d) s += gi[d] * oi[d];
                                   w.delta[size_t(i)] = s;
                               }
-                              for (const SparseLayout& L : *layouts)
-                                  for_each_block(L, [&](const Block& blk) {
-                                      backward_block(L, blk, Q, K, V, G, lse.data() + bh * N, w.delta.data(), dQ, dK,
-                                                     dV, bh, D, scale, w);
-                                  });
+                              blocks(bh, [&](const Block& blk) {
+                                  backward_block(blk, Q, K, V, G, lse.data() + bh * N, w.delta.data(), dQ, dK, dV, bh,
+                                                 D, scale, w);
+                              });
                           }
                       });
                       return std::vector<Tensor>{dq, dk, dv};
                   });
+}
+
+Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                        const std::vector<const SparseLayout*>& layouts_in) {
+    auto layouts = std::make_shared<std::vector<SparseLayout>>();  // copied: a variant may rebuild its own
+    for (const SparseLayout* L : layouts_in) {
+        check(L->seq_len == q.size(2), "sparse_attention: layout built for N = ", L->seq_len, ", got ", q.size(2),
+              " tokens");
+        layouts->push_back(*L);
+    }
+    const std::vector<SparseLayout>* all = layouts.get();
+    return fused_sparse_attention(q, k, v, [all](int64_t, const BlockVisitor& f) {
+        for (const SparseLayout& L : *all) for_each_block(L, f);
+    }, layouts);
+}
+
+Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                        std::shared_ptr<const std::vector<HeadBlocks>> heads) {
+    check(q.dim() == 4 && int64_t(heads->size()) == q.size(0) * q.size(1), "sparse_attention: ", heads->size(),
+          " head block lists for q ", to_string(q.shape()));
+    const std::vector<HeadBlocks>* all = heads.get();
+    return fused_sparse_attention(q, k, v, [all](int64_t bh, const BlockVisitor& f) {
+        for_each_block((*all)[size_t(bh)], f);
+    }, heads);
 }
 
 }  // namespace attnlab::attention

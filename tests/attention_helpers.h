@@ -72,7 +72,8 @@ inline void check_fast_path_equals_reference(
     require_close(out[0], out[1], tol);
     for (int i = 0; i < 3; ++i) {
         INFO("gradient of " << "qkv"[i]);
-        require_close(grads[0][i], grads[1][i], tol);
+        REQUIRE(grads[0][i].defined() == grads[1][i].defined());  // (reformer ignores k)
+        if (grads[0][i].defined()) require_close(grads[0][i], grads[1][i], tol);
     }
 }
 
