@@ -219,9 +219,9 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
     return sparse_attention(q, k, v, std::vector<const SparseLayout*>{&layout});
 }
 
-// The op over any block source (a static helper, not in the header); `keep` holds what the source reads alive until the backward.
-static Tensor fused_sparse_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const BlockSource& blocks,
-                              std::shared_ptr<const void> keep) {
+// The op over any block source; `keep` holds what the source reads alive until the backward.
+static Tensor fused_sparse_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
+                                     const BlockSource& blocks, std::shared_ptr<const void> keep) {
     PROFILE_SCOPE("sparse_attention");
     check(q_in.dim() == 4 && q_in.shape() == k_in.shape() && k_in.shape() == v_in.shape(),
           "sparse_attention: expected q, k, v [B,H,N,D] of one shape, got ", to_string(q_in.shape()), ", ",

@@ -61,7 +61,9 @@ const std::map<std::string, CostFn>& cost_table() {
              double M = double(o.get_int("features"));
              return make_cost(s, 12 * s.E * M + 4 * s.P * s.N * M);
          }},
-        {"nystrom",  // Q K̃ᵀ, Q̃ Kᵀ, B̃ V, F̃ (…): 8·P·N·m·D; Q̃ K̃ᵀ, Ã⁺(…): 4·P·m²·D; pinv: 8·it·P·m³; means 2·P·N·D; skip 2·k·P·N·D
+        // nystrom: Q K̃ᵀ, Q̃ Kᵀ, B̃ V, F̃ (…): 8·P·N·m·D; Q̃ K̃ᵀ, Ã⁺(…): 4·P·m²·D; pinv: 8·it·P·m³ (4 m×m
+        // products per iteration); landmark means 2·P·N·D; the convolution skip 2·k·P·N·D
+        {"nystrom",
          [](const Sizes& s, const Options& o) {
              double m = double(std::min<int64_t>(o.get_int("landmarks"), int64_t(s.N)));
              double it = double(o.get_int("pinv_iterations")), conv = double(o.get_int("conv_kernel"));
