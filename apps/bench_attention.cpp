@@ -8,6 +8,11 @@
 // during one forward+backward (deterministic). A configuration whose time or
 // memory, extrapolated from the previous N with the variant's own growth, would
 // pass --time-cap / --memory-cap is skipped and reported as skipped.
+// Roofline: per run, the variant's analytic flops and compulsory bytes
+// (attention/cost.h, forward + backward), the roofline time max(flops/peak,
+// bytes/bandwidth) with the FMA peak and the memory bandwidth measured at the
+// start of this same run and thread count (bench_roofline.h), and the measured
+// time as a percentage of it (100% = at the roofline).
 // Writes a CSV and, with gnuplot, a log-log plot of time and memory vs N.
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -18,7 +23,9 @@
 #include <fstream>
 #include <map>
 
+#include "attention/cost.h"
 #include "attention/registry.h"
+#include "bench_roofline.h"
 #include "core/core.h"
 
 using namespace attnlab;
@@ -27,6 +34,7 @@ struct Row {
     std::string variant;
     int64_t N;
     double seconds = 0, peak_mb = 0;
+    double gflop = 0, traffic_mb = 0, roofline_seconds = 0;  // analytic, forward + backward
     bool skipped = false;
     std::string note;
 };
@@ -84,8 +92,13 @@ int main(int argc, char** argv) {
     const char* core_env = std::getenv("OPENBLAS_CORETYPE");
     std::printf("bench_attention  B=%ld H=%ld D=%ld  threads=%d  OpenBLAS: %s  OPENBLAS_CORETYPE=%s\n", long(B), long(H),
                 long(D), num_threads(), blas_info().c_str(), core_env ? core_env : "(unset)");
-    std::printf("forward+backward; time = median of %d; memory = peak live tensor bytes\n\n", reps);
-    std::printf("%-16s %8s %12s %12s\n", "variant", "N", "time (ms)", "peak (MB)");
+    const MachineCeilings machine = measure_machine();
+    std::printf("roofline ceilings (measured now, %d threads): FMA peak %.1f GFLOP/s, triad bandwidth %.1f GB/s\n",
+                num_threads(), machine.flops_per_second / 1e9, machine.bytes_per_second / 1e9);
+    std::printf("forward+backward; time = median of %d; memory = peak live tensor bytes; GFLOP and traffic (MB)\n"
+                "are analytic (attention/cost.h); roof = roofline time; %%roof = roof / time\n\n", reps);
+    std::printf("%-16s %8s %12s %12s %10s %10s %10s %7s\n", "variant", "N", "time (ms)", "peak (MB)", "GFLOP",
+                "traffic MB", "roof (ms)", "%roof");
 
     std::vector<Row> rows;
     std::map<std::string, std::pair<double, double>> exponents;  // variant -> (time, memory) slope
@@ -95,6 +108,9 @@ int main(int argc, char** argv) {
         for (int64_t N = n_min; N <= n_max; N *= 2) {
             Row row;
             row.variant = name, row.N = N;
+            attention::AttentionCost cost = attention::attention_cost(name, {}, B, H, N, D);
+            row.gflop = cost.flops() / 1e9, row.traffic_mb = cost.bytes() / 1e6;
+            row.roofline_seconds = machine.roofline_seconds(cost.flops(), cost.bytes());
             if (prev_t > 0 && (prev_t * growth_t > time_cap * reps || prev_m * growth_m > memory_cap_gb * 1024)) {
                 row.skipped = true;
                 row.note = prev_t * growth_t > time_cap * reps ? "time cap" : "memory cap";
@@ -138,7 +154,9 @@ int main(int argc, char** argv) {
                 rows.push_back(row);
                 continue;
             }
-            std::printf("%-16s %8ld %12.2f %12.1f\n", name.c_str(), long(N), 1e3 * row.seconds, row.peak_mb);
+            std::printf("%-16s %8ld %12.2f %12.1f %10.3f %10.1f %10.3f %6.1f%%\n", name.c_str(), long(N),
+                        1e3 * row.seconds, row.peak_mb, row.gflop, row.traffic_mb, 1e3 * row.roofline_seconds,
+                        100.0 * row.roofline_seconds / row.seconds);
             std::fflush(stdout);
             if (prev_t > 0) growth_t = std::max(1.0, row.seconds / prev_t), growth_m = std::max(1.0, row.peak_mb / prev_m);
             prev_t = row.seconds, prev_m = row.peak_mb;
@@ -162,10 +180,12 @@ int main(int argc, char** argv) {
     std::string csv = out_dir + "/attention_bench.csv";
     {
         std::ofstream f(csv);
-        f << "variant,N,B,H,D,seconds,peak_mb,skipped,note\n";
+        f << "variant,N,B,H,D,seconds,peak_mb,skipped,note,gflop,traffic_mb,roofline_seconds,peak_gflops,bandwidth_gbs\n";
         for (const Row& r : rows)
             f << r.variant << "," << r.N << "," << B << "," << H << "," << D << "," << r.seconds << "," << r.peak_mb << ","
-              << (r.skipped ? 1 : 0) << ",\"" << r.note << "\"\n";
+              << (r.skipped ? 1 : 0) << ",\"" << r.note << "\"," << r.gflop << "," << r.traffic_mb << ","
+              << r.roofline_seconds << "," << machine.flops_per_second / 1e9 << "," << machine.bytes_per_second / 1e9
+              << "\n";
     }
     std::printf("\nwrote %s\n", csv.c_str());
     // Plot with gnuplot when it is installed (make deps installs gnuplot-nox).

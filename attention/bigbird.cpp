@@ -93,7 +93,8 @@ Tensor BigBirdAttention::forward(const Tensor& q, const Tensor& k, const Tensor&
     check_qkv("bigbird attention", q, k, v);
     check(q.size(2) == k.size(2), "bigbird attention: self-attention only, got ", q.size(2), " queries and ",
           k.size(2), " keys");
-    return sparse_attention(q, k, v, layout(q.size(2)));
+    const SparseLayout& L = layout(q.size(2));
+    return reference ? sparse_attention_reference(q, k, v, L) : sparse_attention(q, k, v, L);
 }
 
 }  // namespace attnlab::attention

@@ -17,6 +17,8 @@
 // g·b global queries are dense rows over all N keys.
 // Time O(N·b·(3 + g + r)·D), memory O(N·b·(3 + g + r)) per head (plus g·b·N for the
 // global rows).
+// Cost (attention/cost.h): forward 4·B·H·D·pairs flops, pairs ≈ N·b(3 + g + r) + g·b·N
+// (bigbird_pairs), backward twice that; traffic q, k, v, out, the row log-sum-exp, gradients.
 // Options: block b (int, default 8), global_blocks g (int, default 1), random_blocks r (int,
 // default 2), redraw (bool, default false), seed (int, default -1: drawn from
 // default_generator() at construction), causal (bool, default false).
@@ -36,6 +38,7 @@ public:
     // The pattern for N tokens with the current random blocks (drawn for N if they were drawn
     // for another length, never redrawn otherwise); dense Bool [N, N], true = blocked (for tests).
     Tensor blocked_mask(int64_t N);
+    bool reference = false;  // true: the composed ops (block_sparse's reference) instead of the fused op
 
     int64_t block, global_blocks, random_blocks;
     bool redraw;

@@ -69,6 +69,7 @@ SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector
     L.query_index = Tensor::from_indices(qi, {nb * bs});
     L.key_index = Tensor::from_indices(ki, {nb * kb});
     L.block_mask = Tensor::from_bools(mask, {nb, bs, kb});
+    L.query_rows = qi, L.key_rows = ki, L.blocked.assign(mask.begin(), mask.end());
 
     const int64_t G = int64_t(dense_queries.size());
     if (G > 0) {
@@ -81,9 +82,14 @@ SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector
         }
         L.dense_index = Tensor::from_indices(dense_queries, {G});
         L.dense_mask = Tensor::from_bools(dmask, {G, N});
+        L.dense_rows = dense_queries, L.dense_blocked.assign(dmask.begin(), dmask.end());
     }
     for (int64_t i = 0; i < N; ++i) check(out[size_t(i)] >= 0, "make_sparse_layout: token ", i, " is in no query block");
     L.out_index = Tensor::from_indices(out, {N});
+    L.out_rows = out;
+    L.live.resize(size_t(nb * bs + G));
+    for (int64_t slot = 0; slot < nb * bs; ++slot) L.live[size_t(slot)] = out[size_t(qi[size_t(slot)])] == slot;
+    for (int64_t g = 0; g < G; ++g) L.live[size_t(nb * bs + g)] = out[size_t(dense_queries[size_t(g)])] == nb * bs + g;
     return L;
 }
 
@@ -107,7 +113,7 @@ Tensor block_outputs(const Tensor& probs, const Tensor& v, const SparseLayout& L
     return matmul(probs, vb);  // [B,H,nb,bs,D]
 }
 
-Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const SparseLayout& L) {
+Tensor sparse_attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, const SparseLayout& L) {
     const int64_t B = q.size(0), H = q.size(1), D = q.size(3);
     Tensor out = block_outputs(softmax(block_scores(q, k, L), -1), v, L).view({B, H, L.blocks * L.block_size, D});
     if (L.dense_index.defined()) {

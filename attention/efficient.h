@@ -13,6 +13,8 @@
 // reference code there is no 1/√D scale. The column softmax runs over all
 // positions, so there is no causal form.
 // Time O(N·D²), extra memory O(N·D + D²) per head (the normalized Q and K).
+// Cost (attention/cost.h): forward 4·B·H·N·D² flops, backward twice that; traffic q, k, v,
+// out and their gradients.
 // Options: none.
 #pragma once
 #include "attention/attention.h"

@@ -19,6 +19,8 @@
 // this variant is the simplest worked example rather than a good model.
 //
 // Time O(N·D²); memory O(D²) per head beyond inputs and output, causal or not.
+// Cost (attention/cost.h): forward 4·B·H·N·D² flops (causal too), backward twice that;
+// traffic q, k, v, out and their gradients.
 // Options: causal (bool, default false).
 #pragma once
 #include "attention/attention.h"

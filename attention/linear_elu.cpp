@@ -1,13 +1,36 @@
-// linear_elu.cpp — see linear_elu.h. Composed of differentiable ops plus the
-// fused causal_product, so the backward comes from theirs.
+// linear_elu.cpp — see linear_elu.h. The fast path is feature_map_attention
+// with φ below; the reference is composed of differentiable ops plus the fused
+// causal_product, so its backward comes from theirs.
 #include "attention/linear_elu.h"
 
 #include "attention/causal_product.h"
+#include "attention/feature_map_attention.h"
+#include "core/fastmath.h"
 #include "core/ops.h"
 
 namespace attnlab::attention {
 
 static Tensor phi(const Tensor& x) { return elu(x) + 1.f; }  // > 0 everywhere
+
+// The same φ on rows for the fused op: x + 1 for x > 0, eˣ otherwise; φ' = 1 or eˣ = φ.
+struct EluPlusOne final : FeatureMap {
+    int64_t features(int64_t D) const override { return D; }
+    void forward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, float* phi) const override {
+        for (int64_t r = 0; r < rows; ++r) {
+            const float* xr = x + r * ldx;
+            float* pr = phi + r * D;
+#pragma omp simd
+            for (int64_t d = 0; d < D; ++d) pr[d] = xr[d] > 0.f ? xr[d] + 1.f : fast::exp(xr[d]);
+        }
+    }
+    void backward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, const float* phi, const float* dphi,
+                  float* dx, int64_t lddx) const override {
+        for (int64_t r = 0; r < rows; ++r)
+#pragma omp simd
+            for (int64_t d = 0; d < D; ++d)
+                dx[r * lddx + d] = x[r * ldx + d] > 0.f ? dphi[r * D + d] : dphi[r * D + d] * phi[r * D + d];
+    }
+};
 
 LinearAttentionState LinearAttentionState::zeros(int64_t B, int64_t H, int64_t D, int64_t Dv) {
     return {Tensor::zeros({B, H, D, Dv}), Tensor::zeros({B, H, D})};
@@ -21,6 +44,10 @@ LinearEluAttention::LinearEluAttention(const Options& opts, const AttentionConte
 
 Tensor LinearEluAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {
     check_qkv("linear_elu attention", q, k, v);
+    if (!reference) {
+        static const auto elu_plus_one = std::make_shared<const EluPlusOne>();
+        return feature_map_attention(q, k, v, elu_plus_one, elu_plus_one, causal, eps);
+    }
     Tensor fq = phi(q), fk = phi(k);  // [B,H,N,D]
     Tensor num, den;
     if (causal) {

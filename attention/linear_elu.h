@@ -17,6 +17,11 @@
 // eps (default 1e-6, as in fast-transformers) only guards the division: the
 // denominator is a sum of positive terms (φ > 0), so it matters only if every
 // φ underflows. Time O(N·D²); memory O(D²) per head (causal: O(N·D + D²)).
+// Cost (attention/cost.h): forward 4·B·H·N·D² + 2·B·H·N·D flops (the normalizer), backward
+// twice that; traffic q, k, v, out and their gradients.
+// Fast path: the fused feature_map_attention op (φ, state, normalizer and causal
+// prefix sums in chunks, hand-written backward; feature_map_attention.h); the
+// composed ops above are its reference (reference = true), held equal by tests.
 // Options: causal (bool, default false), eps (float, default 1e-6).
 #pragma once
 #include "attention/attention.h"
@@ -42,6 +47,7 @@ public:
     Tensor step(LinearAttentionState& state, const Tensor& q_t, const Tensor& k_t, const Tensor& v_t) const;
 
     float eps;
+    bool reference = false;  // true: the composed ops (readable reference) instead of the fused op
 };
 
 }  // namespace attnlab::attention

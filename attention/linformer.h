@@ -16,6 +16,8 @@
 // K' and V' at about the scale of K and V.
 // Time O(N·k·D), memory O(N·k) per head for the attention matrix, plus one or
 // two k×N parameter matrices shared by all heads.
+// Cost (attention/cost.h): forward 8·B·H·N·k·D flops (EK, FV, Q(EK)ᵀ, P(FV)), backward
+// twice that; traffic q, k, v, out, their gradients and the k×N projections.
 // Options: k (int, default 32; clamped to N), share_kv (bool, default false: E = F).
 #pragma once
 #include "attention/attention.h"

@@ -13,6 +13,9 @@
 // global keys; the g global queries are dense rows over all N keys.
 // Time O(N·(2w + g)·D), memory O(N·(2w + g)) per head (the window part costs 2× the exact
 // w + 1 keys per query: the price of dense blocks).
+// Cost (attention/cost.h): forward 4·B·H·D·pairs flops, pairs ≈ N(w + 1 + 2g) (counted
+// exactly by longformer_pairs), backward twice that; traffic q, k, v, out, the row
+// log-sum-exp and the gradients.
 // Options: window w (int, default 8; even, ≥ 2), dilation d (int, default 1), global_tokens g
 // (int, default 1; 0 = none, more than N = all), causal (bool, default false).
 #pragma once
@@ -29,6 +32,7 @@ public:
 
     bool allows(int64_t i, int64_t j) const;  // the pattern, true = i may attend to j
     Tensor blocked_mask(int64_t N) const;     // dense Bool [N, N], true = blocked (for tests)
+    bool reference = false;  // true: the composed ops (block_sparse's reference) instead of the fused op
 
     int64_t window, dilation, global_tokens;
 

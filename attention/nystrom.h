@@ -14,6 +14,8 @@
 // the paper code's depthwise nn.Conv2d(H, H, (k, 1), groups=H, bias=False) on V).
 //
 // Time O(N·m·D + m³), memory O(N·m + N·D + m²) per head (+ O(k·N·D) time for the skip).
+// Cost (attention/cost.h): forward 8·B·H·N·m·D + 4·B·H·m²·D + 8·it·B·H·m³ + 2·B·H·N·D(1 + k)
+// flops (it pinv iterations of 4 m×m products), backward twice that; traffic q, k, v, out, grads.
 // Options: landmarks m (16; 1 ≤ m ≤ N), pinv_iterations (6), conv_kernel k (0 = off, else
 // odd). No causal mode: landmarks mix the whole sequence.
 #pragma once

@@ -2,14 +2,85 @@
 // sum, max, exp); the attention itself is kernel_attention.
 #include "attention/performer.h"
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <vector>
 
+#include "attention/feature_map_attention.h"
 #include "attention/kernel_attention.h"
+#include "core/small_gemm.h"
+#include "core/fastmath.h"
 #include "core/ops.h"
 
 namespace attnlab::attention {
+
+namespace {
+
+// features() for the fused op, on rows: exp(c·W x − c²‖x‖²/2 − shift − ½ log M), c = D^(−1/4);
+// the shift is the row's max over the features (queries) or the head's max over all its keys
+// (key_shift[bh], found by key_shifts()). The shift is a constant: no gradient through it.
+struct PositiveFeatures final : FeatureMap {
+    Tensor W, Wt;  // [M, D] and its transpose [D, M]
+    float c;
+    std::vector<float> key_shift;  // per batch·head; empty for queries
+
+    PositiveFeatures(const Tensor& W_, int64_t D)
+        : W(W_.contiguous()), Wt(W_.T().contiguous()), c(std::pow(float(D), -0.25f)) {}
+    int64_t features(int64_t) const override { return W.size(0); }
+
+    // e [rows, M] = c·x Wᵀ − c²‖x‖²/2
+    void exponent(const float* x, int64_t ldx, int64_t rows, int64_t D, float* e) const {
+        const int64_t M = W.size(0);
+        small::gemm<false>(rows, M, D, c, x, ldx, Wt.data(), M, false, e, M);
+        for (int64_t r = 0; r < rows; ++r) {
+            float ss = 0.f;
+            for (int64_t d = 0; d < D; ++d) ss += x[r * ldx + d] * x[r * ldx + d];
+            const float half = 0.5f * c * c * ss;
+            for (int64_t m = 0; m < M; ++m) e[r * M + m] -= half;
+        }
+    }
+    void forward(int64_t bh, const float* x, int64_t ldx, int64_t rows, int64_t D, float* phi) const override {
+        const int64_t M = W.size(0);
+        const float log_sqrt_m = 0.5f * std::log(float(M));
+        exponent(x, ldx, rows, D, phi);
+        for (int64_t r = 0; r < rows; ++r) {
+            float* p = phi + r * M;
+            float shift = key_shift.empty() ? *std::max_element(p, p + M) : key_shift[size_t(bh)];
+#pragma omp simd
+            for (int64_t m = 0; m < M; ++m) p[m] = fast::exp(p[m] - (shift + log_sqrt_m));
+        }
+    }
+    // dexponent = dphi ∘ phi;  dx = c·dexponent W − c²·(Σ_m dexponent_m)·x
+    void backward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, const float* phi, const float* dphi,
+                  float* dx, int64_t lddx) const override {
+        const int64_t M = W.size(0);
+        std::vector<float> de(size_t(rows * M));
+        for (int64_t i = 0; i < rows * M; ++i) de[size_t(i)] = dphi[i] * phi[i];
+        small::gemm<false>(rows, D, M, c, de.data(), M, W.data(), D, false, dx, lddx);
+        for (int64_t r = 0; r < rows; ++r) {
+            float s = 0.f;
+            for (int64_t m = 0; m < M; ++m) s += de[size_t(r * M + m)];
+            for (int64_t d = 0; d < D; ++d) dx[r * lddx + d] -= c * c * s * x[r * ldx + d];
+        }
+    }
+};
+
+// Per batch·head, the max of the exponent over all keys and features, 64 keys at a time.
+std::vector<float> key_shifts(const PositiveFeatures& phi, const Tensor& k_in) {
+    Tensor k = contiguous(k_in.detach());
+    const int64_t BH = k.size(0) * k.size(1), N = k.size(2), D = k.size(3), M = phi.W.size(0), chunk = 64;
+    std::vector<float> shift(size_t(BH), -INFINITY), e(size_t(chunk * M));
+    for (int64_t bh = 0; bh < BH; ++bh)
+        for (int64_t c0 = 0; c0 < N; c0 += chunk) {
+            const int64_t rows = std::min(chunk, N - c0);
+            phi.exponent(k.data() + (bh * N + c0) * D, D, rows, D, e.data());
+            shift[size_t(bh)] = std::max(shift[size_t(bh)], *std::max_element(e.begin(), e.begin() + rows * M));
+        }
+    return shift;
+}
+
+}  // namespace
 
 Tensor orthogonal_gaussian_rows(int64_t M, int64_t D, Generator& gen) {
     std::vector<float> W(size_t(M * D)), gaussian(size_t(D * D));
@@ -94,8 +165,14 @@ Tensor PerformerAttention::forward(const Tensor& q, const Tensor& k, const Tenso
         }
         ++forwards_since_draw_;
     }
-    // trig features may sum to ≤ 0: no floor there (−∞), the estimator's instability shows as is
-    return kernel_attention(features(q, true), features(k, false), v, causal, trig_ ? -INFINITY : FLT_MIN);
+    if (trig_)  // signed features may sum to ≤ 0: no floor there (−∞), the estimator's instability shows as is
+        return kernel_attention(features(q, true), features(k, false), v, causal, -INFINITY);
+    if (!reference) {
+        auto phi_q = std::make_shared<PositiveFeatures>(W_, D_), phi_k = std::make_shared<PositiveFeatures>(W_, D_);
+        phi_k->key_shift = key_shifts(*phi_k, k);
+        return feature_map_attention(q, k, v, phi_q, phi_k, causal, 0.f, FLT_MIN);
+    }
+    return kernel_attention(features(q, true), features(k, false), v, causal, FLT_MIN);
 }
 
 std::string PerformerAttention::describe() const {

@@ -33,6 +33,11 @@
 // FAVOR+ uses positive features. The query's exp(‖q‖²/2) cancels and is left out.
 //
 // Time O(N·M·D), memory O(N·M + N·D + M·D) per head; the N×N matrix is never formed.
+// Cost (attention/cost.h): forward 8·B·H·N·M·D + 2·B·H·N·M flops (W q and W k, then φ(K)ᵀV,
+// φ(Q)(…) and the normalizer), backward twice that; traffic q, k, v, out and their gradients.
+// Fast path: the fused feature_map_attention op (features, state and normalizer chunk by
+// chunk, hand-written backward; the key shift is found in a first pass over the keys); the
+// composed features() + kernel_attention are its reference (reference = true), held equal by tests.
 // Options: features M (64), redraw_interval (0 = never; r > 0 draws a new W after
 // every r training forwards, so each W serves r of them; never in eval mode),
 // seed (-1 = drawn from the global generator), causal (false; prefix sums over j ≤ i),
@@ -53,6 +58,7 @@ public:
     // the constant factor (per query row, or per key set) described above.
     Tensor features(const Tensor& x, bool is_query) const;
     const Tensor& projection() const { return W_; }  // W [M, D], buffer "projection"
+    bool reference = false;  // true: the composed ops (readable reference) instead of the fused op
 
 private:
     void draw_projection();

@@ -1,11 +1,13 @@
 // reformer.cpp — see reformer.h. The integer work (hashing, sorting, which sorted slot sees
-// which) runs without gradients in plain loops; the float work is differentiable ops on rows
-// gathered from the flattened [B·H·N, D] tensors, so the backward is their composition.
+// which) runs without gradients in plain loops; the float work is the fused block-sparse op,
+// or (reference) differentiable ops on rows gathered from the flattened [B·H·N, D] tensors,
+// so that its backward is their composition.
 #include "attention/reformer.h"
 
 #include <cmath>
 #include <limits>
 
+#include "attention/block_sparse.h"
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/parallel.h"
@@ -58,6 +60,40 @@ struct Rounds {
         return c;
     }
 };
+
+// The fused path's blocks of one head: per round r and chunk c (block r·nc + c), the chunk's m
+// query slots (sorted positions c·m …; past N: padding) against the 2m key slots of chunks c − 1
+// and c, with the mask and −log c_ij bias of the composed path below.
+HeadBlocks chunk_blocks(const Rounds& R, int64_t nc) {
+    const int64_t nh = R.nh, N = R.N, m = R.m;
+    HeadBlocks h;
+    h.nq = m, h.nk = 2 * m;
+    const size_t blocks = size_t(nh * nc);
+    h.queries.resize(blocks * size_t(m)), h.live.resize(blocks * size_t(m)), h.keys.resize(blocks * size_t(2 * m));
+    h.blocked.resize(blocks * size_t(2 * m * m)), h.bias.resize(blocks * size_t(2 * m * m));
+    for (int64_t r = 0; r < nh; ++r) {
+        const int64_t* ord = R.order.data() + r * N;
+        for (int64_t c = 0; c < nc; ++c) {
+            const int64_t b = r * nc + c;
+            for (int64_t s = 0; s < 2 * m; ++s) {
+                const int64_t kp = (c - 1) * m + s;  // sorted position of key slot s
+                h.keys[size_t(b * 2 * m + s)] = kp >= 0 && kp < N ? ord[kp] : ord[c * m];
+            }
+            for (int64_t a = 0; a < m; ++a) {
+                const int64_t p = c * m + a, slot = b * m + a;
+                h.live[size_t(slot)] = p < N;
+                h.queries[size_t(slot)] = p < N ? ord[p] : ord[c * m];
+                for (int64_t s = 0; s < 2 * m; ++s) {
+                    const int64_t kp = (c - 1) * m + s;
+                    const bool seen = p < N && kp >= 0 && kp < N && R.attends(r, ord[p], ord[kp]);
+                    h.blocked[size_t(slot * 2 * m + s)] = !seen;
+                    h.bias[size_t(slot * 2 * m + s)] = seen && nh > 1 ? -std::log(float(R.count(ord[p], ord[kp]))) : 0.f;
+                }
+            }
+        }
+    }
+    return h;
+}
 
 // logsumexp over the last dim, keepdim: the normalizer z of softmax(s) = exp(s − z).
 Tensor logsumexp_last(const Tensor& s) {
@@ -146,6 +182,15 @@ Tensor ReformerAttention::forward(const Tensor& q, const Tensor& k, const Tensor
     // Which rows to gather, and the bias on every (query slot, key slot) score: −log c_ij where
     // attended, −inf elsewhere. Key slots 0..m−1 are the previous chunk, m..2m−1 the own chunk.
     std::vector<int32_t> bucket = hash(q);
+    if (!reference) {  // the fused block-sparse op: one online softmax over every round's chunks
+        auto heads = std::make_shared<std::vector<HeadBlocks>>(size_t(BH));
+        parallel_for(0, BH, 1, [&](int64_t lo, int64_t hi) {
+            for (int64_t bh = lo; bh < hi; ++bh)
+                (*heads)[size_t(bh)] = chunk_blocks(Rounds(bucket.data() + bh * nh * N, nh, N, m, buckets), nc);
+        });
+        Tensor keys = q * rsqrt(sum(q * q, {-1}, true) + 1e-12f);  // shared QK: unit queries
+        return sparse_attention(q, keys, v, heads);
+    }
     Tensor qidx = Tensor::empty({BH * nh * nc * m}, DType::Int64);      // rows of Q, sorted order
     Tensor kidx = Tensor::empty({BH * nh * nc * 2 * m}, DType::Int64);  // rows of K, V per chunk
     Tensor oidx = Tensor::empty({BH * nh * N}, DType::Int64);           // slot of token i in round r

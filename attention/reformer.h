@@ -19,6 +19,13 @@
 // earlier tokens share a chunk.
 // Time O(n_h·N·(b/2 + 2m)·D) (plus O(n_h²·N·m) integer work for the counts c_ij), memory
 // O(n_h·N·(2m + D)) per head.
+// Cost (attention/cost.h): forward n_h·(B·H·N·D·b + 4·B·H·D·(2mN − m²)) flops (hashing, then
+// every query against its chunk and the previous one), backward twice that; traffic q, k, v,
+// out, per round the sort order and log-sum-exp, and the gradients.
+// Fast path: every round's chunks as per-head blocks (with the −log c_ij bias) of the fused
+// block-sparse op (block_sparse.h), one online softmax per query over all rounds, which is
+// the same union softmax; the composed gathers + matmul + logsumexp are its reference
+// (reference = true), held equal by tests.
 // Options: buckets b (int, default 8; 1 or even), n_hashes n_h (int, default 2), chunk m (int,
 // default 32; clamped to N), redraw (bool, default true), seed (int, default -1: drawn from
 // default_generator() at construction).
@@ -41,6 +48,7 @@ public:
 
     int64_t buckets, n_hashes, chunk;
     bool redraw;
+    bool reference = false;  // true: the composed ops (readable reference) instead of the fused op
     Tensor rotations;  // [n_hashes, D, buckets/2], buffer "rotations"
 
 private:

@@ -19,6 +19,11 @@
 // then only guards against division by ~0. The gradient is zero where clamped.
 //
 // Time O(N·M·D), memory O(N·M + N·D + M·D) per head; the N×N matrix is never formed.
+// Cost (attention/cost.h): forward 12·B·H·N·M·D + 4·B·H·N·M flops (W q̂ and W k̂, then the
+// 2M-dim products and normalizer), backward twice that; traffic q, k, v, out and gradients.
+// Fast path: the fused feature_map_attention op (features, state and normalizer chunk by
+// chunk, hand-written backward); the composed features() + kernel_attention are its
+// reference (reference = true), held equal by tests.
 // Options: features M (64), sigma σ (1.0), redraw (false; true draws a new W at
 // every training forward, W stays fixed in eval mode), seed (-1 = drawn from the
 // global generator), causal (false; prefix sums over j ≤ i).
@@ -37,6 +42,7 @@ public:
     // φ(x/‖x‖) with the current frequencies: x [..., D] -> [..., 2M].
     Tensor features(const Tensor& x) const;
     const Tensor& frequencies() const { return W_; }  // W [M, D], buffer "frequencies"
+    bool reference = false;  // true: the composed ops (readable reference) instead of the fused op
 
 private:
     void draw_frequencies();

@@ -8,6 +8,8 @@
 // probabilities, at most 128 per query, are kept for the backward);
 // MultiHeadAttention hands it the packed qkv projection (forward_packed), so
 // backward writes one gradient. reference.cpp has the plain three-op version.
+// Cost (attention/cost.h): forward 4·B·H·N²·D flops (causal: N(N+1)/2 pairs instead of N²),
+// backward twice that; traffic q, k, v, out, the row log-sum-exp and the gradients.
 // Options: causal (bool, default false).
 //
 // Autoregressive inference with a key/value cache (step()): token t appends

@@ -11,6 +11,9 @@
 // Computed by block_sparse: query block t (the l tokens of block t) gathers its own l keys
 // plus the c·⌈N/l⌉ summary keys (causal: only those up to block t).
 // Time O(N·(l + c·N/l)·D), memory O(N·(l + c·N/l)) per head: O(N√N·D) with l = √N.
+// Cost (attention/cost.h): forward 4·B·H·D·pairs flops, pairs ≈ N(l + c·N/l) (causal ≈
+// half; counted exactly by sparse_fixed_pairs), backward twice that; traffic q, k, v, out,
+// the row log-sum-exp and the gradients.
 // Options: stride l (int, default 0 = ⌈√N⌉), summary c (int, default 1; 1 ≤ c ≤ l),
 // causal (bool, default false).
 #pragma once
@@ -28,6 +31,7 @@ public:
     int64_t stride_for(int64_t N) const;                // l: the option, or ⌈√N⌉ when it is 0
     bool allows(int64_t i, int64_t j, int64_t l) const;  // the pattern, true = i may attend to j
     Tensor blocked_mask(int64_t N) const;               // dense Bool [N, N], true = blocked (for tests)
+    bool reference = false;  // true: the composed ops (block_sparse's reference) instead of the fused op
 
     int64_t stride, summary;
 

@@ -50,6 +50,11 @@ void SparseStridedAttention::prepare(int64_t N) {
             for (int64_t u = 0; u < T; ++u)
                 blocked[size_t((r * T + t) * T + u)] = u == t || u * l + r >= N || (causal && u > t);
     strided_mask_ = Tensor::from_bools(blocked, {l, T, T});
+    std::vector<std::vector<int64_t>> residues(static_cast<size_t>(l));  // residue class r: r, r + l, r + 2l, …
+    for (int64_t i = 0; i < N; ++i) residues[size_t(i % l)].push_back(i);
+    strided_ = make_sparse_layout(N, T, residues, residues, {}, [&](int64_t i, int64_t j) {
+        return (!causal || j <= i) && std::abs(i - j) >= l && std::abs(i - j) % l == 0;
+    });
     prepared_causal_ = causal;
 }
 
@@ -58,6 +63,7 @@ Tensor SparseStridedAttention::forward(const Tensor& q, const Tensor& k, const T
     const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3);
     check(k.size(2) == N, "sparse_strided attention: self-attention only, got ", N, " queries and ", k.size(2), " keys");
     prepare(N);
+    if (!reference) return sparse_attention(q, k, v, {&local_, &strided_});
     const int64_t l = stride_for(N), T = (N + l - 1) / l, kb = local_.block_keys;
     // [B,H,N,D] -> [B,H,l,T,D]: row r is the subsequence r, r+l, r+2l, … (padded with zeros)
     auto by_residue = [&](const Tensor& x) {

@@ -17,8 +17,14 @@
 //            j = i is masked there (the local block has it)                [B,H,l,T,T]
 // The strided scores are transposed back to [B,H,T,l,T] and concatenated to the local ones;
 // one softmax; each part's probabilities multiply its own values, and the two outputs add up.
-// N is padded to T·l (T = ⌈N/l⌉) with masked keys.
+// N is padded to T·l (T = ⌈N/l⌉) with masked keys. That composition is the reference
+// (reference = true); the fast path gives the same two parts as two SparseLayouts (local, and
+// one block per residue class with j = i left to the local part) to the fused
+// sparse_attention, which merges them in one online softmax per query.
 // Time O(N·(3l + N/l)·D), memory O(N·(3l + N/l)) per head: O(N√N·D) with l = √N.
+// Cost (attention/cost.h): forward 4·B·H·D·pairs flops, pairs = Σ_i (allowed keys of i) ≈
+// N(2l + N/l) (causal ≈ half; counted exactly by sparse_strided_pairs), backward twice that;
+// traffic q, k, v, out, the row log-sum-exp and the gradients.
 // Options: stride l (int, default 0 = ⌈√N⌉), causal (bool, default false).
 #pragma once
 #include "attention/attention.h"
@@ -35,6 +41,7 @@ public:
     int64_t stride_for(int64_t N) const;                // l: the option, or ⌈√N⌉ when it is 0
     bool allows(int64_t i, int64_t j, int64_t l) const;  // the pattern, true = i may attend to j
     Tensor blocked_mask(int64_t N) const;               // dense Bool [N, N], true = blocked (for tests)
+    bool reference = false;  // true: the composed ops (block_sparse's reference) instead of the fused op
 
     int64_t stride;
 
@@ -42,6 +49,7 @@ private:
     void prepare(int64_t N);   // the local layout and the strided mask for N tokens
     SparseLayout local_;       // A(1): blocks of l consecutive queries
     Tensor strided_mask_;      // Bool [l, T, T], true = blocked: j = i, padding keys, (causal) the future
+    SparseLayout strided_;     // A(2) without j = i: one block per residue class, for the fused op
     bool prepared_causal_ = false;
 };
 

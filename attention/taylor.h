@@ -13,6 +13,11 @@
 // eps (default 1e-6) guards the division: the denominator is ≥ 0 and is 0 only
 // when every key points exactly opposite the query (e.g. causal i = 0, k̂_0 = -q̂_0).
 // Time O(N·D²); memory O(N·D + D²) per head.
+// Cost (attention/cost.h): forward 4·B·H·N·D² + 2·B·H·N·D flops (the normalizer), backward
+// twice that; traffic q, k, v, out and their gradients.
+// Fast path: the fused feature_map_attention op with φ(x) = [1, x̂] (state,
+// normalizer and causal prefix sums in chunks, hand-written backward); the
+// composed ops above are its reference (reference = true), held equal by tests.
 // Options: causal (bool, default false), eps (float, default 1e-6).
 #pragma once
 #include "attention/attention.h"
@@ -26,6 +31,7 @@ public:
     std::string describe() const override { return causal ? "TaylorAttention(causal)" : "TaylorAttention"; }
 
     float eps;
+    bool reference = false;  // true: the composed ops (readable reference) instead of the fused op
 };
 
 }  // namespace attnlab::attention

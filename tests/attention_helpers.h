@@ -4,6 +4,8 @@
 //   check_causal_no_leak("linear_elu", {{"causal", true}});     // future tokens never change the past
 //   check_equals_dense_mask(attn, blocked_mask);                // = softmax with the same boolean mask
 #pragma once
+#include <functional>
+
 #include "attention/reference.h"
 #include "attention/registry.h"
 #include "helpers.h"
@@ -50,6 +52,28 @@ inline void check_causal_no_leak(const std::string& name, const attention::Optio
         Tensor out = attn->forward(perturb(x.q), perturb(x.k), perturb(x.v));
         INFO(name << ": output at positions <= " << t << " changed when later tokens changed");
         require_close(out.narrow(2, 0, t + 1), base.narrow(2, 0, t + 1), 1e-5f);
+    }
+}
+
+// A fast path equals its readable reference: the same outputs, and the same gradients
+// of q, k, v for a random upstream gradient, within `tol`. `run(reference, q, k, v)`
+// computes the variant one way or the other.
+inline void check_fast_path_equals_reference(
+    const std::function<Tensor(bool reference, const Tensor&, const Tensor&, const Tensor&)>& run, const QKV& x,
+    float tol) {
+    Tensor out[2], grads[2][3];
+    for (int reference = 0; reference < 2; ++reference) {
+        QKV y{x.q.detach().requires_grad_(), x.k.detach().requires_grad_(), x.v.detach().requires_grad_()};  // strides kept
+        out[reference] = run(reference == 1, y.q, y.k, y.v);
+        Generator g(11);
+        out[reference].backward(Tensor::randn(out[reference].shape(), g));
+        grads[reference][0] = y.q.grad(), grads[reference][1] = y.k.grad(), grads[reference][2] = y.v.grad();
+    }
+    require_close(out[0], out[1], tol);
+    for (int i = 0; i < 3; ++i) {
+        INFO("gradient of " << "qkv"[i]);
+        REQUIRE(grads[0][i].defined() == grads[1][i].defined());  // (reformer ignores k)
+        if (grads[0][i].defined()) require_close(grads[0][i], grads[1][i], tol);
     }
 }
 

@@ -67,3 +67,33 @@ TEST_CASE("linear_elu attention rejects a negative eps", "[attention]") {
     REQUIRE_THROWS_WITH(attention::make_attention("linear_elu", {{"eps", -1.0}}),
                         Catch::Contains("option eps must be >= 0, got -1"));
 }
+
+// q, k, v as strided views of a packed [B, N, 3, H, D] projection, as MultiHeadAttention passes them.
+static QKV packed_views(int64_t B, int64_t H, int64_t N, int64_t D, uint64_t seed) {
+    Generator g(seed);
+    Tensor qkv = Tensor::randn({B, N, 3, H, D}, g) * 1.5f;
+    Tensor heads = qkv.permute({2, 0, 3, 1, 4});
+    return {heads.narrow(0, 0, 1).squeeze(0), heads.narrow(0, 1, 1).squeeze(0), heads.narrow(0, 2, 1).squeeze(0)};
+}
+
+TEST_CASE("linear_elu fused op equals its composed reference, outputs and gradients, over several chunks",
+          "[attention][linear_elu][fused]") {
+    for (bool causal : {false, true})
+        for (int64_t N : {1, 64, 150}) {
+            INFO("N=" << N << " causal=" << causal);
+            auto attn = make_linear_elu(causal);
+            auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
+                attn->reference = reference;
+                return attn->forward(q, k, v);
+            };
+            check_fast_path_equals_reference(run, random_qkv(2, 2, N, 8, uint64_t(N), 2.f), 1e-4f);
+            check_fast_path_equals_reference(run, packed_views(1, 2, N, 8, uint64_t(N) + 1), 1e-4f);
+        }
+}
+
+TEST_CASE("gradcheck: linear_elu fused op across chunk boundaries, causal and not", "[attention][linear_elu][fused]") {
+    for (bool causal : {false, true}) {
+        INFO("causal=" << causal);
+        check_attention_gradients("linear_elu", {{"causal", causal}}, 70, 3);
+    }
+}

@@ -170,3 +170,25 @@ TEST_CASE("performer memory grows linearly in N (forward + backward)", "[attenti
         REQUIRE(double(p2) / double(p1) < 2.5);
     }
 }
+
+TEST_CASE("performer fused op equals its composed reference, outputs and gradients, over several chunks",
+          "[attention][performer][fused]") {
+    for (bool causal : {false, true})
+        for (int64_t N : {1, 64, 150}) {
+            INFO("N=" << N << " causal=" << causal);
+            auto attn = std::dynamic_pointer_cast<attention::PerformerAttention>(attention::make_attention(
+                "performer", {{"features", int64_t(24)}, {"seed", int64_t(5)}, {"causal", causal}}, {N, 8, 2}));
+            auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
+                attn->reference = reference;
+                return attn->forward(q, k, v);
+            };
+            check_fast_path_equals_reference(run, random_qkv(2, 2, N, 8, uint64_t(N), 1.5f), 1e-4f);
+        }
+}
+
+TEST_CASE("gradcheck: performer fused op across chunk boundaries, causal and not", "[attention][performer][fused]") {
+    for (bool causal : {false, true}) {
+        INFO("causal=" << causal);
+        check_attention_gradients("performer", {{"features", int64_t(6)}, {"seed", int64_t(2)}, {"causal", causal}}, 70, 3);
+    }
+}

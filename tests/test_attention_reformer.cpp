@@ -106,3 +106,20 @@ TEST_CASE("reformer rejects bad options", "[attention][reformer][errors]") {
     REQUIRE_THROWS_WITH(reformer({}, 8)->forward(x.q, x.k, x.v),
                         Catch::Contains("reformer: rotations drawn for head dim 8, got q [1,1,4,4]"));
 }
+
+TEST_CASE("reformer fused op equals its composed reference, outputs and gradients", "[attention][reformer][fused]") {
+    struct Case {
+        int64_t N, buckets, n_hashes, chunk;
+    };
+    for (Case c : {Case{1, 2, 1, 4}, Case{37, 4, 2, 8}, Case{64, 8, 3, 16}, Case{50, 1, 1, 64}}) {
+        INFO("N=" << c.N << " buckets=" << c.buckets << " n_hashes=" << c.n_hashes << " chunk=" << c.chunk);
+        auto attn = std::dynamic_pointer_cast<attention::ReformerAttention>(attention::make_attention(
+            "reformer", {{"buckets", c.buckets}, {"n_hashes", c.n_hashes}, {"chunk", c.chunk}, {"redraw", false},
+                         {"seed", int64_t(4)}}));
+        auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
+            attn->reference = reference;
+            return attn->forward(q, k, v);
+        };
+        check_fast_path_equals_reference(run, random_qkv(2, 2, c.N, 8, uint64_t(c.N), 1.5f), 1e-5f);
+    }
+}

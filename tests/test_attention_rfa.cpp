@@ -145,3 +145,25 @@ TEST_CASE("rfa memory grows linearly in N (forward + backward)", "[attention][rf
         REQUIRE(double(p2) / double(p1) < 2.5);
     }
 }
+
+TEST_CASE("rfa fused op equals its composed reference, outputs and gradients, over several chunks",
+          "[attention][rfa][fused]") {
+    for (bool causal : {false, true})
+        for (int64_t N : {1, 64, 150}) {
+            INFO("N=" << N << " causal=" << causal);
+            auto attn = std::dynamic_pointer_cast<attention::RandomFeatureAttention>(attention::make_attention(
+                "rfa", {{"features", int64_t(24)}, {"seed", int64_t(5)}, {"causal", causal}}, {N, 8, 2}));
+            auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
+                attn->reference = reference;
+                return attn->forward(q, k, v);
+            };
+            check_fast_path_equals_reference(run, random_qkv(2, 2, N, 8, uint64_t(N), 1.5f), 1e-4f);
+        }
+}
+
+TEST_CASE("gradcheck: rfa fused op across chunk boundaries, causal and not", "[attention][rfa][fused]") {
+    for (bool causal : {false, true}) {
+        INFO("causal=" << causal);
+        check_attention_gradients("rfa", {{"features", int64_t(6)}, {"seed", int64_t(2)}, {"causal", causal}}, 70, 3);
+    }
+}

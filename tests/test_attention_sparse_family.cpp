@@ -2,6 +2,10 @@
 // strided inputs as MultiHeadAttention passes them, and use inside a ViT.
 #include <cmath>
 
+#include "attention/bigbird.h"
+#include "attention/longformer.h"
+#include "attention/sparse_fixed.h"
+#include "attention/sparse_strided.h"
 #include "nn/vit.h"
 #include "sparse_attention_helpers.h"
 
@@ -52,4 +56,49 @@ TEST_CASE("a tiny ViT runs forward and backward with every sparse variant", "[at
         REQUIRE(gq.defined());
         REQUIRE(sum(abs(gq)).item() > 0.f);
     }
+}
+
+// Sets the `reference` switch of a block-sparse variant.
+static void set_reference(attention::Attention& attn, bool reference) {
+    if (auto* a = dynamic_cast<attention::LongformerAttention*>(&attn)) a->reference = reference;
+    else if (auto* b = dynamic_cast<attention::BigBirdAttention*>(&attn)) b->reference = reference;
+    else if (auto* s = dynamic_cast<attention::SparseStridedAttention*>(&attn)) s->reference = reference;
+    else if (auto* f = dynamic_cast<attention::SparseFixedAttention*>(&attn)) f->reference = reference;
+    else FAIL("not a block-sparse variant");
+}
+
+TEST_CASE("block-sparse variants: the fused op equals the composed reference, outputs and gradients",
+          "[attention][sparse][fused]") {
+    for (bool causal : {false, true})
+        for (int64_t N : {1, 17, 100}) {
+            for (Variant var : sparse_variants()) {
+                if (var.name == "reformer") continue;
+                var.opts.set("causal", causal);
+                INFO(var.name << " N=" << N << " causal=" << causal);
+                auto attn = attention::make_attention(var.name, var.opts, {N, 8, 2});
+                auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
+                    set_reference(*attn, reference);
+                    return attn->forward(q, k, v);
+                };
+                check_fast_path_equals_reference(run, random_qkv(2, 2, N, 8, uint64_t(N), 2.f), 1e-5f);
+            }
+        }
+}
+
+TEST_CASE("longformer with several global tokens (dense rows): the fused op equals the reference",
+          "[attention][sparse][fused]") {
+    for (bool causal : {false, true}) {
+        INFO("causal=" << causal);
+        auto attn = attention::make_attention("longformer", {{"global_tokens", int64_t(5)}, {"causal", causal}}, {40, 8, 2});
+        auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
+            set_reference(*attn, reference);
+            return attn->forward(q, k, v);
+        };
+        check_fast_path_equals_reference(run, random_qkv(1, 2, 40, 8, 7, 2.f), 1e-5f);
+    }
+}
+
+TEST_CASE("gradcheck: the fused block-sparse op through sparse_strided and longformer", "[attention][sparse][fused]") {
+    check_attention_gradients("sparse_strided", {{"stride", int64_t(3)}}, 11, 3);
+    check_attention_gradients("longformer", {{"window", int64_t(2)}, {"global_tokens", int64_t(2)}, {"causal", true}}, 9, 3);
 }

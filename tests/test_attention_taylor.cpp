@@ -1,4 +1,5 @@
 // test_attention_taylor.cpp — first-order Taylor linear attention, sim = 1 + q̂·k̂.
+#include "attention/taylor.h"
 #include "attention_helpers.h"
 
 using namespace attnlab;
@@ -41,4 +42,26 @@ TEST_CASE("gradcheck: taylor attention, causal and not", "[attention][gradcheck]
 TEST_CASE("taylor attention memory grows linearly in N, causal and not", "[attention][memory]") {
     check_memory_subquadratic("taylor");
     check_memory_subquadratic("taylor", {{"causal", true}});
+}
+
+TEST_CASE("taylor fused op equals its composed reference, outputs and gradients, over several chunks",
+          "[attention][taylor][fused]") {
+    for (bool causal : {false, true})
+        for (int64_t N : {1, 64, 150}) {
+            INFO("N=" << N << " causal=" << causal);
+            auto attn = std::dynamic_pointer_cast<attention::TaylorAttention>(
+                attention::make_attention("taylor", {{"causal", causal}}));
+            auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
+                attn->reference = reference;
+                return attn->forward(q, k, v);
+            };
+            check_fast_path_equals_reference(run, random_qkv(2, 2, N, 8, uint64_t(N), 2.f), 1e-4f);
+        }
+}
+
+TEST_CASE("gradcheck: taylor fused op across chunk boundaries, causal and not", "[attention][taylor][fused]") {
+    for (bool causal : {false, true}) {
+        INFO("causal=" << causal);
+        check_attention_gradients("taylor", {{"causal", causal}}, 70, 3);
+    }
 }
