@@ -76,6 +76,12 @@ std::string per_seed(const std::map<uint64_t, double>& by_seed, const std::vecto
     return s;
 }
 
+// "66.00 ± 4.95", or "66.00" when there is no spread to give (fewer than 2 values)
+std::string mean_std(const SampleStats& s, bool sign = false) {
+    std::string m = (sign && s.mean >= 0 ? "+" : "") + percent(s.mean);
+    return s.n < 2 ? m : m + " ± " + percent(s.std);
+}
+
 std::string verdict(const PairedDifference& d) {
     if (d.diff.n < 2) return "too few seeds";
     if (!d.exceeds_noise) return "no";
@@ -113,7 +119,7 @@ void write_seeds_report(const StudyOptions& o, const std::vector<uint64_t>& seed
     for (const std::string& v : acc.order) {
         const SampleStats s = sample_stats(values(acc.final_acc.at(v)));
         const SampleStats best = sample_stats(values(acc.best_acc.at(v)));
-        md << "| " << v << " | " << s.n << " | " << percent(s.mean) << " ± " << percent(s.std) << " | "
+        md << "| " << v << " | " << s.n << " | " << mean_std(s) << " | "
            << per_seed(acc.final_acc.at(v), seeds) << " | ";
         csv << v << "," << s.n << "," << s.mean << "," << s.std << "," << best.mean << ",";
         if (v == baseline) {
@@ -127,7 +133,7 @@ void write_seeds_report(const StudyOptions& o, const std::vector<uint64_t>& seed
             csv << ",,,0,\n";
             continue;
         }
-        md << (d.diff.mean >= 0 ? "+" : "") << percent(d.diff.mean) << " ± " << percent(d.diff.std) << " | ";
+        md << mean_std(d.diff, true) << " | ";
         if (d.diff.n >= 2) md << "[" << percent(d.diff.mean - d.ci95) << ", " << percent(d.diff.mean + d.ci95) << "]";
         md << " | " << verdict(d) << " |\n";
         csv << d.diff.mean << "," << d.diff.std << "," << d.ci95 << "," << d.diff.n << ","

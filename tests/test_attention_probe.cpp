@@ -79,7 +79,9 @@ TEST_CASE("approximation_error is 0 for an exact equivalent and shrinks with the
     CHECK(nn::relative_error(Tensor::from_vector({3, 5}, {2}), Tensor::from_vector({3, 4}, {2})) == Approx(0.2));
     CHECK_THROWS_WITH(nn::relative_error(Tensor::zeros({2}), Tensor::zeros({2})), Catch::Contains("all zeros"));
     Generator g(7);
-    nn::QKV x{Tensor::randn({1, 2, 64, 16}, g), Tensor::randn({1, 2, 64, 16}, g), Tensor::randn({1, 2, 64, 16}, g)};
+    // Small q and k (logits within about ±1): the regime where random features estimate well.
+    nn::QKV x{Tensor::randn({1, 2, 64, 16}, g) * 0.3f, Tensor::randn({1, 2, 64, 16}, g) * 0.3f,
+              Tensor::randn({1, 2, 64, 16}, g)};
     CHECK(nn::approximation_error("longformer", {{"window", int64_t(128)}, {"global_tokens", int64_t(0)}}, x, 0) < 1e-5);
     auto mean_error = [&](int64_t features) {
         double sum = 0;
