@@ -24,6 +24,7 @@
 #include <string>
 
 #include "datasets/dataloader.h"
+#include "nn/data_parallel.h"
 #include "nn/optimizer.h"
 #include "nn/vit.h"
 
@@ -96,6 +97,10 @@ public:
     TrainResult fit();
     // Checked between steps; set from a signal handler to stop cleanly with a checkpoint.
     void set_stop_flag(const std::atomic<bool>* flag) { stop_flag_ = flag; }
+    // Data-parallel training (data_parallel.h; nn/distributed/ makes one): this
+    // process then trains on its shard of every batch, evaluates its shard of the
+    // eval set, and only rank 0 writes files. Call before fit(); `dp` must outlive it.
+    void set_data_parallel(DataParallel* dp);
     // For tests: called after every optimizer step with (global step, loss).
     std::function<void(int64_t, double)> on_step;
     // Stop after this many optimizer steps in total (as if interrupted); for tests. 0 = off.
@@ -109,6 +114,11 @@ public:
 private:
     void save(const std::string& which, int64_t epoch, int64_t batch_in_epoch, const nlohmann::json& meters) const;
     Tensor train_step(const data::Batch& batch, int64_t global_step, double& loss_out, int64_t& correct_out);
+    Tensor parallel_train_step(const data::Batch& batch, double& loss_out, int64_t& correct_out);
+    void make_loader();
+    EvalResult evaluate_eval_set();
+    bool writes_files() const { return !opt_.run_dir.empty() && (!parallel_ || parallel_->rank() == 0); }
+    bool any_process(bool flag);  // flag on this process or any other
 
     std::shared_ptr<VisionTransformer> model_;
     TrainOptions opt_;
@@ -118,6 +128,8 @@ private:
     std::unique_ptr<Optimizer> optimizer_;
     std::unique_ptr<data::DataLoader> loader_;
     const std::atomic<bool>* stop_flag_ = nullptr;
+    DataParallel* parallel_ = nullptr;
+    data::ImageDataset eval_shard_;  // with parallel_: this process's part of eval_set_
     double best_acc_ = 0;
     int64_t best_epoch_ = 0;
 };
