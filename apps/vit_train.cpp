@@ -48,7 +48,9 @@ int main(int argc, char** argv) {
     distributed::init(argc, argv);  // under mpirun/srun: one of P data-parallel processes
     if (distributed::rank() != 0 && !std::freopen("/dev/null", "w", stdout)) return 1;  // rank 0 prints
     int code = run(argc, argv);
-    if (code != 0 && distributed::size() > 1) distributed::abort_all(code);  // an error on one rank ends all
+    // Interrupted (130) and non-finite loss (3) are decided by all ranks together;
+    // any other failure may be this rank's alone, and the others must not wait for it.
+    if (code != 0 && code != 130 && code != 3 && distributed::size() > 1) distributed::abort_all(code);
     distributed::finalize();
     return code;
 }
