@@ -100,7 +100,7 @@ static int run(int argc, char** argv) {
     app.add_option("--cutmix", train.cutmix_alpha, "CutMix Beta(α, α); 0 = off")->check(CLI::Range(0.0, 10.0))->group("Training");
     app.add_option("--mix-prob", train.mix_prob, "probability a batch is mixed")->check(CLI::Range(0.0, 1.0))->group("Training");
     app.add_option("--seed", train.seed, "seed of init, dropout, shuffling, augmentation")->group("Training");
-    app.add_option("--threads", threads, "threads (0 = all cores)")->check(CLI::Range(0, 256))->group("Training");
+    app.add_option("--threads", threads, "threads (0 = all cores; under mpirun: split among the ranks of a machine)")->check(CLI::Range(0, 256))->group("Training");
 
     app.add_option("--dataset", dataset_name, "cifar10, cifar100, cifar100-coarse, fashion-mnist or folder (DIR/train/<class>/<images>, DIR/test/...)")
         ->check(CLI::IsMember(data::dataset_kind_names()))->group("Data");
@@ -134,6 +134,8 @@ static int run(int argc, char** argv) {
             return 0;
         }
         if (threads > 0) set_num_threads(threads);
+        else if (distributed::local_size() > 1)  // mpirun: the ranks on one machine share its cores
+            set_num_threads(std::max(1, num_threads() / distributed::local_size()));
         const data::DatasetKind kind = data::parse_dataset_kind(dataset_name);
         if (kind == data::DatasetKind::Cifar10) data_dir = data::resolve_cifar10_dir(data_dir);
         else if (kind == data::DatasetKind::FashionMnist && data_dir.empty()) data_dir = data::kFashionMnistDir;

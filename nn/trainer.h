@@ -13,6 +13,8 @@
 //
 // Run directory layout:  run_dir/last/  run_dir/best/   (checkpoints: see checkpoint.h)
 //                        run_dir/metrics.csv  run_dir/metrics.jsonl  run_dir/summary.json
+// Data-parallel (set_data_parallel, data_parallel.h): the same loop on P processes,
+// each on its shard of every batch, gradients summed between backward and the step.
 // Everything random (init, dropout, shuffling, augmentation, mixing) is seeded,
 // and a checkpoint saved mid-epoch resumes to the same losses as an
 // uninterrupted run with the same seed and thread count.

@@ -11,7 +11,7 @@
 namespace attnlab::distributed {
 
 static bool g_active = false;
-static int g_rank = 0, g_size = 1;
+static int g_rank = 0, g_size = 1, g_local_size = 1;
 
 // Variables the launchers set: Open MPI's mpirun, PMIx (Open MPI 4, srun --mpi=pmix), PMI (MPICH, srun --mpi=pmi2).
 static bool launched_by_mpi() {
@@ -27,6 +27,10 @@ void init(int& argc, char**& argv) {
     check(provided >= MPI_THREAD_FUNNELED, "MPI: the library does not support MPI_THREAD_FUNNELED");
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+    MPI_Comm node;  // the ranks sharing this machine's memory
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g_rank, MPI_INFO_NULL, &node);
+    MPI_Comm_size(node, &g_local_size);
+    MPI_Comm_free(&node);
     g_active = true;
 }
 
@@ -46,6 +50,7 @@ void abort_all(int exit_code) {
 bool active() { return g_active; }
 int rank() { return g_rank; }
 int size() { return g_size; }
+int local_size() { return g_local_size; }
 
 void barrier() {
     if (g_active) MPI_Barrier(MPI_COMM_WORLD);

@@ -22,6 +22,7 @@ void finalize();
 bool active();  // init() started MPI
 int rank();     // 0 .. size()-1
 int size();     // number of processes P
+int local_size();  // processes of this job on this machine (1 without MPI)
 
 // Waits until every process got here.
 void barrier();
