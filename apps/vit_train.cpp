@@ -8,6 +8,7 @@
 //   vit_train --eval-only --checkpoint models/vit-cifar10 --attention performer --attention-opt features=256
 //   vit_train --profile 20                      # per-op time of a training step
 //   vit_train --dataset folder --data photos --image-size 64 --patch 8 --checkpoint runs/photos
+//   mpirun -np 4 vit_train --threads 1 ...      # data-parallel: each process 1/4 of every batch
 //
 // Argument parsing and wiring only; the loop is nn::Trainer (nn/trainer.h).
 #include <CLI/CLI.hpp>
@@ -22,6 +23,8 @@
 #include "datasets/dataset_source.h"
 #include "datasets/idx.h"
 #include "nn/classifier.h"
+#include "nn/distributed/mpi_data_parallel.h"
+#include "nn/distributed/runtime.h"
 #include "nn/trainer.h"
 
 using namespace attnlab;
@@ -40,7 +43,20 @@ static std::string augment_name(const nn::TrainOptions& t) {
     return name.empty() ? "off" : name;
 }
 
+static int run(int argc, char** argv);
+
 int main(int argc, char** argv) {
+    distributed::init(argc, argv);  // under mpirun/srun: one of P data-parallel processes
+    if (distributed::rank() != 0 && !std::freopen("/dev/null", "w", stdout)) return 1;  // rank 0 prints
+    int code = run(argc, argv);
+    // Interrupted (130) and non-finite loss (3) are decided by all ranks together;
+    // any other failure may be this rank's alone, and the others must not wait for it.
+    if (code != 0 && code != 130 && code != 3 && distributed::size() > 1) distributed::abort_all(code);
+    distributed::finalize();
+    return code;
+}
+
+static int run(int argc, char** argv) {
     CLI::App app{"vit_train: train a Vision Transformer on CIFAR-10 (binary version) and evaluate it"};
     app.option_defaults()->always_capture_default();
     nn::ViTConfig model;  // defaults below = the recommended recipe
@@ -56,6 +72,8 @@ int main(int argc, char** argv) {
     int threads = 0;
     int64_t stop_after_steps = 0;
     bool no_augment = false, eval_only = false, list_attention = false, no_progress = false;
+    double bucket_mb = 1.0;
+    std::string allreduce = "overlap";
 
     app.add_option("--dim", model.dim, "embedding dim C")->check(CLI::Range(8, 4096))->group("Model");
     app.add_option("--depth", model.depth, "transformer blocks")->check(CLI::Range(1, 64))->group("Model");
@@ -83,7 +101,7 @@ int main(int argc, char** argv) {
     app.add_option("--cutmix", train.cutmix_alpha, "CutMix Beta(α, α); 0 = off")->check(CLI::Range(0.0, 10.0))->group("Training");
     app.add_option("--mix-prob", train.mix_prob, "probability a batch is mixed")->check(CLI::Range(0.0, 1.0))->group("Training");
     app.add_option("--seed", train.seed, "seed of init, dropout, shuffling, augmentation")->group("Training");
-    app.add_option("--threads", threads, "threads (0 = all cores)")->check(CLI::Range(0, 256))->group("Training");
+    app.add_option("--threads", threads, "threads (0 = all cores; under mpirun: split among the ranks of a machine)")->check(CLI::Range(0, 256))->group("Training");
 
     app.add_option("--dataset", dataset_name, "cifar10, cifar100, cifar100-coarse, fashion-mnist or folder (DIR/train/<class>/<images>, DIR/test/...)")
         ->check(CLI::IsMember(data::dataset_kind_names()))->group("Data");
@@ -100,6 +118,9 @@ int main(int argc, char** argv) {
     app.add_flag("--eval-only", eval_only, "evaluate <checkpoint> (or its best/ or last/) on the test set and exit")->group("Run");
     app.add_option("--profile", train.profile_steps, "time N training steps and print the per-op breakdown")->check(CLI::Range(int64_t(1), int64_t(100000)))->group("Run");
     app.add_flag("--no-progress", no_progress, "no live progress line (epoch lines only)")->group("Run");
+    app.add_option("--bucket-mb", bucket_mb, "mpirun: gradient allreduce bucket size in MB")->check(CLI::Range(0.001, 1024.0))->group("Distributed");
+    app.add_option("--allreduce", allreduce, "mpirun: overlap = buckets start during backward; sync = all after backward")
+        ->check(CLI::IsMember({"overlap", "sync"}))->group("Distributed");
     app.add_option("--stop-after-steps", stop_after_steps, "behave as if Ctrl-C came after N steps (for tests)")->group("");
     CLI11_PARSE(app, argc, argv);
 
@@ -114,6 +135,8 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (threads > 0) set_num_threads(threads);
+        else if (distributed::local_size() > 1)  // mpirun: the ranks on one machine share its cores
+            set_num_threads(std::max(1, num_threads() / distributed::local_size()));
         const data::DatasetKind kind = data::parse_dataset_kind(dataset_name);
         if (kind == data::DatasetKind::Cifar10) data_dir = data::resolve_cifar10_dir(data_dir);
         else if (kind == data::DatasetKind::FashionMnist && data_dir.empty()) data_dir = data::kFashionMnistDir;
@@ -190,6 +213,16 @@ int main(int argc, char** argv) {
         std::signal(SIGINT, on_signal);
         std::signal(SIGTERM, on_signal);
         nn::Trainer trainer(vit, train, train_set, eval_set, normalization);
+        std::unique_ptr<distributed::MpiDataParallel> data_parallel;
+        if (distributed::size() > 1) {
+            data_parallel = std::make_unique<distributed::MpiDataParallel>(
+                *vit, bucket_mb * 1024 * 1024, allreduce == "sync" ? distributed::Overlap::Off : distributed::Overlap::On);
+            trainer.set_data_parallel(data_parallel.get());
+            std::printf("data-parallel: %d processes, each about %ld images of every batch of %ld; %zu gradient buckets "
+                        "(allreduce %s)\n", distributed::size(), long(train.batch_size / distributed::size()),
+                        long(train.batch_size), data_parallel->bucket_count(), allreduce.c_str());
+            std::fflush(stdout);
+        }
         trainer.set_stop_flag(&g_stop);
         trainer.stop_after_steps = stop_after_steps;
         nn::TrainResult result = trainer.fit();

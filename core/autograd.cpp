@@ -11,6 +11,9 @@
 namespace attnlab {
 
 static thread_local bool g_grad_enabled = true;
+static GradReadyHook g_grad_ready_hook;
+
+void set_grad_ready_hook(GradReadyHook hook) { g_grad_ready_hook = std::move(hook); }
 
 bool grad_enabled() { return g_grad_enabled; }
 void set_grad_enabled(bool on) { g_grad_enabled = on; }
@@ -101,6 +104,23 @@ static std::vector<Node*> topo_sort(Node* root) {
     return {post.rbegin(), post.rend()};
 }
 
+// For the grad-ready hook: how many edges of the graph still have to deliver
+// into each leaf. A leaf whose count drops to zero has its final gradient.
+struct PendingLeaves {
+    std::unordered_map<TensorImpl*, int64_t> count;
+    explicit PendingLeaves(const std::vector<Node*>& order) {
+        if (!g_grad_ready_hook) return;
+        for (Node* node : order)
+            for (const Edge& e : node->edges)
+                if (e.leaf) ++count[e.leaf.get()];
+    }
+    void edges_done(const Node& node) {
+        if (!g_grad_ready_hook) return;
+        for (const Edge& e : node.edges)
+            if (e.leaf && --count[e.leaf.get()] == 0) g_grad_ready_hook(*e.leaf);
+    }
+};
+
 void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) {
     check(root.defined(), "backward: undefined tensor");
     check(root.requires_grad(), "backward: tensor does not require grad and has no grad_fn");
@@ -113,9 +133,14 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
     }
     std::unordered_map<Node*, Tensor> grads;
     grads[root.raw()->grad_fn.get()] = grad_output;
-    for (Node* node : topo_sort(root.raw()->grad_fn.get())) {
+    const std::vector<Node*> order = topo_sort(root.raw()->grad_fn.get());
+    PendingLeaves pending(order);
+    for (Node* node : order) {
         auto it = grads.find(node);
-        if (it == grads.end()) continue;
+        if (it == grads.end()) {
+            pending.edges_done(*node);
+            continue;
+        }
         Tensor g = std::move(it->second);
         grads.erase(it);
         check(bool(node->backward), "backward: the graph through '", node->name,
@@ -128,7 +153,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
             else if (!owns_storage_exclusively(slot)) slot = slot.clone();
             add_(node->grad_region(slot), g);
             if (!retain_graph) node->backward = nullptr, node->grad_region = nullptr;
-            continue;
+            continue;  // (its one edge is a Node, never a leaf)
         }
         std::vector<Tensor> input_grads;
         {
@@ -154,6 +179,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
                 else slot = add(slot, gi);
             }
         }
+        pending.edges_done(*node);
     }
 }
 

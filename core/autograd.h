@@ -73,4 +73,11 @@ Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs
 // The engine behind Tensor::backward.
 void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_graph);
 
+// Optional: called during backward() once a leaf's gradient is complete (every
+// path from the root to it has been processed), so data-parallel training
+// (nn/distributed/) can start averaging it while backward goes on. Leaves
+// outside the root's graph are not reported. nullptr: no hook (the default).
+using GradReadyHook = std::function<void(TensorImpl& leaf)>;
+void set_grad_ready_hook(GradReadyHook hook);
+
 }  // namespace attnlab

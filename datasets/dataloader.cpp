@@ -18,6 +18,8 @@ DataLoader::DataLoader(const ImageDataset& dataset, DataLoaderOptions options)
     check(dataset_.size() > 0, "DataLoader: the dataset is empty");
     check(options_.batch_size > 0, "DataLoader: batch_size must be > 0, got ", options_.batch_size);
     check(options_.prefetch > 0, "DataLoader: prefetch must be > 0, got ", options_.prefetch);
+    check(options_.shards >= 1 && options_.shard >= 0 && options_.shard < options_.shards, "DataLoader: shard ",
+          options_.shard, " of ", options_.shards, " does not exist");
     check(options_.crop_padding >= 0, "DataLoader: crop_padding must be >= 0, got ",
           options_.crop_padding);
     const Normalization& norm = options_.normalize;
@@ -129,12 +131,15 @@ void DataLoader::stop_worker() {
 }
 
 Batch DataLoader::make_batch(int64_t batch_number, std::vector<uint8_t>& scratch) const {
-    const int64_t begin = batch_number * options_.batch_size;
-    const int64_t end = std::min(begin + options_.batch_size, dataset_.size());
+    const int64_t batch_begin = batch_number * options_.batch_size;
+    const int64_t global_size = std::min(batch_begin + options_.batch_size, dataset_.size()) - batch_begin;
+    const int64_t begin = batch_begin + global_size * options_.shard / options_.shards;
+    const int64_t end = batch_begin + global_size * (options_.shard + 1) / options_.shards;
     const int64_t count = end - begin;
     const int64_t C = dataset_.channels, H = dataset_.height, W = dataset_.width;
 
     Batch batch;
+    batch.first = begin - batch_begin, batch.global_size = global_size;
     batch.indices.assign(order_.begin() + begin, order_.begin() + end);
     batch.images = Tensor::empty({count, C, H, W});
     batch.labels = Tensor::empty({count}, DType::Int64);

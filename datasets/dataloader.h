@@ -44,6 +44,10 @@ struct DataLoaderOptions {
     int64_t crop_padding = 4;
     Normalization normalize = {};  // empty: pixels / 255
     int64_t prefetch = 2;     // batches prepared ahead
+    // Data-parallel training: this loader delivers only part `shard` of `shards`
+    // equal-as-possible contiguous parts of every batch (the batches themselves,
+    // their order and each image's augmentation do not change).
+    int64_t shard = 0, shards = 1;
     // Optional extra per-image step run on the worker after transform_image:
     // (float image [C, H, W], dataset index, epoch). For experiments; may throw.
     std::function<void(float* image, int64_t index, int64_t epoch)> extra_transform = nullptr;
@@ -53,6 +57,8 @@ struct Batch {
     Tensor images;                 // [B, C, H, W] float32, contiguous
     Tensor labels;                 // [B] int64
     std::vector<int64_t> indices;  // [B] dataset indices of the images
+    int64_t first = 0;             // with shards: these are samples [first, first + B) ...
+    int64_t global_size = 0;       // ... of a batch of global_size (one shard: first 0, global_size B)
     int64_t size() const { return int64_t(indices.size()); }
 };
 

@@ -16,6 +16,7 @@
 #include "core/rng.h"
 #include "nn/adam.h"
 #include "nn/checkpoint.h"
+#include "nn/dropout.h"
 #include "nn/grad_clip.h"
 #include "nn/lr_schedule.h"
 #include "nn/metrics.h"
@@ -24,6 +25,7 @@ namespace attnlab::nn {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+static constexpr int64_t kWeightCheckEvery = 50;  // data-parallel: steps between weight-hash comparisons
 
 double peak_rss_mb() {
     struct rusage usage {};
@@ -90,10 +92,47 @@ Trainer::Trainer(std::shared_ptr<VisionTransformer> model, TrainOptions options,
     AdamWOptions ao;
     ao.lr = opt_.lr, ao.weight_decay = opt_.weight_decay;
     optimizer_ = std::make_unique<AdamW>(parameter_groups_for_adamw(*model_, opt_.weight_decay), ao);
+    make_loader();
+}
+
+void Trainer::make_loader() {
     data::DataLoaderOptions lo;
     lo.batch_size = opt_.batch_size, lo.shuffle = true, lo.drop_last = true, lo.seed = opt_.seed;
     lo.augment = opt_.augment, lo.trivial_augment = opt_.trivial_augment, lo.normalize = norm_;
+    if (parallel_) lo.shard = parallel_->rank(), lo.shards = parallel_->size();
+    loader_.reset();
     loader_ = std::make_unique<data::DataLoader>(train_set_, lo);
+}
+
+void Trainer::set_data_parallel(DataParallel* dp) {
+    parallel_ = dp;
+    if (dp) {
+        const int64_t P = dp->size(), r = dp->rank();
+        check(opt_.mixup_alpha == 0 && opt_.cutmix_alpha == 0, "data-parallel training (", P,
+              " processes) does not support --mixup/--cutmix yet: they mix images across the whole batch");
+        check(opt_.batch_size >= P, "data-parallel training: --batch ", opt_.batch_size, " is smaller than the ", P,
+              " processes; each needs at least one image of every batch");
+        check(eval_set_.size() >= P, "data-parallel training: the eval set has ", eval_set_.size(),
+              " images, fewer than the ", P, " processes");
+        eval_shard_ = eval_set_.subset(eval_set_.size() * r / P, eval_set_.size() * (r + 1) / P);
+    }
+    make_loader();
+}
+
+bool Trainer::any_process(bool flag) {
+    if (!parallel_) return flag;
+    std::vector<double> v = {flag ? 1.0 : 0.0};
+    parallel_->sum(v);
+    return v[0] > 0;
+}
+
+// Data-parallel: each process evaluates its shard; the sums are combined.
+EvalResult Trainer::evaluate_eval_set() {
+    if (!parallel_) return evaluate(*model_, eval_set_, norm_, opt_.eval_batch_size);
+    EvalResult r = evaluate(*model_, eval_shard_, norm_, opt_.eval_batch_size);
+    std::vector<double> sums = {r.loss * double(r.images), r.accuracy * double(r.images), double(r.images)};
+    parallel_->sum(sums);
+    return {sums[0] / sums[2], sums[1] / sums[2], int64_t(sums[2]), r.seconds};
 }
 
 Trainer::~Trainer() = default;
@@ -136,7 +175,7 @@ static void check_resume_options(const std::string& dir, const TrainOptions& o) 
 }
 
 void Trainer::save(const std::string& which, int64_t epoch, int64_t batch_in_epoch, const nlohmann::json& meters) const {
-    if (opt_.run_dir.empty()) return;
+    if (!writes_files()) return;
     TrainState st;
     st.epoch = epoch;
     st.step = optimizer_->step_count();
@@ -206,6 +245,36 @@ Tensor Trainer::train_step(const data::Batch& batch, int64_t global_step, double
     return loss;
 }
 
+// The data-parallel step (data_parallel.h): the forward pass on this process's
+// slice of the batch (dropout and drop-path masks drawn as for the whole batch),
+// the global loss and accuracy summed over processes, the gradient averaged
+// during backward, then the same clip and AdamW step on every process.
+Tensor Trainer::parallel_train_step(const data::Batch& batch, double& loss_out, int64_t& correct_out) {
+    const double share = double(batch.size()) / double(batch.global_size);
+    set_batch_slice({batch.first, batch.global_size});
+    Tensor logits = model_->forward(batch.images);
+    set_batch_slice({});
+    Tensor loss = cross_entropy(logits, batch.labels, float(opt_.label_smoothing));
+    std::vector<double> totals = {share * double(loss.item()), double(count_topk_correct(logits.detach(), batch.labels, 1))};
+    parallel_->sum(totals);
+    loss_out = totals[0], correct_out = int64_t(totals[1]);
+    if (!std::isfinite(loss_out)) return loss;  // every process sees the same sum, so all stop here
+    {
+        PROFILE_SCOPE("zero_grad");
+        optimizer_->zero_grad();
+    }
+    parallel_->begin_backward(share);
+    loss.backward();
+    {
+        PROFILE_SCOPE("allreduce (waiting for the last buckets)");
+        parallel_->end_backward();
+    }
+    PROFILE_SCOPE("optimizer (clip + AdamW)");
+    if (opt_.grad_clip > 0) clip_grad_norm(*optimizer_, opt_.grad_clip);
+    optimizer_->step();
+    return loss;
+}
+
 static void rewrite_metrics(const std::string& run_dir, const std::vector<nlohmann::json>& rows, const std::string& eval_name) {
     std::ofstream csv(fs::path(run_dir) / "metrics.csv"), jl(fs::path(run_dir) / "metrics.jsonl");
     csv << "epoch,lr,train_loss,train_acc," << eval_name << "_loss," << eval_name << "_acc,seconds,images_per_sec,peak_rss_mb\n";
@@ -228,7 +297,7 @@ TrainResult Trainer::fit() {
     double epoch_seconds_before = 0;
     std::vector<nlohmann::json> rows;
 
-    if (!opt_.run_dir.empty()) fs::create_directories(opt_.run_dir);
+    if (writes_files()) fs::create_directories(opt_.run_dir);
     if (opt_.resume) {
         check(!opt_.run_dir.empty(), "resume: no run directory given (--checkpoint DIR)");
         fs::path last_path = fs::path(opt_.run_dir) / "last";
@@ -260,6 +329,7 @@ TrainResult Trainer::fit() {
                     long(skip_batches), long(st.step));
     }
 
+    if (parallel_) parallel_->check_same_weights();  // same seed, same init (or the same checkpoint)
     const bool tty = opt_.progress && isatty(fileno(stdout));
     Clock::time_point profile_start;
     auto run_start = Clock::now();
@@ -277,8 +347,8 @@ TrainResult Trainer::fit() {
         auto epoch_start = Clock::now();
         int64_t epoch_images = 0;
         while (true) {
-            bool stop_now = (stop_flag_ && stop_flag_->load()) ||
-                            (stop_after_steps > 0 && optimizer_->step_count() >= stop_after_steps);
+            bool stop_now = any_process((stop_flag_ && stop_flag_->load()) ||
+                                        (stop_after_steps > 0 && optimizer_->step_count() >= stop_after_steps));
             if (stop_now) {
                 double secs = epoch_seconds_before + std::chrono::duration<double>(Clock::now() - epoch_start).count();
                 save("last", epoch, batch_index,
@@ -317,7 +387,8 @@ TrainResult Trainer::fit() {
             optimizer_->set_lr(schedule.lr_at(step));
             double loss = 0;
             int64_t correct = 0;
-            train_step(batch, step, loss, correct);
+            if (parallel_) parallel_train_step(batch, loss, correct);
+            else train_step(batch, step, loss, correct);
             if (!std::isfinite(loss)) {
                 result.reason = StopReason::NonFiniteLoss;
                 result.message = cat("loss is ", std::isnan(loss) ? "NaN" : "infinite", " at epoch ", epoch + 1, ", batch ",
@@ -328,11 +399,13 @@ TrainResult Trainer::fit() {
                 if (tty) std::printf("\n");
                 break;
             }
-            loss_meter.add(loss, batch.size());                                   // per-image mean loss
-            acc_meter.add(double(correct) / double(batch.size()), batch.size());  // fraction correct
+            const int64_t images = batch.global_size;                   // = batch.size() in one process
+            loss_meter.add(loss, images);                                 // per-image mean loss
+            acc_meter.add(double(correct) / double(images), images);      // fraction correct
             ++batch_index;
-            epoch_images += batch.size();
-            images_this_session += batch.size();
+            epoch_images += images;
+            images_this_session += images;
+            if (parallel_ && optimizer_->step_count() % kWeightCheckEvery == 0) parallel_->check_same_weights();
             if (on_step) on_step(step, loss);
             if (tty) {
                 double el = std::chrono::duration<double>(Clock::now() - epoch_start).count();
@@ -357,7 +430,7 @@ TrainResult Trainer::fit() {
         EvalResult ev;
         if (rec.evaluated) {
             auto eval_start = Clock::now();
-            ev = evaluate(*model_, eval_set_, norm_, opt_.eval_batch_size);
+            ev = evaluate_eval_set();
             eval_seconds = std::chrono::duration<double>(Clock::now() - eval_start).count();
         }
         rec.epoch = epoch + 1;
@@ -373,7 +446,8 @@ TrainResult Trainer::fit() {
         loss_meter.reset(), acc_meter.reset();
         result.history.push_back(rec);
         rows.push_back(rec.to_json());
-        if (!opt_.run_dir.empty()) {
+        if (parallel_) parallel_->check_same_weights();
+        if (writes_files()) {
             rewrite_metrics(opt_.run_dir, rows, eval_name);
             save("last", epoch + 1, 0, nlohmann::json::object());
             if (improved) save("best", epoch + 1, 0, {});
@@ -403,7 +477,7 @@ TrainResult Trainer::fit() {
     if (result.reason == StopReason::Finished)
         result.message = cat("finished ", opt_.epochs, " epochs in ", hms(result.seconds), ": best ", eval_name, " accuracy ",
                              100 * best_acc_, "% at epoch ", best_epoch_);
-    if (!opt_.run_dir.empty()) {
+    if (writes_files()) {
         nlohmann::json summary = {{"status", result.reason == StopReason::Finished ? "finished"
                                              : result.reason == StopReason::Interrupted ? "interrupted" : "non-finite loss"},
                                   {"message", result.message}, {"epochs_done", result.epochs_done},

@@ -13,6 +13,8 @@
 //
 // Run directory layout:  run_dir/last/  run_dir/best/   (checkpoints: see checkpoint.h)
 //                        run_dir/metrics.csv  run_dir/metrics.jsonl  run_dir/summary.json
+// Data-parallel (set_data_parallel, data_parallel.h): the same loop on P processes,
+// each on its shard of every batch, gradients summed between backward and the step.
 // Everything random (init, dropout, shuffling, augmentation, mixing) is seeded,
 // and a checkpoint saved mid-epoch resumes to the same losses as an
 // uninterrupted run with the same seed and thread count.
@@ -24,6 +26,7 @@
 #include <string>
 
 #include "datasets/dataloader.h"
+#include "nn/data_parallel.h"
 #include "nn/optimizer.h"
 #include "nn/vit.h"
 
@@ -96,6 +99,10 @@ public:
     TrainResult fit();
     // Checked between steps; set from a signal handler to stop cleanly with a checkpoint.
     void set_stop_flag(const std::atomic<bool>* flag) { stop_flag_ = flag; }
+    // Data-parallel training (data_parallel.h; nn/distributed/ makes one): this
+    // process then trains on its shard of every batch, evaluates its shard of the
+    // eval set, and only rank 0 writes files. Call before fit(); `dp` must outlive it.
+    void set_data_parallel(DataParallel* dp);
     // For tests: called after every optimizer step with (global step, loss).
     std::function<void(int64_t, double)> on_step;
     // Stop after this many optimizer steps in total (as if interrupted); for tests. 0 = off.
@@ -109,6 +116,11 @@ public:
 private:
     void save(const std::string& which, int64_t epoch, int64_t batch_in_epoch, const nlohmann::json& meters) const;
     Tensor train_step(const data::Batch& batch, int64_t global_step, double& loss_out, int64_t& correct_out);
+    Tensor parallel_train_step(const data::Batch& batch, double& loss_out, int64_t& correct_out);
+    void make_loader();
+    EvalResult evaluate_eval_set();
+    bool writes_files() const { return !opt_.run_dir.empty() && (!parallel_ || parallel_->rank() == 0); }
+    bool any_process(bool flag);  // flag on this process or any other
 
     std::shared_ptr<VisionTransformer> model_;
     TrainOptions opt_;
@@ -118,6 +130,8 @@ private:
     std::unique_ptr<Optimizer> optimizer_;
     std::unique_ptr<data::DataLoader> loader_;
     const std::atomic<bool>* stop_flag_ = nullptr;
+    DataParallel* parallel_ = nullptr;
+    data::ImageDataset eval_shard_;  // with parallel_: this process's part of eval_set_
     double best_acc_ = 0;
     int64_t best_epoch_ = 0;
 };

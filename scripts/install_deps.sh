@@ -13,6 +13,7 @@ packages=(
   zlib1g-dev               # reading .gz IDX files (Fashion-MNIST)
   dataset-fashion-mnist    # a real dataset available offline, used by tests and generation
   gnuplot-nox              # plots of the study and benchmarks
+  openmpi-bin libopenmpi-dev  # data-parallel training and the study over MPI (mpirun)
 )
 
 missing=()
