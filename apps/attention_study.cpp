@@ -5,6 +5,7 @@
 //   attention_study --quick                  # 2,000 images, 3 epochs, seed 0: a smoke check in minutes
 //   attention_study --variants softmax,performer,linformer --attention-opt performer.features=32
 //   attention_study --seeds 0,1,2 --report-only   # aggregate the finished runs, train nothing
+//   mpirun -np 4 attention_study --seeds 0,1,2     # the (variant, seed) runs spread over 4 processes
 // Stop it any time (Ctrl-C); run the same command again to continue.
 // Argument parsing and wiring only; the loops are nn::run_seed_study and
 // nn::run_study (nn/study_seeds.h, nn/study.h).
@@ -20,6 +21,7 @@
 #include "core/core.h"
 #include "core/strings.h"
 #include "datasets/cifar.h"
+#include "nn/distributed/runtime.h"
 #include "nn/study_seeds.h"
 
 using namespace attnlab;
@@ -47,7 +49,19 @@ static void on_signal(int) {
     [[maybe_unused]] ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
 }
 
+// Under mpirun: run (seed s, variant v) is job s_pos·V + v_pos, trained by rank job % P;
+// each run is an ordinary single-process run, so its result is the same as run alone.
+static void spread_over_ranks(nn::StudyOptions& study, const std::vector<uint64_t>& seeds) {
+    const std::vector<std::string> names = study.variants.empty() ? attention::attention_names() : study.variants;
+    study.runs_here = [names, seeds](const std::string& variant, uint64_t seed) {
+        const size_t v = size_t(std::find(names.begin(), names.end(), variant) - names.begin());
+        const size_t s = size_t(std::find(seeds.begin(), seeds.end(), seed) - seeds.begin());
+        return distributed::owns_job(s * names.size() + v);
+    };
+}
+
 int main(int argc, char** argv) {
+    distributed::init(argc, argv);
     CLI::App app{"attention_study: the same ViT recipe trained once per attention variant on CIFAR-10"};
     app.option_defaults()->always_capture_default();
     nn::StudyOptions study;
@@ -88,6 +102,8 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     try {
         if (threads > 0) set_num_threads(threads);
+        else if (distributed::local_size() > 1)  // mpirun: the ranks on one machine share its cores
+            set_num_threads(std::max(1, num_threads() / distributed::local_size()));
         if (quick) {
             if (train_subset == 0) train_subset = 2000;
             if (eval_subset == 0) eval_subset = 1000;
@@ -132,12 +148,23 @@ int main(int argc, char** argv) {
                     long(m.num_tokens()), num_threads(), blas_info().c_str());
         std::signal(SIGINT, on_signal);
         std::signal(SIGTERM, on_signal);
+        if (distributed::size() > 1) spread_over_ranks(study, seeds);
         nn::run_seed_study(study, seeds, train_set, eval_set, data::Normalization::cifar10(), &g_stop);
-        std::printf("\nwrote %s/study.md (seeds %s)%s\n", study.out_dir.c_str(), seeds_spec.c_str(),
-                    g_stop ? "; stopped early: run the same command again to continue" : "");
+        if (distributed::size() > 1) {  // every rank done: rank 0 reports all the runs from their files
+            distributed::barrier();
+            if (distributed::rank() == 0) {
+                study.runs_here = nullptr, study.report_only = true;
+                nn::run_seed_study(study, seeds, train_set, eval_set, data::Normalization::cifar10(), &g_stop);
+            }
+        }
+        if (distributed::rank() == 0)
+            std::printf("\nwrote %s/study.md (seeds %s)%s\n", study.out_dir.c_str(), seeds_spec.c_str(),
+                        g_stop ? "; stopped early: run the same command again to continue" : "");
+        distributed::finalize();
         return g_stop ? 130 : 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
+        if (distributed::size() > 1) distributed::abort_all(1);  // the other ranks would wait for this one
         return 1;
     }
 }

@@ -161,6 +161,7 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset&
             std::printf("[%zu/%zu] %s: not finished yet\n", i + 1, variants.size(), name.c_str());
             continue;
         }
+        if (o.runs_here && !o.runs_here(name, o.train.seed)) continue;  // another process trains it
         // An unfinished run resumes only with the budget it started with.
         fs::path budget_file = run_dir / "budget.json";
         if (fs::exists(budget_file)) {
@@ -219,9 +220,10 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset&
         r.machine = machine_description();
         write_file_atomic(row_file.string(), nlohmann::json{{"budget", key}, {"row", row_to_json(r)}}.dump(2) + "\n");
         rows.push_back(r);
-        write_study_report(o, rows);  // a partial report after every variant
+        if (!o.runs_here) write_study_report(o, rows);  // a partial report after every variant
     }
-    if (!o.report_only || !rows.empty()) write_study_report(o, rows);
+    // With runs spread over processes, each holds only its own rows: the caller reports.
+    if (!o.runs_here && (!o.report_only || !rows.empty())) write_study_report(o, rows);
     return rows;
 }
 

@@ -21,6 +21,7 @@
 // Outputs: out_dir/study.md, study.csv, study_epochs.csv, study_accuracy.png, study_time.png.
 #pragma once
 #include <atomic>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -39,6 +40,9 @@ struct StudyOptions {
     std::string command;  // the command line, recorded in study.md
     std::string budget;   // a one-line description of the budget, recorded in study.md
     bool report_only = false;  // train nothing: report the finished runs only
+    // Which (variant, seed) runs this process trains; empty: all. Set by attention_study under
+    // mpirun to spread the runs over the ranks (nn/distributed/runtime.h, owns_job).
+    std::function<bool(const std::string& variant, uint64_t seed)> runs_here;
 };
 
 // One finished epoch of a variant's run, kept in its row for the curves.

@@ -30,7 +30,7 @@ RowsBySeed run_seed_study(const StudyOptions& o, const std::vector<uint64_t>& se
         rows[seed] = run_study(one, train_set, eval_set, norm, stop_flag);
         if (stop_flag && stop_flag->load()) break;
     }
-    write_seeds_report(o, seeds, rows);
+    if (!o.runs_here) write_seeds_report(o, seeds, rows);
     return rows;
 }
 

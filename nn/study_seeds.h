@@ -25,7 +25,9 @@ std::string seed_dir(const std::string& out_dir, uint64_t seed);
 using RowsBySeed = std::map<uint64_t, std::vector<StudyRow>>;
 
 // Runs (or resumes, or with options.report_only only collects) every seed's
-// study, then writes the aggregate report. Stops early, resumably, on *stop_flag.
+// study, then writes the aggregate report (unless options.runs_here spreads the
+// runs over processes: then each returns its own rows and one process reports,
+// with report_only, once all are done). Stops early, resumably, on *stop_flag.
 RowsBySeed run_seed_study(const StudyOptions& options, const std::vector<uint64_t>& seeds,
                           const data::ImageDataset& train_set, const data::ImageDataset& eval_set,
                           const data::Normalization& norm, const std::atomic<bool>* stop_flag = nullptr);
