@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/file_kind.h"
 #include "core/shape.h"
 
 namespace attnlab::data {
@@ -59,6 +60,7 @@ uint32_t big_endian_u32(const uint8_t* b) {
 
 IdxArray read_idx_file(const std::string& path) {
     std::error_code ec;
+    if (fs::exists(path, ec)) require_regular_file(path, "IDX");  // a FIFO would block, a directory read as empty
     check(fs::is_regular_file(path, ec), "IDX: cannot find file '", path, "'");
     GzFile file(path);
     check(file.handle != nullptr, "IDX: cannot open '", path, "'");
