@@ -191,15 +191,32 @@ void Trainer::prepare_run_dir() {
     std::printf("--overwrite: removed %s from %s\n", found.c_str(), run.string().c_str());
 }
 
+std::string Trainer::last_checkpoint() const {
+    fs::path last = fs::path(opt_.run_dir) / "last";
+    if (opt_.run_dir.empty() || !has_training_state(last.string())) return "";
+    TrainState st = read_train_state(last.string());
+    const int64_t batch = st.extra.value("batch_in_epoch", int64_t(0));
+    return batch > 0 ? cat(last.string(), " (epoch ", st.epoch + 1, ", batch ", batch, ")")
+                     : cat(last.string(), " (epoch ", st.epoch, ")");
+}
+
 std::string Trainer::stopped_message() const {
     if (opt_.run_dir.empty()) return "stopped (no --checkpoint: nothing was saved)";
-    fs::path last = fs::path(opt_.run_dir) / "last";
-    if (!has_training_state(last.string()))
-        return "stopped without saving; no checkpoint was saved before (this run has no last good checkpoint)";
-    TrainState st = read_train_state(last.string());
-    return cat("stopped without saving. The last good checkpoint is ", last.string(), " (epoch ", st.epoch,
-               st.extra.value("batch_in_epoch", int64_t(0)) > 0 ? cat(", batch ", st.extra.value("batch_in_epoch", int64_t(0))) : std::string(),
-               ")");
+    std::string last = last_checkpoint();
+    if (last.empty()) return "stopped without saving; no checkpoint was saved before (this run has no last good checkpoint)";
+    return "stopped without saving. The last good checkpoint is " + last;
+}
+
+// Saves (checkpoints, logs) that fail, e.g. on a full disk, say what is still on disk.
+void Trainer::save_or_explain(const std::function<void()>& save_all) const {
+    try {
+        save_all();
+    } catch (const std::exception& e) {
+        std::string last = last_checkpoint();
+        throw Error(cat(e.what(), "\n", last.empty() ? std::string("no checkpoint of this run is on disk yet")
+                                                       : "the previous checkpoint " + last + " is intact; continue "
+                                                         "from it with --resume once there is room"));
+    }
 }
 
 void Trainer::save(const std::string& which, int64_t epoch, int64_t batch_in_epoch, const nlohmann::json& meters) const {
@@ -365,8 +382,10 @@ TrainResult Trainer::fit() {
             }
             if (stop_now) {
                 double secs = epoch_seconds_before + std::chrono::duration<double>(Clock::now() - epoch_start).count();
-                save("last", epoch, batch_index,
-                     {{"loss_sum", loss_meter.sum}, {"correct_sum", acc_meter.sum}, {"count", loss_meter.count}, {"seconds", secs}});
+                save_or_explain([&] {
+                    save("last", epoch, batch_index,
+                         {{"loss_sum", loss_meter.sum}, {"correct_sum", acc_meter.sum}, {"count", loss_meter.count}, {"seconds", secs}});
+                });
                 result.reason = StopReason::Interrupted;
                 result.message = cat("interrupted at epoch ", epoch + 1, ", batch ", batch_index, "/", spe,
                                      opt_.run_dir.empty() ? "" : "; checkpoint saved to " + (fs::path(opt_.run_dir) / "last").string() +
@@ -465,9 +484,11 @@ TrainResult Trainer::fit() {
         result.history.push_back(rec);
         rows.push_back(rec.to_json());
         if (!opt_.run_dir.empty()) {
-            rewrite_metrics(opt_.run_dir, rows, eval_name);
-            if (improved) save("best", epoch + 1, 0, {});  // best before last: a kill in between re-runs this epoch
-            save("last", epoch + 1, 0, nlohmann::json::object());
+            save_or_explain([&] {
+                rewrite_metrics(opt_.run_dir, rows, eval_name);
+                if (improved) save("best", epoch + 1, 0, {});  // best before last: a kill in between re-runs this epoch
+                save("last", epoch + 1, 0, nlohmann::json::object());
+            });
         }
         // ETA = remaining training images at this session's training rate + the remaining
         // evaluations at the last one's duration.

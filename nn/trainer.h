@@ -118,6 +118,8 @@ public:
 private:
     void prepare_run_dir();  // refuses or clears a used run_dir; repairs interrupted checkpoint swaps
     std::string stopped_message() const;  // "stopped without saving. The last good checkpoint is ..."
+    std::string last_checkpoint() const;  // "run/last (epoch 3)", or "" if there is none
+    void save_or_explain(const std::function<void()>& save_all) const;
     void save(const std::string& which, int64_t epoch, int64_t batch_in_epoch, const nlohmann::json& meters) const;
     Tensor train_step(const data::Batch& batch, int64_t global_step, double& loss_out, int64_t& correct_out);
 

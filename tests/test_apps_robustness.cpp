@@ -57,6 +57,13 @@ void require_error(const RunResult& r, const std::string& expected) {
     REQUIRE_THAT(r.output, Catch::Contains("error: ") && Catch::Contains(expected));
 }
 
+// A value rejected while parsing the command line (CLI11's own exit codes, > 0).
+void require_rejected(const RunResult& r, const std::string& expected) {
+    INFO(r.output);
+    REQUIRE(r.exit_code > 0);
+    REQUIRE_THAT(r.output, Catch::Contains(expected));
+}
+
 std::string tiny_train_args(const TempDir& dir, int epochs = 1) {
     return "vit_train --data " + dir.file("data") + " --dim 16 --depth 1 --heads 2 --patch 8 --epochs " +
            std::to_string(epochs) + " --batch 8 --threads 1 --no-progress ";
@@ -120,10 +127,10 @@ TEST_CASE("vit_train rejects NaN, negative seeds and an empty checkpoint name", 
     TempDir dir;
     write_synthetic_cifar(dir.file("data"), 8, 8);
     const std::string base = tiny_train_args(dir) + "--checkpoint " + dir.file("run") + " ";
-    require_error(run_app(base + "--grad-clip nan"), "--grad-clip");
-    require_error(run_app(base + "--mixup nan"), "--mixup");
-    require_error(run_app(base + "--lr inf"), "--lr");
-    require_error(run_app(base + "--seed -1"), "--seed");
+    require_rejected(run_app(base + "--grad-clip nan"), "--grad-clip: 'nan' is not a finite number");
+    require_rejected(run_app(base + "--mixup nan"), "--mixup: 'nan' is not a finite number");
+    require_rejected(run_app(base + "--lr inf"), "--lr: 'inf' is not a finite number");
+    require_rejected(run_app(base + "--seed -1"), "--seed");
     require_error(run_app(tiny_train_args(dir) + "--checkpoint ''"), "--checkpoint: the run directory must not be empty");
     REQUIRE_FALSE(fs::exists(dir.file("run")));
 }
@@ -320,7 +327,8 @@ TEST_CASE("a full disk is reported as such and the previous checkpoint stays int
     RunResult full = run_app(common + " --resume");
     INFO(full.output);
     REQUIRE(full.exit_code == 1);
-    REQUIRE_THAT(full.output, Catch::Contains("No space left on device"));
+    REQUIRE_THAT(full.output, Catch::Contains("No space left on device") &&
+                                  Catch::Contains("the previous checkpoint " + disk + "/run/last (epoch 1, batch 5) is intact"));
     REQUIRE_THAT(full.output, !Catch::Contains("No such file or directory") && !Catch::Contains("Is a directory"));
     REQUIRE(bytes_of(disk + "/run/last/model.safetensors") == saved);
     REQUIRE_NOTHROW(nn::load_vit(disk + "/run/last"));
