@@ -7,6 +7,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -254,7 +255,8 @@ struct File {
     uint64_t size = 0;
     std::string path;
     explicit File(const std::string& p) : path(p) {
-        require_regular_file(p, cat("safetensors '", p, "'"));  // before fopen: opening a FIFO blocks
+        std::error_code ec;  // before fopen: opening a FIFO blocks until someone writes to it
+        if (std::filesystem::exists(p, ec)) require_regular_file(p, "safetensors");
         f = std::fopen(p.c_str(), "rb");
         check(f != nullptr, where(p), "cannot open: ", std::strerror(errno));
         struct stat s {};

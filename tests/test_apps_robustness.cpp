@@ -145,7 +145,7 @@ TEST_CASE("attention options too large for the sequence fail at once with a clea
                   "option stride=100000 is too large for a sequence of 65 tokens");
     REQUIRE(std::chrono::steady_clock::now() - started < std::chrono::seconds(20));
     require_error(run_app(base + "longformer --attention-opt window=100000"), "window=100000 is too large");
-    require_error(run_app(base + "bigbird --attention-opt block=100000"), "block=100000 is too large");
+    require_error(run_app(base + "bigbird --attention-opt random_blocks=100000"), "random_blocks=100000 is too large");
     require_error(run_app(base + "nystrom --attention-opt landmarks=100000"), "landmarks=100000 is too large");
     require_error(run_app(base + "reformer --attention-opt buckets=100000"), "buckets=100000 is too large");
     require_error(run_app(base + "performer --attention-opt features=100000000"), "features=100000000 is too large");
