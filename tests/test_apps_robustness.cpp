@@ -1,7 +1,10 @@
 // test_apps_robustness.cpp — the apps under careless or hostile use: every app
 // ends with "error: ..." and a non-zero exit (never an abort), a finished run is
 // never overwritten, memory-blowing options fail at once, FIFOs and directories
-// in place of files are named, bad values are rejected, NaN outputs are errors.
+// in place of files are named, bad values are rejected, NaN outputs are errors,
+// a full disk is reported as such (small tmpfs, when run as root), and vit_train
+// killed with SIGKILL at random moments always leaves loadable checkpoints and
+// resumes to the same weights as an uninterrupted run (crash consistency).
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>

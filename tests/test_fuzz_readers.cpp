@@ -3,6 +3,7 @@
 // test_checkpoint.cpp). Each trial truncates, flips, overwrites or duplicates
 // bytes of a seed file from tests/fuzz_corpus/ and reads the result: the reader
 // must return or throw attnlab::Error, never crash, hang or throw anything else.
+// Also: error messages quoting a corrupt file escape its binary bytes.
 // `make test-asan` runs these under AddressSanitizer; the trial count keeps each
 // under a few seconds (ATTNLAB_FUZZ_TRIALS raises it for a longer local run).
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <functional>
 
+#include "core/file_kind.h"
 #include "core/rng.h"
 #include "datasets/cifar.h"
 #include "datasets/idx.h"
@@ -118,4 +120,36 @@ TEST_CASE("fuzz: mutated PNG, JPEG and BMP images decode or throw Error", "[fuzz
             REQUIRE(img.shape() == Shape{3, 8, 8});
         });
     }
+}
+
+TEST_CASE("safetensors and config.json errors show binary bytes escaped, never raw", "[safetensors][errors]") {
+    // A tensor name with JSON-escaped control bytes (an ANSI colour sequence): the parsed name holds them raw.
+    std::string header = "{\"w\\u0001\\u001b[31m\": 7}";
+    std::string bytes(8, '\0');
+    for (int i = 0; i < 8; ++i) bytes[size_t(i)] = char((header.size() >> (8 * i)) & 0xff);
+    bytes += header;
+    auto has_raw_bytes = [](const std::string& s) {
+        for (unsigned char c : s)
+            if ((c < 0x20 && c != '\n') || c == 0x7f || c == 0xff) return true;
+        return false;
+    };
+    try {
+        nn::safetensors_from_bytes(bytes, "fuzz");
+        FAIL("a header with a non-object entry must be rejected");
+    } catch (const Error& e) {
+        INFO(e.what());
+        REQUIRE_FALSE(has_raw_bytes(e.what()));
+        REQUIRE_THAT(std::string(e.what()), Catch::Contains("w\\x01\\x1b[31m"));
+    }
+    TempDir dir;
+    fs::create_directories(dir.file("model"));
+    write_text(dir.file("model/config.json"), std::string("{\"dim\": \x01\x1b[2J\xfe}"));
+    try {
+        nn::read_vit_config(dir.file("model"));
+        FAIL("invalid JSON must be rejected");
+    } catch (const Error& e) {
+        INFO(e.what());
+        REQUIRE_FALSE(has_raw_bytes(e.what()));
+    }
+    REQUIRE(printable("caf\xc3\xa9 \x01") == "caf\xc3\xa9 \\x01");  // valid UTF-8 kept
 }
