@@ -25,10 +25,11 @@ using namespace attnlab;
 
 // A record index: digits only, in [0, n).
 static int64_t parse_record(const std::string& text, const std::string& part, int64_t n) {
-    check(!text.empty() && text.size() <= 18 && text.find_first_not_of("0123456789") == std::string::npos,
-          "--records: '", part, "' is not a record number or a range like 0-9");
+    check(!text.empty() && text.find_first_not_of("0123456789") == std::string::npos, "--records: '", part,
+          "' is not a record number or a range like 0-9");
+    check(text.size() <= 18 && std::stoll(text) < n, "--records: record ", text, " is outside [0, ", n - 1,
+          "] (the file holds ", n, " records)");
     int64_t i = std::stoll(text);
-    check(i < n, "--records: record ", text, " is outside [0, ", n - 1, "] (the file holds ", n, " records)");
     return i;
 }
 

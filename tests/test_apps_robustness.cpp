@@ -211,7 +211,7 @@ TEST_CASE("vit_predict --records rejects empty, malformed and huge record number
     require_error(run_app(base + "''"), "--records: empty");
     require_error(run_app(base + "1x"), "'1x' is not a record number");
     require_error(run_app(base + "1-2-3"), "'1-2-3' is not a record number");
-    require_error(run_app(base + "99999999999999999999999"), "is not a record number");
+    require_error(run_app(base + "99999999999999999999999"), "record 99999999999999999999999 is outside [0, 7]");
     require_error(run_app(base + "8"), "record 8 is outside [0, 7]");
     RunResult ok = run_app(base + "0-1,7");
     INFO(ok.output);
