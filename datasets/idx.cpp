@@ -86,9 +86,10 @@ IdxArray read_idx_file(const std::string& path) {
     for (int d = 0; d < ndims; ++d) {
         int64_t size = big_endian_u32(dim_bytes + 4 * d);
         out.dims.push_back(size);
-        count *= size;
-        check(count <= (int64_t(1) << 40), "IDX: '", path, "': dimensions ", to_string(out.dims),
+        // checked before multiplying: count * size could overflow int64 (found by the fuzz test)
+        check(size == 0 || count <= (int64_t(1) << 40) / size, "IDX: '", path, "': dimensions ", to_string(out.dims),
               "... are implausibly large (corrupt header?)");
+        count *= size;
     }
 
     // Chunked read: memory grows only as fast as real data arrives.
