@@ -64,7 +64,7 @@ static std::vector<std::string> split_list(const std::string& s) {
     return out;
 }
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
     CLI::App app{"bench_attention: time and memory of every attention variant vs sequence length"};
     std::string variants_arg, out_dir = "results";
     int64_t B = 1, H = 4, D = 32, n_min = 64, n_max = 16384;
@@ -83,6 +83,8 @@ int main(int argc, char** argv) {
     app.add_option("--out", out_dir, "directory for attention_bench.csv / .png");
     CLI11_PARSE(app, argc, argv);
     if (threads > 0) set_num_threads(threads);
+    check(!std::filesystem::exists(out_dir) || std::filesystem::is_directory(out_dir), "--out '", out_dir,
+          "' exists and is not a directory");
     std::vector<std::string> variants = variants_arg.empty() ? attention::attention_names() : split_list(variants_arg);
     for (const std::string& v : variants) attention::attention_info(v);  // unknown name -> error listing valid ones
     if (n_min > n_max) {
@@ -186,6 +188,7 @@ int main(int argc, char** argv) {
               << (r.skipped ? 1 : 0) << ",\"" << r.note << "\"," << r.gflop << "," << r.traffic_mb << ","
               << r.roofline_seconds << "," << machine.flops_per_second / 1e9 << "," << machine.bytes_per_second / 1e9
               << "\n";
+        check(f.good(), "cannot write '", csv, "'");
     }
     std::printf("\nwrote %s\n", csv.c_str());
     // Plot with gnuplot when it is installed (make deps installs gnuplot-nox).
@@ -209,4 +212,13 @@ int main(int argc, char** argv) {
     if (std::system(("gnuplot " + gp + " 2>/dev/null").c_str()) == 0) std::printf("wrote %s\n", png.c_str());
     else std::printf("gnuplot not available: plot skipped (script in %s)\n", gp.c_str());
     return 0;
+}
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {  // a bad option or file: a message, never an abort
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
 }

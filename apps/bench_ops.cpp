@@ -23,7 +23,7 @@
 
 using namespace attnlab;
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
     CLI::App app{"bench_ops: GFLOP/s of matmul vs raw sgemm, GB/s of fused kernels vs memcpy"};
     int reps = 7, threads = 0;
     int64_t elems = 8320 * 512;
@@ -130,4 +130,13 @@ int main(int argc, char** argv) {
     }
     std::printf("\n%ld elements per tensor (%.1f MB); memcpy counts read + write.\n", long(elems), 4.0 * double(elems) / 1e6);
     return 0;
+}
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {  // a bad option or file: a message, never an abort
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
 }

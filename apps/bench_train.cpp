@@ -46,7 +46,7 @@ struct Gemm {
     bool ta, tb;
 };
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
     CLI::App app{"bench_train: ViT training / inference / attention throughput on synthetic data (JSON output)"};
     std::string mode = "train", attention_name = "softmax";
     int64_t dim = 128, depth = 6, heads = 4, mlp = 256, patch = 4, batch = 128, steps = 10, warmup = 3;
@@ -193,4 +193,13 @@ int main(int argc, char** argv) {
                 peak_rss_mb(),
                 long(vit.num_parameters()), long(T), num_threads(), blas_info().c_str());
     return 0;
+}
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {  // a bad option or file: a message, never an abort
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
 }

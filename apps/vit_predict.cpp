@@ -11,6 +11,7 @@
 // a labelled folder (one subfolder per class, named like the model's classes)
 // is scored as a whole.
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 
 #include "core/core.h"
@@ -23,21 +24,29 @@
 
 using namespace attnlab;
 
+// A record index: digits only, in [0, n).
+static int64_t parse_record(const std::string& text, const std::string& part, int64_t n) {
+    check(!text.empty() && text.find_first_not_of("0123456789") == std::string::npos, "--records: '", part,
+          "' is not a record number or a range like 0-9");
+    check(text.size() <= 18 && std::stoll(text) < n, "--records: record ", text, " is outside [0, ", n - 1,
+          "] (the file holds ", n, " records)");
+    int64_t i = std::stoll(text);
+    return i;
+}
+
 // "3", "0-9", "1,5,7-8" -> indices
 static std::vector<int64_t> parse_records(const std::string& spec, int64_t n) {
+    check(!spec.empty(), "--records: empty; give record numbers like 3, 0-9 or 1,5,7-8");
     std::vector<int64_t> out;
     size_t pos = 0;
-    while (pos < spec.size()) {
+    while (true) {
         size_t comma = spec.find(',', pos);
         std::string part = spec.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
         size_t dash = part.find('-');
-        try {
-            int64_t a = std::stoll(part.substr(0, dash)), b = dash == std::string::npos ? a : std::stoll(part.substr(dash + 1));
-            check(a >= 0 && b >= a && b < n, "--records: range '", part, "' outside [0, ", n - 1, "]");
-            for (int64_t i = a; i <= b; ++i) out.push_back(i);
-        } catch (const std::invalid_argument&) {
-            throw Error(cat("--records: '", part, "' is not a number or a range like 0-9"));
-        }
+        int64_t a = parse_record(part.substr(0, dash), part, n);
+        int64_t b = dash == std::string::npos ? a : parse_record(part.substr(dash + 1), part, n);
+        check(b >= a, "--records: range '", part, "' is empty (its end is before its start)");
+        for (int64_t i = a; i <= b; ++i) out.push_back(i);
         if (comma == std::string::npos) break;
         pos = comma + 1;
     }
@@ -82,8 +91,11 @@ int main(int argc, char** argv) {
     app.add_option("--top", k, "how many classes to show")->check(CLI::Range(1, 1000));
     app.add_option("--attention", attention, "swap the model's attention for this variant (inference only, no retraining)");
     app.add_option("--attention-opt", attention_opts, "option name=value of the (swapped) attention (repeatable)");
+    int threads = 0;
+    app.add_option("--threads", threads, "threads (0 = all cores)")->check(CLI::Range(0, 256));
     CLI11_PARSE(app, argc, argv);
     try {
+        if (threads > 0) set_num_threads(threads);
         check(!images.empty() || !cifar_file.empty() || !folder.empty(),
               "nothing to classify: give image files, --cifar FILE or --folder DIR");
         const bool swapping = !attention.empty() || !attention_opts.empty();
@@ -96,6 +108,9 @@ int main(int argc, char** argv) {
         auto show = [&](const std::string& what, const Tensor& image01, const std::string& truth) {
             Tensor batch = nn::normalize_images(image01.unsqueeze(0), clf.normalization);
             auto top = nn::predict_topk(*clf.model, batch, k)[0];
+            for (auto& [cls, p] : top)
+                check(std::isfinite(p), what, ": the model's output is not finite (", p, "): the weights in ", clf.dir,
+                      " hold NaN/Inf or its config.json normalization is broken");
             std::printf("%s%s\n", what.c_str(), truth.empty() ? "" : ("  (true: " + truth + ")").c_str());
             for (auto& [cls, p] : top) std::printf("  %5.1f%%  %s\n", 100.0 * p, clf.class_names[size_t(cls)].c_str());
         };

@@ -4,6 +4,7 @@
 //   vit_train                                   # the recommended recipe, checkpoints in runs/vit-cifar10
 //   vit_train --attention performer --attention-opt features=64 --epochs 30
 //   vit_train --resume --checkpoint runs/vit-cifar10      # continue after Ctrl-C
+//   vit_train --overwrite --checkpoint runs/vit-cifar10   # start that run again from scratch
 //   vit_train --eval-only --checkpoint models/vit-cifar10 --data DIR
 //   vit_train --eval-only --checkpoint models/vit-cifar10 --attention performer --attention-opt features=256
 //   vit_train --profile 20                      # per-op time of a training step
@@ -13,6 +14,8 @@
 // Argument parsing and wiring only; the loop is nn::Trainer (nn/trainer.h).
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cmath>
+#include <cstdlib>
 #include <csignal>
 #include <cstdio>
 #include <unistd.h>
@@ -36,6 +39,15 @@ static void on_signal(int) {
     const char msg[] = "\nstopping after this step and saving a checkpoint (Ctrl-C again to quit now)\n";
     [[maybe_unused]] ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
 }
+
+// CLI::Range lets NaN through (every comparison with NaN is false): reject non-finite numbers first.
+static const CLI::Validator kFinite(
+    [](std::string& text) {
+        char* end = nullptr;
+        double v = std::strtod(text.c_str(), &end);
+        return end != text.c_str() && std::isfinite(v) ? std::string() : "'" + text + "' is not a finite number";
+    },
+    "FINITE");
 
 static std::string augment_name(const nn::TrainOptions& t) {
     std::string name = t.augment ? "crop+flip" : "";
@@ -79,9 +91,9 @@ static int run(int argc, char** argv) {
     app.add_option("--depth", model.depth, "transformer blocks")->check(CLI::Range(1, 64))->group("Model");
     app.add_option("--heads", model.heads, "attention heads (must divide dim)")->check(CLI::Range(1, 64))->group("Model");
     app.add_option("--patch", model.patch_size, "patch size (must divide the image size)")->check(CLI::IsMember({1, 2, 4, 8, 16, 32}))->group("Model");
-    app.add_option("--mlp-ratio", model.mlp_ratio, "MLP hidden = ratio × dim")->check(CLI::Range(0.25, 16.0))->group("Model");
-    app.add_option("--dropout", model.dropout, "dropout after attention/MLP projections")->check(CLI::Range(0.0, 0.9))->group("Model");
-    app.add_option("--drop-path", model.drop_path, "stochastic depth rate (last block; linear in depth)")->check(CLI::Range(0.0, 0.9))->group("Model");
+    app.add_option("--mlp-ratio", model.mlp_ratio, "MLP hidden = ratio × dim")->check(kFinite)->check(CLI::Range(0.25, 16.0))->group("Model");
+    app.add_option("--dropout", model.dropout, "dropout after attention/MLP projections")->check(kFinite)->check(CLI::Range(0.0, 0.9))->group("Model");
+    app.add_option("--drop-path", model.drop_path, "stochastic depth rate (last block; linear in depth)")->check(kFinite)->check(CLI::Range(0.0, 0.9))->group("Model");
     app.add_option("--pool", model.pooling, "cls token or mean of patch tokens")->check(CLI::IsMember({"cls", "mean"}))->group("Model");
     app.add_option("--attention", model.attention, "attention variant (see --list-attention); with --eval-only: swap the trained model's attention for this one")->group("Model");
     app.add_option("--attention-opt", attention_opts, "variant option name=value (repeatable)")->group("Model");
@@ -89,18 +101,18 @@ static int run(int argc, char** argv) {
 
     app.add_option("--epochs", train.epochs, "training epochs")->check(CLI::Range(1, 10000))->group("Training");
     app.add_option("--batch", train.batch_size, "batch size")->check(CLI::Range(1, 4096))->group("Training");
-    app.add_option("--lr", train.lr, "peak learning rate (AdamW)")->check(CLI::Range(1e-7, 10.0))->group("Training");
-    app.add_option("--min-lr", train.min_lr, "final learning rate of the cosine decay")->check(CLI::Range(0.0, 10.0))->group("Training");
-    app.add_option("--warmup", train.warmup_epochs, "linear warmup epochs (default capped at epochs/4)")->check(CLI::Range(0.0, 1000.0))->group("Training");
-    app.add_option("--weight-decay", train.weight_decay, "AdamW decoupled weight decay")->check(CLI::Range(0.0, 10.0))->group("Training");
-    app.add_option("--label-smoothing", train.label_smoothing, "label smoothing ε")->check(CLI::Range(0.0, 0.99))->group("Training");
-    app.add_option("--grad-clip", train.grad_clip, "max gradient norm (0 = off)")->check(CLI::Range(0.0, 1e6))->group("Training");
+    app.add_option("--lr", train.lr, "peak learning rate (AdamW)")->check(kFinite)->check(CLI::Range(1e-7, 10.0))->group("Training");
+    app.add_option("--min-lr", train.min_lr, "final learning rate of the cosine decay")->check(kFinite)->check(CLI::Range(0.0, 10.0))->group("Training");
+    app.add_option("--warmup", train.warmup_epochs, "linear warmup epochs (default capped at epochs/4)")->check(kFinite)->check(CLI::Range(0.0, 1000.0))->group("Training");
+    app.add_option("--weight-decay", train.weight_decay, "AdamW decoupled weight decay")->check(kFinite)->check(CLI::Range(0.0, 10.0))->group("Training");
+    app.add_option("--label-smoothing", train.label_smoothing, "label smoothing ε")->check(kFinite)->check(CLI::Range(0.0, 0.99))->group("Training");
+    app.add_option("--grad-clip", train.grad_clip, "max gradient norm (0 = off)")->check(kFinite)->check(CLI::Range(0.0, 1e6))->group("Training");
     app.add_flag("--no-augment", no_augment, "disable random crop + flip")->group("Training");
     app.add_flag("--trivial-augment", train.trivial_augment, "add TrivialAugment: one random op (shear, rotate, colour, ...) per image")->group("Training");
-    app.add_option("--mixup", train.mixup_alpha, "mixup Beta(α, α); 0 = off")->check(CLI::Range(0.0, 10.0))->group("Training");
-    app.add_option("--cutmix", train.cutmix_alpha, "CutMix Beta(α, α); 0 = off")->check(CLI::Range(0.0, 10.0))->group("Training");
-    app.add_option("--mix-prob", train.mix_prob, "probability a batch is mixed")->check(CLI::Range(0.0, 1.0))->group("Training");
-    app.add_option("--seed", train.seed, "seed of init, dropout, shuffling, augmentation")->group("Training");
+    app.add_option("--mixup", train.mixup_alpha, "mixup Beta(α, α); 0 = off")->check(kFinite)->check(CLI::Range(0.0, 10.0))->group("Training");
+    app.add_option("--cutmix", train.cutmix_alpha, "CutMix Beta(α, α); 0 = off")->check(kFinite)->check(CLI::Range(0.0, 10.0))->group("Training");
+    app.add_option("--mix-prob", train.mix_prob, "probability a batch is mixed")->check(kFinite)->check(CLI::Range(0.0, 1.0))->group("Training");
+    app.add_option("--seed", train.seed, "seed of init, dropout, shuffling, augmentation")->check(CLI::NonNegativeNumber)->group("Training");
     app.add_option("--threads", threads, "threads (0 = all cores; under mpirun: split among the ranks of a machine)")->check(CLI::Range(0, 256))->group("Training");
 
     app.add_option("--dataset", dataset_name, "cifar10, cifar100, cifar100-coarse, fashion-mnist or folder (DIR/train/<class>/<images>, DIR/test/...)")
@@ -114,6 +126,7 @@ static int run(int argc, char** argv) {
 
     app.add_option("--checkpoint", run_dir, "run directory: best/ and last/ checkpoints, metrics.csv/.jsonl, summary.json")->group("Run");
     app.add_flag("--resume", train.resume, "continue from <checkpoint>/last")->group("Run");
+    app.add_flag("--overwrite", train.overwrite, "start again in a <checkpoint> that holds a run: deletes its checkpoints and metrics")->group("Run");
     app.add_flag("--resume-with-changes", train.resume_with_changes, "with --resume: continue even if training options differ from the checkpoint's (prints them)")->group("Run");
     app.add_flag("--eval-only", eval_only, "evaluate <checkpoint> (or its best/ or last/) on the test set and exit")->group("Run");
     app.add_option("--profile", train.profile_steps, "time N training steps and print the per-op breakdown")->check(CLI::Range(int64_t(1), int64_t(100000)))->group("Run");
@@ -134,6 +147,7 @@ static int run(int argc, char** argv) {
             }
             return 0;
         }
+        check(!run_dir.empty(), "--checkpoint: the run directory must not be empty (default runs/vit-cifar10)");
         if (threads > 0) set_num_threads(threads);
         else if (distributed::local_size() > 1)  // mpirun: the ranks on one machine share its cores
             set_num_threads(std::max(1, num_threads() / distributed::local_size()));

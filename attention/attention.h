@@ -11,7 +11,10 @@
 // Attention and a constructor (const Options&, const AttentionContext&), then
 // add one line to the table in attention/registry.cpp.
 #pragma once
+#include <initializer_list>
+
 #include "attention/options.h"
+#include "core/rng.h"
 #include "nn/module.h"
 
 namespace attnlab::attention {
@@ -35,6 +38,18 @@ public:
 
     bool causal = false;  // token i attends only to tokens j ≤ i (variants that support it)
 };
+
+// A variant's own Generator as random_state() {seed, offset, extra...}, and back
+// (set_random_state): what makes --resume exact for variants that redraw.
+inline nn::RandomState generator_state(const Generator& g, std::initializer_list<uint64_t> extra = {}) {
+    nn::RandomState s{g.seed(), g.offset()};
+    s.insert(s.end(), extra);
+    return s;
+}
+inline void restore_generator(Generator& g, const nn::RandomState& s, size_t expected_size, const char* who) {
+    check(s.size() == expected_size, who, ": random state needs ", expected_size, " values, got ", s.size());
+    g.set_state(s[0], s[1]);
+}
 
 // Checks q, k, v are [B, H, N, D] with matching B, H, D and k/v lengths; `who` names the variant.
 void check_qkv(const char* who, const Tensor& q, const Tensor& k, const Tensor& v);

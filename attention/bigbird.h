@@ -34,6 +34,8 @@ public:
     BigBirdAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
     std::string describe() const override;
+    nn::RandomState random_state() const override { return generator_state(gen_); }
+    void set_random_state(const nn::RandomState& s) override { restore_generator(gen_, s, 2, "bigbird"); }
 
     // The pattern for N tokens with the current random blocks (drawn for N if they were drawn
     // for another length, never redrawn otherwise); dense Bool [N, N], true = blocked (for tests).

@@ -53,6 +53,13 @@ public:
     PerformerAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
     std::string describe() const override;
+    nn::RandomState random_state() const override {
+        return generator_state(gen_, {uint64_t(forwards_since_draw_)});
+    }
+    void set_random_state(const nn::RandomState& s) override {
+        restore_generator(gen_, s, 3, "performer");
+        forwards_since_draw_ = int64_t(s[2]);
+    }
 
     // Stabilized φ(x / D^{1/4}) with the current W: x [..., N, D] -> [..., N, M], up to
     // the constant factor (per query row, or per key set) described above.

@@ -40,6 +40,8 @@ public:
     ReformerAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
     std::string describe() const override;
+    nn::RandomState random_state() const override { return generator_state(gen_); }
+    void set_random_state(const nn::RandomState& s) override { restore_generator(gen_, s, 2, "reformer"); }
 
     // ∪_r A_i^(r) for these queries with the current rotations, as a dense Bool [B, H, N, N]
     // mask, true = blocked: forward(q, ·, v) = masked_softmax_attention(q, q/‖q‖, v, mask).

@@ -114,6 +114,34 @@ const VariantInfo& attention_info(const std::string& name) {
     throw Error(cat("unknown attention variant '", name, "'; valid variants: ", valid));
 }
 
+// Options whose size grows a step's memory: upper bounds for N tokens of the values a user
+// gave (defaults are small), checked when the model's sequence length is known, so that e.g.
+// stride=100000 on 65 tokens fails at once instead of allocating gigabytes. (reformer's chunk
+// and bigbird's block are clamped to N by the variants: one chunk or block of all tokens.)
+static void check_sizes_for_sequence(const std::string& name, const Options& given, int64_t N) {
+    struct Bound {
+        const char* variant;
+        const char* option;
+        int64_t max;
+        const char* why;
+    };
+    const Bound bounds[] = {
+        {"sparse_strided", "stride", N, "at most N"},      {"sparse_fixed", "stride", N, "at most N"},
+        {"longformer", "window", 2 * N, "at most 2N"},     {"longformer", "global_tokens", N, "at most N"},
+        {"bigbird", "global_blocks", N, "at most N"},
+        {"bigbird", "random_blocks", N, "at most N"},      {"nystrom", "landmarks", N, "at most N"},
+        {"linformer", "k", N, "at most N"},                {"reformer", "buckets", 2 * N, "at most 2N"},
+        {"performer", "features", 65536, "at most 65536"}, {"rfa", "features", 65536, "at most 65536"},
+        {"nystrom", "conv_kernel", N, "at most N"},
+    };
+    for (const Bound& b : bounds) {
+        if (name != b.variant || !given.has(b.option)) continue;
+        const int64_t v = given.get_int(b.option);
+        check(v <= b.max, "attention ", name, ": option ", b.option, "=", v, " is too large for a sequence of ", N,
+              " tokens (", b.why, " = ", b.max, ")");
+    }
+}
+
 std::shared_ptr<Attention> make_attention(const std::string& name, const Options& opts, const AttentionContext& ctx) {
     const VariantInfo& info = attention_info(name);
     Options full;
@@ -134,6 +162,7 @@ std::shared_ptr<Attention> make_attention(const std::string& name, const Options
               option_to_string(value));
         full.set(key, int_for_float ? OptionValue(double(std::get<int64_t>(value))) : value);
     }
+    if (ctx.seq_len > 0) check_sizes_for_sequence(name, opts, ctx.seq_len);
     std::shared_ptr<Attention> attn = info.create(full, ctx);
     if (full.has("causal")) attn->causal = full.get_bool("causal");
     return attn;

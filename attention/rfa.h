@@ -38,6 +38,8 @@ public:
     RandomFeatureAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
     std::string describe() const override;
+    nn::RandomState random_state() const override { return generator_state(gen_); }
+    void set_random_state(const nn::RandomState& s) override { restore_generator(gen_, s, 2, "rfa"); }
 
     // φ(x/‖x‖) with the current frequencies: x [..., D] -> [..., 2M].
     Tensor features(const Tensor& x) const;

@@ -10,12 +10,23 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/error.h"
+
 namespace attnlab {
 
 namespace {
 
 std::atomic<size_t> g_in_use{0};
 std::atomic<size_t> g_peak{0};
+
+std::string megabytes(size_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MB"; }
+
+// Instead of a bare std::bad_alloc: how much was asked for, and how much is already in use.
+[[noreturn]] void throw_out_of_memory(size_t bytes) {
+    throw Error(cat("out of memory: cannot allocate a tensor of ", megabytes(bytes), " (", bytes, " bytes; ",
+                    megabytes(g_in_use.load()), " already in use by tensors). Use a smaller batch, model or "
+                    "sequence, or check the attention options"));
+}
 
 class BlockCache {
 public:
@@ -46,7 +57,7 @@ public:
         if (!p) {  // give the cache back and try once more
             release_all();
             p = std::aligned_alloc(64, capacity);
-            if (!p) throw std::bad_alloc();
+            if (!p) throw_out_of_memory(capacity);
         }
         return p;
     }

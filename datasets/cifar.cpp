@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/file_kind.h"
 
 namespace attnlab::data {
 
@@ -34,6 +35,7 @@ struct RecordFormat {
 static std::vector<uint8_t> read_whole_file(const std::string& path, const char* dataset,
                                             const char* how_to_get) {
     std::error_code ec;
+    if (fs::exists(path, ec)) require_regular_file(path, dataset);  // a FIFO would block, a directory read as empty
     if (!fs::is_regular_file(path, ec)) {
         fs::path dir = fs::path(path).parent_path();
         std::string where = dir.empty() ? std::string("the current directory")

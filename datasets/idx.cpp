@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/file_kind.h"
 #include "core/shape.h"
 
 namespace attnlab::data {
@@ -59,6 +60,7 @@ uint32_t big_endian_u32(const uint8_t* b) {
 
 IdxArray read_idx_file(const std::string& path) {
     std::error_code ec;
+    if (fs::exists(path, ec)) require_regular_file(path, "IDX");  // a FIFO would block, a directory read as empty
     check(fs::is_regular_file(path, ec), "IDX: cannot find file '", path, "'");
     GzFile file(path);
     check(file.handle != nullptr, "IDX: cannot open '", path, "'");
@@ -84,9 +86,10 @@ IdxArray read_idx_file(const std::string& path) {
     for (int d = 0; d < ndims; ++d) {
         int64_t size = big_endian_u32(dim_bytes + 4 * d);
         out.dims.push_back(size);
-        count *= size;
-        check(count <= (int64_t(1) << 40), "IDX: '", path, "': dimensions ", to_string(out.dims),
+        // checked before multiplying: count * size could overflow int64 (found by the fuzz test)
+        check(size == 0 || count <= (int64_t(1) << 40) / size, "IDX: '", path, "': dimensions ", to_string(out.dims),
               "... are implausibly large (corrupt header?)");
+        count *= size;
     }
 
     // Chunked read: memory grows only as fast as real data arrives.

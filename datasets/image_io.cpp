@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/file_kind.h"
 
 namespace attnlab::data {
 
@@ -26,9 +27,19 @@ std::vector<uint8_t> load_image_bytes(const std::string& path, int64_t channels,
     check(height > 0 && width > 0, "load_image: target size must be positive, got ", height, "x",
           width, " (for '", path, "')");
     std::error_code ec;
+    if (fs::exists(path, ec)) require_regular_file(path, "load_image");  // a FIFO would block
     check(fs::is_regular_file(path, ec), "load_image: cannot find file '", path, "'");
 
     int file_w = 0, file_h = 0, file_channels = 0;
+    // A corrupt header can claim a gigapixel image from a few bytes (stb decodes missing data as
+    // black): refuse before decoding. No format packs more than ~8,300 pixels per byte (deflate's
+    // 1032:1 on 1-bit PNG), and 64 Mpixel is above any camera photo.
+    constexpr int64_t kMaxPixels = int64_t(1) << 26, kMaxPixelsPerByte = 16384;
+    if (stbi_info(path.c_str(), &file_w, &file_h, &file_channels)) {
+        const int64_t pixels = int64_t(file_w) * file_h, bytes = int64_t(fs::file_size(path, ec));
+        check(pixels <= kMaxPixels && pixels <= kMaxPixelsPerByte * bytes + (int64_t(1) << 20), "load_image: '", path,
+              "' claims ", file_w, "x", file_h, " pixels in a file of ", bytes, " bytes (a corrupt header?)");
+    }
     std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
         stbi_load(path.c_str(), &file_w, &file_h, &file_channels, int(channels)), stbi_image_free);
     if (!decoded) {
@@ -76,6 +87,9 @@ void write_png(const std::string& path, const uint8_t* pixels, int64_t width, in
           " (for '", path, "')");
     check(width > 0 && height > 0, "write_png: size must be positive, got ", height, "x", width,
           " (for '", path, "')");
+    std::error_code kind_ec;
+    check(!fs::exists(path, kind_ec) || fs::is_regular_file(path, kind_ec), "write_png: '", path, "' is ",
+          file_kind(path), "; give the name of a PNG file to write, like samples.png");
     std::string tmp = temporary_name(path);
     int ok = stbi_write_png(tmp.c_str(), int(width), int(height), int(channels), pixels,
                             int(width * channels));

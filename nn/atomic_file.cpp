@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/file_kind.h"
 
 namespace attnlab::nn {
 
@@ -51,6 +52,7 @@ void write_file_atomic(const std::string& path, std::string_view content) {
 }
 
 std::string read_text_file(const std::string& path) {
+    require_regular_file(path, "read");  // a FIFO would block, a directory reads as nothing
     std::FILE* f = std::fopen(path.c_str(), "rb");
     check(f != nullptr, "cannot open '", path, "': ", std::strerror(errno));
     std::string out;

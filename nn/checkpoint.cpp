@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/autograd.h"
+#include "core/file_kind.h"
 #include "core/ops.h"
 #include "core/rng.h"
 #include "nn/atomic_file.h"
@@ -70,9 +71,12 @@ void save_checkpoint(const std::string& dir_in, const Module& model, const nlohm
         write_file_atomic((fresh / kConfigFile).string(), json_text(config));
         if (optimizer) {
             const Generator& g = default_generator();
+            nlohmann::json module_rng = nlohmann::json::object();
+            for (const auto& [name, state] : model.named_random_states()) module_rng[name] = state;
             nlohmann::json meta = {{"format_version", 1},
                                    {"optimizer", optimizer->state_json()},
                                    {"rng", {{"seed", g.seed()}, {"offset", g.offset()}}},
+                                   {"module_rng", module_rng},
                                    {"epoch", state.epoch},
                                    {"step", state.step},
                                    {"extra", state.extra.is_null() ? nlohmann::json::object() : state.extra}};
@@ -99,6 +103,47 @@ void save_checkpoint(const std::string& dir_in, const Module& model, const nlohm
         }
     } catch (const fs::filesystem_error& e) {
         throw Error(cat("save_checkpoint '", dir.string(), "': ", e.what()));
+    }
+}
+
+std::string recover_interrupted_save(const std::string& dir_in) {
+    fs::path dir = normalize(dir_in), fresh = with_suffix(dir, ".new"), old = with_suffix(dir, ".old");
+    fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
+    try {
+        std::string action;
+        if (!fs::exists(dir) && fs::is_directory(old) && fs::is_directory(fresh)) {
+            // Killed between the two renames: DIR.new was complete (it is fsynced before DIR moves away).
+            require_checkpoint_like(fresh);
+            fs::rename(fresh, dir);
+            action = cat("finished the interrupted save of ", dir.string());
+        } else if (!fs::exists(dir) && fs::is_directory(old)) {
+            require_checkpoint_like(old);  // DIR.new is gone: the previous checkpoint is the one to keep
+            fs::rename(old, dir);
+            action = cat("restored ", dir.string(), " from ", old.string());
+        }
+        if (fs::exists(fresh)) {  // killed while DIR.new was written: roll back to DIR
+            require_checkpoint_like(fresh);
+            fs::remove_all(fresh);
+            if (action.empty()) action = cat("removed the incomplete ", fresh.string());
+        }
+        if (fs::exists(old) && fs::is_directory(dir)) {  // killed before the old copy was removed
+            require_checkpoint_like(old);
+            fs::remove_all(old);
+            if (action.empty()) action = cat("removed the stale ", old.string());
+        }
+        if (!action.empty()) fsync_directory(parent.string());
+        return action;
+    } catch (const fs::filesystem_error& e) {
+        throw Error(cat("checkpoint '", dir.string(), "': cannot repair an interrupted save: ", e.what()));
+    }
+}
+
+void remove_checkpoint(const std::string& dir_in) {
+    fs::path dir = normalize(dir_in);
+    for (const fs::path& p : {dir, with_suffix(dir, ".new"), with_suffix(dir, ".old")}) {
+        if (!fs::exists(fs::symlink_status(p))) continue;
+        require_checkpoint_like(p);
+        fs::remove_all(p);
     }
 }
 
@@ -161,7 +206,18 @@ bool has_training_state(const std::string& dir) {
     }
 }
 
-TrainState load_training_state(const std::string& dir, Optimizer& optimizer, bool restore_rng) {
+// Restores every module's own random state saved as "module_rng" (absent in older checkpoints);
+// `used` collects the paths found, so that unknown ones can be reported.
+static void restore_module_rng(const nlohmann::json& saved, Module& m, const std::string& path, std::set<std::string>& used) {
+    if (saved.contains(path)) {
+        m.set_random_state(saved.at(path).get<RandomState>());
+        used.insert(path);
+    }
+    for (const auto& [name, child] : m.named_children())
+        restore_module_rng(saved, *child, path.empty() ? name : path + "." + name, used);
+}
+
+TrainState load_training_state(const std::string& dir, Optimizer& optimizer, bool restore_rng, Module* model) {
     fs::path file = fs::path(resolve_checkpoint_dir(dir)) / kTrainingStateFile;
     check(fs::exists(file), "load_training_state: '", file.string(),
           "' does not exist (a weights-only model directory cannot resume training)");
@@ -180,9 +236,31 @@ TrainState load_training_state(const std::string& dir, Optimizer& optimizer, boo
             const nlohmann::json& rng = meta.at("rng");
             default_generator().set_state(rng.at("seed").get<uint64_t>(), rng.at("offset").get<uint64_t>());
         }
+        if (model && meta.contains("module_rng")) {
+            std::set<std::string> used;
+            restore_module_rng(meta.at("module_rng"), *model, "", used);
+            for (const auto& item : meta.at("module_rng").items())
+                check(used.count(item.key()), "load_training_state: '", file.string(), "' holds random state for module '",
+                      item.key(), "', which this model does not have (was it saved with another config?)");
+        }
     } catch (const nlohmann::json::exception& e) {
         throw Error(cat("load_training_state: '", file.string(), "': malformed training state JSON: ", e.what()));
     }
+    return out;
+}
+
+TrainState read_train_state(const std::string& dir) {
+    fs::path file = fs::path(resolve_checkpoint_dir(dir)) / kTrainingStateFile;
+    SafeTensors st = load_safetensors(file.string());
+    auto it = st.metadata.find(kStateKey);
+    check(it != st.metadata.end(), "read_train_state: '", file.string(), "' has no \"", kStateKey, "\" metadata");
+    nlohmann::json meta = nlohmann::json::parse(it->second, nullptr, false);
+    check(meta.is_object() && meta.contains("epoch") && meta["epoch"].is_number_integer(), "read_train_state: '",
+          file.string(), "': malformed training state JSON");
+    TrainState out;
+    out.epoch = meta["epoch"].get<int64_t>();
+    out.step = meta.value("step", int64_t(0));
+    out.extra = meta.value("extra", nlohmann::json::object());
     return out;
 }
 
@@ -194,7 +272,7 @@ nlohmann::json read_config(const std::string& dir) {
         check(j.is_object(), "read_config: '", file.string(), "' must hold a JSON object");
         return j;
     } catch (const nlohmann::json::exception& e) {
-        throw Error(cat("read_config: '", file.string(), "' is not valid JSON: ", e.what()));
+        throw Error(cat("read_config: '", file.string(), "' is not valid JSON: ", printable(e.what())));
     }
 }
 

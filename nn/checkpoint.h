@@ -8,7 +8,8 @@
 //   training_state.safetensors  optional: optimizer buffers per parameter ("exp_avg.<param>", ...)
 //                               and __metadata__ {"attnlab_training_state": JSON string with the
 //                               optimizer type/step/hyper-parameters/groups, default_generator()
-//                               (seed, offset), epoch, step and the app's "extra" JSON}
+//                               (seed, offset), every module's own random state ("module_rng":
+//                               {"blocks.0.attn.attention": [seed, offset, ...]}), epoch, step and the app's "extra" JSON}
 // A model directory for release holds only the first two; evaluation needs nothing else.
 //
 // Saving is atomic as a set: everything is written (and fsynced) into DIR.new/,
@@ -56,6 +57,13 @@ struct TrainState {
 void save_checkpoint(const std::string& dir, const Module& model, const nlohmann::json& config,
                      const Optimizer* optimizer = nullptr, const TrainState& state = {});
 
+// After a kill during save_checkpoint(DIR): finishes the swap (DIR.old + complete DIR.new,
+// no DIR: DIR.new becomes DIR), or rolls it back (DIR.new removed; DIR.old alone becomes
+// DIR again; a DIR.old next to DIR is removed). Returns what it did ("" = nothing to do).
+std::string recover_interrupted_save(const std::string& dir);
+// Deletes the checkpoint DIR and its DIR.new/DIR.old; refuses if any holds other files.
+void remove_checkpoint(const std::string& dir);
+
 // The directory to read: DIR, or DIR.old if a save was interrupted. Throws if neither exists.
 std::string resolve_checkpoint_dir(const std::string& dir);
 
@@ -70,9 +78,14 @@ void load_weights(Module& model, const SafeTensors& st);
 void save_weights(const std::string& path, const Module& model);
 
 // Restores the optimizer (buffers, step, hyper-parameters, group learning
-// rates) and, if restore_rng, default_generator(); returns epoch/step/extra.
-TrainState load_training_state(const std::string& dir, Optimizer& optimizer, bool restore_rng = true);
+// rates) and, if restore_rng, default_generator(); with a model, also every
+// module's own random state (named_random_states(): the generators of redrawing
+// attention variants); returns epoch/step/extra.
+TrainState load_training_state(const std::string& dir, Optimizer& optimizer, bool restore_rng = true,
+                               Module* model = nullptr);
 bool has_training_state(const std::string& dir);
+// epoch/step/extra of DIR's training state, without restoring anything.
+TrainState read_train_state(const std::string& dir);
 
 // config.json as written by save_checkpoint.
 nlohmann::json read_config(const std::string& dir);

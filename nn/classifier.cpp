@@ -1,6 +1,7 @@
 // classifier.cpp — see classifier.h.
 #include "nn/classifier.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "core/autograd.h"
@@ -40,8 +41,15 @@ Classifier load_classifier(const std::string& dir, const AttentionSwap* swap) {
         throw Error(cat(c.dir, "/", kConfigFile, ": bad normalization or class_names: ", e.what()));
     }
     int64_t C = c.model->config.channels, K = c.model->config.num_classes;
-    check(c.normalization.mean.empty() || int64_t(c.normalization.mean.size()) == C, c.dir, "/", kConfigFile,
-          ": normalization has ", c.normalization.mean.size(), " channels, the model ", C);
+    const std::string file = cat(c.dir, "/", kConfigFile);
+    check(c.normalization.mean.empty() || int64_t(c.normalization.mean.size()) == C, file, ": normalization mean has ",
+          c.normalization.mean.size(), " values, the model has ", C, " channels");
+    check(c.normalization.mean.empty() || int64_t(c.normalization.std.size()) == C, file, ": normalization std has ",
+          c.normalization.std.size(), " values, the model has ", C, " channels");
+    for (size_t i = 0; i < c.normalization.mean.size(); ++i)
+        check(std::isfinite(c.normalization.std[i]) && c.normalization.std[i] > 0 && std::isfinite(c.normalization.mean[i]),
+              file, ": normalization of channel ", i, " is mean ", c.normalization.mean[i], ", std ", c.normalization.std[i],
+              "; the std must be > 0 and both finite");
     check(int64_t(c.class_names.size()) == K, c.dir, "/", kConfigFile, ": ", c.class_names.size(),
           " class names for a model with ", K, " classes");
     return c;

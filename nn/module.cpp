@@ -40,6 +40,22 @@ void Module::collect(const std::string& prefix, NamedTensors& out, bool buffers)
     for (const auto& [n, c] : children_) c->collect(prefix + n + ".", out, buffers);
 }
 
+static void collect_random_states(const Module& m, const std::string& path, NamedRandomStates& out) {
+    RandomState own = m.random_state();
+    if (!own.empty()) out.emplace_back(path, std::move(own));
+    for (const auto& [n, c] : m.named_children()) collect_random_states(*c, path.empty() ? n : path + "." + n, out);
+}
+
+NamedRandomStates Module::named_random_states() const {
+    NamedRandomStates out;
+    collect_random_states(*this, "", out);
+    return out;
+}
+
+void Module::set_random_state(const RandomState& state) {
+    check(state.empty(), describe(), ": has no random state to restore, got ", state.size(), " values");
+}
+
 NamedTensors Module::named_parameters() const {
     NamedTensors out;
     collect("", out, false);

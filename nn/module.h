@@ -4,7 +4,9 @@
 // A module registers its tensors and sub-modules by name; names compose into
 // PyTorch-style paths ("blocks.3.attn.qkv.weight") that checkpoints use.
 // Parameters are leaf tensors that require grad; buffers are state that is
-// saved but not trained (e.g. fixed random features). Because a Tensor is a
+// saved but not trained (e.g. fixed random features). Random state that is not
+// a tensor (a layer's own Generator, a redraw counter) is exposed through
+// random_state()/set_random_state() so that training checkpoints resume it exactly. Because a Tensor is a
 // handle, the member variable and the registered entry are the same tensor.
 //
 //   struct Affine : Module {
@@ -24,6 +26,9 @@
 namespace attnlab::nn {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+// A module's non-tensor random state as integers, e.g. {seed, offset, forwards since the last draw}.
+using RandomState = std::vector<uint64_t>;
+using NamedRandomStates = std::vector<std::pair<std::string, RandomState>>;
 
 class Module {
 public:
@@ -33,6 +38,13 @@ public:
     NamedTensors named_parameters() const;  // recursive, registration order
     NamedTensors named_buffers() const;
     std::vector<std::pair<std::string, Module*>> named_children() const;
+    // Every module's non-empty random_state(), by module path ("blocks.0.attn.attention").
+    NamedRandomStates named_random_states() const;
+
+    // This module's own generator state and counters (not its children's); empty = none.
+    virtual RandomState random_state() const { return {}; }
+    // Restores what random_state() returned; throws if `state` has the wrong length.
+    virtual void set_random_state(const RandomState& state);
 
     virtual void train(bool on = true);  // also switches every child
     void eval() { train(false); }

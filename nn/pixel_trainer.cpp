@@ -103,7 +103,7 @@ PixelTrainResult train_pixel_transformer(PixelTransformer& model, const data::Im
         check(saved == cfg.to_json(), "resume: the model options differ from the checkpoint's ",
               (fs::path(last) / kConfigFile).string(), ": ", saved.dump(), " vs ", cfg.to_json().dump());
         load_model_weights(last, model);
-        TrainState st = load_training_state(last, opt);
+        TrainState st = load_training_state(last, opt, true, &model);
         window.sum = st.extra.value("window_sum", 0.0), window.count = st.extra.value("window_count", int64_t(0));
         std::ifstream jl(run / "metrics.jsonl");
         for (std::string line; std::getline(jl, line);) {

@@ -7,10 +7,12 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 
+#include "core/file_kind.h"
 #include "nn/atomic_file.h"
 
 namespace attnlab::nn {
@@ -253,6 +255,8 @@ struct File {
     uint64_t size = 0;
     std::string path;
     explicit File(const std::string& p) : path(p) {
+        std::error_code ec;  // before fopen: opening a FIFO blocks until someone writes to it
+        if (std::filesystem::exists(p, ec)) require_regular_file(p, "safetensors");
         f = std::fopen(p.c_str(), "rb");
         check(f != nullptr, where(p), "cannot open: ", std::strerror(errno));
         struct stat s {};
@@ -311,7 +315,7 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
     f.commit();
 }
 
-SafeTensors safetensors_from_bytes(std::string_view bytes, const std::string& source) {
+SafeTensors safetensors_from_bytes(std::string_view bytes, const std::string& source) try {
     uint64_t size = bytes.size();
     check(size >= 8, where(source), "file is ", size, " bytes, shorter than the 8-byte header length (truncated?)");
     uint64_t n = read_u64_le(bytes.data());
@@ -319,19 +323,25 @@ SafeTensors safetensors_from_bytes(std::string_view bytes, const std::string& so
     Header h = parse_header(bytes.substr(8, size_t(n)), size - 8 - n, size, source);
     const char* data = bytes.data() + 8 + n;
     return materialize(h, source, [&](uint64_t offset, void* dst, size_t len) { std::memcpy(dst, data + offset, len); });
+} catch (const Error& e) {
+    throw Error(printable(e.what()));  // names and JSON excerpts from a corrupt header may be binary
 }
 
-SafeTensors load_safetensors(const std::string& path) {
+SafeTensors load_safetensors(const std::string& path) try {
     File file(path);
     uint64_t n = 0;
     Header h = read_header(file, n);
     return materialize(h, path, [&](uint64_t offset, void* dst, size_t len) { file.read_at(8 + n + offset, dst, len); });
+} catch (const Error& e) {
+    throw Error(printable(e.what()));
 }
 
-Metadata read_safetensors_metadata(const std::string& path) {
+Metadata read_safetensors_metadata(const std::string& path) try {
     File file(path);
     uint64_t n = 0;
     return read_header(file, n).metadata;
+} catch (const Error& e) {
+    throw Error(printable(e.what()));
 }
 
 }  // namespace attnlab::nn

@@ -175,6 +175,8 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset&
         TrainOptions t = o.train;
         t.run_dir = run_dir.string();
         t.resume = has_training_state((run_dir / "last").string()) || fs::exists(run_dir / "last.old");
+        t.overwrite = !t.resume;  // the study's own run directory: leftovers of a run killed before its first checkpoint
+        t.resume_hint = "run the same attention_study command again to continue";
         t.extra_config["study_variant"] = name;
         fs::create_directories(run_dir);
         write_file_atomic(budget_file.string(), key.dump(2) + "\n");

@@ -9,12 +9,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/profiler.h"
 #include "core/rng.h"
 #include "nn/adam.h"
+#include "nn/atomic_file.h"
 #include "nn/checkpoint.h"
 #include "nn/dropout.h"
 #include "nn/grad_clip.h"
@@ -174,6 +176,88 @@ static void check_resume_options(const std::string& dir, const TrainOptions& o) 
     std::printf("warning: resuming %s with changed options:%s\n", dir.c_str(), differences.c_str());
 }
 
+bool weights_are_finite(const Module& model) {
+    auto finite = [](const Tensor& t) {
+        if (t.dtype() != DType::Float32) return true;
+        Tensor c = t.contiguous();
+        const float* p = c.data();
+        for (int64_t i = 0; i < c.numel(); ++i)
+            if (!std::isfinite(p[i])) return false;
+        return true;
+    };
+    for (const auto& [name, t] : model.named_parameters())
+        if (!finite(t)) return false;
+    for (const auto& [name, t] : model.named_buffers())
+        if (!finite(t)) return false;
+    return true;
+}
+
+// What a fresh run would overwrite in its run directory.
+static const char* const kRunOutputs[] = {"last", "best", "last.new", "last.old", "best.new", "best.old",
+                                          "metrics.csv", "metrics.jsonl", "summary.json"};
+
+void Trainer::prepare_run_dir() {
+    const fs::path run(opt_.run_dir);
+    check(!fs::exists(run) || fs::is_directory(run), "run directory '", run.string(),
+          "' exists and is not a directory; choose another --checkpoint");
+    fs::create_directories(run);
+    for (const char* which : {"last", "best"}) {
+        std::string repaired = recover_interrupted_save((run / which).string());
+        if (!repaired.empty()) std::printf("%s (a previous session was killed while saving)\n", repaired.c_str());
+    }
+    if (opt_.resume) return;
+    std::string found;
+    bool has_checkpoint = false;
+    for (const char* name : kRunOutputs)
+        if (fs::exists(fs::symlink_status(run / name))) {
+            found += cat(found.empty() ? "" : ", ", name, fs::is_directory(run / name) ? "/" : "");
+            has_checkpoint |= std::string(name).find('.') == std::string::npos;  // last/ or best/
+        }
+    if (found.empty()) return;
+    if (!opt_.overwrite) {
+        if (has_checkpoint)
+            throw Error(cat("run directory '", run.string(), "' already holds a run (", found,
+                            "): continue it with --resume, choose another --checkpoint directory, or start it "
+                            "again from scratch with --overwrite (deletes them)"));
+        throw Error(cat("'", run.string(), "' already holds ", found, ", which a new run would overwrite: choose another "
+                        "--checkpoint directory, or pass --overwrite to replace them"));
+    }
+    for (const char* which : {"last", "best"}) remove_checkpoint((run / which).string());
+    for (const char* file : {"metrics.csv", "metrics.jsonl", "summary.json"}) {
+        check(!fs::is_directory(run / file), "--overwrite: '", (run / file).string(), "' is a directory; not removing it");
+        fs::remove(run / file);
+    }
+    std::printf("--overwrite: removed %s from %s\n", found.c_str(), run.string().c_str());
+}
+
+std::string Trainer::last_checkpoint() const {
+    fs::path last = fs::path(opt_.run_dir) / "last";
+    if (opt_.run_dir.empty() || !has_training_state(last.string())) return "";
+    TrainState st = read_train_state(last.string());
+    const int64_t batch = st.extra.value("batch_in_epoch", int64_t(0));
+    return batch > 0 ? cat(last.string(), " (epoch ", st.epoch + 1, ", batch ", batch, ")")
+                     : cat(last.string(), " (epoch ", st.epoch, ")");
+}
+
+std::string Trainer::stopped_message() const {
+    if (opt_.run_dir.empty()) return "stopped (no --checkpoint: nothing was saved)";
+    std::string last = last_checkpoint();
+    if (last.empty()) return "stopped without saving; no checkpoint was saved before (this run has no last good checkpoint)";
+    return "stopped without saving. The last good checkpoint is " + last;
+}
+
+// Saves (checkpoints, logs) that fail, e.g. on a full disk, say what is still on disk.
+void Trainer::save_or_explain(const std::function<void()>& save_all) const {
+    try {
+        save_all();
+    } catch (const std::exception& e) {
+        std::string last = last_checkpoint();
+        throw Error(cat(e.what(), "\n", last.empty() ? std::string("no checkpoint of this run is on disk yet")
+                                                       : "the previous checkpoint " + last + " is intact; continue "
+                                                         "from it with --resume once there is room"));
+    }
+}
+
 void Trainer::save(const std::string& which, int64_t epoch, int64_t batch_in_epoch, const nlohmann::json& meters) const {
     if (!writes_files()) return;
     TrainState st;
@@ -275,8 +359,9 @@ Tensor Trainer::parallel_train_step(const data::Batch& batch, double& loss_out, 
     return loss;
 }
 
+// Both logs are replaced atomically: a kill or a full disk leaves the previous ones.
 static void rewrite_metrics(const std::string& run_dir, const std::vector<nlohmann::json>& rows, const std::string& eval_name) {
-    std::ofstream csv(fs::path(run_dir) / "metrics.csv"), jl(fs::path(run_dir) / "metrics.jsonl");
+    std::ostringstream csv, jl;
     csv << "epoch,lr,train_loss,train_acc," << eval_name << "_loss," << eval_name << "_acc,seconds,images_per_sec,peak_rss_mb\n";
     auto field = [](const nlohmann::json& v) { return v.is_null() ? std::string() : v.dump(); };  // not evaluated: empty
     for (const nlohmann::json& r : rows) {
@@ -284,6 +369,8 @@ static void rewrite_metrics(const std::string& run_dir, const std::vector<nlohma
             << "," << field(r["eval_acc"]) << "," << r["seconds"] << "," << r["images_per_sec"] << "," << r["peak_rss_mb"] << "\n";
         jl << r.dump() << "\n";
     }
+    write_file_atomic((fs::path(run_dir) / "metrics.csv").string(), csv.str());
+    write_file_atomic((fs::path(run_dir) / "metrics.jsonl").string(), jl.str());
 }
 
 TrainResult Trainer::fit() {
@@ -297,7 +384,7 @@ TrainResult Trainer::fit() {
     double epoch_seconds_before = 0;
     std::vector<nlohmann::json> rows;
 
-    if (writes_files()) fs::create_directories(opt_.run_dir);
+    if (writes_files()) prepare_run_dir();
     if (opt_.resume) {
         check(!opt_.run_dir.empty(), "resume: no run directory given (--checkpoint DIR)");
         fs::path last_path = fs::path(opt_.run_dir) / "last";
@@ -308,11 +395,20 @@ TrainResult Trainer::fit() {
               "; start without --resume");
         check_resume_options(last, opt_);
         load_model_weights(last, *model_);
-        TrainState st = load_training_state(last, *optimizer_);
+        TrainState st = load_training_state(last, *optimizer_, true, model_.get());
         start_epoch = st.epoch;
         skip_batches = st.extra.value("batch_in_epoch", int64_t(0));
         best_acc_ = st.extra.value("best_eval_acc", 0.0);
         best_epoch_ = st.extra.value("best_epoch", int64_t(0));
+        // best/ is what counts: if its save failed (killed), continue from the best it holds.
+        fs::path best_path = fs::path(opt_.run_dir) / "best";
+        if (has_training_state(best_path.string())) {
+            TrainState best = read_train_state(best_path.string());
+            if (best.epoch <= start_epoch && best.epoch != best_epoch_)
+                best_acc_ = best.extra.value("best_eval_acc", 0.0), best_epoch_ = best.epoch;
+        } else if (best_epoch_ > 0) {
+            best_acc_ = 0, best_epoch_ = 0;  // no best/ on disk: the next evaluation saves one
+        }
         if (st.extra.contains("meters") && st.extra["meters"].is_object()) {
             const auto& m = st.extra["meters"];
             loss_meter.sum = m.value("loss_sum", 0.0), loss_meter.count = m.value("count", int64_t(0));
@@ -349,14 +445,21 @@ TrainResult Trainer::fit() {
         while (true) {
             bool stop_now = any_process((stop_flag_ && stop_flag_->load()) ||
                                         (stop_after_steps > 0 && optimizer_->step_count() >= stop_after_steps));
+            if (stop_now && !weights_are_finite(*model_)) {
+                result.reason = StopReason::NonFiniteLoss;
+                result.message = cat("interrupted at epoch ", epoch + 1, " with non-finite weights; ", stopped_message());
+                break;
+            }
             if (stop_now) {
                 double secs = epoch_seconds_before + std::chrono::duration<double>(Clock::now() - epoch_start).count();
-                save("last", epoch, batch_index,
-                     {{"loss_sum", loss_meter.sum}, {"correct_sum", acc_meter.sum}, {"count", loss_meter.count}, {"seconds", secs}});
+                save_or_explain([&] {
+                    save("last", epoch, batch_index,
+                         {{"loss_sum", loss_meter.sum}, {"correct_sum", acc_meter.sum}, {"count", loss_meter.count}, {"seconds", secs}});
+                });
                 result.reason = StopReason::Interrupted;
                 result.message = cat("interrupted at epoch ", epoch + 1, ", batch ", batch_index, "/", spe,
                                      opt_.run_dir.empty() ? "" : "; checkpoint saved to " + (fs::path(opt_.run_dir) / "last").string() +
-                                                                     " (continue with --resume)");
+                                                                     " (" + opt_.resume_hint + ")");
                 if (tty) std::printf("\n");
                 break;
             }
@@ -392,9 +495,7 @@ TrainResult Trainer::fit() {
             if (!std::isfinite(loss)) {
                 result.reason = StopReason::NonFiniteLoss;
                 result.message = cat("loss is ", std::isnan(loss) ? "NaN" : "infinite", " at epoch ", epoch + 1, ", batch ",
-                                     batch_index + 1, " (step ", step, ", lr ", optimizer_->lr(), "); stopped without ",
-                                     "saving. The last good checkpoint is ",
-                                     opt_.run_dir.empty() ? std::string("(none: no --checkpoint)") : (fs::path(opt_.run_dir) / "last").string(),
+                                     batch_index + 1, " (step ", step, ", lr ", optimizer_->lr(), "); ", stopped_message(),
                                      ". Try a lower --lr, a longer --warmup or --grad-clip 1.");
                 if (tty) std::printf("\n");
                 break;
@@ -433,6 +534,15 @@ TrainResult Trainer::fit() {
             ev = evaluate_eval_set();
             eval_seconds = std::chrono::duration<double>(Clock::now() - eval_start).count();
         }
+        const bool eval_finite = !rec.evaluated || std::isfinite(ev.loss);
+        if (!eval_finite || !weights_are_finite(*model_)) {
+            result.reason = StopReason::NonFiniteLoss;
+            result.message = cat(eval_finite ? std::string("the weights are not finite")
+                                             : cat(eval_name, " loss is ", std::isnan(ev.loss) ? "NaN" : "infinite"),
+                                 " after epoch ", epoch + 1, " (lr ", optimizer_->lr(), "); ", stopped_message(),
+                                 ". Try a lower --lr, a longer --warmup or --grad-clip 1.");
+            break;
+        }
         rec.epoch = epoch + 1;
         rec.lr = optimizer_->lr();
         rec.train_loss = loss_meter.mean();
@@ -448,9 +558,11 @@ TrainResult Trainer::fit() {
         rows.push_back(rec.to_json());
         if (parallel_) parallel_->check_same_weights();
         if (writes_files()) {
-            rewrite_metrics(opt_.run_dir, rows, eval_name);
-            save("last", epoch + 1, 0, nlohmann::json::object());
-            if (improved) save("best", epoch + 1, 0, {});
+            save_or_explain([&] {
+                rewrite_metrics(opt_.run_dir, rows, eval_name);
+                if (improved) save("best", epoch + 1, 0, {});  // best before last: a kill in between re-runs this epoch
+                save("last", epoch + 1, 0, nlohmann::json::object());
+            });
         }
         // ETA = remaining training images at this session's training rate + the remaining
         // evaluations at the last one's duration.
@@ -484,7 +596,7 @@ TrainResult Trainer::fit() {
                                   {"best_eval_acc", best_acc_}, {"best_epoch", best_epoch_}, {"eval_set", eval_name},
                                   {"session_seconds", result.seconds},
                                   {"session_images_per_sec", double(images_this_session) / std::max(result.seconds, 1e-9)}};
-        std::ofstream(fs::path(opt_.run_dir) / "summary.json") << summary.dump(2) << "\n";
+        write_file_atomic((fs::path(opt_.run_dir) / "summary.json").string(), summary.dump(2) + "\n");
     }
     return result;
 }

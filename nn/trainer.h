@@ -8,8 +8,12 @@
 //            grads = backward(loss); clip to --grad-clip; lr = schedule(step); AdamW step
 // After each epoch: evaluate on the eval set (validation split or test set; with
 // eval_every = N only after every N-th epoch and the last), append a row to
-// metrics.csv / metrics.jsonl, save run_dir/last (and run_dir/best when the eval
-// accuracy improved) atomically.
+// metrics.csv / metrics.jsonl, save run_dir/best (when the eval accuracy improved)
+// and run_dir/last atomically. A NaN/Inf training or evaluation loss, or
+// non-finite weights, stop the run without saving: last/ and best/ only ever
+// hold finite weights. A fresh run never overwrites an earlier run's files
+// (TrainOptions::overwrite), and an interrupted checkpoint swap (DIR.new/,
+// DIR.old/ left by a kill) is finished or rolled back before training.
 //
 // Run directory layout:  run_dir/last/  run_dir/best/   (checkpoints: see checkpoint.h)
 //                        run_dir/metrics.csv  run_dir/metrics.jsonl  run_dir/summary.json
@@ -51,6 +55,10 @@ struct TrainOptions {
     int64_t eval_every = 1;       // evaluate after every N-th epoch and after the last; 0 = after the last only
     std::string run_dir;          // where checkpoints and logs go; empty = nothing saved
     bool resume = false;          // continue from run_dir/last
+    // A fresh run (no resume) refuses a run_dir that holds a checkpoint or logs (last/, best/,
+    // metrics.csv, metrics.jsonl, summary.json) unless overwrite, which deletes them first.
+    bool overwrite = false;
+    std::string resume_hint = "continue with --resume";  // how the user continues, in the "interrupted" message
     bool resume_with_changes = false;  // resume even if training options differ from the checkpoint's
     bool progress = true;         // live progress line
     int64_t profile_steps = 0;    // > 0: time this many steps (after 3 warm-up steps), print the per-op table, stop
@@ -74,6 +82,7 @@ struct EpochRecord {
     nlohmann::json to_json() const;
 };
 
+// NonFiniteLoss: a NaN/Inf training or evaluation loss, or non-finite weights.
 enum class StopReason { Finished, Interrupted, NonFiniteLoss };
 
 struct TrainResult {
@@ -114,6 +123,10 @@ public:
     bool evaluates_after(int64_t epoch) const;
 
 private:
+    void prepare_run_dir();  // refuses or clears a used run_dir; repairs interrupted checkpoint swaps
+    std::string stopped_message() const;  // "stopped without saving. The last good checkpoint is ..."
+    std::string last_checkpoint() const;  // "run/last (epoch 3)", or "" if there is none
+    void save_or_explain(const std::function<void()>& save_all) const;
     void save(const std::string& which, int64_t epoch, int64_t batch_in_epoch, const nlohmann::json& meters) const;
     Tensor train_step(const data::Batch& batch, int64_t global_step, double& loss_out, int64_t& correct_out);
     Tensor parallel_train_step(const data::Batch& batch, double& loss_out, int64_t& correct_out);
@@ -135,6 +148,9 @@ private:
     double best_acc_ = 0;
     int64_t best_epoch_ = 0;
 };
+
+// True if every parameter and buffer of `model` is finite.
+bool weights_are_finite(const Module& model);
 
 // Peak resident set size of this process in MB (getrusage).
 double peak_rss_mb();

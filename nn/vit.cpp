@@ -14,7 +14,7 @@ void ViTConfig::validate() const {
           " must divide image_size ", image_size);
     check(dim > 0 && heads > 0 && dim % heads == 0, "ViT config: dim ", dim, " must be divisible by heads ", heads);
     check(depth > 0, "ViT config: depth must be > 0, got ", depth);
-    check(mlp_ratio > 0, "ViT config: mlp_ratio must be > 0, got ", mlp_ratio);
+    check(mlp_ratio > 0 && mlp_ratio <= 64, "ViT config: mlp_ratio must be in (0, 64], got ", mlp_ratio);
     check(dropout >= 0 && dropout < 1, "ViT config: dropout must be in [0, 1), got ", dropout);
     check(drop_path >= 0 && drop_path < 1, "ViT config: drop_path must be in [0, 1), got ", drop_path);
     check(pooling == "cls" || pooling == "mean", "ViT config: pooling must be 'cls' or 'mean', got '", pooling, "'");
@@ -50,14 +50,19 @@ nlohmann::json ViTConfig::to_json() const {
 
 ViTConfig ViTConfig::from_json(const nlohmann::json& j) {
     ViTConfig c;
+    auto integer = [&](const char* key) {  // get<int64_t> would truncate 128.5 to 128
+        const nlohmann::json& v = j.at(key);
+        check(v.is_number_integer(), "ViT config: '", key, "' must be an integer, got ", v.dump());
+        return v.get<int64_t>();
+    };
     try {
-        c.image_size = j.at("image_size").get<int64_t>();
-        c.channels = j.at("channels").get<int64_t>();
-        c.patch_size = j.at("patch_size").get<int64_t>();
-        c.num_classes = j.at("num_classes").get<int64_t>();
-        c.dim = j.at("dim").get<int64_t>();
-        c.depth = j.at("depth").get<int64_t>();
-        c.heads = j.at("heads").get<int64_t>();
+        c.image_size = integer("image_size");
+        c.channels = integer("channels");
+        c.patch_size = integer("patch_size");
+        c.num_classes = integer("num_classes");
+        c.dim = integer("dim");
+        c.depth = integer("depth");
+        c.heads = integer("heads");
         c.mlp_ratio = j.at("mlp_ratio").get<double>();
         c.dropout = j.at("dropout").get<double>();
         c.drop_path = j.at("drop_path").get<double>();

@@ -131,7 +131,9 @@ TEST_CASE("nystrom rejects bad options with the option, the value and what is al
     REQUIRE_THROWS_WITH(attention::make_attention("nystrom", {{"pinv_iterations", int64_t(0)}}, {8, 4, 2}),
                         Catch::Contains("nystrom: option pinv_iterations=0 is invalid"));
     QKV x = random_qkv(1, 2, 6, 4, 1);
-    auto attn = attention::make_attention("nystrom", {{"landmarks", int64_t(8)}}, {6, 4, 2});
+    REQUIRE_THROWS_WITH(attention::make_attention("nystrom", {{"landmarks", int64_t(8)}}, {6, 4, 2}),
+                        Catch::Contains("option landmarks=8 is too large for a sequence of 6 tokens"));
+    auto attn = attention::make_attention("nystrom", {{"landmarks", int64_t(8)}}, {0, 4, 2});  // N unknown when built
     REQUIRE_THROWS_WITH(attn->forward(x.q, x.k, x.v),
                         Catch::Contains("nystrom: option landmarks=8 exceeds the sequence length (6 queries, 6 keys)"));
 }
