@@ -66,7 +66,7 @@ train: build
 	$(BUILD)/apps/vit_train --checkpoint runs/vit-cifar10 --trivial-augment --drop-path 0 $(ARGS)
 
 study: build
-	$(BUILD)/apps/attention_study --out results $(ARGS)
+	$(BUILD)/apps/attention_study --seeds 0,1,2 --out results $(ARGS)
 
 data:
 	@scripts/get_cifar10.sh data

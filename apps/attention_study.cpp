@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <unistd.h>
 
+#include "apps/cli_validators.h"
 #include "attention/registry.h"
 #include "core/core.h"
 #include "core/strings.h"
@@ -83,12 +84,12 @@ int main(int argc, char** argv) {
     app.add_option("--depth", m.depth, "blocks")->check(CLI::Range(1, 64));
     app.add_option("--heads", m.heads, "heads")->check(CLI::Range(1, 64));
     app.add_option("--patch", m.patch_size, "patch size")->check(CLI::IsMember({1, 2, 4, 8, 16, 32}));
-    app.add_option("--mlp-ratio", m.mlp_ratio, "MLP ratio")->check(CLI::Range(0.25, 16.0));
-    app.add_option("--drop-path", m.drop_path, "stochastic depth")->check(CLI::Range(0.0, 0.9));
+    app.add_option("--mlp-ratio", m.mlp_ratio, "MLP ratio")->check(kFinite)->check(CLI::Range(0.25, 16.0));
+    app.add_option("--drop-path", m.drop_path, "stochastic depth")->check(kFinite)->check(CLI::Range(0.0, 0.9));
     app.add_option("--epochs", t.epochs, "epochs per variant")->check(CLI::Range(1, 10000));
     app.add_option("--batch", t.batch_size, "batch size")->check(CLI::Range(1, 4096));
-    app.add_option("--lr", t.lr, "peak learning rate")->check(CLI::Range(1e-7, 10.0));
-    app.add_option("--warmup", t.warmup_epochs, "warmup epochs")->check(CLI::Range(0.0, 1000.0));
+    app.add_option("--lr", t.lr, "peak learning rate")->check(kFinite)->check(CLI::Range(1e-7, 10.0));
+    app.add_option("--warmup", t.warmup_epochs, "warmup epochs")->check(kFinite)->check(CLI::Range(0.0, 1000.0));
     auto* seeds_opt = app.add_option("--seeds", seeds_spec, "seeds, each a whole study in OUT/seed<s>/ (every variant trains with the same seed); the report aggregates them");
     app.add_option("--seed", seeds_spec, "one seed: the same as --seeds N")->excludes(seeds_opt);
     app.add_flag("--report-only", study.report_only, "train nothing: write the report of the finished runs");

@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <unistd.h>
 
+#include "apps/cli_validators.h"
 #include "attention/registry.h"
 #include "core/core.h"
 #include "datasets/cifar.h"
@@ -40,14 +41,6 @@ static void on_signal(int) {
     [[maybe_unused]] ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
 }
 
-// CLI::Range lets NaN through (every comparison with NaN is false): reject non-finite numbers first.
-static const CLI::Validator kFinite(
-    [](std::string& text) {
-        char* end = nullptr;
-        double v = std::strtod(text.c_str(), &end);
-        return end != text.c_str() && std::isfinite(v) ? std::string() : "'" + text + "' is not a finite number";
-    },
-    "FINITE");
 
 static std::string augment_name(const nn::TrainOptions& t) {
     std::string name = t.augment ? "crop+flip" : "";

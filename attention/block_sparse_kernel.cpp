@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "attention/block_sparse.h"
+#include "attention/head_rows.h"
 #include "core/autograd.h"
 #include "core/fastmath.h"
 #include "core/ops.h"
@@ -69,16 +70,6 @@ void add_bias(const Block& blk, int64_t np, float* ST) {
         for (int64_t c = 0; c < blk.nk; ++c) ST[c * np + r] += blk.bias[r * blk.nk + c];
 }
 
-// Rows of one head of a [B, H, N, D] tensor with unit stride in D.
-struct HeadRows {
-    float* base;
-    int64_t H, stride_b, stride_h, row;
-    explicit HeadRows(const Tensor& t)
-        : base(t.data()), H(t.size(1)), stride_b(t.strides()[0]), stride_h(t.strides()[1]), row(t.strides()[2]) {}
-    float* at(int64_t bh, int64_t i) const { return base + (bh / H) * stride_b + (bh % H) * stride_h + i * row; }
-};
-
-Tensor unit_last_stride(const Tensor& t) { return t.strides().back() == 1 ? t : contiguous(t); }
 
 // rows [n, D] <- the given token rows of a head; or, transposed, [D, n].
 void gather(const HeadRows& X, int64_t bh, const int64_t* rows, int64_t n, int64_t D, float* out, bool transposed) {

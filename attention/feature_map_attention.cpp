@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "attention/head_rows.h"
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/parallel.h"
@@ -17,16 +18,6 @@ namespace {
 
 constexpr int64_t kChunk = 64;  // C rows per chunk
 
-// Rows of one head of a [B, H, N, X] tensor with unit stride in X.
-struct HeadRows {
-    float* base;
-    int64_t H, stride_b, stride_h, row;
-    explicit HeadRows(const Tensor& t)
-        : base(t.data()), H(t.size(1)), stride_b(t.strides()[0]), stride_h(t.strides()[1]), row(t.strides()[2]) {}
-    float* at(int64_t bh, int64_t i) const { return base + (bh / H) * stride_b + (bh % H) * stride_h + i * row; }
-};
-
-Tensor unit_last_stride(const Tensor& t) { return t.strides().back() == 1 ? t : contiguous(t); }
 
 // Sizes of one call: M features, E = Dv + 1 extended value columns.
 struct Dims {

@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 
+from study_speed import cpu_model  # the same machine description as the speed tables
+
 # (variant, options, random draws?) — the swaps asked for by the study.
 SWAPS = (
     [("softmax", [], False)]
@@ -33,17 +35,6 @@ SWAPS = (
     + [("longformer", [f"window={w}"], False) for w in (8, 16, 32)]
     + [("bigbird", [], True), ("sparse_strided", [], False), ("sparse_fixed", [], False), ("linear_elu", [], False)]
 )
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def evaluate(args, variant, options, seed):

@@ -87,6 +87,22 @@ TEST_CASE("attention_study rejects bad variants and options before it loads any 
     REQUIRE_FALSE(fs::exists(dir.file("out")));
 }
 
+TEST_CASE("attention_study rejects bad seeds and non-finite numbers before it loads any data", "[apps][errors]") {
+    TempDir dir;
+    std::string base = "attention_study --data " + dir.file("nowhere") + " --out " + dir.file("out") + " ";
+    require_errors(base, {
+        {"--seeds -1", "'-1' is not a seed (a non-negative integer below 2^64)"},
+        {"--seeds 0,,1", "'' is not a seed"},
+        {"--seeds 0,1x", "'1x' is not a seed"},
+        {"--seeds 0,1,0", "seed 0 is listed twice"},
+        {"--seeds 99999999999999999999", "is not a seed"},
+        {"--seed 1 --seeds 2", "excludes"},
+        {"--lr nan", "'nan' is not a finite number"},
+        {"--drop-path inf", "'inf' is not a finite number"},
+    }, "data_batch_1.bin");
+    REQUIRE_FALSE(fs::exists(dir.file("out")));
+}
+
 TEST_CASE("vit_train stopped like Ctrl-C and resumed ends with the same metrics as an uninterrupted run", "[apps][train]") {
     TempDir dir;
     write_synthetic_cifar(dir.file("data"), 16, 32);  // 80 training images: 5 batches of 16

@@ -1,0 +1,22 @@
+// head_rows.h — raw row access into one head of a [B, H, N, X] tensor, for the
+// fused attention kernels (block_sparse_kernel.cpp, feature_map_attention.cpp)
+// that walk rows themselves instead of going through ops.
+#pragma once
+#include "core/ops.h"
+#include "core/tensor.h"
+
+namespace attnlab::attention {
+
+// Rows of one head of a [B, H, N, X] tensor with unit stride in X; head bh = b·H + h.
+struct HeadRows {
+    float* base;
+    int64_t H, stride_b, stride_h, row;
+    explicit HeadRows(const Tensor& t)
+        : base(t.data()), H(t.size(1)), stride_b(t.strides()[0]), stride_h(t.strides()[1]), row(t.strides()[2]) {}
+    float* at(int64_t bh, int64_t i) const { return base + (bh / H) * stride_b + (bh % H) * stride_h + i * row; }
+};
+
+// t itself when its last dimension has unit stride, else a contiguous copy.
+inline Tensor unit_last_stride(const Tensor& t) { return t.strides().back() == 1 ? t : contiguous(t); }
+
+}  // namespace attnlab::attention
