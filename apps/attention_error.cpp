@@ -97,7 +97,7 @@ struct Curve {
 void write_plots(const fs::path& out, const std::vector<Series>& series, const std::map<std::string, std::vector<Curve>>& curves) {
     const fs::path gp = out / "approximation.gp", data = out / "approximation_curves.dat";
     std::ofstream d(data), f(gp);
-    f << "set terminal pngcairo size 1100,650 noenhanced\nset key outside right\nset grid\n"
+    f << "set terminal pngcairo size 1000,800 noenhanced\nset key below\nset grid\n"
          "set logscale xy 2\nset format y '%g'\nset ylabel 'relative error vs exact softmax'\n"
          "set xlabel 'budget (the option in brackets)'\n";
     int block = 0;
@@ -106,7 +106,7 @@ void write_plots(const fs::path& out, const std::vector<Series>& series, const s
         if (s.budget.empty() || done.count(s.family)) continue;
         done.insert(s.family);
         f << "set output '" << (out / ("approximation_" + s.family + ".png")).string() << "'\nset title '" << s.family
-          << ": solid = q, k, v of the trained model (mean over blocks), dashed = random q, k, v'\nplot ";
+          << ": solid = trained model's q, k, v (mean over blocks), dashed = random q, k, v'\nplot ";
         int i = 0;
         for (const Curve& c : curves.at(s.family)) {
             for (const auto& [x, y] : c.points) d << x << " " << y << "\n";

@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
     train->add_option("--out", out_dir, "run directory: last/ checkpoint, metrics.jsonl, summary.json "
                                         "(default: runs/pixel-<dataset>-<attention>)")->group("Run");
     train->add_flag("--resume", topt.resume, "continue from <out>/last")->group("Run");
+    train->add_flag("--overwrite", topt.overwrite, "start again from scratch in an <out> that holds a run (deletes its checkpoint and logs)")->group("Run");
     train->add_option("--log-every", topt.log_every, "steps per printed line / metrics row")->check(CLI::Range(int64_t(1), int64_t(1000000)))->group("Run");
     train->add_option("--checkpoint-every", topt.checkpoint_every, "steps between checkpoints")->check(CLI::Range(int64_t(1), int64_t(100000000)))->group("Run");
     train->add_flag("--no-progress", no_progress, "no live progress line")->group("Run");

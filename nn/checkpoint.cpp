@@ -309,4 +309,42 @@ std::shared_ptr<VisionTransformer> load_vit(const std::string& dir, const Attent
     return vit;
 }
 
+// What a fresh run would overwrite in its run directory.
+static const char* const kRunOutputs[] = {"last", "best", "last.new", "last.old", "best.new", "best.old",
+                                          "metrics.csv", "metrics.jsonl", "summary.json"};
+
+void prepare_run_directory(const std::string& run_dir, bool resume, bool overwrite) {
+    const fs::path run(run_dir);
+    check(!fs::exists(run) || fs::is_directory(run), "run directory '", run.string(),
+          "' exists and is not a directory; choose another --checkpoint");
+    fs::create_directories(run);
+    for (const char* which : {"last", "best"}) {
+        std::string repaired = recover_interrupted_save((run / which).string());
+        if (!repaired.empty()) std::printf("%s (a previous session was killed while saving)\n", repaired.c_str());
+    }
+    if (resume) return;
+    std::string found;
+    bool has_checkpoint = false;
+    for (const char* name : kRunOutputs)
+        if (fs::exists(fs::symlink_status(run / name))) {
+            found += cat(found.empty() ? "" : ", ", name, fs::is_directory(run / name) ? "/" : "");
+            has_checkpoint |= std::string(name).find('.') == std::string::npos;  // last/ or best/
+        }
+    if (found.empty()) return;
+    if (!overwrite) {
+        if (has_checkpoint)
+            throw Error(cat("run directory '", run.string(), "' already holds a run (", found,
+                            "): continue it with --resume, choose another --checkpoint directory, or start it "
+                            "again from scratch with --overwrite (deletes them)"));
+        throw Error(cat("'", run.string(), "' already holds ", found, ", which a new run would overwrite: choose another "
+                        "--checkpoint directory, or pass --overwrite to replace them"));
+    }
+    for (const char* which : {"last", "best"}) remove_checkpoint((run / which).string());
+    for (const char* file : {"metrics.csv", "metrics.jsonl", "summary.json"}) {
+        check(!fs::is_directory(run / file), "--overwrite: '", (run / file).string(), "' is a directory; not removing it");
+        fs::remove(run / file);
+    }
+    std::printf("--overwrite: removed %s from %s\n", found.c_str(), run.string().c_str());
+}
+
 }  // namespace attnlab::nn

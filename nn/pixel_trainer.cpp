@@ -94,7 +94,7 @@ PixelTrainResult train_pixel_transformer(PixelTransformer& model, const data::Im
         for (const nlohmann::json& r : rows) jl << r.dump() << "\n";
     };
 
-    if (!o.run_dir.empty()) fs::create_directories(run);
+    if (!o.run_dir.empty()) prepare_run_directory(o.run_dir, o.resume, o.overwrite);
     if (o.resume) {
         check(!o.run_dir.empty(), "resume: no run directory given");
         check(has_training_state(last), "resume: no checkpoint with training state in ", last, "; start without --resume");

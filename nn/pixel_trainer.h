@@ -42,6 +42,7 @@ struct PixelTrainOptions {
     int64_t checkpoint_every = 500;  // steps; the last step always saves
     std::string run_dir;         // empty = nothing saved
     bool resume = false;         // continue from run_dir/last
+    bool overwrite = false;      // a fresh run may replace a run already in run_dir
     bool progress = true;        // live progress line (when stdout is a terminal)
     int64_t stop_after_steps = 0;  // behave as if interrupted after this many steps in total (tests); 0 = off
     nlohmann::json extra_config = nlohmann::json::object();  // saved in config.json "extra" (dataset, ...)

@@ -73,6 +73,7 @@ TEST_CASE("block-sparse variants: the fused op equals the composed reference, ou
         for (int64_t N : {1, 17, 100}) {
             for (Variant var : sparse_variants()) {
                 if (var.name == "reformer") continue;
+                if (N == 1) var.opts = {};  // one token: the options above exceed it (rejected), the defaults adapt
                 var.opts.set("causal", causal);
                 INFO(var.name << " N=" << N << " causal=" << causal);
                 auto attn = attention::make_attention(var.name, var.opts, {N, 8, 2});

@@ -121,6 +121,15 @@ TEST_CASE("pixel_generate train, eval, sample and bench work end to end on tiny 
     REQUIRE(bpd > 0);
     REQUIRE(bpd < 8.5);
     REQUIRE(fs::exists(run_dir + "/last/model.safetensors"));
+    // The same command again, without --resume: refused, the finished run left as it was.
+    const auto stamp = fs::last_write_time(run_dir + "/summary.json");
+    RunResult again = run("train --dataset mnist --data " + dir.file("mnist") + " --attention linear_elu --steps 6" + kTiny +
+                          " --log-every 3 --out " + run_dir);
+    INFO(again.output);
+    REQUIRE(again.exit_code != 0);
+    REQUIRE_THAT(again.output, Catch::Contains("already holds a run") && Catch::Contains("--resume") &&
+                                   Catch::Contains("--overwrite"));
+    REQUIRE(fs::last_write_time(run_dir + "/summary.json") == stamp);
 
     RunResult e = run("eval --threads 1 --checkpoint " + run_dir);  // dataset and directory from the checkpoint
     INFO(e.output);

@@ -47,7 +47,7 @@ static nn::TrainResult train_tiny(const nn::ViTConfig& cfg, const nn::TrainOptio
     return trainer.fit();
 }
 
-TEST_CASE("a fresh run refuses a directory holding a run and names it; --overwrite starts it again", "[train][errors]") {
+TEST_CASE("a fresh run refuses a directory holding a run and names it, --overwrite starts it again", "[train][errors]") {
     data::ImageDataset train = synthetic_images(16, 1, 10, 16), eval = synthetic_images(8, 2, 10, 16);
     TempDir dir;
     nn::TrainOptions t = tiny_training(dir.file("run"));
@@ -139,7 +139,7 @@ static void poison(nn::VisionTransformer& vit) {
     w.data()[0] = std::numeric_limits<float>::quiet_NaN();
 }
 
-TEST_CASE("non-finite weights or evaluation loss stop the run; last/ and best/ keep the last finite epoch", "[train][errors]") {
+TEST_CASE("non-finite weights or evaluation loss stop the run, last/ and best/ keep the last finite epoch", "[train][errors]") {
     data::ImageDataset train = synthetic_images(16, 1, 10, 16), eval = synthetic_images(8, 2, 10, 16);  // 2 steps per epoch
     TempDir dir;
     nn::TrainOptions t = tiny_training(dir.file("run"));
