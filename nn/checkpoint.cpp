@@ -317,6 +317,9 @@ void prepare_run_directory(const std::string& run_dir, bool resume, bool overwri
     const fs::path run(run_dir);
     check(!fs::exists(run) || fs::is_directory(run), "run directory '", run.string(),
           "' exists and is not a directory; choose another --checkpoint");
+    // A model directory (a checkpoint itself, like models/vit-cifar10) is never trained into.
+    check(!fs::exists(run / kModelFile), "'", run.string(), "' is a model checkpoint (it holds ", kModelFile,
+          "), not a run directory: choose another --checkpoint (a run keeps its checkpoints in last/ and best/)");
     fs::create_directories(run);
     for (const char* which : {"last", "best"}) {
         std::string repaired = recover_interrupted_save((run / which).string());

@@ -106,7 +106,8 @@ std::shared_ptr<VisionTransformer> load_vit(const std::string& dir, const Attent
 // Makes run_dir ready for a training run: creates it, finishes or rolls back an
 // interrupted save of last/ and best/, and, for a fresh run (not resume), refuses a
 // directory that already holds a run's checkpoints or logs (naming them, suggesting
-// --resume or --overwrite) unless overwrite, which removes exactly those.
+// --resume or --overwrite) unless overwrite, which removes exactly those. A directory
+// that is itself a checkpoint (holds model.safetensors) is always refused.
 void prepare_run_directory(const std::string& run_dir, bool resume, bool overwrite);
 
 }  // namespace attnlab::nn

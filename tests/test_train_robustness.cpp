@@ -74,6 +74,22 @@ TEST_CASE("a fresh run refuses a directory holding a run and names it, --overwri
     REQUIRE(summary["epochs_done"] == 2);
 }
 
+TEST_CASE("a model checkpoint directory is never trained into, not even with --overwrite", "[train][errors]") {
+    data::ImageDataset train = synthetic_images(16, 1, 10, 16), eval = synthetic_images(8, 2, 10, 16);
+    TempDir dir;
+    write_bytes(dir.file("model/model.safetensors"), {1, 2, 3});  // like models/vit-cifar10
+    nn::TrainOptions t = tiny_training(dir.file("model"));
+    t.epochs = 1;
+    for (bool overwrite : {false, true}) {
+        t.overwrite = overwrite;
+        REQUIRE_THROWS_WITH(train_tiny(tiny_vit(), t, train, eval),
+                            Catch::Contains("is a model checkpoint") && Catch::Contains("choose another --checkpoint"));
+    }
+    REQUIRE_FALSE(fs::exists(dir.file("model/last")));
+    REQUIRE_FALSE(fs::exists(dir.file("model/summary.json")));
+    REQUIRE(file_bytes(dir.file("model/model.safetensors")) == std::string("\x01\x02\x03"));
+}
+
 TEST_CASE("a fresh run never overwrites metrics or a summary that are not its own", "[train][errors]") {
     data::ImageDataset train = synthetic_images(16, 1, 10, 16), eval = synthetic_images(8, 2, 10, 16);
     TempDir dir;
