@@ -14,8 +14,8 @@
 #include <initializer_list>
 
 #include "attention/options.h"
-#include "core/rng.h"
-#include "nn/module.h"
+#include "core/util/rng.h"
+#include "core/module/module.h"
 
 namespace attnlab::attention {
 

@@ -5,9 +5,9 @@
 #include <functional>
 #include <map>
 
-#include "attention/block_sparse.h"
+#include "attention/sparse/block_sparse.h"
 #include "attention/registry.h"
-#include "core/error.h"
+#include "core/util/error.h"
 
 namespace attnlab::attention {
 

@@ -2,8 +2,8 @@
 // fused attention kernels (block_sparse_kernel.cpp, feature_map_attention.cpp)
 // that walk rows themselves instead of going through ops.
 #pragma once
-#include "core/ops.h"
-#include "core/tensor.h"
+#include "core/ops/ops.h"
+#include "core/tensor/tensor.h"
 
 namespace attnlab::attention {
 

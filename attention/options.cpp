@@ -3,7 +3,7 @@
 
 #include <sstream>
 
-#include "core/error.h"
+#include "core/util/error.h"
 
 namespace attnlab::attention {
 

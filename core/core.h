@@ -1,10 +1,10 @@
 // core.h — everything of attnlab's core in one include: tensors, ops, autograd,
 // random numbers, threads, BLAS and gradient checking.
 #pragma once
-#include "core/autograd.h"
-#include "core/blas.h"
-#include "core/gradcheck.h"
-#include "core/ops.h"
-#include "core/parallel.h"
-#include "core/rng.h"
-#include "core/tensor.h"
+#include "core/autograd/autograd.h"
+#include "core/kernels/blas.h"
+#include "core/autograd/gradcheck.h"
+#include "core/ops/ops.h"
+#include "core/kernels/parallel.h"
+#include "core/util/rng.h"
+#include "core/tensor/tensor.h"

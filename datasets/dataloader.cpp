@@ -5,8 +5,8 @@
 
 #include <algorithm>
 
-#include "core/error.h"
-#include "core/rng.h"
+#include "core/util/error.h"
+#include "core/util/rng.h"
 
 namespace attnlab::data {
 

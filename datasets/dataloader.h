@@ -28,9 +28,9 @@
 #include <thread>
 #include <vector>
 
-#include "core/tensor.h"
+#include "core/tensor/tensor.h"
 #include "datasets/image_dataset.h"
-#include "datasets/transforms.h"
+#include "datasets/augment/transforms.h"
 
 namespace attnlab::data {
 

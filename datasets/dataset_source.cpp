@@ -5,9 +5,9 @@
 #include <cmath>
 #include <filesystem>
 
-#include "core/error.h"
-#include "datasets/idx.h"
-#include "datasets/image_folder.h"
+#include "core/util/error.h"
+#include "datasets/formats/idx.h"
+#include "datasets/formats/image_folder.h"
 
 namespace attnlab::data {
 

@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "datasets/cifar.h"
+#include "datasets/formats/cifar.h"
 #include "datasets/image_dataset.h"
-#include "datasets/transforms.h"
+#include "datasets/augment/transforms.h"
 
 namespace attnlab::data {
 

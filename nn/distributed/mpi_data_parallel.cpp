@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/autograd.h"
-#include "core/error.h"
-#include "core/tensor.h"
+#include "core/autograd/autograd.h"
+#include "core/util/error.h"
+#include "core/tensor/tensor.h"
 
 namespace attnlab::distributed {
 

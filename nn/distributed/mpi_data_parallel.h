@@ -3,7 +3,7 @@
 //
 // Buckets: the parameters in reverse registration order (about the order in
 // which backward finishes them), cut into groups of about bucket_bytes. When
-// autograd reports the last gradient of a bucket ready (core/autograd.h:
+// autograd reports the last gradient of a bucket ready (core/autograd/autograd.h:
 // set_grad_ready_hook), the bucket is packed as share · g into its buffer and
 // MPI_Iallreduce(SUM) starts on it while backward goes on with earlier layers.
 // end_backward() starts any bucket not yet started, waits for all and unpacks.
@@ -21,8 +21,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "nn/data_parallel.h"
-#include "nn/module.h"
+#include "nn/train/data_parallel.h"
+#include "core/module/module.h"
 
 namespace attnlab::distributed {
 

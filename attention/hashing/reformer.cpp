@@ -1,0 +1,244 @@
+// reformer.cpp — see reformer.h. The integer work (hashing, sorting, which sorted slot sees
+// which) runs without gradients in plain loops; the float work is the fused block-sparse op,
+// or (reference) differentiable ops on rows gathered from the flattened [B·H·N, D] tensors,
+// so that its backward is their composition.
+#include "attention/hashing/reformer.h"
+
+#include <cmath>
+#include <limits>
+
+#include "attention/sparse/block_sparse.h"
+#include "core/autograd/autograd.h"
+#include "core/ops/ops.h"
+#include "core/kernels/parallel.h"
+
+namespace attnlab::attention {
+
+namespace {
+
+// The hash rounds of one (batch, head): every round's sorted order and who attends to whom.
+struct Rounds {
+    int64_t nh, N, m;
+    const int32_t* bucket;       // [nh, N]
+    std::vector<int64_t> order;  // [nh, N]: the token at sorted position p of round r
+    std::vector<int64_t> pos;    // [nh, N]: the sorted position of token i in round r
+    std::vector<uint8_t> alone;  // [nh, N]: no other token of i's bucket in i's chunk or the one before
+
+    Rounds(const int32_t* bucket_, int64_t nh_, int64_t N_, int64_t m_, int64_t nbuckets)
+        : nh(nh_), N(N_), m(m_), bucket(bucket_), order(size_t(nh * N)), pos(size_t(nh * N)), alone(size_t(nh * N)) {
+        std::vector<int64_t> start(size_t(nbuckets) + 1);
+        for (int64_t r = 0; r < nh; ++r) {
+            const int32_t* h = bucket + r * N;
+            int64_t* ord = order.data() + r * N;
+            std::fill(start.begin(), start.end(), 0);  // counting sort by bucket; stable, so by position within one
+            for (int64_t i = 0; i < N; ++i) ++start[size_t(h[i]) + 1];
+            for (int64_t b = 0; b < nbuckets; ++b) start[size_t(b) + 1] += start[size_t(b)];
+            for (int64_t i = 0; i < N; ++i) ord[start[size_t(h[i])]++] = i;
+            for (int64_t p = 0; p < N; ++p) pos[size_t(r * N + ord[p])] = p;
+            // A bucket is a run of sorted positions and i's keys are the window [(c−1)m, (c+1)m), so
+            // some other token of its bucket is a key exactly when a neighbour p ± 1 is one.
+            for (int64_t p = 0; p < N; ++p) {
+                int64_t lo = (p / m - 1) * m, hi = (p / m + 1) * m;
+                bool before = p - 1 >= lo && p - 1 >= 0 && h[ord[p - 1]] == h[ord[p]];
+                bool after = p + 1 < hi && p + 1 < N && h[ord[p + 1]] == h[ord[p]];
+                alone[size_t(r * N + ord[p])] = !before && !after;
+            }
+        }
+    }
+
+    // Query i attends to key j in round r.
+    bool attends(int64_t r, int64_t i, int64_t j) const {
+        if (i == j) return alone[size_t(r * N + i)];
+        if (bucket[r * N + i] != bucket[r * N + j]) return false;
+        int64_t ci = pos[size_t(r * N + i)] / m, cj = pos[size_t(r * N + j)] / m;
+        return cj == ci || cj == ci - 1;
+    }
+    // In how many rounds query i attends to key j.
+    int64_t count(int64_t i, int64_t j) const {
+        int64_t c = 0;
+        for (int64_t r = 0; r < nh; ++r) c += attends(r, i, j);
+        return c;
+    }
+};
+
+// The fused path's blocks of one head: per round r and chunk c (block r·nc + c), the chunk's m
+// query slots (sorted positions c·m …; past N: padding) against the 2m key slots of chunks c − 1
+// and c, with the mask and −log c_ij bias of the composed path below.
+HeadBlocks chunk_blocks(const Rounds& R, int64_t nc) {
+    const int64_t nh = R.nh, N = R.N, m = R.m;
+    HeadBlocks h;
+    h.nq = m, h.nk = 2 * m;
+    const size_t blocks = size_t(nh * nc);
+    h.queries.resize(blocks * size_t(m)), h.live.resize(blocks * size_t(m)), h.keys.resize(blocks * size_t(2 * m));
+    h.blocked.resize(blocks * size_t(2 * m * m)), h.bias.resize(blocks * size_t(2 * m * m));
+    for (int64_t r = 0; r < nh; ++r) {
+        const int64_t* ord = R.order.data() + r * N;
+        for (int64_t c = 0; c < nc; ++c) {
+            const int64_t b = r * nc + c;
+            for (int64_t s = 0; s < 2 * m; ++s) {
+                const int64_t kp = (c - 1) * m + s;  // sorted position of key slot s
+                h.keys[size_t(b * 2 * m + s)] = kp >= 0 && kp < N ? ord[kp] : ord[c * m];
+            }
+            for (int64_t a = 0; a < m; ++a) {
+                const int64_t p = c * m + a, slot = b * m + a;
+                h.live[size_t(slot)] = p < N;
+                h.queries[size_t(slot)] = p < N ? ord[p] : ord[c * m];
+                for (int64_t s = 0; s < 2 * m; ++s) {
+                    const int64_t kp = (c - 1) * m + s;
+                    const bool seen = p < N && kp >= 0 && kp < N && R.attends(r, ord[p], ord[kp]);
+                    h.blocked[size_t(slot * 2 * m + s)] = !seen;
+                    h.bias[size_t(slot * 2 * m + s)] = seen && nh > 1 ? -std::log(float(R.count(ord[p], ord[kp]))) : 0.f;
+                }
+            }
+        }
+    }
+    return h;
+}
+
+// logsumexp over the last dim, keepdim: the normalizer z of softmax(s) = exp(s − z).
+Tensor logsumexp_last(const Tensor& s) {
+    Tensor mx = max(s, -1, true).detach();  // every row has a finite entry
+    return log(sum(exp(s - mx), {-1}, true)) + mx;
+}
+
+uint64_t seed_from(int64_t seed) {
+    return seed >= 0 ? uint64_t(seed) : uint64_t(default_generator().randint(int64_t(1) << 62));
+}
+
+}  // namespace
+
+ReformerAttention::ReformerAttention(const Options& opts, const AttentionContext& ctx)
+    : buckets(opts.get_int("buckets")),
+      n_hashes(opts.get_int("n_hashes")),
+      chunk(opts.get_int("chunk")),
+      redraw(opts.get_bool("redraw")),
+      gen_(seed_from(opts.get_int("seed"))) {
+    check(buckets == 1 || (buckets >= 2 && buckets % 2 == 0), "reformer: buckets must be 1 or an even number ≥ 2 "
+          "(argmax over [xR; −xR]), got ", buckets);
+    check(n_hashes >= 1, "reformer: n_hashes must be ≥ 1, got ", n_hashes);
+    check(chunk >= 1, "reformer: chunk must be ≥ 1, got ", chunk);
+    rotations = register_buffer("rotations", Tensor::zeros({n_hashes, 0, buckets / 2}));
+    if (ctx.head_dim > 0) draw_rotations(ctx.head_dim);
+}
+
+std::string ReformerAttention::describe() const {
+    return cat("ReformerAttention(buckets=", buckets, ", n_hashes=", n_hashes, ", chunk=", chunk, ")");
+}
+
+void ReformerAttention::draw_rotations(int64_t D) {
+    rotations = Tensor::randn({n_hashes, D, buckets / 2}, gen_);
+    set_buffer("rotations", rotations);
+}
+
+std::vector<int32_t> ReformerAttention::hash(const Tensor& q) {
+    const int64_t BH = q.size(0) * q.size(1), N = q.size(2), D = q.size(3), half = buckets / 2;
+    std::vector<int32_t> bucket(size_t(BH * n_hashes * N), 0);
+    if (buckets == 1) return bucket;
+    NoGradGuard no_grad;
+    Tensor R = reshape(permute(rotations, {1, 0, 2}), {D, n_hashes * half});  // every round side by side
+    Tensor xr = contiguous(matmul(reshape(q.detach(), {BH * N, D}), R));       // [B·H·N, n_h·b/2]
+    const float* px = xr.data();
+    parallel_for(0, BH, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t bh = lo; bh < hi; ++bh)
+            for (int64_t i = 0; i < N; ++i)
+                for (int64_t r = 0; r < n_hashes; ++r) {
+                    const float* x = px + (bh * N + i) * n_hashes * half + r * half;
+                    float best = -std::numeric_limits<float>::infinity();
+                    int32_t arg = 0;  // argmax over [xR ; −xR], first maximum wins
+                    for (int64_t c = 0; c < half; ++c)
+                        if (x[c] > best) best = x[c], arg = int32_t(c);
+                    for (int64_t c = 0; c < half; ++c)
+                        if (-x[c] > best) best = -x[c], arg = int32_t(half + c);
+                    bucket[size_t((bh * n_hashes + r) * N + i)] = arg;
+                }
+    });
+    return bucket;
+}
+
+Tensor ReformerAttention::blocked_mask(const Tensor& q) {
+    const int64_t B = q.size(0), H = q.size(1), N = q.size(2), m = std::min(chunk, N);
+    check(rotations.size(1) == q.size(3), "reformer: rotations drawn for head dim ", rotations.size(1), ", got q ",
+          to_string(q.shape()));
+    std::vector<int32_t> bucket = hash(q);
+    std::vector<bool> blocked(size_t(B * H * N * N), true);
+    for (int64_t bh = 0; bh < B * H; ++bh) {
+        Rounds rounds(bucket.data() + bh * n_hashes * N, n_hashes, N, m, buckets);
+        for (int64_t i = 0; i < N; ++i)
+            for (int64_t j = 0; j < N; ++j) blocked[size_t((bh * N + i) * N + j)] = rounds.count(i, j) == 0;
+    }
+    return Tensor::from_bools(blocked, {B, H, N, N});
+}
+
+Tensor ReformerAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {
+    check_qkv("reformer attention", q, k, v);
+    const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3), BH = B * H, nh = n_hashes;
+    check(k.size(2) == N, "reformer attention: self-attention only (shared QK), got ", N, " queries and ", k.size(2),
+          " keys");
+    check(rotations.size(1) == D || rotations.size(1) == 0, "reformer: rotations drawn for head dim ",
+          rotations.size(1), ", got q ", to_string(q.shape()));
+    if (rotations.size(1) == 0 || (redraw && is_training())) draw_rotations(D);
+    const int64_t m = std::min(chunk, N), nc = (N + m - 1) / m;
+
+    // Which rows to gather, and the bias on every (query slot, key slot) score: −log c_ij where
+    // attended, −inf elsewhere. Key slots 0..m−1 are the previous chunk, m..2m−1 the own chunk.
+    std::vector<int32_t> bucket = hash(q);
+    if (!reference) {  // the fused block-sparse op: one online softmax over every round's chunks
+        auto heads = std::make_shared<std::vector<HeadBlocks>>(size_t(BH));
+        parallel_for(0, BH, 1, [&](int64_t lo, int64_t hi) {
+            for (int64_t bh = lo; bh < hi; ++bh)
+                (*heads)[size_t(bh)] = chunk_blocks(Rounds(bucket.data() + bh * nh * N, nh, N, m, buckets), nc);
+        });
+        Tensor keys = q * rsqrt(sum(q * q, {-1}, true) + 1e-12f);  // shared QK: unit queries
+        return sparse_attention(q, keys, v, heads);
+    }
+    Tensor qidx = Tensor::empty({BH * nh * nc * m}, DType::Int64);      // rows of Q, sorted order
+    Tensor kidx = Tensor::empty({BH * nh * nc * 2 * m}, DType::Int64);  // rows of K, V per chunk
+    Tensor oidx = Tensor::empty({BH * nh * N}, DType::Int64);           // slot of token i in round r
+    Tensor bias = Tensor::empty({B, H, nh, nc, m, 2 * m});
+    int64_t *pq = qidx.data_as<int64_t>(), *pk = kidx.data_as<int64_t>(), *po = oidx.data_as<int64_t>();
+    float* pb = bias.data();
+    const float inf = std::numeric_limits<float>::infinity();
+    parallel_for(0, BH, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t bh = lo; bh < hi; ++bh) {
+            Rounds rounds(bucket.data() + bh * nh * N, nh, N, m, buckets);
+            for (int64_t r = 0; r < nh; ++r) {
+                const int64_t* ord = rounds.order.data() + r * N;
+                const int64_t row = bh * nh + r;  // (batch·head, round)
+                for (int64_t i = 0; i < N; ++i) po[row * N + i] = row * nc * m + rounds.pos[size_t(r * N + i)];
+                for (int64_t c = 0; c < nc; ++c) {
+                    for (int64_t s = 0; s < 2 * m; ++s) {
+                        int64_t kp = (c - 1) * m + s;  // sorted position of key slot s
+                        pk[(row * nc + c) * 2 * m + s] = bh * N + (kp >= 0 && kp < N ? ord[kp] : ord[c * m]);
+                    }
+                    for (int64_t a = 0; a < m; ++a) {
+                        const int64_t p = c * m + a;  // sorted position of the query
+                        float* b = pb + ((row * nc + c) * m + a) * 2 * m;
+                        pq[(row * nc + c) * m + a] = bh * N + (p < N ? ord[p] : ord[c * m]);
+                        for (int64_t s = 0; s < 2 * m; ++s) {
+                            int64_t kp = (c - 1) * m + s;
+                            if (p >= N) b[s] = s == m ? 0.f : -inf;  // padding query: one dummy key, output unused
+                            else if (kp < 0 || kp >= N || !rounds.attends(r, ord[p], ord[kp])) b[s] = -inf;
+                            else b[s] = nh == 1 ? 0.f : -std::log(float(rounds.count(ord[p], ord[kp])));
+                        }
+                    }
+                }
+            }
+        }
+    });
+
+    const float scale = 1.f / std::sqrt(float(D));
+    Tensor qf = reshape(q, {BH * N, D}), vf = reshape(v, {BH * N, D});
+    Tensor kf = qf * rsqrt(sum(qf * qf, {-1}, true) + 1e-12f);              // shared QK: unit queries
+    Tensor sq = index_select(qf, 0, qidx).view({B, H, nh, nc, m, D});
+    Tensor sk = index_select(kf, 0, kidx).view({B, H, nh, nc, 2 * m, D});
+    Tensor sv = index_select(vf, 0, kidx).view({B, H, nh, nc, 2 * m, D});
+    Tensor s = matmul(sq, sk.transpose(-2, -1)) * scale + bias;              // [B,H,nh,nc,m,2m]
+    Tensor o = matmul(softmax(s, -1), sv);                                  // [B,H,nh,nc,m,D]
+    Tensor z = logsumexp_last(s);                                           // [B,H,nh,nc,m,1]
+    // back to token order, then the rounds weighted by softmax_r(z^(r))
+    Tensor ot = index_select(o.view({BH * nh * nc * m, D}), 0, oidx).view({B, H, nh, N, D});
+    Tensor zt = index_select(z.view({BH * nh * nc * m, 1}), 0, oidx).view({B, H, nh, N, 1});
+    return sum(softmax(zt, 2) * ot, {2});
+}
+
+}  // namespace attnlab::attention

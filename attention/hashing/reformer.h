@@ -1,0 +1,63 @@
+// reformer.h — LSH attention of the Reformer (Kitaev, Kaiser, Levskaya, 2020, "Reformer: The
+// Efficient Transformer").
+//
+// Shared-QK: the keys are the unit-length queries, k_j = q_j / ‖q_j‖ (the k input is unused).
+// Each of n_h hash rounds r has a random rotation R_r ∈ R^{D×b/2} and hashes
+//   h_r(x) = argmax([x R_r ; −x R_r]) ∈ {0, …, b−1}      (b buckets; b = 1 hashes all to 0)
+// Per round, tokens are sorted by (bucket, position) and the sorted sequence is cut into chunks
+// of m; a query attends to the keys of its own and of the previous chunk (the first chunk has
+// none before it, no wrap-around) that are in its bucket, A_i^(r); a token attends to itself
+// only when nothing else is available. The union over rounds is attended exactly:
+//   out_i = Σ_{j ∈ ∪_r A_i^(r)} softmax_j(q_i·k_j / √D) v_j
+// computed as in the paper: per round, o_i^(r) = softmax over A_i^(r) of (q_i·k_j/√D − log c_ij)
+// times V, with z_i^(r) its logsumexp, where c_ij counts the rounds whose A_i holds j (so a key
+// found in several rounds is not counted several times), and the rounds are combined by their
+// logsumexp weights:  out_i = Σ_r exp(z_i^(r) − logsumexp_r' z_i^(r')) o_i^(r).
+// The rotations are the buffer "rotations" [n_h, D, b/2]: fixed in eval mode; redrawn at every
+// training forward when redraw=true (the paper hashes afresh at every step).
+// There is no causal form: masking j > i inside the chunks still lets later tokens change which
+// earlier tokens share a chunk.
+// Time O(n_h·N·(b/2 + 2m)·D) (plus O(n_h²·N·m) integer work for the counts c_ij), memory
+// O(n_h·N·(2m + D)) per head.
+// Cost (attention/cost.h): forward n_h·(B·H·N·D·b + 4·B·H·D·(2mN − m²)) flops (hashing, then
+// every query against its chunk and the previous one), backward twice that; traffic q, k, v,
+// out, per round the sort order and log-sum-exp, and the gradients.
+// Fast path: every round's chunks as per-head blocks (with the −log c_ij bias) of the fused
+// block-sparse op (block_sparse.h), one online softmax per query over all rounds, which is
+// the same union softmax; the composed gathers + matmul + logsumexp are its reference
+// (reference = true), held equal by tests.
+// Options: buckets b (int, default 8; 1 or even), n_hashes n_h (int, default 2), chunk m (int,
+// default 32; clamped to N), redraw (bool, default true), seed (int, default -1: drawn from
+// default_generator() at construction).
+#pragma once
+#include "attention/attention.h"
+#include "core/util/rng.h"
+
+namespace attnlab::attention {
+
+class ReformerAttention : public Attention {
+public:
+    ReformerAttention(const Options& opts, const AttentionContext& ctx);
+    Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
+    std::string describe() const override;
+    nn::RandomState random_state() const override { return generator_state(gen_); }
+    void set_random_state(const nn::RandomState& s) override { restore_generator(gen_, s, 2, "reformer"); }
+
+    // ∪_r A_i^(r) for these queries with the current rotations, as a dense Bool [B, H, N, N]
+    // mask, true = blocked: forward(q, ·, v) = masked_softmax_attention(q, q/‖q‖, v, mask).
+    // O(N²), for tests.
+    Tensor blocked_mask(const Tensor& q);
+
+    int64_t buckets, n_hashes, chunk;
+    bool redraw;
+    bool reference = false;  // true: the composed ops (readable reference) instead of the fused op
+    Tensor rotations;  // [n_hashes, D, buckets/2], buffer "rotations"
+
+private:
+    void draw_rotations(int64_t D);
+    std::vector<int32_t> hash(const Tensor& q);  // bucket of every token: [B·H, n_hashes, N]
+
+    Generator gen_;
+};
+
+}  // namespace attnlab::attention

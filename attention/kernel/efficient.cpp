@@ -1,0 +1,18 @@
+// efficient.cpp — see efficient.h. Composed of differentiable ops.
+#include "attention/kernel/efficient.h"
+
+#include "core/ops/ops.h"
+
+namespace attnlab::attention {
+
+EfficientAttention::EfficientAttention(const Options&, const AttentionContext&) {}
+
+Tensor EfficientAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {
+    check_qkv("efficient attention", q, k, v);
+    Tensor rq = softmax(q, -1);                           // ρ_q: over D, per query     [B,H,N,D]
+    Tensor rk = softmax(k, 2);                            // ρ_k: over N, per feature   [B,H,N,D]
+    Tensor context = matmul(rk.transpose(-2, -1), v);     // [B,H,D,Dv]
+    return matmul(rq, context);                           // [B,H,N,Dv]
+}
+
+}  // namespace attnlab::attention

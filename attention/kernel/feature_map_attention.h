@@ -1,0 +1,51 @@
+// feature_map_attention.h — kernelized linear attention as one fused op with a
+// hand-written backward, for feature maps φ applied row by row (linear_elu's
+// elu(x)+1, taylor's [1, x̂], performer's and rfa's random features). The
+// composed version (φ by differentiable ops, then matmul / causal_product /
+// cumsum, or kernel_attention) stays in each variant as its reference.
+//
+//   out_i = φ_q(q_i)ᵀ S_i / den_i,   S_i = Σ_j φ_k(k_j) v_jᵀ [M, Dv],   z_i = Σ_j φ_k(k_j) [M]
+//   den_i = max(φ_q(q_i)ᵀ z_i + eps, n_i·min_mean_kernel)   (n_i keys seen: N, or i + 1)
+//
+// with j over all keys, or j ≤ i when causal. Where the floor applies, den_i
+// gets no gradient (as maximum() in the composed form). The normalizer rides along as an
+// extra value column: v'_j = [v_j, 1], S'_i = [S_i, z_i] [M, Dv+1], so
+// numerator and denominator are one product. Rows are processed in chunks of C:
+//   non-causal: S' = Σ_chunks φ(K_c)ᵀ V'_c, then out_c = φ(Q_c) S' (normalized)
+//   causal:     num'_c = tril(φ(Q_c) φ(K_c)ᵀ) V'_c + φ(Q_c) S'_prev, then
+//               S'_prev += φ(K_c)ᵀ V'_c        (blocked prefix sums: GEMMs, no per-token loop)
+// Backward, with g'_i = [g_i / den_i, −(g_i·out_i) / den_i] (second part 0 where floored):
+//   dφ(q_i) = S'_i g'_i,   dφ(k_j) = R_j v'_j,   dv'_j = R_jᵀ φ(k_j),   R_j = Σ_{i ≥ j} φ(q_i) g'_iᵀ
+// (non-causal: S'_i = S', R_j = R for all), again chunked: within a chunk the
+// masked C×C products, across chunks the running S' (forward order) and R
+// (reverse order). Then dq, dk through φ's own backward.
+// Time O(N·M·Dv + N·C·(M + Dv)) per head; memory: the output plus the row
+// denominators [B,H,N] (and S' [B,H,M,Dv+1] when non-causal) kept for the
+// backward, and a few C×max(M, C, Dv+1) scratch blocks per thread. φ(Q), φ(K)
+// are recomputed chunk by chunk, never stored whole.
+#pragma once
+#include <memory>
+
+#include "core/tensor/tensor.h"
+
+namespace attnlab::attention {
+
+// φ: R^D -> R^M on rows, with its backward. `bh` is the (batch·head) the rows
+// belong to, for maps with a per-head constant (performer's key shift).
+struct FeatureMap {
+    virtual ~FeatureMap() = default;
+    virtual int64_t features(int64_t D) const = 0;  // M
+    // phi [rows, M] (contiguous) = φ(x) for x [rows, D] with row stride ldx.
+    virtual void forward(int64_t bh, const float* x, int64_t ldx, int64_t rows, int64_t D, float* phi) const = 0;
+    // dx [rows, D] (row stride lddx) = (∂φ/∂x)ᵀ dphi, given x and its phi from forward.
+    virtual void backward(int64_t bh, const float* x, int64_t ldx, int64_t rows, int64_t D, const float* phi,
+                          const float* dphi, float* dx, int64_t lddx) const = 0;
+};
+
+// q, k [B,H,N,D], v [B,H,N,Dv] (last dim unit stride or not) -> [B,H,N,Dv]; differentiable in
+// q, k, v. φ_q and φ_k must have the same number of features.
+Tensor feature_map_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                             std::shared_ptr<const FeatureMap> phi_q, std::shared_ptr<const FeatureMap> phi_k,
+                             bool causal, float eps, float min_mean_kernel = 0.f);
+
+}  // namespace attnlab::attention

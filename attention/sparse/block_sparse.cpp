@@ -1,0 +1,142 @@
+// block_sparse.cpp — see block_sparse.h.
+#include "attention/sparse/block_sparse.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/ops/ops.h"
+
+namespace attnlab::attention {
+
+SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector<std::vector<int64_t>>& query_blocks,
+                                const std::vector<std::vector<int64_t>>& key_candidates,
+                                const std::vector<int64_t>& dense_queries, const Pattern& allowed) {
+    check(query_blocks.size() == key_candidates.size(), "make_sparse_layout: ", query_blocks.size(),
+          " query blocks but ", key_candidates.size(), " key lists");
+    const int64_t nb = int64_t(query_blocks.size()), bs = block_size;
+
+    // Per block: the candidate keys (sorted, unique) that at least one of its queries may
+    // see, and which query sees which (row-major [queries, keys]).
+    std::vector<std::vector<int64_t>> keys(nb);
+    std::vector<std::vector<bool>> sees(nb);
+    int64_t kb = 1;
+    for (int64_t b = 0; b < nb; ++b) {
+        const std::vector<int64_t>& qs = query_blocks[size_t(b)];
+        check(int64_t(qs.size()) <= bs, "make_sparse_layout: block ", b, " has ", qs.size(),
+              " queries, more than the block size ", bs);
+        std::vector<int64_t> cand = key_candidates[size_t(b)];
+        std::sort(cand.begin(), cand.end());
+        cand.erase(std::unique(cand.begin(), cand.end()), cand.end());
+        std::vector<bool> seen;  // [cand, queries] while filtering
+        for (int64_t j : cand) {
+            check(j >= 0 && j < N, "make_sparse_layout: key ", j, " out of range for N = ", N);
+            bool any = false;
+            size_t start = seen.size();
+            for (int64_t i : qs) {
+                bool a = allowed(i, j);
+                seen.push_back(a);
+                any = any || a;
+            }
+            if (any) keys[size_t(b)].push_back(j);
+            else seen.resize(start);
+        }
+        // transpose to [queries, kept keys]
+        const size_t nk = keys[size_t(b)].size(), nq = qs.size();
+        sees[size_t(b)].resize(nq * nk);
+        for (size_t c = 0; c < nk; ++c)
+            for (size_t r = 0; r < nq; ++r) sees[size_t(b)][r * nk + c] = seen[c * nq + r];
+        kb = std::max<int64_t>(kb, int64_t(nk));
+    }
+
+    SparseLayout L;
+    L.seq_len = N, L.blocks = nb, L.block_size = bs, L.block_keys = kb;
+    std::vector<int64_t> qi(size_t(nb * bs), 0), ki(size_t(nb * kb), 0), out(size_t(N), -1);
+    std::vector<bool> mask(size_t(nb * bs * kb), true);
+    for (int64_t b = 0; b < nb; ++b) {
+        const std::vector<int64_t>& qs = query_blocks[size_t(b)];
+        const std::vector<int64_t>& ks = keys[size_t(b)];
+        for (size_t c = 0; c < ks.size(); ++c) ki[size_t(b * kb) + c] = ks[c];
+        for (size_t r = 0; r < qs.size(); ++r) {
+            int64_t i = qs[r], slot = b * bs + int64_t(r);
+            check(i >= 0 && i < N && out[size_t(i)] < 0, "make_sparse_layout: query ", i,
+                  " out of range or in two blocks (N = ", N, ")");
+            qi[size_t(slot)] = i;
+            out[size_t(i)] = slot;
+            for (size_t c = 0; c < ks.size(); ++c)
+                mask[size_t(slot * kb) + c] = !sees[size_t(b)][r * ks.size() + c];
+        }
+    }
+    L.query_index = Tensor::from_indices(qi, {nb * bs});
+    L.key_index = Tensor::from_indices(ki, {nb * kb});
+    L.block_mask = Tensor::from_bools(mask, {nb, bs, kb});
+    L.query_rows = qi, L.key_rows = ki, L.blocked.assign(mask.begin(), mask.end());
+
+    const int64_t G = int64_t(dense_queries.size());
+    if (G > 0) {
+        std::vector<bool> dmask(size_t(G * N));
+        for (int64_t g = 0; g < G; ++g) {
+            int64_t i = dense_queries[size_t(g)];
+            check(i >= 0 && i < N, "make_sparse_layout: dense query ", i, " out of range for N = ", N);
+            out[size_t(i)] = nb * bs + g;  // a dense row overrides a block slot
+            for (int64_t j = 0; j < N; ++j) dmask[size_t(g * N + j)] = !allowed(i, j);
+        }
+        L.dense_index = Tensor::from_indices(dense_queries, {G});
+        L.dense_mask = Tensor::from_bools(dmask, {G, N});
+        L.dense_rows = dense_queries, L.dense_blocked.assign(dmask.begin(), dmask.end());
+    }
+    for (int64_t i = 0; i < N; ++i) check(out[size_t(i)] >= 0, "make_sparse_layout: token ", i, " is in no query block");
+    L.out_index = Tensor::from_indices(out, {N});
+    L.out_rows = out;
+    L.live.resize(size_t(nb * bs + G));
+    for (int64_t slot = 0; slot < nb * bs; ++slot) L.live[size_t(slot)] = out[size_t(qi[size_t(slot)])] == slot;
+    for (int64_t g = 0; g < G; ++g) L.live[size_t(nb * bs + g)] = out[size_t(dense_queries[size_t(g)])] == nb * bs + g;
+    return L;
+}
+
+static void check_layout(const char* who, const Tensor& q, const Tensor& k, const SparseLayout& L) {
+    check(q.size(2) == L.seq_len && k.size(2) == L.seq_len, who, ": layout built for N = ", L.seq_len,
+          ", got ", q.size(2), " queries and ", k.size(2), " keys");
+}
+
+Tensor block_scores(const Tensor& q, const Tensor& k, const SparseLayout& L) {
+    check_layout("block_scores", q, k, L);
+    const int64_t B = q.size(0), H = q.size(1), D = q.size(3);
+    Tensor qb = index_select(q, 2, L.query_index).view({B, H, L.blocks, L.block_size, D});
+    Tensor kb = index_select(k, 2, L.key_index).view({B, H, L.blocks, L.block_keys, D});
+    Tensor s = matmul(qb, kb.transpose(-2, -1)) * (1.f / std::sqrt(float(D)));  // [B,H,nb,bs,kb]
+    return masked_fill(s, L.block_mask, -INFINITY);
+}
+
+Tensor block_outputs(const Tensor& probs, const Tensor& v, const SparseLayout& L) {
+    const int64_t B = v.size(0), H = v.size(1), D = v.size(3);
+    Tensor vb = index_select(v, 2, L.key_index).view({B, H, L.blocks, L.block_keys, D});
+    return matmul(probs, vb);  // [B,H,nb,bs,D]
+}
+
+Tensor sparse_attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, const SparseLayout& L) {
+    const int64_t B = q.size(0), H = q.size(1), D = q.size(3);
+    Tensor out = block_outputs(softmax(block_scores(q, k, L), -1), v, L).view({B, H, L.blocks * L.block_size, D});
+    if (L.dense_index.defined()) {
+        Tensor qd = index_select(q, 2, L.dense_index);                                    // [B,H,G,D]
+        Tensor s = matmul(qd, k.transpose(-2, -1)) * (1.f / std::sqrt(float(D)));       // [B,H,G,N]
+        Tensor od = matmul(softmax(masked_fill(s, L.dense_mask, -INFINITY), -1), v);    // [B,H,G,D]
+        out = concat({out, od}, 2);
+    }
+    return index_select(out, 2, L.out_index);  // back to token order [B,H,N,D]
+}
+
+int64_t ceil_sqrt(int64_t n) {
+    int64_t r = int64_t(std::sqrt(double(n)));
+    while (r * r < n) ++r;
+    while (r > 0 && (r - 1) * (r - 1) >= n) --r;
+    return r;
+}
+
+Tensor pattern_mask(int64_t N, const Pattern& allowed) {
+    std::vector<bool> blocked(size_t(N * N));
+    for (int64_t i = 0; i < N; ++i)
+        for (int64_t j = 0; j < N; ++j) blocked[size_t(i * N + j)] = !allowed(i, j);
+    return Tensor::from_bools(blocked, {N, N});
+}
+
+}  // namespace attnlab::attention

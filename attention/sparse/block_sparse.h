@@ -1,0 +1,103 @@
+// block_sparse.h — exact softmax attention restricted to a sparsity pattern, computed
+// block by block without ever forming the N×N matrix. Shared by longformer, bigbird,
+// sparse_strided and sparse_fixed: each of them only describes its pattern here.
+//
+// A pattern is a predicate allowed(i, j): query i may attend to key j. The result is
+//   out_i = Σ_{j : allowed(i,j)} softmax_j(q_i·k_j / √D) v_j      (no allowed key: out_i = 0)
+// exactly, i.e. what masked_softmax_attention gives with the pattern as its mask.
+//
+// A SparseLayout groups the queries into nb blocks of bs slots and gives every block the
+// kb keys its queries may see (the union of their rows; each key once):
+//   Qb = Q[query_index]                     [B,H,nb,bs,D]
+//   Kb = K[key_index], Vb = V[key_index]    [B,H,nb,kb,D]
+//   S  = Qb Kbᵀ/√D, -inf where block_mask   [B,H,nb,bs,kb]   (pattern, padding, duplicates)
+//   Ob = softmax(S) Vb                      [B,H,nb,bs,D]
+// A few queries that see (almost) every key — global tokens — would make kb = N, so they
+// are "dense rows" instead: Od = softmax(Q[dense] Kᵀ/√D, -inf where dense_mask) V  [B,H,G,D].
+// Finally out_i = row out_index[i] of [Ob flattened over (nb, bs); Od].
+// Time O(B·H·(nb·bs·kb + G·N)·D).
+//
+// Two implementations, held equal by tests:
+//  - sparse_attention: one fused op (block_sparse_kernel.cpp) that walks the blocks of one or
+//    more layouts with an online softmax per query (as the fused softmax kernel walks key
+//    tiles), gathering a block's rows into per-thread scratch; the backward recomputes the
+//    block scores from the saved row log-sum-exp. Memory O(B·H·N·D) (output, gradients)
+//    plus O(B·H·N) saved; the block scores live only in scratch. Several layouts share one
+//    softmax row (their allowed keys must not overlap): sparse_strided's local + strided parts.
+//  - sparse_attention_reference: the readable composition of differentiable ops (index_select,
+//    matmul, masked_fill, softmax, concat); memory O(B·H·(nb·bs·kb + G·N)) for the scores plus
+//    O(B·H·nb·(bs + 2kb)·D) for the gathered rows.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/tensor/tensor.h"
+
+namespace attnlab::attention {
+
+// allowed(i, j): query i may attend to key j. Only called while building a layout
+// (once per sequence length) and by pattern_mask, never in forward.
+using Pattern = std::function<bool(int64_t i, int64_t j)>;
+
+struct SparseLayout {
+    int64_t seq_len = 0;     // N
+    int64_t blocks = 0;      // nb
+    int64_t block_size = 0;  // bs query slots per block
+    int64_t block_keys = 0;  // kb key slots per block
+    Tensor query_index;      // Int64 [nb·bs]; padding slots point at token 0 (and see no key)
+    Tensor key_index;        // Int64 [nb·kb]; padding slots point at token 0 (blocked)
+    Tensor block_mask;       // Bool [nb, bs, kb], true = blocked
+    Tensor dense_index;      // Int64 [G] queries computed as dense rows (undefined when G = 0)
+    Tensor dense_mask;       // Bool [G, N], true = blocked
+    Tensor out_index;        // Int64 [N]: row of [Ob; Od] holding token i's output
+    // The same as host vectors, for the fused op: query_index, key_index, block_mask,
+    // dense_index, dense_mask, out_index.
+    std::vector<int64_t> query_rows, key_rows, dense_rows, out_rows;
+    std::vector<uint8_t> blocked, dense_blocked;
+    std::vector<uint8_t> live;  // [nb·bs + G]: 1 where the slot's output is its token's (out_index)
+};
+
+// Blocks that differ from head to head (reformer's hash buckets), for the fused op: heads[b·H + h]
+// holds equally sized blocks of nq query rows against nk key rows, with a mask and an additive
+// score bias. A query may sit in several blocks (one online softmax merges them); a (query,
+// key) pair found in c of its blocks must carry the bias −log c there to count once.
+struct HeadBlocks {
+    int64_t nq = 0, nk = 0;              // query and key slots per block
+    std::vector<int64_t> queries, keys;  // [blocks·nq], [blocks·nk] token rows (all valid rows)
+    std::vector<uint8_t> live;           // [blocks·nq] 1 = a real query slot, 0 = padding
+    std::vector<uint8_t> blocked;        // [blocks·nq·nk] 1 = the pair is not attended
+    std::vector<float> bias;             // [blocks·nq·nk] added to the scaled scores
+};
+
+// query_blocks[b]: the queries of block b (at most block_size of them); key_candidates[b]: a
+// superset of the keys they may see (duplicates are fine; keys no query of the block may see
+// are dropped). Every token must be in exactly one query block or in dense_queries.
+SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector<std::vector<int64_t>>& query_blocks,
+                                const std::vector<std::vector<int64_t>>& key_candidates,
+                                const std::vector<int64_t>& dense_queries, const Pattern& allowed);
+
+// q, k, v [B,H,N,D] -> [B,H,N,D], softmax attention restricted to the layout's pattern (fused op).
+Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const SparseLayout& layout);
+// The same over the union of several layouts' patterns, which must not share a (query, key) pair.
+Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const std::vector<const SparseLayout*>& layouts);
+// The same over per-head blocks ([B·H] of them).
+Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                        std::shared_ptr<const std::vector<HeadBlocks>> heads);
+// The composed reference of sparse_attention(q, k, v, layout).
+Tensor sparse_attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, const SparseLayout& layout);
+
+// The two halves of the block part, for variants that add their own score columns to the
+// same softmax (sparse_strided): masked scores [B,H,nb,bs,kb], and probs [B,H,nb,bs,kb] -> [B,H,nb,bs,D].
+Tensor block_scores(const Tensor& q, const Tensor& k, const SparseLayout& layout);
+Tensor block_outputs(const Tensor& probs, const Tensor& v, const SparseLayout& layout);
+
+// ⌈√n⌉, the default stride of the Sparse Transformer patterns.
+int64_t ceil_sqrt(int64_t n);
+
+// The pattern as a dense Bool [N, N] mask, true = blocked (what masked_softmax_attention
+// takes). O(N²): for tests and pictures only.
+Tensor pattern_mask(int64_t N, const Pattern& allowed);
+
+}  // namespace attnlab::attention

@@ -1,0 +1,313 @@
+// study.cpp — see study.h.
+#include "nn/study/study.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "attention/registry.h"
+#include "core/autograd/autograd.h"
+#include "core/kernels/blas.h"
+#include "core/util/error.h"
+#include "core/kernels/parallel.h"
+#include "core/util/rng.h"
+#include "nn/io/atomic_file.h"
+#include "nn/io/checkpoint.h"
+
+namespace attnlab::nn {
+
+namespace {
+double median(std::vector<double> v) {  // v non-empty
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+}  // namespace
+
+namespace fs = std::filesystem;
+
+// One epoch from a metrics.jsonl line or from a row's saved curve (the same keys).
+static StudyEpoch epoch_from_json(const nlohmann::json& j) {
+    return {j.value("epoch", int64_t(0)), j.value("seconds", 0.0), j.value("eval_acc", 0.0), j.value("train_acc", 0.0)};
+}
+
+static nlohmann::json curve_to_json(const std::vector<StudyEpoch>& curve) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const StudyEpoch& e : curve)
+        a.push_back({{"epoch", e.epoch}, {"seconds", e.seconds}, {"eval_acc", e.eval_acc}, {"train_acc", e.train_acc}});
+    return a;
+}
+
+static nlohmann::json row_to_json(const StudyRow& r) {
+    return {{"variant", r.variant},     {"options", r.options},         {"complexity", r.complexity},
+            {"status", r.status},       {"parameters", r.parameters},   {"epochs", r.epochs},
+            {"best_acc", r.best_acc},   {"final_acc", r.final_acc},     {"seconds_per_epoch", r.seconds_per_epoch},
+            {"train_images_per_sec", r.train_images_per_sec},
+            {"inference_images_per_sec", r.inference_images_per_sec}, {"peak_train_mb", r.peak_train_mb},
+            {"curve", curve_to_json(r.curve)}, {"machine", r.machine}};
+}
+
+static StudyRow row_from_json(const nlohmann::json& j) {
+    StudyRow r;
+    r.variant = j.value("variant", ""), r.options = j.value("options", ""), r.complexity = j.value("complexity", "");
+    r.status = j.value("status", ""), r.parameters = j.value("parameters", int64_t(0)), r.epochs = j.value("epochs", int64_t(0));
+    r.best_acc = j.value("best_acc", 0.0), r.final_acc = j.value("final_acc", 0.0);
+    r.seconds_per_epoch = j.value("seconds_per_epoch", 0.0), r.train_images_per_sec = j.value("train_images_per_sec", 0.0);
+    r.inference_images_per_sec = j.value("inference_images_per_sec", 0.0), r.peak_train_mb = j.value("peak_train_mb", 0.0);
+    r.machine = j.value("machine", "");
+    for (const nlohmann::json& e : j.value("curve", nlohmann::json::array())) r.curve.push_back(epoch_from_json(e));
+    return r;
+}
+
+static std::vector<nlohmann::json> read_metrics(const fs::path& run_dir) {
+    std::vector<nlohmann::json> rows;
+    std::ifstream f(run_dir / "metrics.jsonl");
+    for (std::string line; std::getline(f, line);) {
+        nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+        if (!j.is_discarded()) rows.push_back(j);
+    }
+    return rows;
+}
+
+// Forward-only throughput on up to 1024 eval images, batch 256, after one warm-up batch.
+static double inference_images_per_sec(VisionTransformer& model, const data::ImageDataset& eval_set,
+                                       const data::Normalization& norm) {
+    data::ImageDataset sample = eval_set.subset(0, std::min<int64_t>(eval_set.size(), 1024));
+    evaluate(model, sample.subset(0, std::min<int64_t>(sample.size(), 256)), norm, 256);
+    EvalResult r = evaluate(model, sample, norm, 256);
+    return double(r.images) / std::max(r.seconds, 1e-9);
+}
+
+// The training budget that must match for a finished run to be reused: the model,
+// every option that decides what training computes, and the data sizes.
+static nlohmann::json budget_key(const StudyOptions& o, const data::ImageDataset& train_set,
+                                 const data::ImageDataset& eval_set) {
+    return {{"model", o.model.to_json()}, {"train", o.train.to_json()}, {"train_images", train_set.size()},
+            {"eval_images", eval_set.size()}, {"eval_set", o.train.extra_config.value("eval_set", "test")}};
+}
+
+// "  train.warmup_epochs: saved 1, this study 2" for every leaf that differs.
+static void describe_differences(const nlohmann::json& saved, const nlohmann::json& now, const std::string& prefix,
+                                 std::string& out) {
+    if (saved.is_object() && now.is_object()) {
+        std::set<std::string> keys;
+        for (const auto& item : saved.items()) keys.insert(item.key());
+        for (const auto& item : now.items()) keys.insert(item.key());
+        for (const std::string& k : keys) {
+            const nlohmann::json missing = "(not recorded)";
+            describe_differences(saved.contains(k) ? saved[k] : missing, now.contains(k) ? now[k] : missing,
+                                 prefix.empty() ? k : prefix + "." + k, out);
+        }
+    } else if (saved != now) {
+        out += "\n  " + prefix + ": saved " + saved.dump() + ", this study " + now.dump();
+    }
+}
+
+std::string machine_description() {
+    std::string cpu = "unknown CPU";
+    std::ifstream f("/proc/cpuinfo");
+    for (std::string line; std::getline(f, line);)
+        if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+            cpu = line.substr(line.find(':') + 1);
+            cpu.erase(0, cpu.find_first_not_of(" \t"));
+            break;
+        }
+    return cat(cpu, ", ", num_threads(), " threads, OpenBLAS ", blas_info());
+}
+
+[[noreturn]] static void throw_other_budget(const fs::path& run_dir, const std::string& what, const std::string& file,
+                                           const nlohmann::json& saved_key, const nlohmann::json& key) {
+    std::string differences;
+    if (saved_key.is_object()) describe_differences(saved_key, key, "", differences);
+    else differences = "\n  its " + file + " is unreadable or has no budget";
+    throw Error(cat("study: ", run_dir.string(), " holds ", what, " with another budget:", differences,
+                    "\nchoose another --out directory, or remove ", run_dir.string(), " to train this variant again"));
+}
+
+std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset& train_set,
+                                const data::ImageDataset& eval_set, const data::Normalization& norm,
+                                const std::atomic<bool>* stop_flag) {
+    std::vector<std::string> variants = o.variants.empty() ? attention::attention_names() : o.variants;
+    for (const std::string& v : variants) attention::attention_info(v);  // fail early on a bad name
+    if (!o.report_only) fs::create_directories(fs::path(o.out_dir) / "runs");
+    std::vector<StudyRow> rows;
+    for (size_t i = 0; i < variants.size(); ++i) {
+        const std::string& name = variants[i];
+        fs::path run_dir = fs::path(o.out_dir) / "runs" / name;
+        fs::path row_file = run_dir / "study_row.json";
+        nlohmann::json key = budget_key(o, train_set, eval_set);
+        key["options"] = o.variant_options.count(name) ? o.variant_options.at(name).to_string() : "";
+        if (fs::exists(row_file)) {
+            std::ifstream f(row_file);
+            nlohmann::json saved = nlohmann::json::parse(f, nullptr, false);
+            const nlohmann::json saved_key = saved.is_discarded() ? nlohmann::json() : saved.value("budget", nlohmann::json());
+            if (saved_key == key) {
+                StudyRow r = row_from_json(saved["row"]);
+                if (r.curve.empty())  // a row written before rows kept their curve
+                    for (const nlohmann::json& m : read_metrics(run_dir)) r.curve.push_back(epoch_from_json(m));
+                std::printf("[%zu/%zu] %s: already done (best %.2f%%), skipped\n", i + 1, variants.size(), name.c_str(),
+                            100 * r.best_acc);
+                rows.push_back(r);
+                continue;
+            }
+            // A finished run with another budget: never mix it into this study, never delete it.
+            throw_other_budget(run_dir, "a finished run", "study_row.json", saved_key, key);
+        }
+        if (o.report_only) {
+            std::printf("[%zu/%zu] %s: not finished yet\n", i + 1, variants.size(), name.c_str());
+            continue;
+        }
+        if (o.runs_here && !o.runs_here(name, o.train.seed)) continue;  // another process trains it
+        // An unfinished run resumes only with the budget it started with.
+        fs::path budget_file = run_dir / "budget.json";
+        if (fs::exists(budget_file)) {
+            std::ifstream f(budget_file);
+            const nlohmann::json saved_key = nlohmann::json::parse(f, nullptr, false);
+            if (saved_key != key) throw_other_budget(run_dir, "an unfinished run", "budget.json", saved_key, key);
+        }
+        ViTConfig cfg = o.model;
+        cfg.attention = name;
+        cfg.attention_options = o.variant_options.count(name) ? o.variant_options.at(name) : attention::Options{};
+        TrainOptions t = o.train;
+        t.run_dir = run_dir.string();
+        t.resume = has_training_state((run_dir / "last").string()) || fs::exists(run_dir / "last.old");
+        t.overwrite = !t.resume;  // the study's own run directory: leftovers of a run killed before its first checkpoint
+        t.resume_hint = "run the same attention_study command again to continue";
+        t.extra_config["study_variant"] = name;
+        fs::create_directories(run_dir);
+        write_file_atomic(budget_file.string(), key.dump(2) + "\n");
+        std::printf("\n[%zu/%zu] %s%s\n", i + 1, variants.size(), name.c_str(), t.resume ? " (resuming)" : "");
+        std::fflush(stdout);
+        manual_seed(t.seed);  // the same initialization stream for every variant
+        auto model = std::make_shared<VisionTransformer>(cfg);
+        size_t base = storage_bytes_in_use();
+        reset_storage_peak();
+        Trainer trainer(model, t, train_set, eval_set, norm);
+        trainer.set_stop_flag(stop_flag);
+        TrainResult result = trainer.fit();
+        double peak_mb = double(storage_bytes_peak() - base) / 1e6;
+        std::printf("%s\n", result.message.c_str());
+        if (result.reason == StopReason::Interrupted) break;  // resumable: no row written
+
+        StudyRow r;
+        r.variant = name;
+        attention::Options effective;  // registry defaults with this study's overrides
+        for (const attention::OptionSpec& spec : attention::attention_info(name).options)
+            effective.set(spec.name, cfg.attention_options.has(spec.name) ? cfg.attention_options.values().at(spec.name)
+                                                                           : spec.default_value);
+        r.options = effective.to_string();
+        r.complexity = attention::attention_info(name).complexity;
+        r.parameters = model->num_parameters();
+        r.status = result.reason == StopReason::Finished ? "finished" : "diverged (non-finite loss)";
+        std::vector<nlohmann::json> metrics = read_metrics(run_dir);
+        std::vector<double> seconds, ips;
+        for (const nlohmann::json& m : metrics) {
+            r.best_acc = std::max(r.best_acc, m.value("eval_acc", 0.0));
+            seconds.push_back(m.value("seconds", 0.0)), ips.push_back(m.value("images_per_sec", 0.0));
+            r.curve.push_back(epoch_from_json(m));
+        }
+        r.epochs = int64_t(metrics.size());
+        if (!metrics.empty()) {
+            r.final_acc = metrics.back().value("eval_acc", 0.0);
+            // medians: an epoch slowed by other work on the cores (or a pause) does not move them
+            r.seconds_per_epoch = median(seconds);
+            r.train_images_per_sec = median(ips);
+        }
+        r.inference_images_per_sec = inference_images_per_sec(*model, eval_set, norm);
+        r.peak_train_mb = peak_mb;
+        r.machine = machine_description();
+        write_file_atomic(row_file.string(), nlohmann::json{{"budget", key}, {"row", row_to_json(r)}}.dump(2) + "\n");
+        rows.push_back(r);
+        if (!o.runs_here) write_study_report(o, rows);  // a partial report after every variant
+    }
+    // With runs spread over processes, each holds only its own rows: the caller reports.
+    if (!o.runs_here && (!o.report_only || !rows.empty())) write_study_report(o, rows);
+    return rows;
+}
+
+void write_study_report(const StudyOptions& o, const std::vector<StudyRow>& rows) {
+    fs::path out(o.out_dir);
+    fs::create_directories(out);
+    {
+        std::ofstream csv(out / "study.csv");
+        csv << "variant,parameters,epochs,best_acc,final_acc,seconds_per_epoch,train_images_per_sec,"
+               "inference_images_per_sec,peak_train_mb,status,complexity,options,machine\n";
+        for (const StudyRow& r : rows)
+            csv << r.variant << "," << r.parameters << "," << r.epochs << "," << r.best_acc << "," << r.final_acc << ","
+                << r.seconds_per_epoch << "," << r.train_images_per_sec << "," << r.inference_images_per_sec << ","
+                << r.peak_train_mb << "," << r.status << ",\"" << r.complexity << "\",\"" << r.options << "\",\""
+                << r.machine << "\"\n";
+    }
+    {
+        std::ofstream ep(out / "study_epochs.csv");
+        ep << "variant,epoch,cumulative_seconds,eval_acc,train_acc\n";
+        for (const StudyRow& r : rows) {
+            double cum = 0;
+            for (const StudyEpoch& e : r.curve) {
+                cum += e.seconds;
+                ep << r.variant << "," << e.epoch << "," << cum << "," << e.eval_acc << "," << e.train_acc << "\n";
+            }
+        }
+    }
+    std::string eval_name = o.train.extra_config.value("eval_set", std::string("test"));
+    {
+        std::ofstream md(out / "study.md");
+        std::time_t now = std::time(nullptr);
+        char date[64];
+        std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
+        md << "# Attention study on CIFAR-10\n\n"
+           << "Produced by:\n\n```\n" << o.command << "\n```\n\n"
+           << "Budget: " << o.budget << ". Model: " << o.model.to_json().dump() << ".\n"
+           << "Written " << date << " on " << machine_description() << ".\n\n";
+        std::set<std::string> machines;
+        for (const StudyRow& r : rows) machines.insert(r.machine);
+        const bool one_machine = machines.size() <= 1;
+        if (one_machine && !rows.empty()) md << "Every row was measured on " << rows[0].machine << ".\n\n";
+        if (!one_machine)
+            md << "**The rows were measured on " << machines.size() << " different machines** (column \"measured on\"):"
+               << " accuracies are comparable, times only between rows of the same machine.\n\n";
+        md << "| variant | params | best " << eval_name << " acc | final " << eval_name
+           << " acc | s/epoch | train img/s | inference img/s | peak train memory (MB) | complexity | options |"
+           << (one_machine ? "" : " measured on |") << "\n"
+           << "|---|---:|---:|---:|---:|---:|---:|---:|---|---|" << (one_machine ? "" : "---|") << "\n";
+        char line[512];
+        for (const StudyRow& r : rows) {
+            std::snprintf(line, sizeof line, "| %s%s | %ld | %.2f%% | %.2f%% | %.1f | %.0f | %.0f | %.0f | %s | %s |",
+                          r.variant.c_str(), r.status == "finished" ? "" : (" (" + r.status + ")").c_str(),
+                          long(r.parameters), 100 * r.best_acc, 100 * r.final_acc, r.seconds_per_epoch,
+                          r.train_images_per_sec, r.inference_images_per_sec, r.peak_train_mb, r.complexity.c_str(),
+                          r.options.empty() ? "defaults" : r.options.c_str());
+            md << line << (one_machine ? "" : " " + (r.machine.empty() ? std::string("not recorded") : r.machine) + " |")
+               << "\n";
+        }
+        md << "\ns/epoch (training steps only, without the evaluation) and train img/s are medians over the"
+              " epochs, so an epoch slowed by other work on the cores does not move them. Peak train memory counts"
+              " live tensor bytes (parameters, activations, gradients, optimizer state) during training;"
+              " inference img/s is forward-only at batch 256.\n\n"
+           << "![accuracy vs epoch](study_accuracy.png)\n![accuracy vs training time](study_time.png)\n";
+    }
+    std::string gp = (out / "study.gp").string(), csv = (out / "study_epochs.csv").string();
+    {
+        std::ofstream f(gp);
+        f << "set terminal pngcairo size 1000,620 noenhanced\nset datafile separator ','\nset key outside right\nset grid\n"
+          << "set ylabel '" << eval_name << " accuracy'\n";
+        for (int plot = 0; plot < 2; ++plot) {
+            f << "set output '" << (out / (plot == 0 ? "study_accuracy.png" : "study_time.png")).string() << "'\n"
+              << "set xlabel '" << (plot == 0 ? "epoch" : "training time (s)") << "'\n"
+              << (plot == 0 ? "set xtics 1\n" : "set xtics autofreq\n") << "plot ";
+            for (size_t i = 0; i < rows.size(); ++i)
+                f << (i ? ", " : "") << "'" << csv << "' using (strcol(1) eq '" << rows[i].variant << "' ? $"
+                  << (plot == 0 ? 2 : 3) << " : 1/0):4 with linespoints lc " << i + 1 << " dt " << i / 8 + 1 << " pt " << i + 1
+                  << " title '" << rows[i].variant << "'";  // colour, dash and point differ per variant
+            f << "\n";
+        }
+    }
+    if (!rows.empty() && std::system(("gnuplot " + gp + " 2>/dev/null").c_str()) != 0)
+        std::printf("gnuplot not available: plots skipped (script in %s)\n", gp.c_str());
+}
+
+}  // namespace attnlab::nn

@@ -1,0 +1,96 @@
+// BigBird: window of 3 blocks + global blocks + random blocks, exactly as its dense pattern.
+#include "attention/sparse/bigbird.h"
+#include "tests/support/sparse_attention_helpers.h"
+
+using namespace attnlab;
+using namespace attnlab::testing;
+
+static std::shared_ptr<attention::BigBirdAttention> bigbird(const attention::Options& opts, int64_t N) {
+    return std::dynamic_pointer_cast<attention::BigBirdAttention>(attention::make_attention("bigbird", opts, {N, 8, 2}));
+}
+
+TEST_CASE("bigbird pattern: 3 neighbour blocks, global first block, r random blocks outside both", "[attention][bigbird]") {
+    const int64_t N = 40, b = 4, nb = 10;
+    auto attn = bigbird({{"block", b}, {"seed", int64_t(3)}}, N);
+    REQUIRE(attn->random_table.shape() == Shape{nb, 2});
+    std::vector<int64_t> table = attn->random_table.to_indices();
+    Tensor blocked = attn->blocked_mask(N);
+    for (int64_t t = 1; t < nb; ++t) {
+        int64_t r0 = table[size_t(2 * t)], r1 = table[size_t(2 * t + 1)];
+        INFO("query block " << t << ", random blocks " << r0 << ", " << r1);
+        REQUIRE((r0 != r1 && r0 >= 1 && r1 >= 1 && std::abs(r0 - t) > 1 && std::abs(r1 - t) > 1));
+        for (int64_t s = 0; s < nb; ++s) {
+            bool expected = s == 0 || std::abs(s - t) <= 1 || s == r0 || s == r1;
+            REQUIRE((blocked.at({t * b + 1, s * b + 2}) == 0.f) == expected);
+        }
+    }
+    for (int64_t j = 0; j < N; ++j) REQUIRE(blocked.at({2, j}) == 0.f);  // global queries see everything
+}
+
+TEST_CASE("bigbird equals softmax masked to its own pattern, outputs and gradients", "[attention][bigbird]") {
+    struct Case {
+        int64_t N, block, global, random;
+        bool causal;
+    };
+    // N = 37 is not a multiple of the block: the last block is short
+    for (Case c : {Case{37, 4, 1, 2, false}, Case{40, 4, 2, 1, false}, Case{37, 4, 1, 3, true}, Case{30, 3, 0, 2, false},
+                   Case{6, 8, 1, 2, false}}) {
+        INFO("N=" << c.N << " block=" << c.block << " global=" << c.global << " random=" << c.random
+                  << " causal=" << c.causal);
+        auto attn = bigbird({{"block", c.block}, {"global_blocks", c.global}, {"random_blocks", c.random},
+                             {"causal", c.causal}, {"seed", int64_t(5)}}, c.N);
+        require_equals_masked(*attn, random_qkv(2, 3, c.N, 8, uint64_t(c.N), 2.f), attn->blocked_mask(c.N));
+    }
+}
+
+TEST_CASE("bigbird with random blocks covering every block equals full softmax", "[attention][bigbird]") {
+    const int64_t N = 29;  // 8 blocks of 4, the last one short
+    QKV x = random_qkv(2, 2, N, 8, 4);
+    auto attn = attention::make_attention("bigbird", {{"block", int64_t(4)}, {"random_blocks", int64_t(8)}}, {N, 8, 2});
+    require_close(attn->forward(x.q, x.k, x.v), attention::make_attention("softmax")->forward(x.q, x.k, x.v), 1e-5f);
+}
+
+TEST_CASE("bigbird random blocks: a buffer, fixed in eval, redrawn in training only with redraw", "[attention][bigbird]") {
+    const int64_t N = 64;
+    QKV x = random_qkv(1, 2, N, 8, 6);
+    auto attn = bigbird({{"block", int64_t(4)}, {"redraw", true}, {"seed", int64_t(1)}}, N);
+    REQUIRE(attn->named_buffers().size() == 1);
+    REQUIRE(attn->named_buffers()[0].first == "random_blocks");
+    attn->eval();
+    std::vector<int64_t> table = attn->random_table.to_indices();
+    Tensor a = attn->forward(x.q, x.k, x.v), b = attn->forward(x.q, x.k, x.v);
+    REQUIRE(a.to_vector() == b.to_vector());
+    REQUIRE(attn->random_table.to_indices() == table);
+    attn->train();
+    attn->forward(x.q, x.k, x.v);
+    REQUIRE(attn->random_table.to_indices() != table);
+    auto fixed = bigbird({{"block", int64_t(4)}, {"seed", int64_t(1)}}, N);  // redraw=false: fixed in training too
+    table = fixed->random_table.to_indices();
+    fixed->forward(x.q, x.k, x.v);
+    REQUIRE(fixed->random_table.to_indices() == table);
+    // the same seed draws the same blocks
+    REQUIRE(bigbird({{"block", int64_t(4)}, {"seed", int64_t(1)}}, N)->random_table.to_indices() == table);
+}
+
+TEST_CASE("bigbird causal: later tokens never change earlier outputs", "[attention][bigbird]") {
+    check_causal_no_leak("bigbird", {{"block", int64_t(2)}, {"random_blocks", int64_t(1)}, {"causal", true}}, 12);
+}
+
+TEST_CASE("gradcheck: bigbird (global, random, short last block, causal)", "[attention][bigbird][gradcheck]") {
+    check_attention_gradients("bigbird", {{"block", int64_t(2)}, {"random_blocks", int64_t(1)}, {"seed", int64_t(2)}}, 11, 4);
+    check_attention_gradients("bigbird", {{"block", int64_t(2)}, {"random_blocks", int64_t(1)}, {"causal", true}}, 9, 4);
+}
+
+TEST_CASE("bigbird memory grows linearly with N", "[attention][bigbird][memory]") {
+    // block 8, 1 global + 3 window + 2 random blocks: scores N·48 plus 8 global rows; softmax would give ~4
+    REQUIRE(peak_ratio("bigbird", {{"seed", int64_t(0)}}) < 2.5);
+}
+
+TEST_CASE("bigbird rejects bad options", "[attention][bigbird][errors]") {
+    REQUIRE_THROWS_WITH(attention::make_attention("bigbird", {{"block", int64_t(0)}}),
+                        Catch::Contains("bigbird: block must be ≥ 1, got 0"));
+    REQUIRE_THROWS_WITH(attention::make_attention("bigbird", {{"random_blocks", int64_t(-2)}}),
+                        Catch::Contains("bigbird: random_blocks must be ≥ 0, got -2"));
+    REQUIRE_THROWS_WITH(attention::make_attention("bigbird", {{"global_blocks", int64_t(-1)}}),
+                        Catch::Contains("bigbird: global_blocks must be ≥ 0, got -1"));
+}

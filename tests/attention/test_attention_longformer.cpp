@@ -1,0 +1,74 @@
+// Longformer: sliding window (+ dilation) and global tokens, exactly as its dense pattern.
+#include "attention/sparse/longformer.h"
+#include "tests/support/sparse_attention_helpers.h"
+
+using namespace attnlab;
+using namespace attnlab::testing;
+
+static std::shared_ptr<attention::LongformerAttention> longformer(const attention::Options& opts) {
+    return std::dynamic_pointer_cast<attention::LongformerAttention>(attention::make_attention("longformer", opts));
+}
+
+TEST_CASE("longformer pattern: w/2 tokens each side at dilation d, global first tokens", "[attention][longformer]") {
+    auto attn = longformer({{"window", int64_t(4)}, {"dilation", int64_t(2)}, {"global_tokens", int64_t(1)}});
+    Tensor blocked = attn->blocked_mask(12);
+    auto sees = [&](int64_t i, int64_t j) { return blocked.at({i, j}) == 0.f; };
+    // token 6: itself, 6 ± 2, 6 ± 4, and the global token 0
+    for (int64_t j = 0; j < 12; ++j) REQUIRE(sees(6, j) == (j == 0 || j == 2 || j == 4 || j == 6 || j == 8 || j == 10));
+    for (int64_t j = 0; j < 12; ++j) REQUIRE(sees(0, j));  // the global token sees everything ...
+    for (int64_t i = 0; i < 12; ++i) REQUIRE(sees(i, 0));  // ... and is seen by everything
+    attn->causal = true;
+    blocked = attn->blocked_mask(12);
+    for (int64_t j = 0; j < 12; ++j) REQUIRE(sees(6, j) == (j == 0 || j == 2 || j == 4 || j == 6));
+}
+
+TEST_CASE("longformer equals softmax masked to its own pattern, outputs and gradients", "[attention][longformer]") {
+    struct Case {
+        int64_t N, window, dilation, global;
+        bool causal;
+    };
+    for (Case c : {Case{23, 4, 1, 1, false}, Case{29, 4, 3, 2, false}, Case{17, 6, 1, 0, false}, Case{21, 4, 2, 3, true},
+                   Case{5, 8, 1, 9, false}}) {
+        INFO("N=" << c.N << " window=" << c.window << " dilation=" << c.dilation << " global=" << c.global
+                  << " causal=" << c.causal);
+        auto attn = longformer({{"window", c.window}, {"dilation", c.dilation}, {"global_tokens", c.global},
+                                {"causal", c.causal}});
+        require_equals_masked(*attn, random_qkv(2, 3, c.N, 8, uint64_t(c.N), 2.f), attn->blocked_mask(c.N));
+    }
+}
+
+TEST_CASE("longformer with window ≥ 2N equals full softmax", "[attention][longformer]") {
+    const int64_t N = 13;
+    QKV x = random_qkv(2, 2, N, 8, 4);
+    for (bool causal : {false, true}) {
+        auto attn = attention::make_attention("longformer", {{"window", 2 * N}, {"causal", causal}});
+        auto full = attention::make_attention("softmax", {{"causal", causal}});
+        require_close(attn->forward(x.q, x.k, x.v), full->forward(x.q, x.k, x.v), 1e-5f);
+    }
+}
+
+TEST_CASE("longformer causal: later tokens never change earlier outputs", "[attention][longformer]") {
+    check_causal_no_leak("longformer", {{"window", int64_t(4)}, {"causal", true}}, 10);
+    check_causal_no_leak("longformer", {{"window", int64_t(4)}, {"dilation", int64_t(2)}, {"global_tokens", int64_t(2)},
+                                        {"causal", true}}, 10);
+}
+
+TEST_CASE("gradcheck: longformer (window, dilation, global, causal)", "[attention][longformer][gradcheck]") {
+    check_attention_gradients("longformer", {{"window", int64_t(2)}}, 7, 4);
+    check_attention_gradients("longformer", {{"window", int64_t(4)}, {"dilation", int64_t(2)}, {"global_tokens", int64_t(2)}}, 9, 4);
+    check_attention_gradients("longformer", {{"window", int64_t(2)}, {"causal", true}}, 7, 4);
+}
+
+TEST_CASE("longformer memory grows linearly with N", "[attention][longformer][memory]") {
+    // window 8, one global token: scores N·(2w + 1) plus the global row; softmax would give ~4
+    REQUIRE(peak_ratio("longformer", {}) < 2.5);
+}
+
+TEST_CASE("longformer rejects bad options", "[attention][longformer][errors]") {
+    REQUIRE_THROWS_WITH(attention::make_attention("longformer", {{"window", int64_t(7)}}),
+                        Catch::Contains("longformer: window must be an even number ≥ 2 (window/2 tokens on each side), got 7"));
+    REQUIRE_THROWS_WITH(attention::make_attention("longformer", {{"dilation", int64_t(0)}}),
+                        Catch::Contains("longformer: dilation must be ≥ 1, got 0"));
+    REQUIRE_THROWS_WITH(attention::make_attention("longformer", {{"global_tokens", int64_t(-1)}}),
+                        Catch::Contains("longformer: global_tokens must be ≥ 0, got -1"));
+}

@@ -1,0 +1,125 @@
+// Reformer LSH attention: shared-QK, hashing, sorted chunks, rounds combined by logsumexp.
+#include <cmath>
+
+#include "attention/hashing/reformer.h"
+#include "tests/support/sparse_attention_helpers.h"
+
+using namespace attnlab;
+using namespace attnlab::testing;
+
+static std::shared_ptr<attention::ReformerAttention> reformer(const attention::Options& opts, int64_t D = 8) {
+    return std::dynamic_pointer_cast<attention::ReformerAttention>(attention::make_attention("reformer", opts, {0, D, 2}));
+}
+
+// Shared-QK keys: the unit-length queries.
+static Tensor unit(const Tensor& q) { return q / sqrt(sum(q * q, {-1}, true)); }
+
+// Every token attends to every other one, and to itself only when it is alone (N = 1).
+static Tensor all_but_self(int64_t N) {
+    std::vector<bool> blocked(size_t(N * N), false);
+    for (int64_t i = 0; i < N; ++i) blocked[size_t(i * N + i)] = N > 1;
+    return Tensor::from_bools(blocked, {N, N});
+}
+
+TEST_CASE("reformer with one bucket and one chunk equals shared-QK softmax without self, for 1 and 3 rounds",
+          "[attention][reformer]") {
+    for (int64_t rounds : {1, 3}) {
+        for (int64_t N : {1, 2, 13}) {
+            INFO("rounds=" << rounds << " N=" << N);
+            auto attn = reformer({{"buckets", int64_t(1)}, {"n_hashes", rounds}, {"chunk", N}});
+            attn->eval();
+            QKV x = random_qkv(2, 3, N, 8, uint64_t(N), 2.f);
+            require_equals_masked(*attn, x, all_but_self(N), unit(x.q));
+        }
+    }
+}
+
+TEST_CASE("reformer equals softmax over the union of the keys its rounds attend to", "[attention][reformer]") {
+    // Several buckets, rounds and chunks: keys found by several rounds must count once (the
+    // −log c_ij correction), so the result is exactly a masked softmax over the union.
+    struct Case {
+        int64_t N, buckets, rounds, chunk;
+    };
+    for (Case c : {Case{24, 4, 3, 4}, Case{23, 2, 2, 5}, Case{30, 8, 1, 6}, Case{17, 6, 4, 3}}) {
+        INFO("N=" << c.N << " buckets=" << c.buckets << " rounds=" << c.rounds << " chunk=" << c.chunk);
+        auto attn = reformer({{"buckets", c.buckets}, {"n_hashes", c.rounds}, {"chunk", c.chunk}, {"seed", int64_t(7)}});
+        attn->eval();
+        QKV x = random_qkv(2, 2, c.N, 8, uint64_t(c.N), 2.f);
+        Tensor blocked = attn->blocked_mask(x.q);
+        int64_t attended = blocked.numel() - int64_t(sum(blocked.to(DType::Float32)).item());
+        REQUIRE(attended < blocked.numel() / 2);  // genuinely sparse
+        require_equals_masked(*attn, x, blocked, unit(x.q));
+    }
+}
+
+TEST_CASE("reformer keeps the shape and stays finite with several buckets and rounds", "[attention][reformer]") {
+    auto attn = reformer({{"buckets", int64_t(8)}, {"n_hashes", int64_t(4)}, {"chunk", int64_t(8)}}, 16);
+    QKV x = random_qkv(3, 4, 65, 16, 2, 3.f);
+    Tensor out = attn->forward(x.q, x.k, x.v);
+    REQUIRE(out.shape() == Shape{3, 4, 65, 16});
+    for (float y : out.to_vector()) REQUIRE(std::isfinite(y));
+    sum(out).backward();
+    for (float g : x.q.grad().to_vector()) REQUIRE(std::isfinite(g));
+    REQUIRE_FALSE(x.k.grad().defined());  // shared QK: the k input is not used
+}
+
+TEST_CASE("reformer rotations: a buffer, fixed in eval, redrawn in training with redraw", "[attention][reformer]") {
+    QKV x = random_qkv(1, 2, 32, 8, 6);
+    auto attn = reformer({{"chunk", int64_t(4)}, {"seed", int64_t(1)}});
+    REQUIRE(attn->named_buffers().size() == 1);
+    REQUIRE(attn->rotations.shape() == Shape{2, 8, 4});
+    std::vector<float> R = attn->rotations.to_vector();
+    attn->eval();
+    Tensor a = attn->forward(x.q, x.k, x.v), b = attn->forward(x.q, x.k, x.v);
+    REQUIRE(a.to_vector() == b.to_vector());
+    REQUIRE(attn->rotations.to_vector() == R);
+    attn->train();
+    Tensor c = attn->forward(x.q, x.k, x.v);
+    REQUIRE(attn->rotations.to_vector() != R);
+    REQUIRE(c.to_vector() != a.to_vector());
+    auto fixed = reformer({{"chunk", int64_t(4)}, {"seed", int64_t(1)}, {"redraw", false}});
+    REQUIRE(fixed->rotations.to_vector() == R);  // same seed, same rotations
+    fixed->forward(x.q, x.k, x.v);
+    REQUIRE(fixed->rotations.to_vector() == R);
+}
+
+TEST_CASE("gradcheck: reformer with fixed rotations (several buckets, rounds, chunks)", "[attention][reformer][gradcheck]") {
+    // The hashes are piecewise constant in q; with these seeds no ±eps step crosses a bucket boundary.
+    check_attention_gradients("reformer", {{"buckets", int64_t(4)}, {"n_hashes", int64_t(2)}, {"chunk", int64_t(3)},
+                                           {"seed", int64_t(3)}}, 10, 4);
+    check_attention_gradients("reformer", {{"buckets", int64_t(1)}, {"n_hashes", int64_t(1)}, {"chunk", int64_t(6)}}, 6, 4);
+}
+
+TEST_CASE("reformer memory grows linearly with N", "[attention][reformer][memory]") {
+    // chunk 32, 2 rounds: scores 2·N·64 per head; softmax would give ~4
+    REQUIRE(peak_ratio("reformer", {{"seed", int64_t(0)}}) < 2.5);
+}
+
+TEST_CASE("reformer rejects bad options", "[attention][reformer][errors]") {
+    REQUIRE_THROWS_WITH(attention::make_attention("reformer", {{"buckets", int64_t(5)}}),
+                        Catch::Contains("reformer: buckets must be 1 or an even number ≥ 2 (argmax over [xR; −xR]), got 5"));
+    REQUIRE_THROWS_WITH(attention::make_attention("reformer", {{"n_hashes", int64_t(0)}}),
+                        Catch::Contains("reformer: n_hashes must be ≥ 1, got 0"));
+    REQUIRE_THROWS_WITH(attention::make_attention("reformer", {{"chunk", int64_t(0)}}),
+                        Catch::Contains("reformer: chunk must be ≥ 1, got 0"));
+    QKV x = random_qkv(1, 1, 4, 4, 1);
+    REQUIRE_THROWS_WITH(reformer({}, 8)->forward(x.q, x.k, x.v),
+                        Catch::Contains("reformer: rotations drawn for head dim 8, got q [1,1,4,4]"));
+}
+
+TEST_CASE("reformer fused op equals its composed reference, outputs and gradients", "[attention][reformer][fused]") {
+    struct Case {
+        int64_t N, buckets, n_hashes, chunk;
+    };
+    for (Case c : {Case{1, 2, 1, 4}, Case{37, 4, 2, 8}, Case{64, 8, 3, 16}, Case{50, 1, 1, 64}}) {
+        INFO("N=" << c.N << " buckets=" << c.buckets << " n_hashes=" << c.n_hashes << " chunk=" << c.chunk);
+        auto attn = std::dynamic_pointer_cast<attention::ReformerAttention>(attention::make_attention(
+            "reformer", {{"buckets", c.buckets}, {"n_hashes", c.n_hashes}, {"chunk", c.chunk}, {"redraw", false},
+                         {"seed", int64_t(4)}}));
+        auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
+            attn->reference = reference;
+            return attn->forward(q, k, v);
+        };
+        check_fast_path_equals_reference(run, random_qkv(2, 2, c.N, 8, uint64_t(c.N), 1.5f), 1e-5f);
+    }
+}

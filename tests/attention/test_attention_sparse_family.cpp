@@ -1,0 +1,105 @@
+// What the sparse variants (longformer, bigbird, sparse_strided, sparse_fixed, reformer) share:
+// strided inputs as MultiHeadAttention passes them, and use inside a ViT.
+#include <cmath>
+
+#include "attention/sparse/bigbird.h"
+#include "attention/sparse/longformer.h"
+#include "attention/sparse/sparse_fixed.h"
+#include "attention/sparse/sparse_strided.h"
+#include "nn/models/vit.h"
+#include "tests/support/sparse_attention_helpers.h"
+
+using namespace attnlab;
+using namespace attnlab::testing;
+
+struct Variant {
+    std::string name;
+    attention::Options opts;
+};
+
+static std::vector<Variant> sparse_variants() {
+    return {{"longformer", {{"window", int64_t(4)}, {"dilation", int64_t(2)}}},
+            {"bigbird", {{"block", int64_t(3)}, {"random_blocks", int64_t(1)}, {"seed", int64_t(1)}}},
+            {"sparse_strided", {}},
+            {"sparse_fixed", {{"stride", int64_t(3)}, {"summary", int64_t(2)}}},
+            {"reformer", {{"buckets", int64_t(4)}, {"chunk", int64_t(4)}, {"seed", int64_t(1)}}}};
+}
+
+TEST_CASE("sparse variants take strided q, k, v views as MultiHeadAttention passes them", "[attention][sparse]") {
+    const int64_t B = 2, N = 17, H = 2, D = 8;
+    Generator g(3);
+    Tensor qkv = Tensor::randn({B, N, 3, H, D}, g).permute({2, 0, 3, 1, 4});  // [3, B, H, N, D] views
+    Tensor q = qkv.narrow(0, 0, 1).squeeze(0), k = qkv.narrow(0, 1, 1).squeeze(0), v = qkv.narrow(0, 2, 1).squeeze(0);
+    REQUIRE_FALSE(q.is_contiguous());
+    for (const Variant& var : sparse_variants()) {
+        INFO(var.name);
+        auto attn = attention::make_attention(var.name, var.opts, {N, D, H});
+        attn->eval();
+        require_close(attn->forward(q, k, v), attn->forward(q.contiguous(), k.contiguous(), v.contiguous()), 1e-6f);
+    }
+}
+
+TEST_CASE("a tiny ViT runs forward and backward with every sparse variant", "[attention][sparse][nn]") {
+    for (const Variant& var : sparse_variants()) {
+        INFO(var.name);
+        manual_seed(1);
+        nn::ViTConfig c;
+        c.image_size = 8, c.patch_size = 2, c.num_classes = 3;  // 16 patches + cls = 17 tokens
+        c.dim = 16, c.depth = 2, c.heads = 2, c.drop_path = 0.0;
+        c.attention = var.name, c.attention_options = var.opts;
+        nn::VisionTransformer vit(c);
+        Generator g(2);
+        Tensor loss = cross_entropy(vit.forward(Tensor::randn({4, 3, 8, 8}, g)), Tensor::from_indices({0, 1, 2, 0}, {4}));
+        REQUIRE(std::isfinite(loss.item()));
+        loss.backward();
+        Tensor gq = vit.blocks[0]->attn->qkv->weight.grad();
+        REQUIRE(gq.defined());
+        REQUIRE(sum(abs(gq)).item() > 0.f);
+    }
+}
+
+// Sets the `reference` switch of a block-sparse variant.
+static void set_reference(attention::Attention& attn, bool reference) {
+    if (auto* a = dynamic_cast<attention::LongformerAttention*>(&attn)) a->reference = reference;
+    else if (auto* b = dynamic_cast<attention::BigBirdAttention*>(&attn)) b->reference = reference;
+    else if (auto* s = dynamic_cast<attention::SparseStridedAttention*>(&attn)) s->reference = reference;
+    else if (auto* f = dynamic_cast<attention::SparseFixedAttention*>(&attn)) f->reference = reference;
+    else FAIL("not a block-sparse variant");
+}
+
+TEST_CASE("block-sparse variants: the fused op equals the composed reference, outputs and gradients",
+          "[attention][sparse][fused]") {
+    for (bool causal : {false, true})
+        for (int64_t N : {1, 17, 100}) {
+            for (Variant var : sparse_variants()) {
+                if (var.name == "reformer") continue;
+                if (N == 1) var.opts = {};  // one token: the options above exceed it (rejected), the defaults adapt
+                var.opts.set("causal", causal);
+                INFO(var.name << " N=" << N << " causal=" << causal);
+                auto attn = attention::make_attention(var.name, var.opts, {N, 8, 2});
+                auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
+                    set_reference(*attn, reference);
+                    return attn->forward(q, k, v);
+                };
+                check_fast_path_equals_reference(run, random_qkv(2, 2, N, 8, uint64_t(N), 2.f), 1e-5f);
+            }
+        }
+}
+
+TEST_CASE("longformer with several global tokens (dense rows): the fused op equals the reference",
+          "[attention][sparse][fused]") {
+    for (bool causal : {false, true}) {
+        INFO("causal=" << causal);
+        auto attn = attention::make_attention("longformer", {{"global_tokens", int64_t(5)}, {"causal", causal}}, {40, 8, 2});
+        auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
+            set_reference(*attn, reference);
+            return attn->forward(q, k, v);
+        };
+        check_fast_path_equals_reference(run, random_qkv(1, 2, 40, 8, 7, 2.f), 1e-5f);
+    }
+}
+
+TEST_CASE("gradcheck: the fused block-sparse op through sparse_strided and longformer", "[attention][sparse][fused]") {
+    check_attention_gradients("sparse_strided", {{"stride", int64_t(3)}}, 11, 3);
+    check_attention_gradients("longformer", {{"window", int64_t(2)}, {"global_tokens", int64_t(2)}, {"causal", true}}, 9, 3);
+}
