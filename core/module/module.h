@@ -77,7 +77,7 @@ private:
     bool training_ = true;
 };
 
-// A module with one input and one output; what Sequential chains.
+// A module with one input and one output (Linear, LayerNorm, the ViT, ...).
 class UnaryModule : public Module {
 public:
     virtual Tensor forward(const Tensor& x) = 0;
