@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""study_pareto.py — the attention study's accuracy against its cost, and which
+variants are Pareto-optimal (no other variant is at least as accurate and at
+least as cheap, and strictly better in one of the two).
+
+Accuracy (mean ± std over seeds of the final test accuracy) comes from the
+study's aggregate CSV (apps/attention_study writes OUT/study_seeds.csv); cost
+comes from bench/study_speed.py's JSON, measured on one machine: training
+images/s (higher is cheaper) and the training process's peak RSS (lower is
+cheaper). Writes a Markdown table and two plots with gnuplot:
+
+    /usr/bin/python3 bench/study_pareto.py                       # 65 tokens: results/study_pareto.{md,*.png}
+    /usr/bin/python3 bench/study_pareto.py --study results/long1024 --speed results/study_speed_1025.json \\
+        --out results/long1024/study_pareto                      # 1025 tokens
+"""
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+
+
+def read_accuracy(study_dir):
+    rows = {}
+    path = os.path.join(study_dir, "study_seeds.csv")
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            if r["final_acc_mean"]:
+                rows[r["variant"]] = (100 * float(r["final_acc_mean"]),
+                                      100 * float(r["final_acc_std"] or 0), int(r["seeds_done"]))
+    return rows
+
+
+def read_speed(path, coretype):
+    with open(path) as f:
+        j = json.load(f)
+    rows = [r for r in j["rows"] if coretype is None or r["coretype"] == coretype]
+    if not rows:
+        sys.exit(f"error: {path} has no rows for OPENBLAS_CORETYPE '{coretype}'")
+    speed = {r["variant"]: (r["train_images_per_sec"], r.get("peak_train_rss_mb")) for r in rows}
+    return speed, j.get("machine", "unknown machine"), rows[0]["coretype"]
+
+
+def pareto(points):
+    """points: {name: (acc, cost)} with higher acc and lower cost better -> set of optimal names."""
+    best = set()
+    for n, (a, c) in points.items():
+        dominated = any(a2 >= a and c2 <= c and (a2 > a or c2 < c) for m, (a2, c2) in points.items() if m != n)
+        if not dominated:
+            best.add(n)
+    return best
+
+
+def plot(out_png, title, xlabel, data, optimal, logx):
+    dat = out_png[:-4] + ".dat"
+    with open(dat, "w") as f:
+        for n, (x, acc, std) in sorted(data.items(), key=lambda kv: kv[1][0]):
+            f.write(f"{x} {acc} {std} {n} {1 if n in optimal else 0}\n")
+    script = f"""set terminal pngcairo size 900,600 noenhanced
+set output '{out_png}'
+set title '{title}'
+set xlabel '{xlabel}'
+set ylabel 'final test accuracy (%), mean ± std over seeds'
+set grid
+{'set logscale x' if logx else ''}
+set key bottom right
+plot '{dat}' using 1:2:3 with yerrorbars pt 7 lc rgb '#888888' title 'variant', \\
+     '' using 1:($5==1 ? $2 : 1/0) with points pt 7 ps 1.6 lc rgb '#cc2222' title 'Pareto-optimal', \\
+     '' using 1:2:4 with labels offset 0.8,0.6 left font ',9' notitle
+"""
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--study", default="results", help="directory holding study_seeds.csv")
+    p.add_argument("--speed", default="results/study_speed.json", help="bench/study_speed.py's JSON")
+    p.add_argument("--coretype", default=None, help="OPENBLAS_CORETYPE rows to use (default: the first)")
+    p.add_argument("--out", default="results/study_pareto", help="output stem (.md and -speed.png, -memory.png)")
+    a = p.parse_args()
+
+    acc = read_accuracy(a.study)
+    speed, machine, coretype = read_speed(a.speed, a.coretype)
+    names = [n for n in acc if n in speed]
+    missing = sorted(set(acc) ^ set(speed))
+    fast = pareto({n: (acc[n][0], -speed[n][0]) for n in names})
+    has_mem = all(speed[n][1] is not None for n in names)
+    small = pareto({n: (acc[n][0], speed[n][1]) for n in names}) if has_mem else set()
+
+    lines = ["# Attention study: accuracy against cost", "",
+             f"Accuracy: `{a.study}/study_seeds.csv` (final test accuracy, mean ± std over the seeds done). "
+             f"Cost: `{a.speed}` ({machine}, OPENBLAS_CORETYPE={coretype}). A variant is Pareto-optimal when no "
+             "other is at least as accurate and at least as cheap, and strictly better in one.", "",
+             "Produced by:", "", "```", "/usr/bin/python3 bench/study_pareto.py " + " ".join(sys.argv[1:]), "```", "",
+             "| variant | seeds | accuracy (%) | train img/s | peak train RSS (MB) | optimal: speed | optimal: memory |",
+             "|---|---:|---:|---:|---:|:---:|:---:|"]
+    for n in sorted(names, key=lambda n: -acc[n][0]):
+        m, s, k = acc[n]
+        mem = f"{speed[n][1]:.0f}" if speed[n][1] is not None else "–"
+        lines.append(f"| {n} | {k} | {m:.2f} ± {s:.2f} | {speed[n][0]:.0f} | {mem} | "
+                     f"{'**yes**' if n in fast else ''} | {'**yes**' if n in small else ''} |")
+    if missing:
+        lines += ["", "Not in both inputs (left out): " + ", ".join(missing) + "."]
+    if not has_mem:
+        lines += ["", "The speed JSON has no peak RSS (an older bench/study_speed.py): no memory front."]
+    os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
+    with open(a.out + ".md", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    plot(a.out + "-speed.png", "Accuracy vs training speed", "training images/s (higher is cheaper)",
+         {n: (speed[n][0], acc[n][0], acc[n][1]) for n in names}, fast, logx=True)
+    if has_mem:
+        plot(a.out + "-memory.png", "Accuracy vs peak training memory", "peak training RSS, MB (lower is cheaper)",
+             {n: (speed[n][1], acc[n][0], acc[n][1]) for n in names}, small, logx=False)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
