@@ -33,7 +33,7 @@ def blank_comments_and_strings(text):
         if text.startswith("//", i):
             j = text.find("\n", i)
             j = n if j < 0 else j
-            out.append(" " * (j - i)), 
+            out.append(" " * (j - i))
             i = j
         elif text.startswith("/*", i):
             j = text.find("*/", i + 2)
@@ -66,8 +66,10 @@ def blank_comments_and_strings(text):
 def functions(path):
     """(name, first line, line count) of every function defined in `path`."""
     with open(path, encoding="utf-8", errors="replace") as f:
-        text = blank_comments_and_strings(f.read())
-    text = re.sub(r"^\s*#.*$", lambda m: " " * len(m.group(0)), text, flags=re.M)  # preprocessor lines
+        source = f.read()
+    text = blank_comments_and_strings(source)
+    text = re.sub(r"^[ \t]*#.*$", lambda m: " " * len(m.group(0)), text, flags=re.M)  # preprocessor lines
+    assert text.count("\n") == source.count("\n"), f"{path}: blanking changed the line count"
     found = []
     stack = []  # per open brace: ("scope" | "function" | "other", start index, name)
     head_start = 0  # where the text before the next brace starts
