@@ -330,7 +330,9 @@ struct Trainer::Session {
     std::string eval_name;  // "test" or "val"
     int64_t start_epoch = 0, skip_batches = 0;  // where a resumed run continues
     Meter loss_meter, acc_meter;
-    double epoch_seconds_before = 0;  // of a resumed part-epoch, before the interruption
+    // Training seconds of the current epoch: of a resumed part-epoch before the interruption,
+    // then (when run_epoch ends) of the whole epoch; finish_epoch logs and clears it.
+    double epoch_seconds_before = 0;
     std::vector<nlohmann::json> rows;  // metrics.jsonl
     bool tty = false;
     Clock::time_point run_start = Clock::now(), profile_start;
