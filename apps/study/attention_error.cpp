@@ -28,6 +28,7 @@
 #include "nn/study/attention_probe.h"
 #include "nn/io/checkpoint.h"
 #include "nn/io/classifier.h"
+#include "nn/report/plot.h"
 #include "nn/study/study_stats.h"
 
 using namespace attnlab;
@@ -119,8 +120,68 @@ void write_plots(const fs::path& out, const std::vector<Series>& series, const s
         f << "\n";
     }
     d.close(), f.close();
-    if (std::system(("gnuplot " + gp.string() + " 2>/dev/null").c_str()) != 0)
-        std::printf("gnuplot not available: plots skipped (script in %s)\n", gp.c_str());
+    nn::report::run_gnuplot(gp.string());
+}
+
+// "64,256" -> {64, 256}: sequence lengths in [2, 65536].
+std::vector<int64_t> parse_lengths(const std::string& spec) {
+    std::vector<int64_t> lengths;
+    for (const std::string& part : split(spec, ',')) {
+        char* end = nullptr;
+        const long long n = std::strtoll(part.c_str(), &end, 10);
+        check(!part.empty() && *end == '\0' && n >= 2 && n <= 65536, "--lengths '", spec, "': '", part,
+              "' is not a length in [2, 65536]");
+        lengths.push_back(n);
+    }
+    return lengths;
+}
+
+// q, k, v of every block of the trained model on the first `images` test images.
+std::vector<nn::QKV> capture_model_qkv(const nn::Classifier& clf, const std::string& data_dir, int64_t images,
+                                       int64_t& batch_size) {
+    data::ImageDataset test = data::load_cifar10(data::resolve_cifar10_dir(data_dir), data::Split::Test);
+    data::DataLoaderOptions lo;
+    lo.batch_size = std::min(images, test.size()), lo.shuffle = false, lo.augment = false, lo.normalize = clf.normalization;
+    data::DataLoader loader(test, lo);
+    loader.start_epoch(0);
+    data::Batch batch;
+    loader.next(batch);
+    batch_size = batch.size();
+    return nn::capture_qkv(*clf.model, batch.images);
+}
+
+// One series over its budget values: CSV rows per block, the block mean and per random N;
+// returns its two curves (model, random at the largest N).
+std::pair<Curve, Curve> measure_series(const Series& s, const std::vector<nn::QKV>& blocks,
+                                       const std::vector<int64_t>& lengths, int draws, std::ostream& csv) {
+    const std::string label = s.label + (s.budget.empty() ? "" : " [" + s.budget + "]");
+    Curve model_curve{label, {}}, random_curve{cat(label, " (random, N=", lengths.back(), ")"), {}};
+    for (int64_t value : s.values) {
+        std::vector<double> layer_means;
+        for (size_t l = 0; l < blocks.size(); ++l)
+            if (auto e = measure(s, value, blocks[l], draws)) {
+                layer_means.push_back(e->mean);
+                csv << "model," << l << "," << blocks[l].q.size(2) << "," << s.label << "," << s.budget << "," << value
+                    << "," << e->mean << "," << e->std << "," << e->n << "\n";
+            }
+        if (!layer_means.empty()) {
+            nn::SampleStats m = nn::sample_stats(layer_means);
+            model_curve.points.push_back({value, m.mean});
+            csv << "model,mean," << blocks[0].q.size(2) << "," << s.label << "," << s.budget << "," << value << ","
+                << m.mean << "," << m.std << "," << m.n << "\n";
+        }
+        for (int64_t N : lengths)
+            if (auto e = measure(s, value, random_qkv(N, 1000 + uint64_t(N)), draws)) {
+                csv << "random,all," << N << "," << s.label << "," << s.budget << "," << value << "," << e->mean << ","
+                    << e->std << "," << e->n << "\n";
+                if (N == lengths.back()) random_curve.points.push_back({value, e->mean});
+            }
+        std::printf("  %-32s %s=%ld: %s\n", s.label.c_str(), s.budget.empty() ? "-" : s.budget.c_str(), long(value),
+                    layer_means.empty() ? "not applicable to the model"
+                                        : cat("model error ", nn::sample_stats(layer_means).mean).c_str());
+        std::fflush(stdout);
+    }
+    return {model_curve, random_curve};
 }
 
 }  // namespace
@@ -141,25 +202,12 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     try {
         if (threads > 0) set_num_threads(threads);
-        std::vector<int64_t> lengths;
-        for (const std::string& part : split(lengths_spec, ',')) {
-            char* end = nullptr;
-            const long long n = std::strtoll(part.c_str(), &end, 10);
-            check(!part.empty() && *end == '\0' && n >= 2 && n <= 65536, "--lengths '", lengths_spec, "': '", part,
-                  "' is not a length in [2, 65536]");
-            lengths.push_back(n);
-        }
+        const std::vector<int64_t> lengths = parse_lengths(lengths_spec);
         nn::Classifier clf = nn::load_classifier(checkpoint);
-        data::ImageDataset test = data::load_cifar10(data::resolve_cifar10_dir(data_dir), data::Split::Test);
-        data::DataLoaderOptions lo;
-        lo.batch_size = std::min(images, test.size()), lo.shuffle = false, lo.augment = false, lo.normalize = clf.normalization;
-        data::DataLoader loader(test, lo);
-        loader.start_epoch(0);
-        data::Batch batch;
-        loader.next(batch);
-        const std::vector<nn::QKV> blocks = nn::capture_qkv(*clf.model, batch.images);
+        int64_t batch_size = 0;
+        const std::vector<nn::QKV> blocks = capture_model_qkv(clf, data_dir, images, batch_size);
         std::printf("%s: q, k, v of %zu blocks on %ld test images (N = %ld); random inputs at N = %s; %d draws\n",
-                    clf.dir.c_str(), blocks.size(), long(batch.size()), long(blocks[0].q.size(2)), lengths_spec.c_str(), draws);
+                    clf.dir.c_str(), blocks.size(), long(batch_size), long(blocks[0].q.size(2)), lengths_spec.c_str(), draws);
 
         fs::create_directories(out);
         std::ofstream csv(fs::path(out) / "approximation_error.csv");
@@ -167,33 +215,7 @@ int main(int argc, char** argv) {
         const std::vector<Series> series = all_series();
         std::map<std::string, std::vector<Curve>> curves;  // family -> curves
         for (const Series& s : series) {
-            const std::string label = s.label + (s.budget.empty() ? "" : " [" + s.budget + "]");
-            Curve model_curve{label, {}}, random_curve{cat(label, " (random, N=", lengths.back(), ")"), {}};
-            for (int64_t value : s.values) {
-                std::vector<double> layer_means;
-                for (size_t l = 0; l < blocks.size(); ++l)
-                    if (auto e = measure(s, value, blocks[l], draws)) {
-                        layer_means.push_back(e->mean);
-                        csv << "model," << l << "," << blocks[l].q.size(2) << "," << s.label << "," << s.budget << "," << value
-                            << "," << e->mean << "," << e->std << "," << e->n << "\n";
-                    }
-                if (!layer_means.empty()) {
-                    nn::SampleStats m = nn::sample_stats(layer_means);
-                    model_curve.points.push_back({value, m.mean});
-                    csv << "model,mean," << blocks[0].q.size(2) << "," << s.label << "," << s.budget << "," << value << ","
-                        << m.mean << "," << m.std << "," << m.n << "\n";
-                }
-                for (int64_t N : lengths)
-                    if (auto e = measure(s, value, random_qkv(N, 1000 + uint64_t(N)), draws)) {
-                        csv << "random,all," << N << "," << s.label << "," << s.budget << "," << value << "," << e->mean
-                            << "," << e->std << "," << e->n << "\n";
-                        if (N == lengths.back()) random_curve.points.push_back({value, e->mean});
-                    }
-                std::printf("  %-32s %s=%ld: %s\n", s.label.c_str(), s.budget.empty() ? "-" : s.budget.c_str(), long(value),
-                            layer_means.empty() ? "not applicable to the model"
-                                                : cat("model error ", nn::sample_stats(layer_means).mean).c_str());
-                std::fflush(stdout);
-            }
+            auto [model_curve, random_curve] = measure_series(s, blocks, lengths, draws, csv);
             curves[s.family].push_back(model_curve);
             curves[s.family].push_back(random_curve);
         }

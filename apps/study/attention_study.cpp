@@ -24,6 +24,7 @@
 #include "datasets/formats/cifar.h"
 #include "nn/distributed/runtime.h"
 #include "nn/study/study_seeds.h"
+#include "nn/train/recipe.h"
 
 using namespace attnlab;
 
@@ -61,25 +62,25 @@ static void spread_over_ranks(nn::StudyOptions& study, const std::vector<uint64_
     };
 }
 
-int main(int argc, char** argv) {
-    distributed::init(argc, argv);
-    CLI::App app{"attention_study: the same ViT recipe trained once per attention variant on CIFAR-10"};
-    app.option_defaults()->always_capture_default();
+// Everything the command line sets; the model and optimization default to the recipe
+// (nn/train/recipe.h) with the study's shorter budget.
+struct Args {
     nn::StudyOptions study;
-    nn::ViTConfig& m = study.model;
-    m.dim = 128, m.depth = 6, m.heads = 4, m.patch_size = 4, m.mlp_ratio = 2.0, m.dropout = 0.0, m.drop_path = 0.1;
-    nn::TrainOptions& t = study.train;
-    t.epochs = 10, t.batch_size = 128, t.lr = 1e-3, t.min_lr = 1e-5, t.warmup_epochs = 1, t.weight_decay = 0.05;
-    t.label_smoothing = 0.1, t.grad_clip = 1.0, t.progress = false;
     std::string variants, data_dir;
     std::vector<std::string> opts;
     int64_t train_subset = 0, eval_subset = 0, val_split = 0;
     bool quick = false;
     int threads = 0;
     std::string seeds_spec = "0,1,2";
-    app.add_option("--variants", variants, "comma-separated variants (default: all registered)");
-    app.add_option("--attention-opt", opts, "per-variant option variant.name=value (repeatable)");
-    app.add_flag("--quick", quick, "smoke-check budget: first 2,000 training images, 1,000 test images, 3 epochs");
+    Args() { study.model = nn::recipe::vit_model(), study.train = nn::recipe::study_training(); }
+};
+
+static void add_options(CLI::App& app, Args& a) {
+    nn::ViTConfig& m = a.study.model;
+    nn::TrainOptions& t = a.study.train;
+    app.add_option("--variants", a.variants, "comma-separated variants (default: all registered)");
+    app.add_option("--attention-opt", a.opts, "per-variant option variant.name=value (repeatable)");
+    app.add_flag("--quick", a.quick, "smoke-check budget: first 2,000 training images, 1,000 test images, 3 epochs");
     app.add_option("--dim", m.dim, "embedding dim")->check(CLI::Range(8, 4096));
     app.add_option("--depth", m.depth, "blocks")->check(CLI::Range(1, 64));
     app.add_option("--heads", m.heads, "heads")->check(CLI::Range(1, 64));
@@ -90,76 +91,116 @@ int main(int argc, char** argv) {
     app.add_option("--batch", t.batch_size, "batch size")->check(CLI::Range(1, 4096));
     app.add_option("--lr", t.lr, "peak learning rate")->check(kFinite)->check(CLI::Range(1e-7, 10.0));
     app.add_option("--warmup", t.warmup_epochs, "warmup epochs")->check(kFinite)->check(CLI::Range(0.0, 1000.0));
-    auto* seeds_opt = app.add_option("--seeds", seeds_spec, "seeds, each a whole study in OUT/seed<s>/ (every variant trains with the same seed); the report aggregates them");
-    app.add_option("--seed", seeds_spec, "one seed: the same as --seeds N")->excludes(seeds_opt);
-    app.add_flag("--report-only", study.report_only, "train nothing: write the report of the finished runs");
+    auto* seeds_opt = app.add_option("--seeds", a.seeds_spec, "seeds, each a whole study in OUT/seed<s>/ (every variant trains with the same seed); the report aggregates them");
+    app.add_option("--seed", a.seeds_spec, "one seed: the same as --seeds N")->excludes(seeds_opt);
+    app.add_flag("--report-only", a.study.report_only, "train nothing: write the report of the finished runs");
     app.add_flag("--trivial-augment", t.trivial_augment, "add TrivialAugment to crop + flip (as vit_train --trivial-augment)");
-    app.add_option("--data", data_dir, "CIFAR-10 binary directory (default: $CIFAR10_DIR or data/cifar-10-batches-bin)");
-    app.add_option("--train-subset", train_subset, "first N training images only")->check(CLI::Range(int64_t(0), int64_t(50000)));
-    app.add_option("--eval-subset", eval_subset, "first N eval images only")->check(CLI::Range(int64_t(0), int64_t(50000)));
-    app.add_option("--val-split", val_split, "evaluate on the last N training images instead of the test set")->check(CLI::Range(int64_t(0), int64_t(49999)));
-    app.add_option("--out", study.out_dir, "output directory (study.md, CSVs, plots, runs/<variant>/)");
-    app.add_option("--threads", threads, "threads (0 = all cores)")->check(CLI::Range(0, 256));
+    app.add_option("--data", a.data_dir, "CIFAR-10 binary directory (default: $CIFAR10_DIR or data/cifar-10-batches-bin)");
+    app.add_option("--train-subset", a.train_subset, "first N training images only")->check(CLI::Range(int64_t(0), int64_t(50000)));
+    app.add_option("--eval-subset", a.eval_subset, "first N eval images only")->check(CLI::Range(int64_t(0), int64_t(50000)));
+    app.add_option("--val-split", a.val_split, "evaluate on the last N training images instead of the test set")->check(CLI::Range(int64_t(0), int64_t(49999)));
+    app.add_option("--out", a.study.out_dir, "output directory (study.md, CSVs, plots, runs/<variant>/)");
+    app.add_option("--threads", a.threads, "threads (0 = all cores)")->check(CLI::Range(0, 256));
+}
+
+// --quick: a smoke-check budget, for every setting the command line leaves open.
+static void apply_quick(const CLI::App& app, Args& a) {
+    if (a.train_subset == 0) a.train_subset = 2000;
+    if (a.eval_subset == 0) a.eval_subset = 1000;
+    if (app.count("--epochs") == 0) a.study.train.epochs = 3;
+    if (app.count("--warmup") == 0) a.study.train.warmup_epochs = 0.5;
+    if (app.count("--out") == 0) a.study.out_dir = "results/quick";
+    if (app.count("--seeds") + app.count("--seed") == 0) a.seeds_spec = "0";
+}
+
+// --variants and --attention-opt variant.name=value, checked against the registry before any data is loaded.
+static void parse_variants(Args& a) {
+    for (const std::string& v : split(a.variants, ','))
+        if (!v.empty()) {
+            attention::attention_info(v);  // a bad name fails here, before the data is loaded
+            a.study.variants.push_back(v);
+        }
+    for (const std::string& o : a.opts) {
+        size_t dot = o.find('.');
+        check(dot != std::string::npos && dot > 0, "--attention-opt '", o, "': expected variant.name=value");
+        std::string variant = o.substr(0, dot);
+        attention::Options parsed = attention::Options::parse({o.substr(dot + 1)}, attention::attention_info(variant).options, variant);
+        for (const auto& [k, v] : parsed.values()) a.study.variant_options[variant].set(k, v);
+    }
+}
+
+struct Data {
+    data::ImageDataset train_set, eval_set;
+    std::string eval_name = "test";  // or "val" with --val-split
+};
+
+static Data load_data(Args& a) {
+    Data d;
+    a.data_dir = data::resolve_cifar10_dir(a.data_dir);
+    d.train_set = data::load_cifar10(a.data_dir, data::Split::Train);
+    if (a.val_split > 0) {
+        d.eval_set = d.train_set.subset(d.train_set.size() - a.val_split, d.train_set.size());
+        d.train_set = d.train_set.subset(0, d.train_set.size() - a.val_split);
+        d.eval_name = "val";
+    } else {
+        d.eval_set = data::load_cifar10(a.data_dir, data::Split::Test);
+    }
+    if (a.train_subset > 0 && a.train_subset < d.train_set.size()) d.train_set = d.train_set.subset(0, a.train_subset);
+    if (a.eval_subset > 0 && a.eval_subset < d.eval_set.size()) d.eval_set = d.eval_set.subset(0, a.eval_subset);
+    return d;
+}
+
+// What study.md records: the command line and a one-line budget; printed as the header.
+static void describe_study(nn::StudyOptions& study, const Data& d, int argc, char** argv) {
+    const nn::TrainOptions& t = study.train;
+    const nn::ViTConfig& m = study.model;
+    for (int i = 0; i < argc; ++i) study.command += (i ? " " : "") + std::string(argv[i]);
+    study.budget = cat(t.epochs, " epochs on ", d.train_set.size(), " training images (batch ", t.batch_size, ", AdamW lr ",
+                       t.lr, ", warmup ", t.warmup_epochs, ", cosine, label smoothing ", t.label_smoothing,
+                       t.trivial_augment ? ", crop+flip+TrivialAugment" : ", crop+flip", "), evaluated on ",
+                       d.eval_set.size(), " ", d.eval_name, " images");
+    std::printf("attention study: %s\nmodel: dim %ld, depth %ld, heads %ld, patch %ld (%ld tokens); threads %d, OpenBLAS %s\n",
+                study.budget.c_str(), long(m.dim), long(m.depth), long(m.heads), long(m.patch_size),
+                long(m.num_tokens()), num_threads(), blas_info().c_str());
+}
+
+// Trains (or continues) every (variant, seed) run; under mpirun the runs are spread over the
+// ranks and rank 0 then reports all of them from their files.
+static void run_all(nn::StudyOptions& study, const std::vector<uint64_t>& seeds, const Data& d) {
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    if (distributed::size() > 1) spread_over_ranks(study, seeds);
+    nn::run_seed_study(study, seeds, d.train_set, d.eval_set, data::Normalization::cifar10(), &g_stop);
+    if (distributed::size() > 1) {  // every rank done: rank 0 reports all the runs from their files
+        distributed::barrier();
+        if (distributed::rank() == 0) {
+            study.runs_here = nullptr, study.report_only = true;
+            nn::run_seed_study(study, seeds, d.train_set, d.eval_set, data::Normalization::cifar10(), &g_stop);
+        }
+    }
+}
+
+int main(int argc, char** argv) {
+    distributed::init(argc, argv);
+    CLI::App app{"attention_study: the same ViT recipe trained once per attention variant on CIFAR-10"};
+    app.option_defaults()->always_capture_default();
+    Args a;
+    add_options(app, a);
     CLI11_PARSE(app, argc, argv);
     try {
-        if (threads > 0) set_num_threads(threads);
+        if (a.threads > 0) set_num_threads(a.threads);
         else if (distributed::local_size() > 1)  // mpirun: the ranks on one machine share its cores
             set_num_threads(std::max(1, num_threads() / distributed::local_size()));
-        if (quick) {
-            if (train_subset == 0) train_subset = 2000;
-            if (eval_subset == 0) eval_subset = 1000;
-            if (app.count("--epochs") == 0) t.epochs = 3;
-            if (app.count("--warmup") == 0) t.warmup_epochs = 0.5;
-            if (app.count("--out") == 0) study.out_dir = "results/quick";
-            if (app.count("--seeds") + app.count("--seed") == 0) seeds_spec = "0";
-        }
-        const std::vector<uint64_t> seeds = parse_seeds(seeds_spec);
-        for (const std::string& v : split(variants, ','))
-            if (!v.empty()) {
-                attention::attention_info(v);  // a bad name fails here, before the data is loaded
-                study.variants.push_back(v);
-            }
-        for (const std::string& o : opts) {  // variant.name=value
-            size_t dot = o.find('.');
-            check(dot != std::string::npos && dot > 0, "--attention-opt '", o, "': expected variant.name=value");
-            std::string variant = o.substr(0, dot);
-            attention::Options parsed = attention::Options::parse({o.substr(dot + 1)}, attention::attention_info(variant).options, variant);
-            for (const auto& [k, v] : parsed.values()) study.variant_options[variant].set(k, v);
-        }
-        m.validate();
-        data_dir = data::resolve_cifar10_dir(data_dir);
-        data::ImageDataset train_set = data::load_cifar10(data_dir, data::Split::Train), eval_set;
-        std::string eval_name = "test";
-        if (val_split > 0) {
-            eval_set = train_set.subset(train_set.size() - val_split, train_set.size());
-            train_set = train_set.subset(0, train_set.size() - val_split);
-            eval_name = "val";
-        } else {
-            eval_set = data::load_cifar10(data_dir, data::Split::Test);
-        }
-        if (train_subset > 0 && train_subset < train_set.size()) train_set = train_set.subset(0, train_subset);
-        if (eval_subset > 0 && eval_subset < eval_set.size()) eval_set = eval_set.subset(0, eval_subset);
-        t.extra_config = {{"class_names", train_set.class_names}, {"eval_set", eval_name}};
-        for (int i = 0; i < argc; ++i) study.command += (i ? " " : "") + std::string(argv[i]);
-        study.budget = cat(t.epochs, " epochs on ", train_set.size(), " training images (batch ", t.batch_size, ", AdamW lr ",
-                           t.lr, ", warmup ", t.warmup_epochs, ", cosine, label smoothing ", t.label_smoothing,
-                           t.trivial_augment ? ", crop+flip+TrivialAugment" : ", crop+flip", "), evaluated on ", eval_set.size(), " ", eval_name, " images");
-        std::printf("attention study: %s\nmodel: dim %ld, depth %ld, heads %ld, patch %ld (%ld tokens); threads %d, OpenBLAS %s\n",
-                    study.budget.c_str(), long(m.dim), long(m.depth), long(m.heads), long(m.patch_size),
-                    long(m.num_tokens()), num_threads(), blas_info().c_str());
-        std::signal(SIGINT, on_signal);
-        std::signal(SIGTERM, on_signal);
-        if (distributed::size() > 1) spread_over_ranks(study, seeds);
-        nn::run_seed_study(study, seeds, train_set, eval_set, data::Normalization::cifar10(), &g_stop);
-        if (distributed::size() > 1) {  // every rank done: rank 0 reports all the runs from their files
-            distributed::barrier();
-            if (distributed::rank() == 0) {
-                study.runs_here = nullptr, study.report_only = true;
-                nn::run_seed_study(study, seeds, train_set, eval_set, data::Normalization::cifar10(), &g_stop);
-            }
-        }
+        if (a.quick) apply_quick(app, a);
+        const std::vector<uint64_t> seeds = parse_seeds(a.seeds_spec);
+        parse_variants(a);
+        a.study.model.validate();
+        Data d = load_data(a);
+        a.study.train.extra_config = {{"class_names", d.train_set.class_names}, {"eval_set", d.eval_name}};
+        describe_study(a.study, d, argc, argv);
+        run_all(a.study, seeds, d);
         if (distributed::rank() == 0)
-            std::printf("\nwrote %s/study.md (seeds %s)%s\n", study.out_dir.c_str(), seeds_spec.c_str(),
+            std::printf("\nwrote %s/study.md (seeds %s)%s\n", a.study.out_dir.c_str(), a.seeds_spec.c_str(),
                         g_stop ? "; stopped early: run the same command again to continue" : "");
         distributed::finalize();
         return g_stop ? 130 : 0;

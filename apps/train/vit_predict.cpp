@@ -74,6 +74,37 @@ static void score_folder(const nn::Classifier& clf, const std::string& root) {
     }
 }
 
+// The top-k classes of one image (values in [0, 1], [C, H, W]), with its true class if known.
+static void show_topk(const nn::Classifier& clf, int64_t k, const std::string& what, const Tensor& image01,
+                      const std::string& truth) {
+    Tensor batch = nn::normalize_images(image01.unsqueeze(0), clf.normalization);
+    auto top = nn::predict_topk(*clf.model, batch, k)[0];
+    for (auto& [cls, p] : top)
+        check(std::isfinite(p), what, ": the model's output is not finite (", p, "): the weights in ", clf.dir,
+              " hold NaN/Inf or its config.json normalization is broken");
+    std::printf("%s%s\n", what.c_str(), truth.empty() ? "" : ("  (true: " + truth + ")").c_str());
+    for (auto& [cls, p] : top) std::printf("  %5.1f%%  %s\n", 100.0 * p, clf.class_names[size_t(cls)].c_str());
+}
+
+// --cifar FILE --records SPEC: a 100- or 20-class model reads CIFAR-100 records (fine or coarse labels).
+static void classify_cifar_records(const nn::Classifier& clf, int64_t k, const std::string& cifar_file,
+                                   const std::string& records) {
+    const nn::ViTConfig& cfg = clf.model->config;
+    const size_t K = clf.class_names.size();
+    data::ImageDataset ds = K == 100 ? data::load_cifar100_file(cifar_file, data::Cifar100Labels::Fine)
+                          : K == 20  ? data::load_cifar100_file(cifar_file, data::Cifar100Labels::Coarse)
+                                     : data::load_cifar10_file(cifar_file);
+    check(ds.channels == cfg.channels && ds.height == cfg.image_size, "--cifar: images are ", ds.channels, "x",
+          ds.height, "x", ds.width, ", the model expects ", cfg.channels, "x", cfg.image_size, "x", cfg.image_size);
+    for (int64_t i : parse_records(records, ds.size())) {
+        std::vector<float> px(size_t(ds.image_bytes()));
+        const uint8_t* src = ds.image(i);
+        for (size_t j = 0; j < px.size(); ++j) px[j] = float(src[j]) / 255.f;
+        Tensor img = Tensor::from_vector(px, {ds.channels, ds.height, ds.width});
+        show_topk(clf, k, cat(cifar_file, " record ", i), img, clf.class_names[size_t(ds.labels[size_t(i)])]);
+    }
+}
+
 int main(int argc, char** argv) {
     CLI::App app{"vit_predict: top-5 classes of images (or CIFAR records) from a trained ViT checkpoint"};
     app.option_defaults()->always_capture_default();
@@ -105,32 +136,9 @@ int main(int argc, char** argv) {
         nn::Classifier clf = nn::load_classifier(checkpoint, swapping ? &swap : nullptr);
         const nn::ViTConfig& cfg = clf.model->config;
         std::printf("%s (%s)\n", clf.model->describe().c_str(), clf.dir.c_str());
-        auto show = [&](const std::string& what, const Tensor& image01, const std::string& truth) {
-            Tensor batch = nn::normalize_images(image01.unsqueeze(0), clf.normalization);
-            auto top = nn::predict_topk(*clf.model, batch, k)[0];
-            for (auto& [cls, p] : top)
-                check(std::isfinite(p), what, ": the model's output is not finite (", p, "): the weights in ", clf.dir,
-                      " hold NaN/Inf or its config.json normalization is broken");
-            std::printf("%s%s\n", what.c_str(), truth.empty() ? "" : ("  (true: " + truth + ")").c_str());
-            for (auto& [cls, p] : top) std::printf("  %5.1f%%  %s\n", 100.0 * p, clf.class_names[size_t(cls)].c_str());
-        };
         for (const std::string& path : images)
-            show(path, data::load_image(path, cfg.channels, cfg.image_size, cfg.image_size), "");
-        if (!cifar_file.empty()) {
-            const size_t K = clf.class_names.size();  // a 100- or 20-class model reads CIFAR-100 records (fine or coarse labels)
-            data::ImageDataset ds = K == 100 ? data::load_cifar100_file(cifar_file, data::Cifar100Labels::Fine)
-                                  : K == 20  ? data::load_cifar100_file(cifar_file, data::Cifar100Labels::Coarse)
-                                             : data::load_cifar10_file(cifar_file);
-            check(ds.channels == cfg.channels && ds.height == cfg.image_size, "--cifar: images are ", ds.channels, "x",
-                  ds.height, "x", ds.width, ", the model expects ", cfg.channels, "x", cfg.image_size, "x", cfg.image_size);
-            for (int64_t i : parse_records(records, ds.size())) {
-                std::vector<float> px(size_t(ds.image_bytes()));
-                const uint8_t* src = ds.image(i);
-                for (size_t j = 0; j < px.size(); ++j) px[j] = float(src[j]) / 255.f;
-                Tensor img = Tensor::from_vector(px, {ds.channels, ds.height, ds.width});
-                show(cat(cifar_file, " record ", i), img, clf.class_names[size_t(ds.labels[size_t(i)])]);
-            }
-        }
+            show_topk(clf, k, path, data::load_image(path, cfg.channels, cfg.image_size, cfg.image_size), "");
+        if (!cifar_file.empty()) classify_cifar_records(clf, k, cifar_file, records);
         if (!folder.empty()) score_folder(clf, folder);
         return 0;
     } catch (const std::exception& e) {

@@ -23,4 +23,12 @@ Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
 
 std::string Linear::describe() const { return cat("Linear(", in_features, " -> ", out_features, ")"); }
 
+void init_linears(Module& m, float std) {
+    if (auto* lin = dynamic_cast<Linear*>(&m)) {
+        init::trunc_normal_(lin->weight, std);
+        if (lin->bias.defined()) init::zeros_(lin->bias);
+    }
+    for (auto& [name, child] : m.named_children()) init_linears(*child, std);
+}
+
 }  // namespace attnlab::nn

@@ -58,15 +58,6 @@ ViTConfig ViTConfig::from_json(const nlohmann::json& j) {
     return c;
 }
 
-// ViT/DeiT initialization of every Linear below `m` (attention variants keep their own).
-static void init_linears(Module& m) {
-    if (auto* lin = dynamic_cast<Linear*>(&m)) {
-        init::trunc_normal_(lin->weight, 0.02f);
-        if (lin->bias.defined()) init::zeros_(lin->bias);
-    }
-    for (auto& [name, child] : m.named_children()) init_linears(*child);
-}
-
 VisionTransformer::VisionTransformer(const ViTConfig& cfg) : config(cfg) {
     config.validate();
     patch_embed = register_module("patch_embed", std::make_shared<PatchEmbed>(cfg.image_size, cfg.patch_size,

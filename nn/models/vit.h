@@ -16,6 +16,7 @@
 
 namespace attnlab::nn {
 
+// Library defaults; the recommended recipe's model is in nn/train/recipe.h.
 struct ViTConfig {
     int64_t image_size = 32, channels = 3, patch_size = 4, num_classes = 10;
     int64_t dim = 192, depth = 9, heads = 3;

@@ -14,7 +14,8 @@
 //                 run_dir/metrics.jsonl one row per logged step (step, lr, train bits/dim, images/s)
 //                 run_dir/summary.json  final train and test bits/dim, images seen, time
 // After the last step the test bits/dim is measured on the first eval_images
-// test images. Cost per step: forward + backward of the model on B images.
+// test images. The logs, summary and resume step are the ViT trainer's (nn/train/run_files.h).
+// Cost per step: forward + backward of the model on B images.
 #pragma once
 #include <atomic>
 #include <memory>

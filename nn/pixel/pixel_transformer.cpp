@@ -76,15 +76,6 @@ const char* step_kind_name(StepKind k) {
     return "?";
 }
 
-// GPT-style initialization: truncated normal (std 0.02) weights, zero biases.
-static void init_linears(Module& m) {
-    if (auto* lin = dynamic_cast<Linear*>(&m)) {
-        init::trunc_normal_(lin->weight, 0.02f);
-        if (lin->bias.defined()) init::zeros_(lin->bias);
-    }
-    for (auto& [name, child] : m.named_children()) init_linears(*child);
-}
-
 PixelTransformer::PixelTransformer(const PixelTransformerConfig& cfg) : config(cfg) {
     config.validate();
     config.attention_options.set("causal", true);

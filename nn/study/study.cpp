@@ -7,6 +7,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "attention/registry.h"
@@ -17,6 +18,7 @@
 #include "core/util/rng.h"
 #include "nn/io/atomic_file.h"
 #include "nn/io/checkpoint.h"
+#include "nn/report/plot.h"
 
 namespace attnlab::nn {
 
@@ -128,6 +130,110 @@ std::string machine_description() {
                     "\nchoose another --out directory, or remove ", run_dir.string(), " to train this variant again"));
 }
 
+// The row of a finished run with this budget (its study_row.json), or nothing if the variant
+// has not finished; a finished run with another budget throws: never mixed in, never deleted.
+static std::optional<StudyRow> finished_row(const fs::path& run_dir, const nlohmann::json& key) {
+    const fs::path row_file = run_dir / "study_row.json";
+    if (!fs::exists(row_file)) return std::nullopt;
+    std::ifstream f(row_file);
+    nlohmann::json saved = nlohmann::json::parse(f, nullptr, false);
+    const nlohmann::json saved_key = saved.is_discarded() ? nlohmann::json() : saved.value("budget", nlohmann::json());
+    if (saved_key != key) throw_other_budget(run_dir, "a finished run", "study_row.json", saved_key, key);
+    StudyRow r = row_from_json(saved["row"]);
+    if (r.curve.empty())  // a row written before rows kept their curve
+        for (const nlohmann::json& m : read_metrics(run_dir)) r.curve.push_back(epoch_from_json(m));
+    return r;
+}
+
+// An unfinished run resumes only with the budget it started with; records the budget it trains with.
+static void claim_run_dir(const fs::path& run_dir, const nlohmann::json& key) {
+    const fs::path budget_file = run_dir / "budget.json";
+    if (fs::exists(budget_file)) {
+        std::ifstream f(budget_file);
+        const nlohmann::json saved_key = nlohmann::json::parse(f, nullptr, false);
+        if (saved_key != key) throw_other_budget(run_dir, "an unfinished run", "budget.json", saved_key, key);
+    }
+    fs::create_directories(run_dir);
+    write_file_atomic(budget_file.string(), key.dump(2) + "\n");
+}
+
+// The study's training options for one variant's run directory: resume if it holds a checkpoint.
+static TrainOptions variant_training(const StudyOptions& o, const std::string& name, const fs::path& run_dir) {
+    TrainOptions t = o.train;
+    t.run_dir = run_dir.string();
+    t.resume = has_training_state((run_dir / "last").string()) || fs::exists(run_dir / "last.old");
+    t.overwrite = !t.resume;  // the study's own run directory: leftovers of a run killed before its first checkpoint
+    t.resume_hint = "run the same attention_study command again to continue";
+    t.extra_config["study_variant"] = name;
+    return t;
+}
+
+// "features=64, ..." with the registry defaults filled in for options the study does not override.
+static std::string effective_options(const std::string& name, const attention::Options& overrides) {
+    attention::Options effective;
+    for (const attention::OptionSpec& spec : attention::attention_info(name).options)
+        effective.set(spec.name, overrides.has(spec.name) ? overrides.values().at(spec.name) : spec.default_value);
+    return effective.to_string();
+}
+
+// The measured row of a finished (or diverged) run: accuracies and times from its metrics.jsonl.
+static StudyRow measure_row(const std::string& name, const ViTConfig& cfg, VisionTransformer& model,
+                            const TrainResult& result, const fs::path& run_dir, const data::ImageDataset& eval_set,
+                            const data::Normalization& norm, double peak_mb) {
+    StudyRow r;
+    r.variant = name;
+    r.options = effective_options(name, cfg.attention_options);
+    r.complexity = attention::attention_info(name).complexity;
+    r.parameters = model.num_parameters();
+    r.status = result.reason == StopReason::Finished ? "finished" : "diverged (non-finite loss)";
+    std::vector<nlohmann::json> metrics = read_metrics(run_dir);
+    std::vector<double> seconds, ips;
+    for (const nlohmann::json& m : metrics) {
+        r.best_acc = std::max(r.best_acc, m.value("eval_acc", 0.0));
+        seconds.push_back(m.value("seconds", 0.0)), ips.push_back(m.value("images_per_sec", 0.0));
+        r.curve.push_back(epoch_from_json(m));
+    }
+    r.epochs = int64_t(metrics.size());
+    if (!metrics.empty()) {
+        r.final_acc = metrics.back().value("eval_acc", 0.0);
+        // medians: an epoch slowed by other work on the cores (or a pause) does not move them
+        r.seconds_per_epoch = median(seconds);
+        r.train_images_per_sec = median(ips);
+    }
+    r.inference_images_per_sec = inference_images_per_sec(model, eval_set, norm);
+    r.peak_train_mb = peak_mb;
+    r.machine = machine_description();
+    return r;
+}
+
+// Trains (or resumes) one variant in run_dir; its row, or nothing if interrupted (resumable).
+static std::optional<StudyRow> train_variant(const StudyOptions& o, const std::string& name, const fs::path& run_dir,
+                                             const nlohmann::json& key, const std::string& counter,
+                                             const data::ImageDataset& train_set, const data::ImageDataset& eval_set,
+                                             const data::Normalization& norm, const std::atomic<bool>* stop_flag) {
+    claim_run_dir(run_dir, key);
+    ViTConfig cfg = o.model;
+    cfg.attention = name;
+    cfg.attention_options = o.variant_options.count(name) ? o.variant_options.at(name) : attention::Options{};
+    const TrainOptions t = variant_training(o, name, run_dir);
+    std::printf("\n%s %s%s\n", counter.c_str(), name.c_str(), t.resume ? " (resuming)" : "");
+    std::fflush(stdout);
+    manual_seed(t.seed);  // the same initialization stream for every variant
+    auto model = std::make_shared<VisionTransformer>(cfg);
+    size_t base = storage_bytes_in_use();
+    reset_storage_peak();
+    Trainer trainer(model, t, train_set, eval_set, norm);
+    trainer.set_stop_flag(stop_flag);
+    TrainResult result = trainer.fit();
+    double peak_mb = double(storage_bytes_peak() - base) / 1e6;
+    std::printf("%s\n", result.message.c_str());
+    if (result.reason == StopReason::Interrupted) return std::nullopt;
+    StudyRow r = measure_row(name, cfg, *model, result, run_dir, eval_set, norm, peak_mb);
+    write_file_atomic((run_dir / "study_row.json").string(),
+                      nlohmann::json{{"budget", key}, {"row", row_to_json(r)}}.dump(2) + "\n");
+    return r;
+}
+
 std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset& train_set,
                                 const data::ImageDataset& eval_set, const data::Normalization& norm,
                                 const std::atomic<bool>* stop_flag) {
@@ -137,91 +243,23 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset&
     std::vector<StudyRow> rows;
     for (size_t i = 0; i < variants.size(); ++i) {
         const std::string& name = variants[i];
+        const std::string counter = cat("[", i + 1, "/", variants.size(), "]");
         fs::path run_dir = fs::path(o.out_dir) / "runs" / name;
-        fs::path row_file = run_dir / "study_row.json";
         nlohmann::json key = budget_key(o, train_set, eval_set);
         key["options"] = o.variant_options.count(name) ? o.variant_options.at(name).to_string() : "";
-        if (fs::exists(row_file)) {
-            std::ifstream f(row_file);
-            nlohmann::json saved = nlohmann::json::parse(f, nullptr, false);
-            const nlohmann::json saved_key = saved.is_discarded() ? nlohmann::json() : saved.value("budget", nlohmann::json());
-            if (saved_key == key) {
-                StudyRow r = row_from_json(saved["row"]);
-                if (r.curve.empty())  // a row written before rows kept their curve
-                    for (const nlohmann::json& m : read_metrics(run_dir)) r.curve.push_back(epoch_from_json(m));
-                std::printf("[%zu/%zu] %s: already done (best %.2f%%), skipped\n", i + 1, variants.size(), name.c_str(),
-                            100 * r.best_acc);
-                rows.push_back(r);
-                continue;
-            }
-            // A finished run with another budget: never mix it into this study, never delete it.
-            throw_other_budget(run_dir, "a finished run", "study_row.json", saved_key, key);
+        if (std::optional<StudyRow> done = finished_row(run_dir, key)) {
+            std::printf("%s %s: already done (best %.2f%%), skipped\n", counter.c_str(), name.c_str(), 100 * done->best_acc);
+            rows.push_back(*done);
+            continue;
         }
         if (o.report_only) {
-            std::printf("[%zu/%zu] %s: not finished yet\n", i + 1, variants.size(), name.c_str());
+            std::printf("%s %s: not finished yet\n", counter.c_str(), name.c_str());
             continue;
         }
         if (o.runs_here && !o.runs_here(name, o.train.seed)) continue;  // another process trains it
-        // An unfinished run resumes only with the budget it started with.
-        fs::path budget_file = run_dir / "budget.json";
-        if (fs::exists(budget_file)) {
-            std::ifstream f(budget_file);
-            const nlohmann::json saved_key = nlohmann::json::parse(f, nullptr, false);
-            if (saved_key != key) throw_other_budget(run_dir, "an unfinished run", "budget.json", saved_key, key);
-        }
-        ViTConfig cfg = o.model;
-        cfg.attention = name;
-        cfg.attention_options = o.variant_options.count(name) ? o.variant_options.at(name) : attention::Options{};
-        TrainOptions t = o.train;
-        t.run_dir = run_dir.string();
-        t.resume = has_training_state((run_dir / "last").string()) || fs::exists(run_dir / "last.old");
-        t.overwrite = !t.resume;  // the study's own run directory: leftovers of a run killed before its first checkpoint
-        t.resume_hint = "run the same attention_study command again to continue";
-        t.extra_config["study_variant"] = name;
-        fs::create_directories(run_dir);
-        write_file_atomic(budget_file.string(), key.dump(2) + "\n");
-        std::printf("\n[%zu/%zu] %s%s\n", i + 1, variants.size(), name.c_str(), t.resume ? " (resuming)" : "");
-        std::fflush(stdout);
-        manual_seed(t.seed);  // the same initialization stream for every variant
-        auto model = std::make_shared<VisionTransformer>(cfg);
-        size_t base = storage_bytes_in_use();
-        reset_storage_peak();
-        Trainer trainer(model, t, train_set, eval_set, norm);
-        trainer.set_stop_flag(stop_flag);
-        TrainResult result = trainer.fit();
-        double peak_mb = double(storage_bytes_peak() - base) / 1e6;
-        std::printf("%s\n", result.message.c_str());
-        if (result.reason == StopReason::Interrupted) break;  // resumable: no row written
-
-        StudyRow r;
-        r.variant = name;
-        attention::Options effective;  // registry defaults with this study's overrides
-        for (const attention::OptionSpec& spec : attention::attention_info(name).options)
-            effective.set(spec.name, cfg.attention_options.has(spec.name) ? cfg.attention_options.values().at(spec.name)
-                                                                           : spec.default_value);
-        r.options = effective.to_string();
-        r.complexity = attention::attention_info(name).complexity;
-        r.parameters = model->num_parameters();
-        r.status = result.reason == StopReason::Finished ? "finished" : "diverged (non-finite loss)";
-        std::vector<nlohmann::json> metrics = read_metrics(run_dir);
-        std::vector<double> seconds, ips;
-        for (const nlohmann::json& m : metrics) {
-            r.best_acc = std::max(r.best_acc, m.value("eval_acc", 0.0));
-            seconds.push_back(m.value("seconds", 0.0)), ips.push_back(m.value("images_per_sec", 0.0));
-            r.curve.push_back(epoch_from_json(m));
-        }
-        r.epochs = int64_t(metrics.size());
-        if (!metrics.empty()) {
-            r.final_acc = metrics.back().value("eval_acc", 0.0);
-            // medians: an epoch slowed by other work on the cores (or a pause) does not move them
-            r.seconds_per_epoch = median(seconds);
-            r.train_images_per_sec = median(ips);
-        }
-        r.inference_images_per_sec = inference_images_per_sec(*model, eval_set, norm);
-        r.peak_train_mb = peak_mb;
-        r.machine = machine_description();
-        write_file_atomic(row_file.string(), nlohmann::json{{"budget", key}, {"row", row_to_json(r)}}.dump(2) + "\n");
-        rows.push_back(r);
+        std::optional<StudyRow> row = train_variant(o, name, run_dir, key, counter, train_set, eval_set, norm, stop_flag);
+        if (!row) break;  // interrupted: resumable, no row written
+        rows.push_back(*row);
         if (!o.runs_here) write_study_report(o, rows);  // a partial report after every variant
     }
     // With runs spread over processes, each holds only its own rows: the caller reports.
@@ -229,85 +267,89 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset&
     return rows;
 }
 
+static void write_study_csv(const fs::path& out, const std::vector<StudyRow>& rows) {
+    std::ofstream csv(out / "study.csv");
+    csv << "variant,parameters,epochs,best_acc,final_acc,seconds_per_epoch,train_images_per_sec,"
+           "inference_images_per_sec,peak_train_mb,status,complexity,options,machine\n";
+    for (const StudyRow& r : rows)
+        csv << r.variant << "," << r.parameters << "," << r.epochs << "," << r.best_acc << "," << r.final_acc << ","
+            << r.seconds_per_epoch << "," << r.train_images_per_sec << "," << r.inference_images_per_sec << ","
+            << r.peak_train_mb << "," << r.status << ",\"" << r.complexity << "\",\"" << r.options << "\",\""
+            << r.machine << "\"\n";
+}
+
+static void write_study_epochs_csv(const fs::path& path, const std::vector<StudyRow>& rows) {
+    std::ofstream ep(path);
+    ep << "variant,epoch,cumulative_seconds,eval_acc,train_acc\n";
+    for (const StudyRow& r : rows) {
+        double cum = 0;
+        for (const StudyEpoch& e : r.curve) {
+            cum += e.seconds;
+            ep << r.variant << "," << e.epoch << "," << cum << "," << e.eval_acc << "," << e.train_acc << "\n";
+        }
+    }
+}
+
+// study.md up to the table: the command, the budget, the model, when and where it was written,
+// and on which machine(s) the rows were measured.
+static void write_study_md_header(std::ostream& md, const StudyOptions& o, const std::vector<StudyRow>& rows,
+                                  bool one_machine, size_t machines) {
+    std::time_t now = std::time(nullptr);
+    char date[64];
+    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
+    md << "# Attention study on CIFAR-10\n\n"
+       << "Produced by:\n\n```\n" << o.command << "\n```\n\n"
+       << "Budget: " << o.budget << ". Model: " << o.model.to_json().dump() << ".\n"
+       << "Written " << date << " on " << machine_description() << ".\n\n";
+    if (one_machine && !rows.empty()) md << "Every row was measured on " << rows[0].machine << ".\n\n";
+    if (!one_machine)
+        md << "**The rows were measured on " << machines << " different machines** (column \"measured on\"):"
+           << " accuracies are comparable, times only between rows of the same machine.\n\n";
+}
+
+static void write_study_md_table(std::ostream& md, const std::vector<StudyRow>& rows, const std::string& eval_name,
+                                 bool one_machine) {
+    md << "| variant | params | best " << eval_name << " acc | final " << eval_name
+       << " acc | s/epoch | train img/s | inference img/s | peak train memory (MB) | complexity | options |"
+       << (one_machine ? "" : " measured on |") << "\n"
+       << "|---|---:|---:|---:|---:|---:|---:|---:|---|---|" << (one_machine ? "" : "---|") << "\n";
+    char line[512];
+    for (const StudyRow& r : rows) {
+        std::snprintf(line, sizeof line, "| %s%s | %ld | %.2f%% | %.2f%% | %.1f | %.0f | %.0f | %.0f | %s | %s |",
+                      r.variant.c_str(), r.status == "finished" ? "" : (" (" + r.status + ")").c_str(),
+                      long(r.parameters), 100 * r.best_acc, 100 * r.final_acc, r.seconds_per_epoch,
+                      r.train_images_per_sec, r.inference_images_per_sec, r.peak_train_mb, r.complexity.c_str(),
+                      r.options.empty() ? "defaults" : r.options.c_str());
+        md << line << (one_machine ? "" : " " + (r.machine.empty() ? std::string("not recorded") : r.machine) + " |")
+           << "\n";
+    }
+}
+
+static void write_study_md(const fs::path& out, const StudyOptions& o, const std::vector<StudyRow>& rows,
+                           const std::string& eval_name) {
+    std::ofstream md(out / "study.md");
+    std::set<std::string> machines;
+    for (const StudyRow& r : rows) machines.insert(r.machine);
+    const bool one_machine = machines.size() <= 1;
+    write_study_md_header(md, o, rows, one_machine, machines.size());
+    write_study_md_table(md, rows, eval_name, one_machine);
+    md << "\ns/epoch (training steps only, without the evaluation) and train img/s are medians over the"
+          " epochs, so an epoch slowed by other work on the cores does not move them. Peak train memory counts"
+          " live tensor bytes (parameters, activations, gradients, optimizer state) during training;"
+          " inference img/s is forward-only at batch 256.\n\n"
+       << "![accuracy vs epoch](study_accuracy.png)\n![accuracy vs training time](study_time.png)\n";
+}
+
 void write_study_report(const StudyOptions& o, const std::vector<StudyRow>& rows) {
     fs::path out(o.out_dir);
     fs::create_directories(out);
-    {
-        std::ofstream csv(out / "study.csv");
-        csv << "variant,parameters,epochs,best_acc,final_acc,seconds_per_epoch,train_images_per_sec,"
-               "inference_images_per_sec,peak_train_mb,status,complexity,options,machine\n";
-        for (const StudyRow& r : rows)
-            csv << r.variant << "," << r.parameters << "," << r.epochs << "," << r.best_acc << "," << r.final_acc << ","
-                << r.seconds_per_epoch << "," << r.train_images_per_sec << "," << r.inference_images_per_sec << ","
-                << r.peak_train_mb << "," << r.status << ",\"" << r.complexity << "\",\"" << r.options << "\",\""
-                << r.machine << "\"\n";
-    }
-    {
-        std::ofstream ep(out / "study_epochs.csv");
-        ep << "variant,epoch,cumulative_seconds,eval_acc,train_acc\n";
-        for (const StudyRow& r : rows) {
-            double cum = 0;
-            for (const StudyEpoch& e : r.curve) {
-                cum += e.seconds;
-                ep << r.variant << "," << e.epoch << "," << cum << "," << e.eval_acc << "," << e.train_acc << "\n";
-            }
-        }
-    }
-    std::string eval_name = o.train.extra_config.value("eval_set", std::string("test"));
-    {
-        std::ofstream md(out / "study.md");
-        std::time_t now = std::time(nullptr);
-        char date[64];
-        std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
-        md << "# Attention study on CIFAR-10\n\n"
-           << "Produced by:\n\n```\n" << o.command << "\n```\n\n"
-           << "Budget: " << o.budget << ". Model: " << o.model.to_json().dump() << ".\n"
-           << "Written " << date << " on " << machine_description() << ".\n\n";
-        std::set<std::string> machines;
-        for (const StudyRow& r : rows) machines.insert(r.machine);
-        const bool one_machine = machines.size() <= 1;
-        if (one_machine && !rows.empty()) md << "Every row was measured on " << rows[0].machine << ".\n\n";
-        if (!one_machine)
-            md << "**The rows were measured on " << machines.size() << " different machines** (column \"measured on\"):"
-               << " accuracies are comparable, times only between rows of the same machine.\n\n";
-        md << "| variant | params | best " << eval_name << " acc | final " << eval_name
-           << " acc | s/epoch | train img/s | inference img/s | peak train memory (MB) | complexity | options |"
-           << (one_machine ? "" : " measured on |") << "\n"
-           << "|---|---:|---:|---:|---:|---:|---:|---:|---|---|" << (one_machine ? "" : "---|") << "\n";
-        char line[512];
-        for (const StudyRow& r : rows) {
-            std::snprintf(line, sizeof line, "| %s%s | %ld | %.2f%% | %.2f%% | %.1f | %.0f | %.0f | %.0f | %s | %s |",
-                          r.variant.c_str(), r.status == "finished" ? "" : (" (" + r.status + ")").c_str(),
-                          long(r.parameters), 100 * r.best_acc, 100 * r.final_acc, r.seconds_per_epoch,
-                          r.train_images_per_sec, r.inference_images_per_sec, r.peak_train_mb, r.complexity.c_str(),
-                          r.options.empty() ? "defaults" : r.options.c_str());
-            md << line << (one_machine ? "" : " " + (r.machine.empty() ? std::string("not recorded") : r.machine) + " |")
-               << "\n";
-        }
-        md << "\ns/epoch (training steps only, without the evaluation) and train img/s are medians over the"
-              " epochs, so an epoch slowed by other work on the cores does not move them. Peak train memory counts"
-              " live tensor bytes (parameters, activations, gradients, optimizer state) during training;"
-              " inference img/s is forward-only at batch 256.\n\n"
-           << "![accuracy vs epoch](study_accuracy.png)\n![accuracy vs training time](study_time.png)\n";
-    }
-    std::string gp = (out / "study.gp").string(), csv = (out / "study_epochs.csv").string();
-    {
-        std::ofstream f(gp);
-        f << "set terminal pngcairo size 1000,620 noenhanced\nset datafile separator ','\nset key outside right\nset grid\n"
-          << "set ylabel '" << eval_name << " accuracy'\n";
-        for (int plot = 0; plot < 2; ++plot) {
-            f << "set output '" << (out / (plot == 0 ? "study_accuracy.png" : "study_time.png")).string() << "'\n"
-              << "set xlabel '" << (plot == 0 ? "epoch" : "training time (s)") << "'\n"
-              << (plot == 0 ? "set xtics 1\n" : "set xtics autofreq\n") << "plot ";
-            for (size_t i = 0; i < rows.size(); ++i)
-                f << (i ? ", " : "") << "'" << csv << "' using (strcol(1) eq '" << rows[i].variant << "' ? $"
-                  << (plot == 0 ? 2 : 3) << " : 1/0):4 with linespoints lc " << i + 1 << " dt " << i / 8 + 1 << " pt " << i + 1
-                  << " title '" << rows[i].variant << "'";  // colour, dash and point differ per variant
-            f << "\n";
-        }
-    }
-    if (!rows.empty() && std::system(("gnuplot " + gp + " 2>/dev/null").c_str()) != 0)
-        std::printf("gnuplot not available: plots skipped (script in %s)\n", gp.c_str());
+    write_study_csv(out, rows);
+    write_study_epochs_csv(out / "study_epochs.csv", rows);
+    const std::string eval_name = o.train.extra_config.value("eval_set", std::string("test"));
+    write_study_md(out, o, rows, eval_name);
+    std::vector<std::string> variants;
+    for (const StudyRow& r : rows) variants.push_back(r.variant);
+    report::plot_study_curves(o.out_dir, (out / "study_epochs.csv").string(), variants, eval_name);
 }
 
 }  // namespace attnlab::nn

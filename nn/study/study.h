@@ -68,7 +68,7 @@ std::vector<StudyRow> run_study(const StudyOptions& options, const data::ImageDa
                                 const data::ImageDataset& eval_set, const data::Normalization& norm,
                                 const std::atomic<bool>* stop_flag = nullptr);
 
-// Writes study.md / study.csv / study_epochs.csv and the gnuplot plots from rows and the runs' metrics.
+// Writes study.md / study.csv / study_epochs.csv from rows, and the plots (nn/report/plot.h).
 void write_study_report(const StudyOptions& options, const std::vector<StudyRow>& rows);
 
 }  // namespace attnlab::nn

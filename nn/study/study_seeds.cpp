@@ -88,6 +88,45 @@ std::string verdict(const PairedDifference& d) {
     return d.diff.mean > 0 ? "**yes, better**" : "**yes, worse**";
 }
 
+// One variant's line of the table and of study_seeds.csv: accuracy over seeds and the paired
+// difference to the baseline.
+void write_variant_row(std::ostream& md, std::ostream& csv, const std::string& v, const Accuracies& acc,
+                       const std::vector<uint64_t>& seeds, const std::map<uint64_t, double>& base,
+                       const std::string& baseline) {
+    const SampleStats s = sample_stats(values(acc.final_acc.at(v)));
+    const SampleStats best = sample_stats(values(acc.best_acc.at(v)));
+    md << "| " << v << " | " << s.n << " | " << mean_std(s) << " | " << per_seed(acc.final_acc.at(v), seeds) << " | ";
+    csv << v << "," << s.n << "," << s.mean << "," << s.std << "," << best.mean << ",";
+    if (v == baseline) {
+        md << "(baseline) | | |\n";
+        csv << ",,,,\n";
+        return;
+    }
+    const PairedDifference d = paired_difference(acc.final_acc.at(v), base);
+    if (d.diff.n == 0) {
+        md << "no common seed | | |\n";
+        csv << ",,,0,\n";
+        return;
+    }
+    md << mean_std(d.diff, true) << " | ";
+    if (d.diff.n >= 2) md << "[" << percent(d.diff.mean - d.ci95) << ", " << percent(d.diff.mean + d.ci95) << "]";
+    md << " | " << verdict(d) << " |\n";
+    csv << d.diff.mean << "," << d.diff.std << "," << d.ci95 << "," << d.diff.n << ","
+        << (d.diff.n >= 2 ? (d.exceeds_noise ? "yes" : "no") : "") << "\n";
+}
+
+// "Not finished yet: ..." for every (variant, seed) run without a finished row.
+void write_missing(std::ostream& md, const StudyOptions& o, const std::vector<uint64_t>& seeds, const Accuracies& acc) {
+    std::vector<std::string> missing;
+    const std::vector<std::string> names = o.variants.empty() ? attention::attention_names() : o.variants;
+    for (const std::string& v : names)
+        for (uint64_t seed : seeds) {
+            bool done = acc.final_acc.count(v) && acc.final_acc.at(v).count(seed);
+            if (!done) missing.push_back(v + " (seed " + std::to_string(seed) + ")");
+        }
+    if (!missing.empty()) md << "\nNot finished yet: " << join(missing) << ".\n";
+}
+
 }  // namespace
 
 void write_seeds_report(const StudyOptions& o, const std::vector<uint64_t>& seeds, const RowsBySeed& rows,
@@ -116,37 +155,8 @@ void write_seeds_report(const StudyOptions& o, const std::vector<uint64_t>& seed
        << "|---|---:|---:|---:|---:|---:|---|\n";
     csv << "variant,seeds_done,final_acc_mean,final_acc_std,best_acc_mean,diff_mean,diff_std,diff_ci95,diff_seeds,"
            "exceeds_noise\n";
-    for (const std::string& v : acc.order) {
-        const SampleStats s = sample_stats(values(acc.final_acc.at(v)));
-        const SampleStats best = sample_stats(values(acc.best_acc.at(v)));
-        md << "| " << v << " | " << s.n << " | " << mean_std(s) << " | "
-           << per_seed(acc.final_acc.at(v), seeds) << " | ";
-        csv << v << "," << s.n << "," << s.mean << "," << s.std << "," << best.mean << ",";
-        if (v == baseline) {
-            md << "(baseline) | | |\n";
-            csv << ",,,,\n";
-            continue;
-        }
-        const PairedDifference d = paired_difference(acc.final_acc.at(v), base);
-        if (d.diff.n == 0) {
-            md << "no common seed | | |\n";
-            csv << ",,,0,\n";
-            continue;
-        }
-        md << mean_std(d.diff, true) << " | ";
-        if (d.diff.n >= 2) md << "[" << percent(d.diff.mean - d.ci95) << ", " << percent(d.diff.mean + d.ci95) << "]";
-        md << " | " << verdict(d) << " |\n";
-        csv << d.diff.mean << "," << d.diff.std << "," << d.ci95 << "," << d.diff.n << ","
-            << (d.diff.n >= 2 ? (d.exceeds_noise ? "yes" : "no") : "") << "\n";
-    }
-    std::vector<std::string> missing;
-    const std::vector<std::string> names = o.variants.empty() ? attention::attention_names() : o.variants;
-    for (const std::string& v : names)
-        for (uint64_t seed : seeds) {
-            bool done = acc.final_acc.count(v) && acc.final_acc.at(v).count(seed);
-            if (!done) missing.push_back(v + " (seed " + std::to_string(seed) + ")");
-        }
-    if (!missing.empty()) md << "\nNot finished yet: " << join(missing) << ".\n";
+    for (const std::string& v : acc.order) write_variant_row(md, csv, v, acc, seeds, base, baseline);
+    write_missing(md, o, seeds, acc);
 }
 
 }  // namespace attnlab::nn

@@ -1,9 +1,6 @@
 // trainer.cpp — see trainer.h.
 #include "nn/train/trainer.h"
 
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +10,7 @@
 
 #include "core/autograd/autograd.h"
 #include "core/ops/ops.h"
+#include "core/util/memory.h"
 #include "core/util/profiler.h"
 #include "core/util/rng.h"
 #include "nn/optim/adam.h"
@@ -22,26 +20,13 @@
 #include "nn/optim/grad_clip.h"
 #include "nn/optim/lr_schedule.h"
 #include "nn/train/metrics.h"
+#include "nn/train/run_files.h"
 
 namespace attnlab::nn {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using Clock = std::chrono::steady_clock;  // Trainer::TimePoint is its time_point
 static constexpr int64_t kWeightCheckEvery = 50;  // data-parallel: steps between weight-hash comparisons
-
-double peak_rss_mb() {
-    struct rusage usage {};
-    getrusage(RUSAGE_SELF, &usage);
-    return double(usage.ru_maxrss) / 1024.0;  // KB on Linux
-}
-
-static std::string hms(double seconds) {
-    int64_t s = int64_t(seconds + 0.5);
-    char buf[32];
-    if (s >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", long(s / 3600), long(s / 60 % 60), long(s % 60));
-    else std::snprintf(buf, sizeof buf, "%ld:%02ld", long(s / 60), long(s % 60));
-    return buf;
-}
 
 nlohmann::json EpochRecord::to_json() const {
     return {{"epoch", epoch},
@@ -325,244 +310,295 @@ Tensor Trainer::parallel_train_step(const data::Batch& batch, double& loss_out, 
 
 // Both logs are replaced atomically: a kill or a full disk leaves the previous ones.
 static void rewrite_metrics(const std::string& run_dir, const std::vector<nlohmann::json>& rows, const std::string& eval_name) {
-    std::ostringstream csv, jl;
+    std::ostringstream csv;
     csv << "epoch,lr,train_loss,train_acc," << eval_name << "_loss," << eval_name << "_acc,seconds,images_per_sec,peak_rss_mb\n";
     auto field = [](const nlohmann::json& v) { return v.is_null() ? std::string() : v.dump(); };  // not evaluated: empty
-    for (const nlohmann::json& r : rows) {
+    for (const nlohmann::json& r : rows)
         csv << r["epoch"] << "," << r["lr"] << "," << r["train_loss"] << "," << r["train_acc"] << "," << field(r["eval_loss"])
             << "," << field(r["eval_acc"]) << "," << r["seconds"] << "," << r["images_per_sec"] << "," << r["peak_rss_mb"] << "\n";
-        jl << r.dump() << "\n";
-    }
     write_file_atomic((fs::path(run_dir) / "metrics.csv").string(), csv.str());
-    write_file_atomic((fs::path(run_dir) / "metrics.jsonl").string(), jl.str());
+    write_metric_rows(run_dir, rows);
 }
 
-TrainResult Trainer::fit() {
-    TrainResult result;
-    const int64_t spe = steps_per_epoch();
-    const int64_t total_steps = spe * opt_.epochs;
-    LrSchedule schedule = LrSchedule::cosine(opt_.lr, int64_t(opt_.warmup_epochs * double(spe)), total_steps, opt_.min_lr);
-    const std::string eval_name = opt_.extra_config.value("eval_set", std::string("test"));
-    int64_t start_epoch = 0, skip_batches = 0;
+static const char* const kDivergenceHint = ". Try a lower --lr, a longer --warmup or --grad-clip 1.";
+
+// The state of one fit(): the schedule, the running meters of the current epoch,
+// the logged rows, and the timing behind the ETA.
+struct Trainer::Session {
+    int64_t spe = 0;  // optimizer steps per epoch
+    LrSchedule schedule;
+    std::string eval_name;  // "test" or "val"
+    int64_t start_epoch = 0, skip_batches = 0;  // where a resumed run continues
     Meter loss_meter, acc_meter;
+    // Training seconds of the current epoch: of a resumed part-epoch before the interruption,
+    // then (when run_epoch ends) of the whole epoch; finish_epoch logs and clears it.
     double epoch_seconds_before = 0;
-    std::vector<nlohmann::json> rows;
-
-    if (writes_files()) prepare_run_dir();
-    if (opt_.resume) {
-        check(!opt_.run_dir.empty(), "resume: no run directory given (--checkpoint DIR)");
-        fs::path last_path = fs::path(opt_.run_dir) / "last";
-        check(fs::exists(last_path) || fs::exists(last_path.string() + ".old"), "resume: no checkpoint with training state in ",
-              last_path.string(), "; start without --resume");
-        std::string last = resolve_checkpoint_dir(last_path.string());
-        check(has_training_state(last), "resume: no checkpoint with training state in ", (fs::path(opt_.run_dir) / "last").string(),
-              "; start without --resume");
-        check_resume_options(last, opt_);
-        load_model_weights(last, *model_);
-        TrainState st = load_training_state(last, *optimizer_, true, model_.get());
-        start_epoch = st.epoch;
-        skip_batches = st.extra.value("batch_in_epoch", int64_t(0));
-        best_acc_ = st.extra.value("best_eval_acc", 0.0);
-        best_epoch_ = st.extra.value("best_epoch", int64_t(0));
-        // best/ is what counts: if its save failed (killed), continue from the best it holds.
-        fs::path best_path = fs::path(opt_.run_dir) / "best";
-        if (has_training_state(best_path.string())) {
-            TrainState best = read_train_state(best_path.string());
-            if (best.epoch <= start_epoch && best.epoch != best_epoch_)
-                best_acc_ = best.extra.value("best_eval_acc", 0.0), best_epoch_ = best.epoch;
-        } else if (best_epoch_ > 0) {
-            best_acc_ = 0, best_epoch_ = 0;  // no best/ on disk: the next evaluation saves one
-        }
-        if (st.extra.contains("meters") && st.extra["meters"].is_object()) {
-            const auto& m = st.extra["meters"];
-            loss_meter.sum = m.value("loss_sum", 0.0), loss_meter.count = m.value("count", int64_t(0));
-            acc_meter.sum = m.value("correct_sum", 0.0), acc_meter.count = loss_meter.count;
-            epoch_seconds_before = m.value("seconds", 0.0);
-        }
-        std::ifstream jl(fs::path(opt_.run_dir) / "metrics.jsonl");
-        for (std::string line; std::getline(jl, line);) {
-            if (line.empty()) continue;
-            nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
-            if (!r.is_discarded() && r.value("epoch", int64_t(0)) <= start_epoch) rows.push_back(r);
-        }
-        std::printf("resumed from %s: epoch %ld, batch %ld, step %ld\n", last.c_str(), long(start_epoch + 1),
-                    long(skip_batches), long(st.step));
-    }
-
-    if (parallel_) parallel_->check_same_weights();  // same seed, same init (or the same checkpoint)
-    const bool tty = opt_.progress && isatty(fileno(stdout));
-    Clock::time_point profile_start;
-    auto run_start = Clock::now();
+    std::vector<nlohmann::json> rows;  // metrics.jsonl
+    bool tty = false;
+    Clock::time_point run_start = Clock::now(), profile_start;
     int64_t images_this_session = 0;
     double train_seconds_this_session = 0;  // training steps only, for the ETA (a resumed part-epoch would skew per-epoch rates)
     double eval_seconds = 0;                // the last evaluation's duration, for the ETA
-    for (int64_t epoch = start_epoch; epoch < opt_.epochs; ++epoch) {
-        model_->train();
-        loader_->start_epoch(epoch);
-        data::Batch batch;
-        for (int64_t k = 0; k < skip_batches && loader_->next(batch); ++k) {
-        }
-        int64_t batch_index = skip_batches;
-        skip_batches = 0;
-        auto epoch_start = Clock::now();
-        int64_t epoch_images = 0;
-        while (true) {
-            bool stop_now = any_process((stop_flag_ && stop_flag_->load()) ||
-                                        (stop_after_steps > 0 && optimizer_->step_count() >= stop_after_steps));
-            if (stop_now && !weights_are_finite(*model_)) {
-                result.reason = StopReason::NonFiniteLoss;
-                result.message = cat("interrupted at epoch ", epoch + 1, " with non-finite weights; ", stopped_message());
-                break;
-            }
-            if (stop_now) {
-                double secs = epoch_seconds_before + std::chrono::duration<double>(Clock::now() - epoch_start).count();
-                save_or_explain([&] {
-                    save("last", epoch, batch_index,
-                         {{"loss_sum", loss_meter.sum}, {"correct_sum", acc_meter.sum}, {"count", loss_meter.count}, {"seconds", secs}});
-                });
-                result.reason = StopReason::Interrupted;
-                result.message = cat("interrupted at epoch ", epoch + 1, ", batch ", batch_index, "/", spe,
-                                     opt_.run_dir.empty() ? "" : "; checkpoint saved to " + (fs::path(opt_.run_dir) / "last").string() +
-                                                                     " (" + opt_.resume_hint + ")");
-                if (tty) std::printf("\n");
-                break;
-            }
-            bool have_batch;
-            {
-                PROFILE_SCOPE("data (waiting for the loader)");
-                have_batch = loader_->next(batch);
-            }
-            if (!have_batch) break;
-            const int64_t step = optimizer_->step_count();
-            if (opt_.profile_steps > 0 && step == 3) {  // after warm-up: allocator cache and threads are warm
-                profiler::reset();
-                profiler::enable(true);
-                profile_start = Clock::now();
-            }
-            if (opt_.profile_steps > 0 && step == 3 + opt_.profile_steps) {
-                profiler::enable(false);
-                double secs = std::chrono::duration<double>(Clock::now() - profile_start).count();
-                if (tty) std::printf("\n");
-                std::printf("profile of %ld training steps (batch %ld, %s):\n%s", long(opt_.profile_steps),
-                            long(opt_.batch_size), model_->describe().c_str(),
-                            profiler::report(secs, opt_.profile_steps).c_str());
-                std::printf("%.1f images/s\n", double(opt_.profile_steps * opt_.batch_size) / secs);
-                result.reason = StopReason::Interrupted;
-                result.message = "profiling done";
-                return result;
-            }
-            optimizer_->set_lr(schedule.lr_at(step));
-            double loss = 0;
-            int64_t correct = 0;
-            if (parallel_) parallel_train_step(batch, loss, correct);
-            else train_step(batch, step, loss, correct);
-            if (!std::isfinite(loss)) {
-                result.reason = StopReason::NonFiniteLoss;
-                result.message = cat("loss is ", std::isnan(loss) ? "NaN" : "infinite", " at epoch ", epoch + 1, ", batch ",
-                                     batch_index + 1, " (step ", step, ", lr ", optimizer_->lr(), "); ", stopped_message(),
-                                     ". Try a lower --lr, a longer --warmup or --grad-clip 1.");
-                if (tty) std::printf("\n");
-                break;
-            }
-            const int64_t images = batch.global_size;                   // = batch.size() in one process
-            loss_meter.add(loss, images);                                 // per-image mean loss
-            acc_meter.add(double(correct) / double(images), images);      // fraction correct
-            ++batch_index;
-            epoch_images += images;
-            images_this_session += images;
-            if (parallel_ && optimizer_->step_count() % kWeightCheckEvery == 0) parallel_->check_same_weights();
-            if (on_step) on_step(step, loss);
-            if (tty) {
-                double el = std::chrono::duration<double>(Clock::now() - epoch_start).count();
-                double ips = double(epoch_images) / std::max(el, 1e-9);
-                double eta = double((spe - batch_index) * opt_.batch_size) / std::max(ips, 1e-9);
-                int filled = int(30 * batch_index / std::max<int64_t>(spe, 1));
-                std::printf("\r  epoch %ld/%ld [%s%s] %3ld%% loss %.4f acc %5.1f%% %5.0f img/s ETA %s   ", long(epoch + 1),
-                            long(opt_.epochs), std::string(size_t(filled), '#').c_str(),
-                            std::string(size_t(30 - filled), '.').c_str(), long(100 * batch_index / std::max<int64_t>(spe, 1)),
-                            loss_meter.mean(), 100.0 * acc_meter.mean(), ips, hms(eta).c_str());
-                std::fflush(stdout);
-            }
-        }
-        if (result.reason != StopReason::Finished) break;
-        if (tty) std::printf("\r%*s\r", 120, "");
-        double seconds_this_part = std::chrono::duration<double>(Clock::now() - epoch_start).count();
-        double train_seconds = epoch_seconds_before + seconds_this_part;
-        train_seconds_this_session += seconds_this_part;
-        epoch_seconds_before = 0;
-        EpochRecord rec;
-        rec.evaluated = evaluates_after(epoch + 1);
-        EvalResult ev;
-        if (rec.evaluated) {
-            auto eval_start = Clock::now();
-            ev = evaluate_eval_set();
-            eval_seconds = std::chrono::duration<double>(Clock::now() - eval_start).count();
-        }
-        const bool eval_finite = !rec.evaluated || std::isfinite(ev.loss);
-        if (!eval_finite || !weights_are_finite(*model_)) {
-            result.reason = StopReason::NonFiniteLoss;
-            result.message = cat(eval_finite ? std::string("the weights are not finite")
-                                             : cat(eval_name, " loss is ", std::isnan(ev.loss) ? "NaN" : "infinite"),
-                                 " after epoch ", epoch + 1, " (lr ", optimizer_->lr(), "); ", stopped_message(),
-                                 ". Try a lower --lr, a longer --warmup or --grad-clip 1.");
-            break;
-        }
-        rec.epoch = epoch + 1;
-        rec.lr = optimizer_->lr();
-        rec.train_loss = loss_meter.mean();
-        rec.train_acc = acc_meter.mean();
-        rec.eval_loss = ev.loss, rec.eval_acc = ev.accuracy;
-        rec.seconds = train_seconds;
-        rec.images_per_sec = double(spe * opt_.batch_size) / std::max(train_seconds, 1e-9);
-        rec.peak_rss_mb = peak_rss_mb();
-        bool improved = rec.evaluated && (best_epoch_ == 0 || ev.accuracy > best_acc_);  // the first evaluation is the best so far
-        if (improved) best_acc_ = ev.accuracy, best_epoch_ = epoch + 1;
-        loss_meter.reset(), acc_meter.reset();
-        result.history.push_back(rec);
-        rows.push_back(rec.to_json());
-        if (parallel_) parallel_->check_same_weights();
-        if (writes_files()) {
-            save_or_explain([&] {
-                rewrite_metrics(opt_.run_dir, rows, eval_name);
-                if (improved) save("best", epoch + 1, 0, {});  // best before last: a kill in between re-runs this epoch
-                save("last", epoch + 1, 0, nlohmann::json::object());
-            });
-        }
-        // ETA = remaining training images at this session's training rate + the remaining
-        // evaluations at the last one's duration.
-        int64_t epochs_left = opt_.epochs - (epoch + 1), evals_left = 0;
-        for (int64_t e = epoch + 2; e <= opt_.epochs; ++e) evals_left += evaluates_after(e);
-        double seconds_per_image = train_seconds_this_session / double(std::max<int64_t>(images_this_session, 1));
-        double eta = double(epochs_left * spe * opt_.batch_size) * seconds_per_image + double(evals_left) * eval_seconds;
-        char eval_part[160];
-        if (rec.evaluated)
-            std::snprintf(eval_part, sizeof eval_part, "%s loss %.4f acc %5.2f%% (best %.2f%%)", eval_name.c_str(),
-                          rec.eval_loss, 100 * rec.eval_acc, 100 * best_acc_);
-        else
-            std::snprintf(eval_part, sizeof eval_part, "%s not evaluated (--eval-every %ld)", eval_name.c_str(),
-                          long(opt_.eval_every));
-        std::printf("epoch %3ld/%ld  lr %.2e  train loss %.4f acc %5.2f%%  |  %s  |  %.1f s  %.0f img/s  RSS %.0f MB  ETA %s\n",
-                    long(rec.epoch), long(opt_.epochs), rec.lr, rec.train_loss, 100 * rec.train_acc, eval_part,
-                    rec.seconds, rec.images_per_sec, rec.peak_rss_mb, hms(eta).c_str());
-        std::fflush(stdout);
-        result.epochs_done = epoch + 1;
+    bool profiled = false;                  // --profile finished: stop without a summary
+    TrainResult result;
+
+    void stop(StopReason reason, std::string message) { result.reason = reason, result.message = std::move(message); }
+};
+
+// Continues from run_dir/last: weights, optimizer, RNG, the position in the epoch, the best
+// evaluation so far, the part-epoch's meters and the logged rows up to the checkpoint.
+void Trainer::resume(Session& s) {
+    check(!opt_.run_dir.empty(), "resume: no run directory given (--checkpoint DIR)");
+    fs::path last_path = fs::path(opt_.run_dir) / "last";
+    check(fs::exists(last_path) || fs::exists(last_path.string() + ".old"), "resume: no checkpoint with training state in ",
+          last_path.string(), "; start without --resume");
+    std::string last = resolve_checkpoint_dir(last_path.string());
+    check(has_training_state(last), "resume: no checkpoint with training state in ", last_path.string(),
+          "; start without --resume");
+    check_resume_options(last, opt_);
+    TrainState st = resume_training(last, *model_, *optimizer_);
+    s.start_epoch = st.epoch;
+    s.skip_batches = st.extra.value("batch_in_epoch", int64_t(0));
+    best_acc_ = st.extra.value("best_eval_acc", 0.0);
+    best_epoch_ = st.extra.value("best_epoch", int64_t(0));
+    restore_best(s.start_epoch);
+    if (st.extra.contains("meters") && st.extra["meters"].is_object()) {
+        const auto& m = st.extra["meters"];
+        s.loss_meter.sum = m.value("loss_sum", 0.0), s.loss_meter.count = m.value("count", int64_t(0));
+        s.acc_meter.sum = m.value("correct_sum", 0.0), s.acc_meter.count = s.loss_meter.count;
+        s.epoch_seconds_before = m.value("seconds", 0.0);
     }
-    result.best_eval_acc = best_acc_;
-    result.best_epoch = best_epoch_;
-    result.seconds = std::chrono::duration<double>(Clock::now() - run_start).count();
-    if (result.reason == StopReason::Finished)
-        result.message = cat("finished ", opt_.epochs, " epochs in ", hms(result.seconds), ": best ", eval_name, " accuracy ",
-                             100 * best_acc_, "% at epoch ", best_epoch_);
+    s.rows = read_metric_rows(opt_.run_dir, "epoch", s.start_epoch);
+    std::printf("resumed from %s: epoch %ld, batch %ld, step %ld\n", last.c_str(), long(s.start_epoch + 1),
+                long(s.skip_batches), long(st.step));
+}
+
+// best/ is what counts: if its save failed (killed), continue from the best it holds.
+void Trainer::restore_best(int64_t start_epoch) {
+    fs::path best_path = fs::path(opt_.run_dir) / "best";
+    if (has_training_state(best_path.string())) {
+        TrainState best = read_train_state(best_path.string());
+        if (best.epoch <= start_epoch && best.epoch != best_epoch_)
+            best_acc_ = best.extra.value("best_eval_acc", 0.0), best_epoch_ = best.epoch;
+    } else if (best_epoch_ > 0) {
+        best_acc_ = 0, best_epoch_ = 0;  // no best/ on disk: the next evaluation saves one
+    }
+}
+
+bool Trainer::stop_requested() {
+    return any_process((stop_flag_ && stop_flag_->load()) ||
+                       (stop_after_steps > 0 && optimizer_->step_count() >= stop_after_steps));
+}
+
+// Ctrl-C (or stop_after_steps): save run_dir/last mid-epoch with the part-epoch's meters,
+// unless the weights are not finite.
+void Trainer::stop_with_checkpoint(Session& s, int64_t epoch, int64_t batch_index, Clock::time_point epoch_start) {
+    if (!weights_are_finite(*model_)) {
+        s.stop(StopReason::NonFiniteLoss, cat("interrupted at epoch ", epoch + 1, " with non-finite weights; ", stopped_message()));
+        return;
+    }
+    double secs = s.epoch_seconds_before + std::chrono::duration<double>(Clock::now() - epoch_start).count();
+    save_or_explain([&] {
+        save("last", epoch, batch_index,
+             {{"loss_sum", s.loss_meter.sum}, {"correct_sum", s.acc_meter.sum}, {"count", s.loss_meter.count}, {"seconds", secs}});
+    });
+    s.stop(StopReason::Interrupted,
+           cat("interrupted at epoch ", epoch + 1, ", batch ", batch_index, "/", s.spe,
+               saved_note(opt_.run_dir.empty() ? "" : (fs::path(opt_.run_dir) / "last").string(), opt_.resume_hint)));
+    if (s.tty) std::printf("\n");
+}
+
+// --profile N: times steps 3 .. 3+N (after warm-up: allocator cache and threads are warm),
+// prints the per-op table; true when done.
+bool Trainer::profile_hook(Session& s, int64_t step) {
+    if (opt_.profile_steps <= 0) return false;
+    if (step == 3) {
+        profiler::reset();
+        profiler::enable(true);
+        s.profile_start = Clock::now();
+    }
+    if (step != 3 + opt_.profile_steps) return false;
+    profiler::enable(false);
+    double secs = std::chrono::duration<double>(Clock::now() - s.profile_start).count();
+    if (s.tty) std::printf("\n");
+    std::printf("profile of %ld training steps (batch %ld, %s):\n%s", long(opt_.profile_steps), long(opt_.batch_size),
+                model_->describe().c_str(), profiler::report(secs, opt_.profile_steps).c_str());
+    std::printf("%.1f images/s\n", double(opt_.profile_steps * opt_.batch_size) / secs);
+    s.stop(StopReason::Interrupted, "profiling done");
+    s.profiled = true;
+    return true;
+}
+
+void Trainer::print_progress(const Session& s, int64_t epoch, int64_t batch_index, int64_t epoch_images,
+                             Clock::time_point epoch_start) const {
+    double el = std::chrono::duration<double>(Clock::now() - epoch_start).count();
+    double ips = double(epoch_images) / std::max(el, 1e-9);
+    double eta = double((s.spe - batch_index) * opt_.batch_size) / std::max(ips, 1e-9);
+    int filled = int(30 * batch_index / std::max<int64_t>(s.spe, 1));
+    std::printf("\r  epoch %ld/%ld [%s%s] %3ld%% loss %.4f acc %5.1f%% %5.0f img/s ETA %s   ", long(epoch + 1),
+                long(opt_.epochs), std::string(size_t(filled), '#').c_str(), std::string(size_t(30 - filled), '.').c_str(),
+                long(100 * batch_index / std::max<int64_t>(s.spe, 1)), s.loss_meter.mean(), 100.0 * s.acc_meter.mean(), ips,
+                hms(eta).c_str());
+    std::fflush(stdout);
+}
+
+// The training steps of one epoch (of its rest, when resumed mid-epoch). False when the
+// run stops: interrupted, profiled, or a non-finite loss (s.result says which).
+bool Trainer::run_epoch(Session& s, int64_t epoch) {
+    model_->train();
+    loader_->start_epoch(epoch);
+    data::Batch batch;
+    for (int64_t k = 0; k < s.skip_batches && loader_->next(batch); ++k) {
+    }
+    int64_t batch_index = s.skip_batches;
+    s.skip_batches = 0;
+    const auto epoch_start = Clock::now();
+    int64_t epoch_images = 0;
+    while (true) {
+        if (stop_requested()) {
+            stop_with_checkpoint(s, epoch, batch_index, epoch_start);
+            return false;
+        }
+        bool have_batch;
+        {
+            PROFILE_SCOPE("data (waiting for the loader)");
+            have_batch = loader_->next(batch);
+        }
+        if (!have_batch) break;
+        const int64_t step = optimizer_->step_count();
+        if (profile_hook(s, step)) return false;
+        optimizer_->set_lr(s.schedule.lr_at(step));
+        double loss = 0;
+        int64_t correct = 0;
+        if (parallel_) parallel_train_step(batch, loss, correct);
+        else train_step(batch, step, loss, correct);
+        if (!std::isfinite(loss)) {
+            s.stop(StopReason::NonFiniteLoss,
+                   cat("loss is ", std::isnan(loss) ? "NaN" : "infinite", " at epoch ", epoch + 1, ", batch ", batch_index + 1,
+                       " (step ", step, ", lr ", optimizer_->lr(), "); ", stopped_message(), kDivergenceHint));
+            if (s.tty) std::printf("\n");
+            return false;
+        }
+        const int64_t images = batch.global_size;                     // = batch.size() in one process
+        s.loss_meter.add(loss, images);                               // per-image mean loss
+        s.acc_meter.add(double(correct) / double(images), images);    // fraction correct
+        ++batch_index;
+        epoch_images += images;
+        s.images_this_session += images;
+        if (parallel_ && optimizer_->step_count() % kWeightCheckEvery == 0) parallel_->check_same_weights();
+        if (on_step) on_step(step, loss);
+        if (s.tty) print_progress(s, epoch, batch_index, epoch_images, epoch_start);
+    }
+    clear_progress_line(s.tty, 120);
+    double seconds_this_part = std::chrono::duration<double>(Clock::now() - epoch_start).count();
+    s.train_seconds_this_session += seconds_this_part;
+    s.epoch_seconds_before += seconds_this_part;  // = the whole epoch's training seconds
+    return true;
+}
+
+// After the training steps of epoch `epoch` (0-based): evaluate (if due), log, save best/
+// and last/, print the epoch line. False when the eval loss or the weights are not finite.
+bool Trainer::finish_epoch(Session& s, int64_t epoch) {
+    const double train_seconds = s.epoch_seconds_before;
+    s.epoch_seconds_before = 0;
+    EpochRecord rec;
+    rec.evaluated = evaluates_after(epoch + 1);
+    EvalResult ev;
+    if (rec.evaluated) {
+        auto eval_start = Clock::now();
+        ev = evaluate_eval_set();
+        s.eval_seconds = std::chrono::duration<double>(Clock::now() - eval_start).count();
+    }
+    const bool eval_finite = !rec.evaluated || std::isfinite(ev.loss);
+    if (!eval_finite || !weights_are_finite(*model_)) {
+        s.stop(StopReason::NonFiniteLoss,
+               cat(eval_finite ? std::string("the weights are not finite")
+                               : cat(s.eval_name, " loss is ", std::isnan(ev.loss) ? "NaN" : "infinite"),
+                   " after epoch ", epoch + 1, " (lr ", optimizer_->lr(), "); ", stopped_message(), kDivergenceHint));
+        return false;
+    }
+    rec.epoch = epoch + 1;
+    rec.lr = optimizer_->lr();
+    rec.train_loss = s.loss_meter.mean();
+    rec.train_acc = s.acc_meter.mean();
+    rec.eval_loss = ev.loss, rec.eval_acc = ev.accuracy;
+    rec.seconds = train_seconds;
+    rec.images_per_sec = double(s.spe * opt_.batch_size) / std::max(train_seconds, 1e-9);
+    rec.peak_rss_mb = peak_rss_mb();
+    bool improved = rec.evaluated && (best_epoch_ == 0 || ev.accuracy > best_acc_);  // the first evaluation is the best so far
+    if (improved) best_acc_ = ev.accuracy, best_epoch_ = epoch + 1;
+    s.loss_meter.reset(), s.acc_meter.reset();
+    s.result.history.push_back(rec);
+    s.rows.push_back(rec.to_json());
+    if (parallel_) parallel_->check_same_weights();
     if (writes_files()) {
-        nlohmann::json summary = {{"status", result.reason == StopReason::Finished ? "finished"
-                                             : result.reason == StopReason::Interrupted ? "interrupted" : "non-finite loss"},
-                                  {"message", result.message}, {"epochs_done", result.epochs_done},
-                                  {"best_eval_acc", best_acc_}, {"best_epoch", best_epoch_}, {"eval_set", eval_name},
-                                  {"session_seconds", result.seconds},
-                                  {"session_images_per_sec", double(images_this_session) / std::max(result.seconds, 1e-9)}};
-        write_file_atomic((fs::path(opt_.run_dir) / "summary.json").string(), summary.dump(2) + "\n");
+        save_or_explain([&] {
+            rewrite_metrics(opt_.run_dir, s.rows, s.eval_name);
+            if (improved) save("best", epoch + 1, 0, {});  // best before last: a kill in between re-runs this epoch
+            save("last", epoch + 1, 0, nlohmann::json::object());
+        });
     }
-    return result;
+    print_epoch_line(s, rec);
+    s.result.epochs_done = epoch + 1;
+    return true;
+}
+
+// ETA = remaining training images at this session's training rate + the remaining
+// evaluations at the last one's duration.
+double Trainer::eta_seconds(const Session& s, int64_t epochs_done) const {
+    int64_t epochs_left = opt_.epochs - epochs_done, evals_left = 0;
+    for (int64_t e = epochs_done + 1; e <= opt_.epochs; ++e) evals_left += evaluates_after(e);
+    double seconds_per_image = s.train_seconds_this_session / double(std::max<int64_t>(s.images_this_session, 1));
+    return double(epochs_left * s.spe * opt_.batch_size) * seconds_per_image + double(evals_left) * s.eval_seconds;
+}
+
+void Trainer::print_epoch_line(const Session& s, const EpochRecord& rec) const {
+    char eval_part[160];
+    if (rec.evaluated)
+        std::snprintf(eval_part, sizeof eval_part, "%s loss %.4f acc %5.2f%% (best %.2f%%)", s.eval_name.c_str(),
+                      rec.eval_loss, 100 * rec.eval_acc, 100 * best_acc_);
+    else
+        std::snprintf(eval_part, sizeof eval_part, "%s not evaluated (--eval-every %ld)", s.eval_name.c_str(),
+                      long(opt_.eval_every));
+    std::printf("epoch %3ld/%ld  lr %.2e  train loss %.4f acc %5.2f%%  |  %s  |  %.1f s  %.0f img/s  RSS %.0f MB  ETA %s\n",
+                long(rec.epoch), long(opt_.epochs), rec.lr, rec.train_loss, 100 * rec.train_acc, eval_part, rec.seconds,
+                rec.images_per_sec, rec.peak_rss_mb, hms(eta_seconds(s, rec.epoch)).c_str());
+    std::fflush(stdout);
+}
+
+void Trainer::write_run_summary(const Session& s) const {
+    const TrainResult& r = s.result;
+    write_summary(opt_.run_dir,
+                  {{"status", r.reason == StopReason::Finished      ? "finished"
+                              : r.reason == StopReason::Interrupted ? "interrupted"
+                                                                    : "non-finite loss"},
+                   {"message", r.message}, {"epochs_done", r.epochs_done},
+                   {"best_eval_acc", best_acc_}, {"best_epoch", best_epoch_}, {"eval_set", s.eval_name},
+                   {"session_seconds", r.seconds},
+                   {"session_images_per_sec", double(s.images_this_session) / std::max(r.seconds, 1e-9)}});
+}
+
+TrainResult Trainer::fit() {
+    Session s;
+    s.spe = steps_per_epoch();
+    s.schedule = LrSchedule::cosine(opt_.lr, int64_t(opt_.warmup_epochs * double(s.spe)), s.spe * opt_.epochs, opt_.min_lr);
+    s.eval_name = opt_.extra_config.value("eval_set", std::string("test"));
+    if (writes_files()) prepare_run_dir();
+    if (opt_.resume) resume(s);
+    if (parallel_) parallel_->check_same_weights();  // same seed, same init (or the same checkpoint)
+    s.tty = live_progress(opt_.progress);
+    s.run_start = Clock::now();
+    for (int64_t epoch = s.start_epoch; epoch < opt_.epochs; ++epoch)
+        if (!run_epoch(s, epoch) || !finish_epoch(s, epoch)) break;
+    if (s.profiled) return s.result;
+    s.result.best_eval_acc = best_acc_;
+    s.result.best_epoch = best_epoch_;
+    s.result.seconds = std::chrono::duration<double>(Clock::now() - s.run_start).count();
+    if (s.result.reason == StopReason::Finished)
+        s.result.message = cat("finished ", opt_.epochs, " epochs in ", hms(s.result.seconds), ": best ", s.eval_name,
+                               " accuracy ", 100 * best_acc_, "% at epoch ", best_epoch_);
+    if (writes_files()) write_run_summary(s);
+    return s.result;
 }
 
 }  // namespace attnlab::nn

@@ -15,6 +15,7 @@
 // (TrainOptions::overwrite), and an interrupted checkpoint swap (DIR.new/,
 // DIR.old/ left by a kill) is finished or rolled back before training.
 //
+// The logs, summary and resume step are shared with the pixel trainer (run_files.h).
 // Run directory layout:  run_dir/last/  run_dir/best/   (checkpoints: see checkpoint.h)
 //                        run_dir/metrics.csv  run_dir/metrics.jsonl  run_dir/summary.json
 // Data-parallel (set_data_parallel, data_parallel.h): the same loop on P processes,
@@ -24,6 +25,7 @@
 // uninterrupted run with the same seed and thread count.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -36,6 +38,7 @@
 
 namespace attnlab::nn {
 
+// Library defaults; the recommended recipe's values are in nn/train/recipe.h.
 struct TrainOptions {
     int64_t epochs = 100;
     int64_t batch_size = 128;
@@ -123,6 +126,23 @@ public:
     bool evaluates_after(int64_t epoch) const;
 
 private:
+    struct Session;  // the state of one fit() (trainer.cpp)
+    using TimePoint = std::chrono::steady_clock::time_point;
+    // fit() in named steps: resume, then per epoch run_epoch (the steps) and finish_epoch
+    // (evaluate, log, save, print); each returns false when the run stops.
+    void resume(Session& s);
+    void restore_best(int64_t start_epoch);
+    bool run_epoch(Session& s, int64_t epoch);
+    bool finish_epoch(Session& s, int64_t epoch);
+    bool stop_requested();  // Ctrl-C or stop_after_steps, on any process
+    void stop_with_checkpoint(Session& s, int64_t epoch, int64_t batch_index, TimePoint epoch_start);
+    bool profile_hook(Session& s, int64_t step);  // --profile: true when the timed steps are done
+    void print_progress(const Session& s, int64_t epoch, int64_t batch_index, int64_t epoch_images,
+                        TimePoint epoch_start) const;
+    double eta_seconds(const Session& s, int64_t epochs_done) const;
+    void print_epoch_line(const Session& s, const EpochRecord& rec) const;
+    void write_run_summary(const Session& s) const;
+
     void prepare_run_dir();  // refuses or clears a used run_dir; repairs interrupted checkpoint swaps
     std::string stopped_message() const;  // "stopped without saving. The last good checkpoint is ..."
     std::string last_checkpoint() const;  // "run/last (epoch 3)", or "" if there is none
@@ -151,8 +171,5 @@ private:
 
 // True if every parameter and buffer of `model` is finite.
 bool weights_are_finite(const Module& model);
-
-// Peak resident set size of this process in MB (getrusage).
-double peak_rss_mb();
 
 }  // namespace attnlab::nn
