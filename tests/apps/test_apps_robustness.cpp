@@ -32,8 +32,12 @@ namespace fs = std::filesystem;
 namespace {
 
 // Run with a time limit of a minute unless told: a hang fails the test instead of blocking it.
-RunResult run_shell(const std::string& command, int timeout_seconds = 60) { return run_command(command, timeout_seconds); }
-RunResult run_app(const std::string& args, int timeout_seconds = 60) { return run_command(app_path(args), timeout_seconds); }
+RunResult run_shell(const std::string& command, int timeout_seconds = 60) {
+    return run_command(command, timeout_seconds);
+}
+RunResult run_app(const std::string& args, int timeout_seconds = 60) {
+    return run_command(app_path(args), timeout_seconds);
+}
 const std::string kApps = app_path("");
 
 void require_error(const RunResult& r, const std::string& expected) {

@@ -38,11 +38,12 @@ TEST_CASE("fashion_mnist_mlp trains on tiny IDX files, the training loss falls a
     TempDir dir;
     write_tiny_mnist(dir.file("data"), "train", 640, 28, 1, ".gz");  // 10 steps of 64
     write_tiny_mnist(dir.file("data"), "t10k", 200, 28, 2, ".gz");
-    RunResult r = run_command(app_path("fashion_mnist_mlp") + " --data " + dir.file("data") + " --epochs 2 --max-steps 8",
-                              120);
+    RunResult r =
+        run_command(app_path("fashion_mnist_mlp") + " --data " + dir.file("data") + " --epochs 2 --max-steps 8", 120);
     INFO(r.output);
     REQUIRE(r.exit_code == 0);
-    std::vector<double> loss = numbers_after(r.output, "train loss"), accuracy = numbers_after(r.output, "test accuracy");
+    std::vector<double> loss = numbers_after(r.output, "train loss");
+    std::vector<double> accuracy = numbers_after(r.output, "test accuracy");
     REQUIRE(loss.size() == 2);
     REQUIRE(accuracy.size() == 2);
     REQUIRE(loss[1] < loss[0]);

@@ -191,8 +191,8 @@ TEST_CASE("vit_train on 2 MPI ranks x batch 32 matches 1 process x batch 64", "[
     INFO(one.output);
     REQUIRE(one.exit_code == 0);
     for (std::string mode : {"overlap", "sync"}) {
-        RunResult two = run_command(mpirun(2) + vit_train() + tiny_run(dir, 64) + dir.file(mode) + " --allreduce " + mode +
-                            " --bucket-mb 0.01");
+        RunResult two = run_command(mpirun(2) + vit_train() + tiny_run(dir, 64) + dir.file(mode) + " --allreduce " +
+                                    mode + " --bucket-mb 0.01");
         INFO(two.output);
         REQUIRE(two.exit_code == 0);
         REQUIRE_THAT(two.output, Catch::Contains("data-parallel: 2 processes"));
@@ -207,7 +207,8 @@ TEST_CASE("a checkpoint written by 2 MPI ranks resumes on 1 process", "[distribu
     }
     TempDir dir;
     write_synthetic_cifar(dir.file("data"), 64, 32);
-    RunResult stopped = run_command(mpirun(2) + vit_train() + tiny_run(dir, 64) + dir.file("split") + " --stop-after-steps 7");
+    RunResult stopped =
+        run_command(mpirun(2) + vit_train() + tiny_run(dir, 64) + dir.file("split") + " --stop-after-steps 7");
     INFO(stopped.output);
     REQUIRE(stopped.exit_code == 130);
     REQUIRE_THAT(stopped.output, Catch::Contains("interrupted at epoch 2, batch 2/5"));
@@ -336,7 +337,8 @@ TEST_CASE("a killed MPI rank ends the job with an error within seconds", "[distr
         return;
     }
     TempDir dir;
-    SignalledRun job = signal_one_rank(dir, SIGKILL);  // the other rank is inside (or soon inside) an allreduce waiting for it
+    // The other rank is inside (or soon inside) an allreduce waiting for the killed one.
+    SignalledRun job = signal_one_rank(dir, SIGKILL);
     INFO(read_file(dir.file("log")));
     REQUIRE(job.code != 0);
     REQUIRE(job.code != 999);  // did not hang
