@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "apps/bench/bench_timing.h"
+#include "apps/common/run_app.h"
 #include "core/core.h"
 
 using namespace attnlab;
@@ -132,11 +133,4 @@ static int run(int argc, char** argv) {
     return 0;
 }
 
-int main(int argc, char** argv) {
-    try {
-        return run(argc, argv);
-    } catch (const std::exception& e) {  // a bad option or file: a message, never an abort
-        std::fprintf(stderr, "error: %s\n", e.what());
-        return 1;
-    }
-}
+int main(int argc, char** argv) { return run_app(argc, argv, run); }

@@ -27,25 +27,29 @@ namespace roofline_detail {
 
 constexpr int kChains = 12;  // independent accumulators per thread
 
+// The widest float vector the compiler may use; ROOFLINE_SIMD(op) names its intrinsic.
 #if defined(__AVX512F__)
 using Vec = __m512;
-constexpr int kLanes = 16;
-inline Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
-inline Vec splat(float x) { return _mm512_set1_ps(x); }
-inline float first(Vec v) { return _mm512_cvtss_f32(v); }
-#elif defined(__FMA__)
+#define ROOFLINE_SIMD(op) _mm512_##op
+#elif defined(__AVX__)
 using Vec = __m256;
-constexpr int kLanes = 8;
-inline Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
-inline Vec splat(float x) { return _mm256_set1_ps(x); }
-inline float first(Vec v) { return _mm256_cvtss_f32(v); }
+#define ROOFLINE_SIMD(op) _mm256_##op
 #else
 using Vec = __m128;
-constexpr int kLanes = 4;
-inline Vec fma(Vec a, Vec b, Vec c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
-inline Vec splat(float x) { return _mm_set1_ps(x); }
-inline float first(Vec v) { return _mm_cvtss_f32(v); }
+#define ROOFLINE_SIMD(op) _mm_##op
 #endif
+constexpr int kLanes = int(sizeof(Vec) / sizeof(float));
+inline Vec splat(float x) { return ROOFLINE_SIMD(set1_ps)(x); }
+inline float first(Vec v) { return ROOFLINE_SIMD(cvtss_f32)(v); }
+// a·b + c: one fused instruction where the CPU has FMA, else a multiply and an add.
+inline Vec fma(Vec a, Vec b, Vec c) {
+#if defined(__FMA__)
+    return ROOFLINE_SIMD(fmadd_ps)(a, b, c);
+#else
+    return ROOFLINE_SIMD(add_ps)(ROOFLINE_SIMD(mul_ps)(a, b), c);
+#endif
+}
+#undef ROOFLINE_SIMD
 
 // Runs `iterations` rounds of kChains FMAs on one thread; returns a value so the work is kept.
 inline float fma_chains(int64_t iterations) {

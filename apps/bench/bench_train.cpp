@@ -26,6 +26,7 @@
 #include <cstdio>
 
 #include "apps/bench/bench_timing.h"
+#include "apps/common/run_app.h"
 #include "core/core.h"
 #include "core/util/profiler.h"
 #include "attention/registry.h"
@@ -195,11 +196,4 @@ static int run(int argc, char** argv) {
     return 0;
 }
 
-int main(int argc, char** argv) {
-    try {
-        return run(argc, argv);
-    } catch (const std::exception& e) {  // a bad option or file: a message, never an abort
-        std::fprintf(stderr, "error: %s\n", e.what());
-        return 1;
-    }
-}
+int main(int argc, char** argv) { return run_app(argc, argv, run); }

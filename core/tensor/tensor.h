@@ -77,7 +77,9 @@ public:
     std::vector<int64_t> to_indices() const; // row-major copy, converted to int64
     float at(const std::vector<int64_t>& index) const;
 
-    Tensor clone() const;       // contiguous copy, no autograd history link kept... see ops.h
+    // Contiguous copy, recorded like any op: the copy's gradient flows back to
+    // this tensor. detach().clone() gives a copy with no history.
+    Tensor clone() const;
     Tensor contiguous() const;  // this if already contiguous, else a copy (differentiable)
     Tensor to(DType dtype) const;  // dtype conversion (no gradient)
 
@@ -96,7 +98,7 @@ public:
     void backward(const Tensor& grad_output, bool retain_graph = false) const;
     Tensor detach() const;  // same data, no history, requires_grad false
 
-    // ---- ops as methods (definitions in ops.h / tensor_methods.cpp) ------
+    // ---- ops as methods (each calls the free function of ops.h; tensor.cpp) --
     Tensor operator-() const;
     Tensor matmul(const Tensor& other) const;
     Tensor relu() const;

@@ -2,8 +2,6 @@
 // clear errors (vit_train, attention_study), an interrupted vit_train resumes
 // to the same numbers, and vit_predict prints the top classes and scores a
 // labelled folder.
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -12,27 +10,15 @@
 
 #include "datasets/formats/image_io.h"
 #include "tests/support/helpers.h"
+#include "tests/support/run_command.h"
 #include "tests/support/synthetic_images.h"
 
 using namespace attnlab;
 using namespace attnlab::testing;
 namespace fs = std::filesystem;
 
-struct RunResult {
-    int exit_code;
-    std::string output;  // stdout and stderr
-};
-
-static RunResult run(const std::string& args) {
-    std::string cmd = std::string(ATTNLAB_BINARY_DIR) + "/apps/" + args + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    REQUIRE(p != nullptr);
-    std::string out;
-    char buf[4096];
-    while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-    int status = pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+// Runs build/apps/<args> (args begins with the app's name).
+static RunResult run(const std::string& args) { return run_command(app_path(args)); }
 
 // Runs `base + args` for each case; each must fail with output containing `expected`
 // (and, when given, not containing `absent`).

@@ -21,6 +21,7 @@
 #include "datasets/formats/image_io.h"
 #include "core/util/rng.h"
 #include "tests/support/helpers.h"
+#include "tests/support/run_command.h"
 #include "nn/io/checkpoint.h"
 #include "tests/support/synthetic_images.h"
 
@@ -30,29 +31,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct RunResult {
-    int exit_code;  // -1: killed by a signal (an abort, or the timeout)
-    std::string output;
-};
-
-const std::string kApps = std::string(ATTNLAB_BINARY_DIR) + "/apps/";
-
-// Runs a shell command with a time limit, so that a hang fails the test instead of blocking it.
+// Run with a time limit of a minute unless told: a hang fails the test instead of blocking it.
 RunResult run_shell(const std::string& command, int timeout_seconds = 60) {
-    std::string cmd = "timeout -s KILL " + std::to_string(timeout_seconds) + " sh -c \"" + command + "\" 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    REQUIRE(p != nullptr);
-    std::string out;
-    char buf[4096];
-    while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-    int status = pclose(p);
-    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (code == 137 || code == 134 || code == 139) code = -1;  // the shell reports KILL/ABRT/SEGV as 128 + signal
-    return {code, out};
+    return run_command(command, timeout_seconds);
 }
-
-// Runs build/apps/<args>.
-RunResult run_app(const std::string& args, int timeout_seconds = 60) { return run_shell(kApps + args, timeout_seconds); }
+RunResult run_app(const std::string& args, int timeout_seconds = 60) {
+    return run_command(app_path(args), timeout_seconds);
+}
+const std::string kApps = app_path("");
 
 void require_error(const RunResult& r, const std::string& expected) {
     INFO(r.output);
@@ -236,17 +222,8 @@ TEST_CASE("a failed allocation names the requested size instead of a bare std::b
 
 namespace {
 
-// Starts build/apps/<args> (output to `log`) and returns its pid; `exec` makes the app the child itself.
-pid_t start_app(const std::string& args, const std::string& log) {
-    std::string cmd = "exec " + kApps + args + " >" + log + " 2>&1";
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-        _exit(127);
-    }
-    return pid;
-}
+// Starts build/apps/<args> in the background (output to `log`) and returns its pid.
+pid_t start_app(const std::string& args, const std::string& log) { return start_command(app_path(args), log); }
 
 std::string bytes_of(const std::string& path) {
     std::ifstream f(path, std::ios::binary);

@@ -3,7 +3,6 @@
 // an interrupted training resumes to the same result.
 #include <catch2/catch.hpp>
 #include <stb_image.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +11,8 @@
 
 #include "core/util/rng.h"
 #include "tests/support/helpers.h"
+#include "tests/support/idx_files.h"
+#include "tests/support/run_command.h"
 #include "tests/support/temp_dir.h"
 
 using namespace attnlab;
@@ -20,41 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct RunResult {
-    int exit_code;
-    std::string output;  // stdout and stderr
-};
-
-RunResult run(const std::string& args) {
-    std::string cmd = std::string(ATTNLAB_BINARY_DIR) + "/apps/pixel_generate " + args + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    REQUIRE(p != nullptr);
-    std::string out;
-    char buf[4096];
-    while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-    int status = pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-void put_u32(std::vector<uint8_t>& out, uint32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(uint8_t(v >> shift));
-}
-
-// MNIST-format IDX files of n side x side images (a bright stripe at a random row) in dir.
-void write_tiny_mnist(const std::string& dir, const std::string& prefix, uint32_t n, uint32_t side, uint64_t seed) {
-    std::vector<uint8_t> images, labels;
-    put_u32(images, 0x00000803u), put_u32(images, n), put_u32(images, side), put_u32(images, side);
-    put_u32(labels, 0x00000801u), put_u32(labels, n);
-    Generator g(seed);
-    for (uint32_t i = 0; i < n; ++i) {
-        int64_t row = g.randint(side);
-        labels.push_back(uint8_t(row % 10));
-        for (uint32_t y = 0; y < side; ++y)
-            for (uint32_t x = 0; x < side; ++x) images.push_back(int64_t(y) == row ? 250 : uint8_t(g.randint(20)));
-    }
-    write_bytes(dir + "/" + prefix + "-images-idx3-ubyte", images);
-    write_bytes(dir + "/" + prefix + "-labels-idx1-ubyte", labels);
-}
+RunResult run(const std::string& args) { return run_command(app_path("pixel_generate ") + args); }
 
 void write_tiny_dataset(const std::string& dir) {
     write_tiny_mnist(dir, "train", 32, 6, 1);

@@ -15,12 +15,14 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "core/autograd/autograd.h"
 #include "core/ops/ops.h"
 #include "core/util/rng.h"
 #include "datasets/dataloader.h"
 #include "tests/support/helpers.h"
+#include "tests/support/run_command.h"
 #include "nn/layers/dropout.h"
 #include "nn/io/safetensors.h"
 #include "tests/support/synthetic_images.h"
@@ -127,22 +129,7 @@ static std::string mpirun(int ranks) {
     return "mpirun --allow-run-as-root --oversubscribe --bind-to none " + env + "-np " + std::to_string(ranks) + " ";
 }
 
-struct RunResult {
-    int exit_code;
-    std::string output;
-};
-
-static RunResult run(const std::string& cmd) {
-    FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-    REQUIRE(p != nullptr);
-    std::string out;
-    char buf[4096];
-    while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-    int status = pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-static std::string vit_train() { return std::string(ATTNLAB_BINARY_DIR) + "/apps/vit_train "; }
+static std::string vit_train() { return app_path("vit_train") + " "; }
 
 // A tiny ViT with every per-sample random thing on: augmentation, dropout, drop-path.
 static std::string tiny_run(const TempDir& dir, int64_t batch) {
@@ -200,12 +187,12 @@ TEST_CASE("vit_train on 2 MPI ranks x batch 32 matches 1 process x batch 64", "[
     }
     TempDir dir;
     write_synthetic_cifar(dir.file("data"), 64, 32);  // 320 training images: 5 steps of 64 per epoch
-    RunResult one = run(vit_train() + tiny_run(dir, 64) + dir.file("one"));
+    RunResult one = run_command(vit_train() + tiny_run(dir, 64) + dir.file("one"));
     INFO(one.output);
     REQUIRE(one.exit_code == 0);
     for (std::string mode : {"overlap", "sync"}) {
-        RunResult two = run(mpirun(2) + vit_train() + tiny_run(dir, 64) + dir.file(mode) + " --allreduce " + mode +
-                            " --bucket-mb 0.01");
+        RunResult two = run_command(mpirun(2) + vit_train() + tiny_run(dir, 64) + dir.file(mode) + " --allreduce " +
+                                    mode + " --bucket-mb 0.01");
         INFO(two.output);
         REQUIRE(two.exit_code == 0);
         REQUIRE_THAT(two.output, Catch::Contains("data-parallel: 2 processes"));
@@ -220,15 +207,16 @@ TEST_CASE("a checkpoint written by 2 MPI ranks resumes on 1 process", "[distribu
     }
     TempDir dir;
     write_synthetic_cifar(dir.file("data"), 64, 32);
-    RunResult stopped = run(mpirun(2) + vit_train() + tiny_run(dir, 64) + dir.file("split") + " --stop-after-steps 7");
+    RunResult stopped =
+        run_command(mpirun(2) + vit_train() + tiny_run(dir, 64) + dir.file("split") + " --stop-after-steps 7");
     INFO(stopped.output);
     REQUIRE(stopped.exit_code == 130);
     REQUIRE_THAT(stopped.output, Catch::Contains("interrupted at epoch 2, batch 2/5"));
-    RunResult resumed = run(vit_train() + tiny_run(dir, 64) + dir.file("split") + " --resume");
+    RunResult resumed = run_command(vit_train() + tiny_run(dir, 64) + dir.file("split") + " --resume");
     INFO(resumed.output);
     REQUIRE(resumed.exit_code == 0);
     REQUIRE_THAT(resumed.output, Catch::Contains("resumed from"));
-    RunResult full = run(vit_train() + tiny_run(dir, 64) + dir.file("full"));
+    RunResult full = run_command(vit_train() + tiny_run(dir, 64) + dir.file("full"));
     REQUIRE(full.exit_code == 0);
     require_same_run(dir.file("full"), dir.file("split"));
 }
@@ -248,16 +236,6 @@ static std::vector<pid_t> children_of(pid_t parent) {
         if (rest >> state >> ppid && ppid == parent) out.push_back(pid_t(std::stol(e.path().filename())));
     }
     return out;
-}
-
-// Starts `cmd` (via sh) in the background with its output in `log`; returns its pid.
-static pid_t spawn(const std::string& cmd, const std::string& log) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        execl("/bin/sh", "sh", "-c", ("exec " + cmd + " > " + log + " 2>&1").c_str(), nullptr);
-        _exit(127);
-    }
-    return pid;
 }
 
 // Waits up to `limit` for `pid`; returns (exit code or -signal, seconds), or exit code 999 on timeout (then kills it).
@@ -306,7 +284,7 @@ static std::string long_run_args(const TempDir& dir) {
 // rank 0 has printed its first epoch (so both are deep in training).
 static pid_t start_long_run(const TempDir& dir, std::vector<pid_t>& ranks) {
     write_synthetic_cifar(dir.file("data"), 64, 32);
-    pid_t pid = spawn(mpirun(2) + vit_train() + long_run_args(dir), dir.file("log"));
+    pid_t pid = start_command(mpirun(2) + vit_train() + long_run_args(dir), dir.file("log"));
     auto start = std::chrono::steady_clock::now();
     while (read_file(dir.file("log")).find("epoch   1/") == std::string::npos) {
         REQUIRE(std::chrono::steady_clock::now() - start < std::chrono::seconds(60));
@@ -316,25 +294,38 @@ static pid_t start_long_run(const TempDir& dir, std::vector<pid_t>& ranks) {
     return pid;
 }
 
+struct SignalledRun {
+    std::vector<pid_t> ranks;  // the two ranks' pids
+    int code;                  // mpirun's exit code (-signal; 999: still running after 30 s, then killed)
+    double seconds;            // from the signal to mpirun's end
+};
+
+// Starts a long 2-rank run, sends `signal` to one rank only (whichever it is)
+// and waits up to 30 s for mpirun to end.
+static SignalledRun signal_one_rank(const TempDir& dir, int signal) {
+    SignalledRun run;
+    pid_t job = start_long_run(dir, run.ranks);
+    REQUIRE(run.ranks.size() == 2);
+    kill(run.ranks[1], signal);
+    std::tie(run.code, run.seconds) = wait_for(job, std::chrono::seconds(30));
+    return run;
+}
+
 TEST_CASE("SIGTERM on one MPI rank stops every rank with a checkpoint that resumes", "[distributed][mpi]") {
     if (!have_mpirun()) {
         WARN("skipped: mpirun not found (Debian: apt-get install openmpi-bin)");
         return;
     }
     TempDir dir;
-    std::vector<pid_t> ranks;
-    pid_t job = start_long_run(dir, ranks);
-    REQUIRE(ranks.size() == 2);
-    kill(ranks[1], SIGTERM);  // one rank only (whichever it is)
-    auto [code, seconds] = wait_for(job, std::chrono::seconds(30));
+    SignalledRun job = signal_one_rank(dir, SIGTERM);
     std::string log = read_file(dir.file("log"));
     INFO(log);
-    REQUIRE(code == 130);
+    REQUIRE(job.code == 130);
     REQUIRE_THAT(log, Catch::Contains("checkpoint saved to"));
-    RunResult status = run("grep -c interrupted " + dir.file("run") + "/summary.json");
+    RunResult status = run_command("grep -c interrupted " + dir.file("run") + "/summary.json");
     REQUIRE(status.exit_code == 0);
     REQUIRE(fs::exists(dir.file("run") + "/last/model.safetensors"));
-    RunResult resumed = run(vit_train() + long_run_args(dir) + " --resume --stop-after-steps 1");
+    RunResult resumed = run_command(vit_train() + long_run_args(dir) + " --resume --stop-after-steps 1");
     INFO(resumed.output);
     REQUIRE_THAT(resumed.output, Catch::Contains("resumed from"));
     REQUIRE(resumed.exit_code == 130);  // loaded, then stopped at once (--stop-after-steps 1 < its step)
@@ -346,14 +337,11 @@ TEST_CASE("a killed MPI rank ends the job with an error within seconds", "[distr
         return;
     }
     TempDir dir;
-    std::vector<pid_t> ranks;
-    pid_t job = start_long_run(dir, ranks);
-    REQUIRE(ranks.size() == 2);
-    kill(ranks[1], SIGKILL);  // the other rank is inside (or soon inside) an allreduce waiting for it
-    auto [code, seconds] = wait_for(job, std::chrono::seconds(30));
+    // The other rank is inside (or soon inside) an allreduce waiting for the killed one.
+    SignalledRun job = signal_one_rank(dir, SIGKILL);
     INFO(read_file(dir.file("log")));
-    REQUIRE(code != 0);
-    REQUIRE(code != 999);  // did not hang
-    REQUIRE(seconds < 10);
-    for (pid_t r : ranks) REQUIRE(gone_within(r, std::chrono::seconds(3)));  // no rank left behind
+    REQUIRE(job.code != 0);
+    REQUIRE(job.code != 999);  // did not hang
+    REQUIRE(job.seconds < 10);
+    for (pid_t r : job.ranks) REQUIRE(gone_within(r, std::chrono::seconds(3)));  // no rank left behind
 }
