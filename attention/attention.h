@@ -22,7 +22,7 @@
 // registered variant with a causal option.
 //
 // Decoding. A causal variant may offer a one-token step for generation (decoding() ≠ None):
-// begin_decoding() makes the state for B sequences, then step() takes token t's q, k, v
+// begin_decoding() makes the state for B sequences, then decode_step() takes token t's q, k, v
 // [B, H, D] and returns its output [B, H, D], equal to the causal forward's at position t.
 #pragma once
 #include <initializer_list>

@@ -8,10 +8,10 @@
 #include <limits>
 
 #include "attention/sparse/block_sparse.h"
-#include "core/util/reference_mode.h"
 #include "core/autograd/autograd.h"
 #include "core/ops/ops.h"
 #include "core/kernels/parallel.h"
+#include "core/util/reference_mode.h"
 
 namespace attnlab::attention {
 

@@ -5,9 +5,9 @@
 
 #include "attention/kernel/causal_product.h"
 #include "attention/kernel/feature_map_attention.h"
-#include "core/util/reference_mode.h"
 #include "core/kernels/fastmath.h"
 #include "core/ops/ops.h"
+#include "core/util/reference_mode.h"
 
 namespace attnlab::attention {
 

@@ -9,10 +9,10 @@
 
 #include "attention/kernel/feature_map_attention.h"
 #include "attention/kernel/kernel_attention.h"
-#include "core/util/reference_mode.h"
 #include "core/kernels/small_gemm.h"
 #include "core/kernels/fastmath.h"
 #include "core/ops/ops.h"
+#include "core/util/reference_mode.h"
 
 namespace attnlab::attention {
 

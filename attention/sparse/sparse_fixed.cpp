@@ -7,7 +7,10 @@
 namespace attnlab::attention {
 
 SparseFixedAttention::SparseFixedAttention(const Options& opts, const AttentionContext& ctx)
-    : SparsePatternAttention(opts, "sparse_fixed"), stride(opts.get_int("stride")), summary(opts.get_int("summary")), model_len_(ctx.seq_len) {
+    : SparsePatternAttention(opts, "sparse_fixed"),
+      stride(opts.get_int("stride")),
+      summary(opts.get_int("summary")),
+      model_len_(ctx.seq_len) {
     check(stride >= 0, "sparse_fixed: stride must be ≥ 1 (or 0 for ⌈√N⌉), got ", stride);
     check(summary >= 1, "sparse_fixed: summary must be ≥ 1, got ", summary);
     check(stride == 0 || summary <= stride, "sparse_fixed: summary must be ≤ stride, got summary ", summary,
@@ -20,16 +23,16 @@ std::string SparseFixedAttention::describe() const {
 }
 
 int64_t SparseFixedAttention::stride_for(int64_t N) const {
-    const int64_t n = model_len_ > 0 ? model_len_ : N;
-    int64_t l = stride > 0 ? stride : ceil_sqrt(n);
-    check(summary <= l, "sparse_fixed: summary ", summary, " is larger than the stride ", l,
-          stride > 0 ? "" : cat(" (⌈√N⌉ for N = ", n, ")"));
+    const int64_t n = model_len_ > 0 ? model_len_ : N, l = stride > 0 ? stride : ceil_sqrt(n);
+    if (summary > l)
+        throw Error(cat("sparse_fixed: summary ", summary, " is larger than the stride ", l,
+                        stride > 0 ? "" : cat(" (⌈√N⌉ for N = ", n, ")")));
     return l;
 }
 
 bool SparseFixedAttention::allowed(int64_t i, int64_t j, int64_t N) const {
     if (causal && j > i) return false;
-    const int64_t l = stride > 0 ? stride : ceil_sqrt(model_len_ > 0 ? model_len_ : N);  // stride_for(N), unchecked
+    const int64_t l = stride_for(N);
     return j / l == i / l || j % l >= l - summary;
 }
 

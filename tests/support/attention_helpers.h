@@ -2,7 +2,9 @@
 //
 //   check_attention_gradients("linformer", {{"k", 4}}, ctx);   // gradcheck of q, k, v and parameters
 //   check_causal_no_leak("linear_elu", {{"causal", true}});     // future tokens never change the past
-//   check_equals_dense_mask(attn, blocked_mask);                // = softmax with the same boolean mask
+//   check_fast_path_equals_reference(run, x, 1e-5f);            // fused path = composed reference
+// The dense O(N²) versions of the variants that tests compare against are in attention/reference/.
+// One variant's tests carry its name as a tag: OMP_NUM_THREADS=1 ./attnlab_tests "[performer]".
 #pragma once
 #include <cmath>
 #include <functional>
