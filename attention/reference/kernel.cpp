@@ -1,7 +1,9 @@
 // kernel.cpp — see kernel.h.
 #include "attention/reference/kernel.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "attention/softmax/reference.h"
 #include "core/ops/ops.h"
@@ -49,6 +51,19 @@ Tensor dense_performer(const Tensor& W, const Tensor& q, const Tensor& k, const 
         return exp(matmul(x, W.T()) - sum(x * x, {-1}, true) * 0.5f) / std::sqrt(M);
     };
     return dense_kernel_attention(phi(q), phi(k), v, causal);
+}
+
+Tensor dense_rfa(const Tensor& W, float sigma, const Tensor& q, const Tensor& k, const Tensor& v, bool causal) {
+    const int64_t N = q.size(2), Nk = k.size(2);
+    auto phi = [&](const Tensor& x) {
+        Tensor wx = matmul(x / sqrt(sum(x * x, {-1}, true)), W.T());
+        return concat({sin(wx), cos(wx)}, -1) * (1.f / std::sqrt(float(W.size(0))));
+    };
+    Tensor a = maybe_causal(matmul(phi(q), phi(k).T()), causal);  // [B,H,N,Nk]
+    const float floor = std::max(std::exp(-2.f / (sigma * sigma)), 1e-6f);
+    std::vector<float> n(static_cast<size_t>(N));
+    for (int64_t i = 0; i < N; ++i) n[size_t(i)] = float(causal ? i + 1 : Nk) * floor;
+    return matmul(a, v) / maximum(sum(a, {-1}, true), Tensor::from_vector(n, {N, 1}));
 }
 
 }  // namespace attnlab::attention

@@ -10,6 +10,8 @@
 //   causal_product:  A = QKᵀ masked to j ≤ i,             out = A V         (no normalizer)
 //   performer:       A = φ(Q)φ(K)ᵀ with the unstabilized φ(x) = exp(W x − ‖x‖²/2)/√M,
 //                    x = q/D^{1/4};                       out = A V / (A 1)
+//   rfa:             A = φ(Q̂)φ(K̂)ᵀ, φ(x) = [sin(W x), cos(W x)]/√M, x̂ = x/‖x‖;
+//                    out_i = (A V)_i / max((A 1)_i, n_i·max(e^{−2/σ²}, 1e-6))   (n_i keys seen)
 // Shapes: q, k [B,H,N,D] (φ's [B,H,N,M]), v [B,H,N,Dv] -> [B,H,N,Dv]. Time O(N²·D), memory O(N²).
 #pragma once
 #include "core/tensor/tensor.h"
@@ -24,5 +26,7 @@ Tensor dense_kernel_attention(const Tensor& phi_q, const Tensor& phi_k, const Te
 Tensor dense_causal_product(const Tensor& q, const Tensor& k, const Tensor& v);
 // W [M, D]: the performer's projection (PerformerAttention::projection()).
 Tensor dense_performer(const Tensor& W, const Tensor& q, const Tensor& k, const Tensor& v, bool causal);
+// W [M, D]: the rfa's frequencies (RandomFeatureAttention::frequencies()), σ its sigma option.
+Tensor dense_rfa(const Tensor& W, float sigma, const Tensor& q, const Tensor& k, const Tensor& v, bool causal);
 
 }  // namespace attnlab::attention

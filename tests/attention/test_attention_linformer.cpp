@@ -1,5 +1,6 @@
 // test_attention_linformer.cpp — Linformer softmax(Q(EK)ᵀ/√D)(FV) (Wang et al., 2020).
 #include "attention/low_rank/linformer.h"
+#include "attention/reference/low_rank.h"
 #include "tests/support/attention_helpers.h"
 
 using namespace attnlab;
@@ -18,6 +19,12 @@ TEST_CASE("linformer with k=N and identity projections equals softmax attention"
     copy_(attn->F, Tensor::from_vector(eye, {N, N}));
     QKV x = random_qkv(2, 2, N, 4, 1, 2.f);
     require_close(attn->forward(x.q, x.k, x.v), attention::make_attention("softmax")->forward(x.q, x.k, x.v), 1e-5f);
+}
+
+TEST_CASE("linformer equals its dense form softmax((QKᵀ)Eᵀ/√D)(FV)", "[attention][linformer]") {
+    auto attn = make_linformer({{"k", int64_t(5)}}, 11);
+    QKV x = random_qkv(2, 3, 11, 4, 6, 1.5f);
+    require_close(attn->forward(x.q, x.k, x.v), attention::dense_linformer(attn->E, attn->F, x.q, x.k, x.v), 1e-5f);
 }
 
 TEST_CASE("gradcheck: linformer, q, k, v and the projections E and F", "[attention][linformer][gradcheck]") {
