@@ -11,7 +11,7 @@
 #include "attention/kernel/performer.h"
 #include "attention/hashing/reformer.h"
 #include "attention/kernel/rfa.h"
-#include "attention/softmax/softmax.h"
+#include "attention/softmax_decoding.h"
 #include "attention/sparse/sparse_fixed.h"
 #include "attention/sparse/sparse_strided.h"
 #include "attention/kernel/taylor.h"
@@ -28,7 +28,7 @@ const std::vector<VariantInfo>& attention_variants() {
     static const std::vector<VariantInfo> table = {
         // name, one-line description, complexity, options {name, default, help}, factory
         {"softmax", "full scaled dot-product attention softmax(QKᵀ/√D)V", "O(N²D) time, O(ND) memory (fused, FlashAttention-style)",
-         {{"causal", false, "token i attends to tokens j ≤ i only"}}, create<SoftmaxAttention>},
+         {{"causal", false, "token i attends to tokens j ≤ i only"}}, create<DecodingSoftmaxAttention>},
         {"linear", "softmax-free attention reassociated as Q(KᵀV)/D", "O(ND²) time, O(D²) memory (causal O(ND))",
          {{"causal", false, "token i attends to tokens j ≤ i only"}}, create<LinearAttention>},
         {"linear_elu", "Katharopoulos et al. 2020: φ(x)=elu(x)+1, φ(Q)(φ(K)ᵀV) row-normalized", "O(ND²) time, O(ND) memory",
@@ -67,11 +67,11 @@ const std::vector<VariantInfo>& attention_variants() {
          create<NystromAttention>},
         {"sparse_strided", "Child et al. 2019, strided: j with |i−j| < l or l | i−j (both factorized heads merged)",
          "O(N(3l+N/l)D) time, O(N(3l+N/l)) memory; O(N√N·D) at l=√N",
-         {{"stride", int64_t(0), "l: window and stride (0 = ⌈√N⌉)"}, {"causal", false, "token i attends to tokens j ≤ i only"}},
+         {{"stride", int64_t(0), "l: window and stride (0 = ⌈√N⌉ of the model's N)"}, {"causal", false, "token i attends to tokens j ≤ i only"}},
          create<SparseStridedAttention>},
         {"sparse_fixed", "Child et al. 2019, fixed: j in i's block of l or among the last c columns of any block (merged)",
          "O(N(l+cN/l)D) time, O(N(l+cN/l)) memory; O(N√N·D) at l=√N",
-         {{"stride", int64_t(0), "l: block length (0 = ⌈√N⌉)"}, {"summary", int64_t(1), "c: summary columns per block, 1 ≤ c ≤ l"},
+         {{"stride", int64_t(0), "l: block length (0 = ⌈√N⌉ of the model's N)"}, {"summary", int64_t(1), "c: summary columns per block, 1 ≤ c ≤ l"},
           {"causal", false, "token i attends to tokens j ≤ i only"}},
          create<SparseFixedAttention>},
         {"longformer", "Beltagy et al. 2020: sliding window of w/2 each side (dilation d) + g global tokens",
@@ -163,28 +163,7 @@ std::shared_ptr<Attention> make_attention(const std::string& name, const Options
         full.set(key, int_for_float ? OptionValue(double(std::get<int64_t>(value))) : value);
     }
     if (ctx.seq_len > 0) check_sizes_for_sequence(name, opts, ctx.seq_len);
-    std::shared_ptr<Attention> attn = info.create(full, ctx);
-    if (full.has("causal")) attn->causal = full.get_bool("causal");
-    return attn;
-}
-
-Tensor Attention::forward_packed(const Tensor& qkv, int64_t heads) {
-    check(qkv.dim() == 3 && heads > 0 && qkv.size(2) % (3 * heads) == 0, "attention: packed qkv ",
-          to_string(qkv.shape()), " with ", heads, " heads: expected [B, N, 3·heads·D]");
-    const int64_t B = qkv.size(0), N = qkv.size(1), D = qkv.size(2) / (3 * heads);
-    // [B, N, 3C] -> [B, N, 3, H, D] -> [3, B, H, N, D]; q, k, v are strided views (no copies)
-    Tensor heads_first = qkv.reshape({B, N, 3, heads, D}).permute({2, 0, 3, 1, 4});
-    return forward(heads_first.narrow(0, 0, 1).squeeze(0), heads_first.narrow(0, 1, 1).squeeze(0),
-                   heads_first.narrow(0, 2, 1).squeeze(0));
-}
-
-void check_qkv(const char* who, const Tensor& q, const Tensor& k, const Tensor& v) {
-    check(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, who, ": q, k, v must be [B, H, N, D], got ",
-          to_string(q.shape()), ", ", to_string(k.shape()), ", ", to_string(v.shape()));
-    check(q.size(0) == k.size(0) && q.size(1) == k.size(1) && q.size(3) == k.size(3), who, ": q ",
-          to_string(q.shape()), " and k ", to_string(k.shape()), " differ in B, H or D");
-    check(k.size(0) == v.size(0) && k.size(1) == v.size(1) && k.size(2) == v.size(2), who, ": k ",
-          to_string(k.shape()), " and v ", to_string(v.shape()), " differ in B, H or N");
+    return info.create(full, ctx);
 }
 
 }  // namespace attnlab::attention

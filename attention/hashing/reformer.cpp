@@ -11,6 +11,7 @@
 #include "core/autograd/autograd.h"
 #include "core/ops/ops.h"
 #include "core/kernels/parallel.h"
+#include "core/util/reference_mode.h"
 
 namespace attnlab::attention {
 
@@ -101,10 +102,6 @@ Tensor logsumexp_last(const Tensor& s) {
     return log(sum(exp(s - mx), {-1}, true)) + mx;
 }
 
-uint64_t seed_from(int64_t seed) {
-    return seed >= 0 ? uint64_t(seed) : uint64_t(default_generator().randint(int64_t(1) << 62));
-}
-
 }  // namespace
 
 ReformerAttention::ReformerAttention(const Options& opts, const AttentionContext& ctx)
@@ -112,7 +109,7 @@ ReformerAttention::ReformerAttention(const Options& opts, const AttentionContext
       n_hashes(opts.get_int("n_hashes")),
       chunk(opts.get_int("chunk")),
       redraw(opts.get_bool("redraw")),
-      gen_(seed_from(opts.get_int("seed"))) {
+      gen_(resolve_seed("reformer", opts.get_int("seed"))) {
     check(buckets == 1 || (buckets >= 2 && buckets % 2 == 0), "reformer: buckets must be 1 or an even number ≥ 2 "
           "(argmax over [xR; −xR]), got ", buckets);
     check(n_hashes >= 1, "reformer: n_hashes must be ≥ 1, got ", n_hashes);
@@ -131,6 +128,8 @@ void ReformerAttention::draw_rotations(int64_t D) {
 }
 
 std::vector<int32_t> ReformerAttention::hash(const Tensor& q) {
+    check(rotations.size(1) == q.size(3), "reformer: rotations drawn for head dim ", rotations.size(1), ", got q ",
+          to_string(q.shape()));
     const int64_t BH = q.size(0) * q.size(1), N = q.size(2), D = q.size(3), half = buckets / 2;
     std::vector<int32_t> bucket(size_t(BH * n_hashes * N), 0);
     if (buckets == 1) return bucket;
@@ -155,20 +154,6 @@ std::vector<int32_t> ReformerAttention::hash(const Tensor& q) {
     return bucket;
 }
 
-Tensor ReformerAttention::blocked_mask(const Tensor& q) {
-    const int64_t B = q.size(0), H = q.size(1), N = q.size(2), m = std::min(chunk, N);
-    check(rotations.size(1) == q.size(3), "reformer: rotations drawn for head dim ", rotations.size(1), ", got q ",
-          to_string(q.shape()));
-    std::vector<int32_t> bucket = hash(q);
-    std::vector<bool> blocked(size_t(B * H * N * N), true);
-    for (int64_t bh = 0; bh < B * H; ++bh) {
-        Rounds rounds(bucket.data() + bh * n_hashes * N, n_hashes, N, m, buckets);
-        for (int64_t i = 0; i < N; ++i)
-            for (int64_t j = 0; j < N; ++j) blocked[size_t((bh * N + i) * N + j)] = rounds.count(i, j) == 0;
-    }
-    return Tensor::from_bools(blocked, {B, H, N, N});
-}
-
 Tensor ReformerAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {
     check_qkv("reformer attention", q, k, v);
     const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3), BH = B * H, nh = n_hashes;
@@ -182,7 +167,7 @@ Tensor ReformerAttention::forward(const Tensor& q, const Tensor& k, const Tensor
     // Which rows to gather, and the bias on every (query slot, key slot) score: −log c_ij where
     // attended, −inf elsewhere. Key slots 0..m−1 are the previous chunk, m..2m−1 the own chunk.
     std::vector<int32_t> bucket = hash(q);
-    if (!reference) {  // the fused block-sparse op: one online softmax over every round's chunks
+    if (!reference && !reference_mode()) {  // the fused block-sparse op: one online softmax over every round's chunks
         auto heads = std::make_shared<std::vector<HeadBlocks>>(size_t(BH));
         parallel_for(0, BH, 1, [&](int64_t lo, int64_t hi) {
             for (int64_t bh = lo; bh < hi; ++bh)

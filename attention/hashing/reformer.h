@@ -26,9 +26,8 @@
 // block-sparse op (block_sparse.h), one online softmax per query over all rounds, which is
 // the same union softmax; the composed gathers + matmul + logsumexp are its reference
 // (reference = true), held equal by tests.
-// Options: buckets b (int, default 8; 1 or even), n_hashes n_h (int, default 2), chunk m (int,
-// default 32; clamped to N), redraw (bool, default true), seed (int, default -1: drawn from
-// default_generator() at construction).
+// Options (types and defaults: attention/registry.cpp): buckets b (1 or even), n_hashes n_h,
+// chunk m (clamped to N), redraw, seed (-1: drawn from default_generator() at construction).
 #pragma once
 #include "attention/attention.h"
 #include "core/util/rng.h"
@@ -43,10 +42,9 @@ public:
     nn::RandomState random_state() const override { return generator_state(gen_); }
     void set_random_state(const nn::RandomState& s) override { restore_generator(gen_, s, 2, "reformer"); }
 
-    // ∪_r A_i^(r) for these queries with the current rotations, as a dense Bool [B, H, N, N]
-    // mask, true = blocked: forward(q, ·, v) = masked_softmax_attention(q, q/‖q‖, v, mask).
-    // O(N²), for tests.
-    Tensor blocked_mask(const Tensor& q);
+    // The bucket of every token in every round with the current rotations: [B·H, n_hashes, N]
+    // (attention/reference/sparse.h builds the dense pattern from it).
+    std::vector<int32_t> hash(const Tensor& q);
 
     int64_t buckets, n_hashes, chunk;
     bool redraw;
@@ -55,7 +53,6 @@ public:
 
 private:
     void draw_rotations(int64_t D);
-    std::vector<int32_t> hash(const Tensor& q);  // bucket of every token: [B·H, n_hashes, N]
 
     Generator gen_;
 };

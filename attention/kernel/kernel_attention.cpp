@@ -29,9 +29,4 @@ Tensor kernel_attention(const Tensor& phi_q, const Tensor& phi_k, const Tensor& 
     return num / maximum(den, floor);
 }
 
-uint64_t resolve_seed(const char* who, int64_t seed) {
-    check(seed >= -1, who, ": option seed=", seed, " is invalid; use a seed >= 0, or -1 to draw one from the global generator");
-    return seed >= 0 ? uint64_t(seed) : uint64_t(default_generator().randint(int64_t(1) << 62));
-}
-
 }  // namespace attnlab::attention

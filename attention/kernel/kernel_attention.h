@@ -22,10 +22,4 @@ namespace attnlab::attention {
 Tensor kernel_attention(const Tensor& phi_q, const Tensor& phi_k, const Tensor& v, bool causal,
                         float min_mean_kernel);
 
-
-// The `seed` option of the random-feature variants: a seed ≥ 0 is used as is;
-// -1 draws one from default_generator(), so that every layer gets its own
-// features and a run is still reproducible under manual_seed().
-uint64_t resolve_seed(const char* who, int64_t seed);
-
 }  // namespace attnlab::attention

@@ -7,7 +7,7 @@
 
 namespace attnlab::attention {
 
-LinearAttention::LinearAttention(const Options& opts, const AttentionContext&) { causal = opts.get_bool("causal"); }
+LinearAttention::LinearAttention(const Options& opts, const AttentionContext&) : Attention(opts) {}
 
 Tensor LinearAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {
     check_qkv("linear attention", q, k, v);

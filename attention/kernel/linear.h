@@ -21,7 +21,7 @@
 // Time O(N·D²); memory O(D²) per head beyond inputs and output, causal or not.
 // Cost (attention/cost.h): forward 4·B·H·N·D² flops (causal too), backward twice that;
 // traffic q, k, v, out and their gradients.
-// Options: causal (bool, default false).
+// Options (types and defaults: attention/registry.cpp): causal.
 #pragma once
 #include "attention/attention.h"
 

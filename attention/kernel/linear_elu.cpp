@@ -7,6 +7,7 @@
 #include "attention/kernel/feature_map_attention.h"
 #include "core/kernels/fastmath.h"
 #include "core/ops/ops.h"
+#include "core/util/reference_mode.h"
 
 namespace attnlab::attention {
 
@@ -36,15 +37,14 @@ LinearAttentionState LinearAttentionState::zeros(int64_t B, int64_t H, int64_t D
     return {Tensor::zeros({B, H, D, Dv}), Tensor::zeros({B, H, D})};
 }
 
-LinearEluAttention::LinearEluAttention(const Options& opts, const AttentionContext&) {
-    causal = opts.get_bool("causal");
+LinearEluAttention::LinearEluAttention(const Options& opts, const AttentionContext&) : Attention(opts) {
     eps = float(opts.get_double("eps"));
     check(eps >= 0.f, "linear_elu attention: option eps must be >= 0, got ", eps);
 }
 
 Tensor LinearEluAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {
     check_qkv("linear_elu attention", q, k, v);
-    if (!reference) {
+    if (!reference && !reference_mode()) {
         static const auto elu_plus_one = std::make_shared<const EluPlusOne>();
         return feature_map_attention(q, k, v, elu_plus_one, elu_plus_one, causal, eps);
     }
@@ -78,6 +78,25 @@ Tensor LinearEluAttention::step(LinearAttentionState& state, const Tensor& q_t, 
     Tensor num = squeeze(matmul(unsqueeze(fq, -2), state.S), -2);  // φ(q_t)ᵀ S   [B,H,Dv]
     Tensor den = sum(fq * state.z, {-1}, true);                     // φ(q_t)ᵀ z   [B,H,1]
     return num / (den + eps);
+}
+
+namespace {
+struct RecurrentState : DecodeState {
+    LinearAttentionState s;
+};
+}  // namespace
+
+std::unique_ptr<DecodeState> LinearEluAttention::begin_decoding(int64_t B, int64_t H, int64_t N, int64_t D) const {
+    if (decoding() == Decoding::None) return Attention::begin_decoding(B, H, N, D);
+    auto st = std::make_unique<RecurrentState>();
+    st->s = LinearAttentionState::zeros(B, H, D, D);
+    return st;
+}
+
+Tensor LinearEluAttention::decode_step(DecodeState& state, const Tensor& q_t, const Tensor& k_t, const Tensor& v_t) const {
+    auto* st = dynamic_cast<RecurrentState*>(&state);
+    check(st != nullptr, "linear_elu decode_step: the state was not made by this variant's begin_decoding");
+    return step(st->s, q_t, k_t, v_t);
 }
 
 }  // namespace attnlab::attention

@@ -22,7 +22,7 @@
 // Fast path: the fused feature_map_attention op (φ, state, normalizer and causal
 // prefix sums in chunks, hand-written backward; feature_map_attention.h); the
 // composed ops above are its reference (reference = true), held equal by tests.
-// Options: causal (bool, default false), eps (float, default 1e-6).
+// Options (types and defaults: attention/registry.cpp): causal, eps.
 #pragma once
 #include "attention/attention.h"
 
@@ -45,6 +45,10 @@ public:
     // One autoregressive token: q_t, k_t [B, H, D], v_t [B, H, Dv] -> out_t [B, H, Dv].
     // Adds token t to `state`; the outputs equal the causal forward's, position by position.
     Tensor step(LinearAttentionState& state, const Tensor& q_t, const Tensor& k_t, const Tensor& v_t) const;
+    // The Attention decoding interface over step(): Recurrent when causal.
+    Decoding decoding() const override { return causal ? Decoding::Recurrent : Decoding::None; }
+    std::unique_ptr<DecodeState> begin_decoding(int64_t B, int64_t H, int64_t N, int64_t D) const override;
+    Tensor decode_step(DecodeState& state, const Tensor& q_t, const Tensor& k_t, const Tensor& v_t) const override;
 
     float eps;
     bool reference = false;  // true: the composed ops (readable reference) instead of the fused op

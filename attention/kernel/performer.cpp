@@ -12,6 +12,7 @@
 #include "core/kernels/small_gemm.h"
 #include "core/kernels/fastmath.h"
 #include "core/ops/ops.h"
+#include "core/util/reference_mode.h"
 
 namespace attnlab::attention {
 
@@ -121,13 +122,12 @@ Tensor iid_gaussian_rows(int64_t M, int64_t D, Generator& gen) {
 }
 
 PerformerAttention::PerformerAttention(const Options& opts, const AttentionContext& ctx)
-    : M_(opts.get_int("features")),
+    : Attention(opts), M_(opts.get_int("features")),
       D_(ctx.head_dim),
       redraw_interval_(opts.get_int("redraw_interval")),
       orthogonal_(opts.get_bool("orthogonal")),
       trig_(opts.get_bool("trig")),
       gen_(resolve_seed("performer", opts.get_int("seed"))) {
-    causal = opts.get_bool("causal");
     check(M_ >= 1, "performer: option features=", M_, " is invalid; need at least 1 random feature");
     check(redraw_interval_ >= 0, "performer: option redraw_interval=", redraw_interval_,
           " is invalid; use 0 (never redraw) or a number of training forwards >= 1");
@@ -167,7 +167,7 @@ Tensor PerformerAttention::forward(const Tensor& q, const Tensor& k, const Tenso
     }
     if (trig_)  // signed features may sum to ≤ 0: no floor there (−∞), the estimator's instability shows as is
         return kernel_attention(features(q, true), features(k, false), v, causal, -INFINITY);
-    if (!reference) {
+    if (!reference && !reference_mode()) {
         auto phi_q = std::make_shared<PositiveFeatures>(W_, D_), phi_k = std::make_shared<PositiveFeatures>(W_, D_);
         phi_k->key_shift = key_shifts(*phi_k, k);
         return feature_map_attention(q, k, v, phi_q, phi_k, causal, 0.f, FLT_MIN);

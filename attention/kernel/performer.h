@@ -38,10 +38,10 @@
 // Fast path: the fused feature_map_attention op (features, state and normalizer chunk by
 // chunk, hand-written backward; the key shift is found in a first pass over the keys); the
 // composed features() + kernel_attention are its reference (reference = true), held equal by tests.
-// Options: features M (64), redraw_interval (0 = never; r > 0 draws a new W after
-// every r training forwards, so each W serves r of them; never in eval mode),
-// seed (-1 = drawn from the global generator), causal (false; prefix sums over j ≤ i),
-// orthogonal (true), trig (false).
+// Options (types and defaults: attention/registry.cpp): features M, redraw_interval (0 =
+// never; r > 0 draws a new W after every r training forwards, so each W serves r of them;
+// never in eval mode), seed (-1 = drawn from the global generator), causal (prefix sums over
+// j ≤ i), orthogonal, trig.
 #pragma once
 #include "attention/attention.h"
 #include "core/util/rng.h"

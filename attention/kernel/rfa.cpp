@@ -10,6 +10,7 @@
 #include "core/kernels/small_gemm.h"
 #include "core/kernels/fastmath.h"
 #include "core/ops/ops.h"
+#include "core/util/reference_mode.h"
 
 namespace attnlab::attention {
 
@@ -71,12 +72,11 @@ struct FourierFeatures final : FeatureMap {
 }  // namespace
 
 RandomFeatureAttention::RandomFeatureAttention(const Options& opts, const AttentionContext& ctx)
-    : M_(opts.get_int("features")),
+    : Attention(opts), M_(opts.get_int("features")),
       D_(ctx.head_dim),
       sigma_(float(opts.get_double("sigma"))),
       redraw_(opts.get_bool("redraw")),
       gen_(resolve_seed("rfa", opts.get_int("seed"))) {
-    causal = opts.get_bool("causal");
     check(M_ >= 1, "rfa: option features=", M_, " is invalid; need at least 1 random feature");
     check(sigma_ > 0.f && std::isfinite(sigma_), "rfa: option sigma=", sigma_, " is invalid; need sigma > 0");
     check(D_ >= 1, "rfa: the head dim must be known at construction (AttentionContext.head_dim), got ", D_);
@@ -99,7 +99,7 @@ Tensor RandomFeatureAttention::forward(const Tensor& q, const Tensor& k, const T
     check(q.size(-1) == D_, "rfa: head dim of q ", to_string(q.shape()), " is not the ", D_, " it was built for");
     if (redraw_ && is_training()) draw_frequencies();
     float min_mean_kernel = std::max(std::exp(-2.f / (sigma_ * sigma_)), 1e-6f);
-    if (!reference) {
+    if (!reference && !reference_mode()) {
         auto phi = std::make_shared<FourierFeatures>(W_);
         return feature_map_attention(q, k, v, phi, phi, causal, 0.f, min_mean_kernel);
     }

@@ -24,9 +24,9 @@
 // Fast path: the fused feature_map_attention op (features, state and normalizer chunk by
 // chunk, hand-written backward); the composed features() + kernel_attention are its
 // reference (reference = true), held equal by tests.
-// Options: features M (64), sigma σ (1.0), redraw (false; true draws a new W at
-// every training forward, W stays fixed in eval mode), seed (-1 = drawn from the
-// global generator), causal (false; prefix sums over j ≤ i).
+// Options (types and defaults: attention/registry.cpp): features M, sigma σ, redraw (true
+// draws a new W at every training forward, W stays fixed in eval mode), seed (-1 = drawn
+// from the global generator), causal (prefix sums over j ≤ i).
 #pragma once
 #include "attention/attention.h"
 #include "core/util/rng.h"

@@ -8,6 +8,7 @@
 #include "attention/kernel/causal_product.h"
 #include "attention/kernel/feature_map_attention.h"
 #include "core/ops/ops.h"
+#include "core/util/reference_mode.h"
 
 namespace attnlab::attention {
 
@@ -41,15 +42,14 @@ struct OneAndUnit final : FeatureMap {
     }
 };
 
-TaylorAttention::TaylorAttention(const Options& opts, const AttentionContext&) {
-    causal = opts.get_bool("causal");
+TaylorAttention::TaylorAttention(const Options& opts, const AttentionContext&) : Attention(opts) {
     eps = float(opts.get_double("eps"));
     check(eps >= 0.f, "taylor attention: option eps must be >= 0, got ", eps);
 }
 
 Tensor TaylorAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {
     check_qkv("taylor attention", q, k, v);
-    if (!reference) {
+    if (!reference && !reference_mode()) {
         static const auto one_and_unit = std::make_shared<const OneAndUnit>();
         return feature_map_attention(q, k, v, one_and_unit, one_and_unit, causal, eps);
     }

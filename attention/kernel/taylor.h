@@ -18,7 +18,7 @@
 // Fast path: the fused feature_map_attention op with φ(x) = [1, x̂] (state,
 // normalizer and causal prefix sums in chunks, hand-written backward); the
 // composed ops above are its reference (reference = true), held equal by tests.
-// Options: causal (bool, default false), eps (float, default 1e-6).
+// Options (types and defaults: attention/registry.cpp): causal, eps.
 #pragma once
 #include "attention/attention.h"
 

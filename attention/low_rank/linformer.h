@@ -18,7 +18,7 @@
 // two k×N parameter matrices shared by all heads.
 // Cost (attention/cost.h): forward 8·B·H·N·k·D flops (EK, FV, Q(EK)ᵀ, P(FV)), backward
 // twice that; traffic q, k, v, out, their gradients and the k×N projections.
-// Options: k (int, default 32; clamped to N), share_kv (bool, default false: E = F).
+// Options (types and defaults: attention/registry.cpp): k (clamped to N), share_kv (E = F).
 #pragma once
 #include "attention/attention.h"
 

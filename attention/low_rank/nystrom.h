@@ -16,8 +16,8 @@
 // Time O(N·m·D + m³), memory O(N·m + N·D + m²) per head (+ O(k·N·D) time for the skip).
 // Cost (attention/cost.h): forward 8·B·H·N·m·D + 4·B·H·m²·D + 8·it·B·H·m³ + 2·B·H·N·D(1 + k)
 // flops (it pinv iterations of 4 m×m products), backward twice that; traffic q, k, v, out, grads.
-// Options: landmarks m (16; 1 ≤ m ≤ N), pinv_iterations (6), conv_kernel k (0 = off, else
-// odd). No causal mode: landmarks mix the whole sequence.
+// Options (types and defaults: attention/registry.cpp): landmarks m (1 ≤ m ≤ N),
+// pinv_iterations, conv_kernel k (0 = off, else odd). No causal mode: landmarks mix the whole sequence.
 #pragma once
 #include "attention/attention.h"
 

@@ -1,22 +1,18 @@
-// bigbird.cpp — see bigbird.h. The pattern lives in allows(); layout() turns it into blocks
-// of queries with the keys they need, rebuilt only when N or the random blocks change.
+// bigbird.cpp — see bigbird.h. The pattern lives in allowed(); make_layouts() turns it into blocks
+// of queries with the keys they need (sparse_pattern.h rebuilds them when N or R changes).
 #include "attention/sparse/bigbird.h"
 
 #include <algorithm>
 
 namespace attnlab::attention {
 
-static uint64_t seed_from(int64_t seed) {
-    return seed >= 0 ? uint64_t(seed) : uint64_t(default_generator().randint(int64_t(1) << 62));
-}
-
 BigBirdAttention::BigBirdAttention(const Options& opts, const AttentionContext& ctx)
-    : block(opts.get_int("block")),
+    : SparsePatternAttention(opts, "bigbird"),
+      block(opts.get_int("block")),
       global_blocks(opts.get_int("global_blocks")),
       random_blocks(opts.get_int("random_blocks")),
       redraw(opts.get_bool("redraw")),
-      gen_(seed_from(opts.get_int("seed"))) {
-    causal = opts.get_bool("causal");
+      gen_(resolve_seed("bigbird", opts.get_int("seed"))) {
     check(block >= 1, "bigbird: block must be ≥ 1, got ", block);
     check(global_blocks >= 0, "bigbird: global_blocks must be ≥ 0, got ", global_blocks);
     check(random_blocks >= 0, "bigbird: random_blocks must be ≥ 0, got ", random_blocks);
@@ -45,21 +41,27 @@ void BigBirdAttention::draw_random_blocks(int64_t nb) {
     set_buffer("random_blocks", random_table);
 }
 
-bool BigBirdAttention::allows(int64_t i, int64_t j, const std::vector<int64_t>& table) const {
+void BigBirdAttention::prepare(int64_t N) {
+    const int64_t nb = (N + block - 1) / block;
+    // Causal rows only name earlier blocks, so a prefix uses the first nb rows of a longer table
+    // (the causal prefix contract: a prefix sees the blocks the whole sequence sees).
+    const bool prefix = causal && random_table.size(0) > nb;
+    if (random_table.size(0) != nb && !prefix) draw_random_blocks(nb);
+    table_ = random_table.to_indices();  // (also picks up a buffer loaded from a checkpoint)
+    table_.resize(size_t(nb * random_blocks));
+}
+
+bool BigBirdAttention::allowed(int64_t i, int64_t j, int64_t) const {
     if (causal && j > i) return false;
     const int64_t bi = i / block, bj = j / block;
     if (bi < global_blocks || bj < global_blocks || (bi - bj <= 1 && bj - bi <= 1)) return true;
     for (int64_t m = 0; m < random_blocks; ++m)
-        if (table[size_t(bi * random_blocks + m)] == bj) return true;
+        if (table_[size_t(bi * random_blocks + m)] == bj) return true;
     return false;
 }
 
-const SparseLayout& BigBirdAttention::layout(int64_t N) {
+std::vector<SparseLayout> BigBirdAttention::make_layouts(int64_t N) const {
     const int64_t nb = (N + block - 1) / block, g = std::min(global_blocks, nb);
-    if (random_table.size(0) != nb || (redraw && is_training())) draw_random_blocks(nb);
-    std::vector<int64_t> table = random_table.to_indices();
-    if (layout_.seq_len == N && layout_causal_ == causal && layout_table_ == table) return layout_;
-
     auto tokens_of = [&](int64_t blk, std::vector<int64_t>& out) {
         for (int64_t j = blk * block; j < std::min(N, (blk + 1) * block); ++j) out.push_back(j);
     };
@@ -71,30 +73,16 @@ const SparseLayout& BigBirdAttention::layout(int64_t N) {
         tokens_of(t, qs);
         for (int64_t s = std::max<int64_t>(0, t - 1); s <= std::min(nb - 1, t + 1); ++s) tokens_of(s, cand);
         for (int64_t m = 0; m < random_blocks; ++m)
-            if (int64_t s = table[size_t(t * random_blocks + m)]; s >= 0) tokens_of(s, cand);
+            if (int64_t s = table_[size_t(t * random_blocks + m)]; s >= 0) tokens_of(s, cand);
         queries.push_back(std::move(qs));
         keys.push_back(std::move(cand));
     }
-    layout_ = make_sparse_layout(N, std::min(block, N), queries, keys, globals,
-                                 [&](int64_t i, int64_t j) { return allows(i, j, table); });
-    layout_causal_ = causal;
-    layout_table_ = std::move(table);
-    return layout_;
-}
-
-Tensor BigBirdAttention::blocked_mask(int64_t N) {
-    const int64_t nb = (N + block - 1) / block;
-    if (random_table.size(0) != nb) draw_random_blocks(nb);
-    std::vector<int64_t> table = random_table.to_indices();
-    return pattern_mask(N, [&](int64_t i, int64_t j) { return allows(i, j, table); });
+    return {make_sparse_layout(N, std::min(block, N), queries, keys, globals, pattern(N))};
 }
 
 Tensor BigBirdAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {
-    check_qkv("bigbird attention", q, k, v);
-    check(q.size(2) == k.size(2), "bigbird attention: self-attention only, got ", q.size(2), " queries and ",
-          k.size(2), " keys");
-    const SparseLayout& L = layout(q.size(2));
-    return reference ? sparse_attention_reference(q, k, v, L) : sparse_attention(q, k, v, L);
+    if (redraw && is_training() && q.dim() == 4) draw_random_blocks((q.size(2) + block - 1) / block);
+    return SparsePatternAttention::forward(q, k, v);
 }
 
 }  // namespace attnlab::attention

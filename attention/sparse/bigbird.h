@@ -19,42 +19,41 @@
 // global rows).
 // Cost (attention/cost.h): forward 4·B·H·D·pairs flops, pairs ≈ N·b(3 + g + r) + g·b·N
 // (bigbird_pairs), backward twice that; traffic q, k, v, out, the row log-sum-exp, gradients.
-// Options: block b (int, default 8), global_blocks g (int, default 1), random_blocks r (int,
-// default 2), redraw (bool, default false), seed (int, default -1: drawn from
-// default_generator() at construction), causal (bool, default false).
+// Options (types and defaults: attention/registry.cpp): block b, global_blocks g, random_blocks r,
+// redraw, seed (-1: drawn from default_generator() at construction), causal.
 #pragma once
-#include "attention/attention.h"
-#include "attention/sparse/block_sparse.h"
+#include "attention/sparse/sparse_pattern.h"
 #include "core/util/rng.h"
 
 namespace attnlab::attention {
 
-class BigBirdAttention : public Attention {
+class BigBirdAttention : public SparsePatternAttention {
 public:
     BigBirdAttention(const Options& opts, const AttentionContext& ctx);
-    Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
+    Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;  // redraws R first when asked
     std::string describe() const override;
     nn::RandomState random_state() const override { return generator_state(gen_); }
     void set_random_state(const nn::RandomState& s) override { restore_generator(gen_, s, 2, "bigbird"); }
 
-    // The pattern for N tokens with the current random blocks (drawn for N if they were drawn
-    // for another length, never redrawn otherwise); dense Bool [N, N], true = blocked (for tests).
-    Tensor blocked_mask(int64_t N);
-    bool reference = false;  // true: the composed ops (block_sparse's reference) instead of the fused op
+    // The pattern with the current random blocks R; prepare(N) draws R for N if it was drawn
+    // for another length (causal: for a shorter one; a prefix takes the first rows of R), and
+    // never redraws it otherwise.
+    bool allowed(int64_t i, int64_t j, int64_t N) const override;
+    void prepare(int64_t N) override;
 
     int64_t block, global_blocks, random_blocks;
     bool redraw;
     Tensor random_table;  // Int64 [nb, r], buffer "random_blocks"
 
+protected:
+    std::vector<SparseLayout> make_layouts(int64_t N) const override;
+    std::vector<int64_t> pattern_state() const override { return table_; }  // the layout is rebuilt when R changes
+
 private:
-    bool allows(int64_t i, int64_t j, const std::vector<int64_t>& table) const;
     void draw_random_blocks(int64_t nb);
-    const SparseLayout& layout(int64_t N);  // draws R for N if needed, rebuilds when R or N changed
 
     Generator gen_;
-    SparseLayout layout_;
-    bool layout_causal_ = false;
-    std::vector<int64_t> layout_table_;  // the R the layout was built from
+    std::vector<int64_t> table_;  // random_table as a host vector, [nb·r]
 };
 
 }  // namespace attnlab::attention

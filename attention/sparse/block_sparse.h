@@ -1,6 +1,7 @@
 // block_sparse.h — exact softmax attention restricted to a sparsity pattern, computed
 // block by block without ever forming the N×N matrix. Shared by longformer, bigbird,
-// sparse_strided and sparse_fixed: each of them only describes its pattern here.
+// sparse_strided and sparse_fixed (through sparse_pattern.h: each only states its pattern and
+// its blocks) and by reformer (per-head blocks).
 //
 // A pattern is a predicate allowed(i, j): query i may attend to key j. The result is
 //   out_i = Σ_{j : allowed(i,j)} softmax_j(q_i·k_j / √D) v_j      (no allowed key: out_i = 0)

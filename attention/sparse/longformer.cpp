@@ -1,5 +1,5 @@
-// longformer.cpp — see longformer.h. The pattern lives in allows(); layout() turns it into
-// blocks of queries with the keys they need (built once per sequence length).
+// longformer.cpp — see longformer.h. The pattern lives in allowed(); make_layouts() turns it
+// into blocks of queries with the keys they need (sparse_pattern.h caches them per N).
 #include "attention/sparse/longformer.h"
 
 #include <algorithm>
@@ -7,8 +7,7 @@
 namespace attnlab::attention {
 
 LongformerAttention::LongformerAttention(const Options& opts, const AttentionContext&)
-    : window(opts.get_int("window")), dilation(opts.get_int("dilation")), global_tokens(opts.get_int("global_tokens")) {
-    causal = opts.get_bool("causal");
+    : SparsePatternAttention(opts, "longformer"), window(opts.get_int("window")), dilation(opts.get_int("dilation")), global_tokens(opts.get_int("global_tokens")) {
     check(window >= 2 && window % 2 == 0, "longformer: window must be an even number ≥ 2 (window/2 tokens on each "
           "side), got ", window);
     check(dilation >= 1, "longformer: dilation must be ≥ 1, got ", dilation);
@@ -20,19 +19,14 @@ std::string LongformerAttention::describe() const {
                causal ? ", causal)" : ")");
 }
 
-bool LongformerAttention::allows(int64_t i, int64_t j) const {
+bool LongformerAttention::allowed(int64_t i, int64_t j, int64_t) const {
     if (causal && j > i) return false;
     if (i < global_tokens || j < global_tokens) return true;
     int64_t dist = i > j ? i - j : j - i;
     return dist <= (window / 2) * dilation && dist % dilation == 0;
 }
 
-Tensor LongformerAttention::blocked_mask(int64_t N) const {
-    return pattern_mask(N, [this](int64_t i, int64_t j) { return allows(i, j); });
-}
-
-const SparseLayout& LongformerAttention::layout(int64_t N) {
-    if (layout_.seq_len == N && layout_causal_ == causal) return layout_;
+std::vector<SparseLayout> LongformerAttention::make_layouts(int64_t N) const {
     const int64_t g = std::min(global_tokens, N), reach = (window / 2) * dilation;
     const int64_t bs = std::max<int64_t>(1, std::min(window, (N - g + dilation - 1) / dilation));
     std::vector<std::vector<int64_t>> queries, keys;
@@ -52,17 +46,7 @@ const SparseLayout& LongformerAttention::layout(int64_t N) {
             keys.push_back(std::move(cand));
         }
     }
-    layout_ = make_sparse_layout(N, bs, queries, keys, globals, [this](int64_t i, int64_t j) { return allows(i, j); });
-    layout_causal_ = causal;
-    return layout_;
-}
-
-Tensor LongformerAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {
-    check_qkv("longformer attention", q, k, v);
-    check(q.size(2) == k.size(2), "longformer attention: self-attention only, got ", q.size(2), " queries and ",
-          k.size(2), " keys");
-    const SparseLayout& L = layout(q.size(2));
-    return reference ? sparse_attention_reference(q, k, v, L) : sparse_attention(q, k, v, L);
+    return {make_sparse_layout(N, bs, queries, keys, globals, pattern(N))};
 }
 
 }  // namespace attnlab::attention

@@ -16,30 +16,23 @@
 // Cost (attention/cost.h): forward 4·B·H·D·pairs flops, pairs ≈ N(w + 1 + 2g) (counted
 // exactly by longformer_pairs), backward twice that; traffic q, k, v, out, the row
 // log-sum-exp and the gradients.
-// Options: window w (int, default 8; even, ≥ 2), dilation d (int, default 1), global_tokens g
-// (int, default 1; 0 = none, more than N = all), causal (bool, default false).
+// Options (types and defaults: attention/registry.cpp): window w (even, ≥ 2), dilation d, global_tokens g
+// (0 = none, more than N = all), causal.
 #pragma once
-#include "attention/attention.h"
-#include "attention/sparse/block_sparse.h"
+#include "attention/sparse/sparse_pattern.h"
 
 namespace attnlab::attention {
 
-class LongformerAttention : public Attention {
+class LongformerAttention : public SparsePatternAttention {
 public:
     LongformerAttention(const Options& opts, const AttentionContext& ctx);
-    Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
     std::string describe() const override;
-
-    bool allows(int64_t i, int64_t j) const;  // the pattern, true = i may attend to j
-    Tensor blocked_mask(int64_t N) const;     // dense Bool [N, N], true = blocked (for tests)
-    bool reference = false;  // true: the composed ops (block_sparse's reference) instead of the fused op
+    bool allowed(int64_t i, int64_t j, int64_t N) const override;
 
     int64_t window, dilation, global_tokens;
 
-private:
-    const SparseLayout& layout(int64_t N);
-    SparseLayout layout_;
-    bool layout_causal_ = false;
+protected:
+    std::vector<SparseLayout> make_layouts(int64_t N) const override;
 };
 
 }  // namespace attnlab::attention

@@ -14,31 +14,28 @@
 // Cost (attention/cost.h): forward 4·B·H·D·pairs flops, pairs ≈ N(l + c·N/l) (causal ≈
 // half; counted exactly by sparse_fixed_pairs), backward twice that; traffic q, k, v, out,
 // the row log-sum-exp and the gradients.
-// Options: stride l (int, default 0 = ⌈√N⌉), summary c (int, default 1; 1 ≤ c ≤ l),
-// causal (bool, default false).
+// Options (types and defaults: attention/registry.cpp): stride l (0 = ⌈√N⌉, N the model's sequence length), summary c (1 ≤ c ≤ l), causal.
 #pragma once
-#include "attention/attention.h"
-#include "attention/sparse/block_sparse.h"
+#include "attention/sparse/sparse_pattern.h"
 
 namespace attnlab::attention {
 
-class SparseFixedAttention : public Attention {
+class SparseFixedAttention : public SparsePatternAttention {
 public:
     SparseFixedAttention(const Options& opts, const AttentionContext& ctx);
-    Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
     std::string describe() const override;
+    bool allowed(int64_t i, int64_t j, int64_t N) const override;
 
-    int64_t stride_for(int64_t N) const;                // l: the option, or ⌈√N⌉ when it is 0
-    bool allows(int64_t i, int64_t j, int64_t l) const;  // the pattern, true = i may attend to j
-    Tensor blocked_mask(int64_t N) const;               // dense Bool [N, N], true = blocked (for tests)
-    bool reference = false;  // true: the composed ops (block_sparse's reference) instead of the fused op
+    // l: the option, or when it is 0 ⌈√N⌉ of the model's N (AttentionContext::seq_len; of the
+    // input's N without one), so that a prefix keeps the whole sequence's pattern.
+    int64_t stride_for(int64_t N) const;
 
     int64_t stride, summary;
 
-private:
-    const SparseLayout& layout(int64_t N);
-    SparseLayout layout_;
-    bool layout_causal_ = false;
+protected:
+    int64_t model_len_;  // AttentionContext::seq_len, 0 when unknown
+
+    std::vector<SparseLayout> make_layouts(int64_t N) const override;
 };
 
 }  // namespace attnlab::attention

@@ -25,32 +25,32 @@
 // Cost (attention/cost.h): forward 4·B·H·D·pairs flops, pairs = Σ_i (allowed keys of i) ≈
 // N(2l + N/l) (causal ≈ half; counted exactly by sparse_strided_pairs), backward twice that;
 // traffic q, k, v, out, the row log-sum-exp and the gradients.
-// Options: stride l (int, default 0 = ⌈√N⌉), causal (bool, default false).
+// Options (types and defaults: attention/registry.cpp): stride l (0 = ⌈√N⌉, N the model's sequence length), causal.
 #pragma once
-#include "attention/attention.h"
-#include "attention/sparse/block_sparse.h"
+#include "attention/sparse/sparse_pattern.h"
 
 namespace attnlab::attention {
 
-class SparseStridedAttention : public Attention {
+class SparseStridedAttention : public SparsePatternAttention {
 public:
     SparseStridedAttention(const Options& opts, const AttentionContext& ctx);
-    Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
     std::string describe() const override;
+    bool allowed(int64_t i, int64_t j, int64_t N) const override;
 
-    int64_t stride_for(int64_t N) const;                // l: the option, or ⌈√N⌉ when it is 0
-    bool allows(int64_t i, int64_t j, int64_t l) const;  // the pattern, true = i may attend to j
-    Tensor blocked_mask(int64_t N) const;               // dense Bool [N, N], true = blocked (for tests)
-    bool reference = false;  // true: the composed ops (block_sparse's reference) instead of the fused op
+    // l: the option, or when it is 0 ⌈√N⌉ of the model's N (AttentionContext::seq_len; of the
+    // input's N without one), so that a prefix keeps the whole sequence's pattern.
+    int64_t stride_for(int64_t N) const;
 
     int64_t stride;
 
-private:
-    void prepare(int64_t N);   // the local layout and the strided mask for N tokens
-    SparseLayout local_;       // A(1): blocks of l consecutive queries
-    Tensor strided_mask_;      // Bool [l, T, T], true = blocked: j = i, padding keys, (causal) the future
-    SparseLayout strided_;     // A(2) without j = i: one block per residue class, for the fused op
-    bool prepared_causal_ = false;
+protected:
+    int64_t model_len_;  // AttentionContext::seq_len, 0 when unknown
+
+    // {local, strided}: A(1) in blocks of l consecutive queries; A(2) without j = i, one block
+    // per residue class.
+    std::vector<SparseLayout> make_layouts(int64_t N) const override;
+    // The composition above on the local layout and the [B,H,l,T,T] strided scores.
+    Tensor composed(const Tensor& q, const Tensor& k, const Tensor& v, const std::vector<SparseLayout>& L) const override;
 };
 
 }  // namespace attnlab::attention

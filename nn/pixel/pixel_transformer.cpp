@@ -131,12 +131,7 @@ Tensor PixelTransformer::forward(const Tensor& pixels) {
     return head->forward(hidden(shift_right(pixels)));
 }
 
-StepKind PixelTransformer::step_kind() const {
-    const attention::Attention* a = blocks.front()->attn->attn.get();
-    if (dynamic_cast<const attention::SoftmaxAttention*>(a)) return StepKind::KVCache;
-    if (dynamic_cast<const attention::LinearEluAttention*>(a)) return StepKind::Recurrent;
-    return StepKind::None;
-}
+StepKind PixelTransformer::step_kind() const { return blocks.front()->attn->attn->decoding(); }
 
 DecodingState PixelTransformer::begin_decoding(int64_t B) const {
     const StepKind kind = step_kind();
@@ -147,10 +142,7 @@ DecodingState PixelTransformer::begin_decoding(int64_t B) const {
     DecodingState st;
     st.batch = B;
     const int64_t H = config.heads, D = config.dim / config.heads;
-    for (size_t i = 0; i < blocks.size(); ++i) {
-        if (kind == StepKind::KVCache) st.caches.push_back(attention::KVCache::empty(B, H, config.seq_len(), D));
-        else st.rnn.push_back(attention::LinearAttentionState::zeros(B, H, D, D));
-    }
+    for (const auto& block : blocks) st.layers.push_back(block->attn->attn->begin_decoding(B, H, config.seq_len(), D));
     return st;
 }
 
@@ -160,9 +152,7 @@ Tensor PixelTransformer::block_step(TransformerBlock& block, DecodingState& st, 
     // [B, 3C] -> [B, 3, H, D]; q, k, v [B, H, D] are strided views
     Tensor qkv = mha.qkv->forward(block.norm1->forward(x)).view({B, 3, mha.heads, mha.head_dim});
     Tensor q = qkv.narrow(1, 0, 1).squeeze(1), k = qkv.narrow(1, 1, 1).squeeze(1), v = qkv.narrow(1, 2, 1).squeeze(1);
-    Tensor o = st.caches.empty()
-                   ? static_cast<const attention::LinearEluAttention&>(*mha.attn).step(st.rnn[layer], q, k, v)
-                   : static_cast<const attention::SoftmaxAttention&>(*mha.attn).step(st.caches[layer], q, k, v);
+    Tensor o = mha.attn->decode_step(*st.layers[layer], q, k, v);
     Tensor h = x + mha.proj->forward(o.reshape({B, mha.dim}));
     return h + block.mlp->forward(block.norm2->forward(h));
 }
@@ -170,7 +160,7 @@ Tensor PixelTransformer::block_step(TransformerBlock& block, DecodingState& st, 
 Tensor PixelTransformer::step(DecodingState& st, const Tensor& inputs) {
     NoGradGuard no_grad;
     check(!is_training(), "pixel transformer step: call eval() first (dropout would make decoding differ from forward)");
-    check(st.batch > 0 && (st.caches.size() == blocks.size() || st.rnn.size() == blocks.size()),
+    check(st.batch > 0 && st.layers.size() == blocks.size(),
           "pixel transformer step: the state was not made by begin_decoding for this model");
     check(inputs.defined() && inputs.dtype() == DType::Int64 && inputs.shape() == Shape{st.batch},
           "pixel transformer step: expected Int64 inputs [", st.batch, "], got ",

@@ -15,15 +15,15 @@
 // (projections and MLP at mlp_ratio 2) + 2·N·C·256 (head) flops, plus the
 // attention: causal softmax 2·N²·C per block, linear_elu O(N·C·D).
 //
-// Decoding one token at a time (generation): begin_decoding() + step() keep,
-// per block, a KV cache (softmax: O(t·C) per token at position t) or the RNN
-// state S [H,D,D], z [H,D] of linear attention (linear_elu: O(C·D) per token,
-// constant in t). step() gives the same logits as forward() on the prefix.
+// Decoding one token at a time (generation): begin_decoding() + step() keep, per
+// block, the attention's own decoding state (Attention::begin_decoding/decode_step,
+// attention/attention.h): a KV cache (softmax: O(t·C) per token at position t) or
+// the RNN state S [H,D,D], z [H,D] of linear attention (linear_elu: O(C·D) per
+// token, constant in t). step() gives the same logits as forward() on the prefix.
 #pragma once
 #include <nlohmann/json.hpp>
 
-#include "attention/kernel/linear_elu.h"
-#include "attention/softmax/softmax.h"
+#include "attention/attention.h"
 #include "nn/layers/embedding.h"
 #include "nn/pixel/pixel_tokens.h"
 #include "nn/layers/transformer_block.h"
@@ -48,18 +48,14 @@ struct PixelTransformerConfig {
 // Names of the registry variants with a causal option (what a pixel transformer can use).
 std::vector<std::string> causal_attention_names();
 
-// How a model can decode one token at a time.
-enum class StepKind {
-    KVCache,    // softmax: keys and values so far, O(t·C) per token
-    Recurrent,  // linear_elu: the RNN state, O(C·D) per token
-    None,       // other variants: only by re-running forward on the prefix
-};
+// How a model can decode one token at a time: its attention's decoding() — KVCache
+// (softmax), Recurrent (linear_elu), or None (only by re-running forward on the prefix).
+using StepKind = attention::Decoding;
 const char* step_kind_name(StepKind k);  // "kv-cache", "recurrent", "none"
 
 // The decoding state of every block for B sequences being generated together.
 struct DecodingState {
-    std::vector<attention::KVCache> caches;                 // per block (KVCache models)
-    std::vector<attention::LinearAttentionState> rnn;       // per block (Recurrent models)
+    std::vector<std::unique_ptr<attention::DecodeState>> layers;  // per block: its attention's state
     int64_t batch = 0;
     int64_t position = 0;  // tokens consumed so far
 };

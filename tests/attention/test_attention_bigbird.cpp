@@ -14,7 +14,7 @@ TEST_CASE("bigbird pattern: 3 neighbour blocks, global first block, r random blo
     auto attn = bigbird({{"block", b}, {"seed", int64_t(3)}}, N);
     REQUIRE(attn->random_table.shape() == Shape{nb, 2});
     std::vector<int64_t> table = attn->random_table.to_indices();
-    Tensor blocked = attn->blocked_mask(N);
+    Tensor blocked = attention::dense_blocked(*attn, N);
     for (int64_t t = 1; t < nb; ++t) {
         int64_t r0 = table[size_t(2 * t)], r1 = table[size_t(2 * t + 1)];
         INFO("query block " << t << ", random blocks " << r0 << ", " << r1);
@@ -39,7 +39,7 @@ TEST_CASE("bigbird equals softmax masked to its own pattern, outputs and gradien
                   << " causal=" << c.causal);
         auto attn = bigbird({{"block", c.block}, {"global_blocks", c.global}, {"random_blocks", c.random},
                              {"causal", c.causal}, {"seed", int64_t(5)}}, c.N);
-        require_equals_masked(*attn, random_qkv(2, 3, c.N, 8, uint64_t(c.N), 2.f), attn->blocked_mask(c.N));
+        require_equals_masked(*attn, random_qkv(2, 3, c.N, 8, uint64_t(c.N), 2.f), attention::dense_blocked(*attn, c.N));
     }
 }
 

@@ -1,17 +1,11 @@
 // test_attention_kernel_attention.cpp — the shared core of rfa and performer:
 // attention through a feature map, with and without causal prefix sums.
 #include "attention/kernel/kernel_attention.h"
+#include "attention/reference/kernel.h"
 #include "tests/support/attention_helpers.h"
 
 using namespace attnlab;
 using namespace attnlab::testing;
-
-// out = (φ(Q)φ(K)ᵀ ⊙ mask) V / rowsum, forming the N×N matrix.
-static Tensor dense_kernel_attention(const Tensor& phi_q, const Tensor& phi_k, const Tensor& v, bool causal) {
-    Tensor scores = matmul(phi_q, phi_k.T());
-    if (causal) scores = masked_fill(scores, attention::causal_mask(phi_q.size(-2), phi_k.size(-2)), 0.f);
-    return matmul(scores, v) / sum(scores, {-1}, true);
-}
 
 TEST_CASE("kernel_attention equals the dense phi(Q)phi(K)^T formula, with and without causal masking",
           "[attention][kernel_attention]") {
@@ -21,7 +15,7 @@ TEST_CASE("kernel_attention equals the dense phi(Q)phi(K)^T formula, with and wi
     for (bool causal : {false, true}) {
         INFO("causal = " << causal);
         require_close(attention::kernel_attention(phi_q, phi_k, v, causal, 0.f),
-                      dense_kernel_attention(phi_q, phi_k, v, causal), 1e-5f);
+                      attention::dense_kernel_attention(phi_q, phi_k, v, causal), 1e-5f);
     }
 }
 

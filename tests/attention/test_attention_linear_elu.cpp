@@ -1,33 +1,27 @@
 // test_attention_linear_elu.cpp — Katharopoulos et al. linear attention, φ(x) = elu(x) + 1.
 #include "attention/kernel/linear_elu.h"
+#include "attention/reference/kernel.h"
 #include "tests/support/attention_helpers.h"
 
 using namespace attnlab;
 using namespace attnlab::testing;
-
-// The quadratic order: A = φ(Q)φ(K)ᵀ (masked to j ≤ i when causal), rows normalized, times V.
-static Tensor dense_linear_elu(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, float eps = 1e-6f) {
-    Tensor a = matmul(elu(q) + 1.f, (elu(k) + 1.f).transpose(-2, -1));
-    if (causal) a = masked_fill(a, attention::causal_mask(q.size(2), k.size(2)), 0.f);
-    return matmul(a, v) / (sum(a, {-1}, true) + eps);
-}
 
 static std::shared_ptr<attention::LinearEluAttention> make_linear_elu(bool causal) {
     return std::dynamic_pointer_cast<attention::LinearEluAttention>(
         attention::make_attention("linear_elu", {{"causal", causal}}));
 }
 
-TEST_CASE("linear_elu attention equals the row-normalized quadratic form φ(Q)φ(K)ᵀV", "[attention]") {
+TEST_CASE("linear_elu attention equals the row-normalized quadratic form φ(Q)φ(K)ᵀV", "[attention][linear_elu]") {
     QKV x = random_qkv(2, 3, 9, 5, 1, 2.f);
-    require_close(make_linear_elu(false)->forward(x.q, x.k, x.v), dense_linear_elu(x.q, x.k, x.v, false), 1e-5f);
+    require_close(make_linear_elu(false)->forward(x.q, x.k, x.v), attention::dense_linear_elu(x.q, x.k, x.v, false), 1e-5f);
 }
 
-TEST_CASE("causal linear_elu attention equals the masked, row-normalized quadratic form", "[attention]") {
+TEST_CASE("causal linear_elu attention equals the masked, row-normalized quadratic form", "[attention][linear_elu]") {
     QKV x = random_qkv(2, 3, 9, 5, 2, 2.f);
-    require_close(make_linear_elu(true)->forward(x.q, x.k, x.v), dense_linear_elu(x.q, x.k, x.v, true), 1e-5f);
+    require_close(make_linear_elu(true)->forward(x.q, x.k, x.v), attention::dense_linear_elu(x.q, x.k, x.v, true), 1e-5f);
 }
 
-TEST_CASE("linear_elu step() token by token equals the causal parallel form at every position", "[attention]") {
+TEST_CASE("linear_elu step() token by token equals the causal parallel form at every position", "[attention][linear_elu]") {
     const int64_t B = 2, H = 3, N = 9, D = 5, Dv = 4;
     Generator g(3);
     Tensor q = Tensor::randn({B, H, N, D}, g), k = Tensor::randn({B, H, N, D}, g), v = Tensor::randn({B, H, N, Dv}, g);
@@ -42,28 +36,28 @@ TEST_CASE("linear_elu step() token by token equals the causal parallel form at e
     }
 }
 
-TEST_CASE("linear_elu step() rejects a state of the wrong shape", "[attention]") {
+TEST_CASE("linear_elu step() rejects a state of the wrong shape", "[attention][linear_elu]") {
     auto attn = make_linear_elu(true);
     attention::LinearAttentionState state = attention::LinearAttentionState::zeros(1, 2, 4, 4);
     Tensor x = Tensor::zeros({1, 2, 5});
     REQUIRE_THROWS_WITH(attn->step(state, x, x, x), Catch::Contains("LinearAttentionState::zeros"));
 }
 
-TEST_CASE("causal linear_elu attention: future tokens never change past outputs", "[attention]") {
+TEST_CASE("causal linear_elu attention: future tokens never change past outputs", "[attention][linear_elu]") {
     check_causal_no_leak("linear_elu", {{"causal", true}});
 }
 
-TEST_CASE("gradcheck: linear_elu attention, causal and not", "[attention][gradcheck]") {
+TEST_CASE("gradcheck: linear_elu attention, causal and not", "[attention][linear_elu][gradcheck]") {
     check_attention_gradients("linear_elu");
     check_attention_gradients("linear_elu", {{"causal", true}});
 }
 
-TEST_CASE("linear_elu attention memory grows linearly in N, causal and not", "[attention][memory]") {
+TEST_CASE("linear_elu attention memory grows linearly in N, causal and not", "[attention][linear_elu][memory]") {
     check_memory_subquadratic("linear_elu");
     check_memory_subquadratic("linear_elu", {{"causal", true}});
 }
 
-TEST_CASE("linear_elu attention rejects a negative eps", "[attention]") {
+TEST_CASE("linear_elu attention rejects a negative eps", "[attention][linear_elu]") {
     REQUIRE_THROWS_WITH(attention::make_attention("linear_elu", {{"eps", -1.0}}),
                         Catch::Contains("option eps must be >= 0, got -1"));
 }

@@ -11,14 +11,14 @@ static std::shared_ptr<attention::LongformerAttention> longformer(const attentio
 
 TEST_CASE("longformer pattern: w/2 tokens each side at dilation d, global first tokens", "[attention][longformer]") {
     auto attn = longformer({{"window", int64_t(4)}, {"dilation", int64_t(2)}, {"global_tokens", int64_t(1)}});
-    Tensor blocked = attn->blocked_mask(12);
+    Tensor blocked = attention::dense_blocked(*attn, 12);
     auto sees = [&](int64_t i, int64_t j) { return blocked.at({i, j}) == 0.f; };
     // token 6: itself, 6 ± 2, 6 ± 4, and the global token 0
     for (int64_t j = 0; j < 12; ++j) REQUIRE(sees(6, j) == (j == 0 || j == 2 || j == 4 || j == 6 || j == 8 || j == 10));
     for (int64_t j = 0; j < 12; ++j) REQUIRE(sees(0, j));  // the global token sees everything ...
     for (int64_t i = 0; i < 12; ++i) REQUIRE(sees(i, 0));  // ... and is seen by everything
     attn->causal = true;
-    blocked = attn->blocked_mask(12);
+    blocked = attention::dense_blocked(*attn, 12);
     for (int64_t j = 0; j < 12; ++j) REQUIRE(sees(6, j) == (j == 0 || j == 2 || j == 4 || j == 6));
 }
 
@@ -33,7 +33,7 @@ TEST_CASE("longformer equals softmax masked to its own pattern, outputs and grad
                   << " causal=" << c.causal);
         auto attn = longformer({{"window", c.window}, {"dilation", c.dilation}, {"global_tokens", c.global},
                                 {"causal", c.causal}});
-        require_equals_masked(*attn, random_qkv(2, 3, c.N, 8, uint64_t(c.N), 2.f), attn->blocked_mask(c.N));
+        require_equals_masked(*attn, random_qkv(2, 3, c.N, 8, uint64_t(c.N), 2.f), attention::dense_blocked(*attn, c.N));
     }
 }
 

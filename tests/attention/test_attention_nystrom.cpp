@@ -2,14 +2,11 @@
 #include <cmath>
 
 #include "attention/low_rank/nystrom.h"
+#include "attention/reference/softmax.h"
 #include "tests/support/attention_helpers.h"
 
 using namespace attnlab;
 using namespace attnlab::testing;
-
-static Tensor softmax_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
-    return matmul(softmax(matmul(q, k.T()) / std::sqrt(float(q.size(-1))), -1), v);
-}
 
 static float max_abs_diff(const Tensor& a, const Tensor& b) { return max(abs(a - b)).item(); }
 
@@ -69,7 +66,7 @@ TEST_CASE("nystrom with m = N landmarks (segments of one token) equals softmax a
     const int64_t N = 16, D = 8;
     NoGradGuard no_grad;
     QKV x = random_qkv(2, 2, N, D, 11);
-    Tensor exact = softmax_attention(x.q, x.k, x.v);
+    Tensor exact = attention::dense_softmax(x.q, x.k, x.v);
     auto error = [&](int64_t iterations) {
         auto attn = attention::make_attention("nystrom", {{"landmarks", N}, {"pinv_iterations", iterations}}, {N, D, 2});
         return max_abs_diff(attn->forward(x.q, x.k, x.v), exact);
@@ -96,7 +93,7 @@ TEST_CASE("nystrom is exact when q and k are constant on each of its uneven segm
     Tensor qt = Tensor::from_vector(q, {1, 2, N, D}), kt = Tensor::from_vector(k, {1, 2, N, D});
     Tensor v = Tensor::randn({1, 2, N, D}, g);
     auto attn = attention::make_attention("nystrom", {{"landmarks", int64_t(4)}, {"pinv_iterations", int64_t(12)}}, {N, D, 2});
-    float err = max_abs_diff(attn->forward(qt, kt, v), softmax_attention(qt, kt, v));
+    float err = max_abs_diff(attn->forward(qt, kt, v), attention::dense_softmax(qt, kt, v));
     WARN("nystrom, piecewise-constant q, k on segments 3,3,3,4: max |error| = " << err);
     REQUIRE(err < 1e-4f);
 }

@@ -2,6 +2,8 @@
 #include <cmath>
 
 #include "attention/kernel/performer.h"
+#include "attention/reference/kernel.h"
+#include "attention/reference/softmax.h"
 #include "tests/support/attention_helpers.h"
 
 using namespace attnlab;
@@ -11,19 +13,6 @@ static std::shared_ptr<attention::PerformerAttention> make_performer(const atten
     auto attn = std::dynamic_pointer_cast<attention::PerformerAttention>(attention::make_attention("performer", opts, {0, D, 2}));
     REQUIRE(attn != nullptr);
     return attn;
-}
-
-// The definition, unstabilized: φ(x) = exp(W x − ‖x‖²/2)/√M with x = q/D^{1/4}; then
-// out = (φ(Q)φ(K)ᵀ ⊙ mask) V / rowsum, forming the N×N matrix.
-static Tensor performer_by_definition(const Tensor& W, const Tensor& q, const Tensor& k, const Tensor& v, bool causal) {
-    float M = float(W.size(0)), D = float(W.size(1));
-    auto phi = [&](const Tensor& t) {
-        Tensor x = t / std::pow(D, 0.25f);
-        return exp(matmul(x, W.T()) - sum(x * x, {-1}, true) * 0.5f) / std::sqrt(M);
-    };
-    Tensor scores = matmul(phi(q), phi(k).T());
-    if (causal) scores = masked_fill(scores, attention::causal_mask(q.size(2), k.size(2)), 0.f);
-    return matmul(scores, v) / sum(scores, {-1}, true);
 }
 
 TEST_CASE("performer gradients match finite differences, with and without causal masking", "[attention][performer]") {
@@ -43,7 +32,7 @@ TEST_CASE("performer equals D^-1 phi(Q)(phi(K)^T V) with the unstabilized featur
         INFO("causal = " << causal);
         auto attn = make_performer({{"features", int64_t(12)}, {"seed", int64_t(4)}, {"causal", causal}}, 8);
         attn->eval();
-        require_close(attn->forward(x.q, x.k, x.v), performer_by_definition(attn->projection(), x.q, x.k, x.v, causal), 1e-5f);
+        require_close(attn->forward(x.q, x.k, x.v), attention::dense_performer(attn->projection(), x.q, x.k, x.v, causal), 1e-5f);
     }
 }
 
@@ -83,7 +72,7 @@ TEST_CASE("performer stays finite where unstabilized features underflow, and ave
     QKV x = random_qkv(1, 2, 16, 16, 7, 30.f);  // |x|²/2 ≈ 1800: exp() of the raw exponent is 0
     auto attn = make_performer({{"seed", int64_t(7)}}, 16);
     attn->eval();
-    std::vector<float> naive = performer_by_definition(attn->projection(), x.q, x.k, x.v, false).to_vector();
+    std::vector<float> naive = attention::dense_performer(attn->projection(), x.q, x.k, x.v, false).to_vector();
     REQUIRE_FALSE(std::isfinite(naive[0]));
     std::vector<float> out = attn->forward(x.q, x.k, x.v).to_vector(), v = x.v.to_vector();
     for (int64_t h = 0; h < 2; ++h)
@@ -103,7 +92,7 @@ TEST_CASE("performer error against softmax(QK^T/sqrt(D))V shrinks as the number 
     const int64_t N = 128, D = 16;
     NoGradGuard no_grad;
     QKV x = random_qkv(1, 2, N, D, 42, 0.5f);  // q, k ~ N(0, 1)/D^{1/4}
-    Tensor exact = matmul(softmax(matmul(x.q, x.k.T()) / 4.f, -1), x.v);
+    Tensor exact = attention::dense_softmax(x.q, x.k, x.v);  // softmax(QKᵀ/√D)V, √D = 4
     std::vector<double> errors;
     for (int64_t M : {16, 64, 256, 1024}) {
         double err = 0;

@@ -3,6 +3,7 @@
 
 #include "attention/kernel/kernel_attention.h"
 #include "attention/kernel/rfa.h"
+#include "attention/reference/kernel.h"
 #include "tests/support/attention_helpers.h"
 
 using namespace attnlab;
@@ -28,6 +29,17 @@ static double rfa_error(int64_t M) {
         err += mean(abs(attn->forward(x.q, x.k, x.v) - exact)).item() / 5;
     }
     return err;
+}
+
+TEST_CASE("rfa equals its dense form φ(Q̂)φ(K̂)ᵀV / floored row sums, causal and not", "[attention][rfa]") {
+    for (bool causal : {false, true}) {
+        INFO("causal = " << causal);
+        auto attn = make_rfa({{"features", int64_t(16)}, {"seed", int64_t(4)}, {"causal", causal}}, 6);
+        attn->eval();
+        QKV x = random_qkv(2, 2, 10, 6, 12);
+        require_close(attn->forward(x.q, x.k, x.v),
+                      attention::dense_rfa(attn->frequencies(), 1.f, x.q, x.k, x.v, causal), 1e-4f);
+    }
 }
 
 TEST_CASE("rfa gradients match finite differences, with and without causal masking", "[attention][rfa]") {

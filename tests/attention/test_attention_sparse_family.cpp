@@ -60,11 +60,9 @@ TEST_CASE("a tiny ViT runs forward and backward with every sparse variant", "[at
 
 // Sets the `reference` switch of a block-sparse variant.
 static void set_reference(attention::Attention& attn, bool reference) {
-    if (auto* a = dynamic_cast<attention::LongformerAttention*>(&attn)) a->reference = reference;
-    else if (auto* b = dynamic_cast<attention::BigBirdAttention*>(&attn)) b->reference = reference;
-    else if (auto* s = dynamic_cast<attention::SparseStridedAttention*>(&attn)) s->reference = reference;
-    else if (auto* f = dynamic_cast<attention::SparseFixedAttention*>(&attn)) f->reference = reference;
-    else FAIL("not a block-sparse variant");
+    auto* sparse = dynamic_cast<attention::SparsePatternAttention*>(&attn);
+    REQUIRE(sparse != nullptr);  // a block-sparse variant
+    sparse->reference = reference;
 }
 
 TEST_CASE("block-sparse variants: the fused op equals the composed reference, outputs and gradients",

@@ -12,13 +12,13 @@ static std::shared_ptr<attention::SparseFixedAttention> fixed(const attention::O
 
 TEST_CASE("sparse_fixed pattern: same block of l, or j mod l ≥ l − c, causal keeps j ≤ i", "[attention][sparse_fixed]") {
     auto attn = fixed({{"stride", int64_t(4)}, {"summary", int64_t(2)}});
-    Tensor blocked = attn->blocked_mask(14);
+    Tensor blocked = attention::dense_blocked(*attn, 14);
     auto sees = [&](int64_t i, int64_t j) { return blocked.at({i, j}) == 0.f; };
     // token 5 is in block [4, 8); summary columns 2, 3, 6, 7, 10, 11
     for (int64_t j = 0; j < 14; ++j)
         REQUIRE(sees(5, j) == ((j >= 4 && j < 8) || j == 2 || j == 3 || j == 10 || j == 11));
     attn->causal = true;
-    blocked = attn->blocked_mask(14);
+    blocked = attention::dense_blocked(*attn, 14);
     for (int64_t j = 0; j < 14; ++j) REQUIRE(sees(5, j) == (j == 4 || j == 5 || j == 2 || j == 3));
 }
 
@@ -31,7 +31,7 @@ TEST_CASE("sparse_fixed equals softmax masked to its own pattern, outputs and gr
                    Case{30, 0, 1, true}, Case{7, 1, 1, false}, Case{6, 8, 3, false}}) {
         INFO("N=" << c.N << " stride=" << c.stride << " summary=" << c.summary << " causal=" << c.causal);
         auto attn = fixed({{"stride", c.stride}, {"summary", c.summary}, {"causal", c.causal}});
-        require_equals_masked(*attn, random_qkv(2, 3, c.N, 8, uint64_t(c.N), 2.f), attn->blocked_mask(c.N));
+        require_equals_masked(*attn, random_qkv(2, 3, c.N, 8, uint64_t(c.N), 2.f), attention::dense_blocked(*attn, c.N));
     }
 }
 

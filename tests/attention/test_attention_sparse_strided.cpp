@@ -11,11 +11,11 @@ static std::shared_ptr<attention::SparseStridedAttention> strided(const attentio
 
 TEST_CASE("sparse_strided pattern: |i−j| < l or l divides i−j, causal keeps j ≤ i", "[attention][sparse_strided]") {
     auto attn = strided({{"stride", int64_t(3)}});
-    Tensor blocked = attn->blocked_mask(14);
+    Tensor blocked = attention::dense_blocked(*attn, 14);
     auto sees = [&](int64_t i, int64_t j) { return blocked.at({i, j}) == 0.f; };
     for (int64_t j = 0; j < 14; ++j) REQUIRE(sees(7, j) == (j == 1 || j == 4 || (j >= 5 && j <= 10) || j == 13));
     attn->causal = true;
-    blocked = attn->blocked_mask(14);
+    blocked = attention::dense_blocked(*attn, 14);
     for (int64_t j = 0; j < 14; ++j) REQUIRE(sees(7, j) == (j == 1 || j == 4 || (j >= 5 && j <= 7)));
     REQUIRE(strided({})->stride_for(65) == 9);  // default l = ⌈√N⌉
     REQUIRE(strided({})->stride_for(64) == 8);
@@ -31,7 +31,7 @@ TEST_CASE("sparse_strided equals softmax masked to its own pattern, outputs and 
                    Case{9, 1, false}, Case{6, 8, false}}) {
         INFO("N=" << c.N << " stride=" << c.stride << " causal=" << c.causal);
         auto attn = strided({{"stride", c.stride}, {"causal", c.causal}});
-        require_equals_masked(*attn, random_qkv(2, 3, c.N, 8, uint64_t(c.N), 2.f), attn->blocked_mask(c.N));
+        require_equals_masked(*attn, random_qkv(2, 3, c.N, 8, uint64_t(c.N), 2.f), attention::dense_blocked(*attn, c.N));
     }
 }
 

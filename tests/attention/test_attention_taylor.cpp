@@ -1,45 +1,38 @@
 // test_attention_taylor.cpp — first-order Taylor linear attention, sim = 1 + q̂·k̂.
 #include "attention/kernel/taylor.h"
+#include "attention/reference/kernel.h"
 #include "tests/support/attention_helpers.h"
 
 using namespace attnlab;
 using namespace attnlab::testing;
 
-// The quadratic order: sim = 1 + Q̂K̂ᵀ (masked to j ≤ i when causal), rows normalized, times V.
-static Tensor dense_taylor(const QKV& x, bool causal, float eps = 1e-6f) {
-    auto unit = [](const Tensor& a) { return a / sqrt(sum(a * a, {-1}, true)); };
-    Tensor sim = matmul(unit(x.q), unit(x.k).transpose(-2, -1)) + 1.f;
-    if (causal) sim = masked_fill(sim, attention::causal_mask(x.q.size(2), x.k.size(2)), 0.f);
-    return matmul(sim, x.v) / (sum(sim, {-1}, true) + eps);
-}
-
-TEST_CASE("taylor attention equals the row-normalized quadratic form with sim = 1 + q̂·k̂", "[attention]") {
+TEST_CASE("taylor attention equals the row-normalized quadratic form with sim = 1 + q̂·k̂", "[attention][taylor]") {
     QKV x = random_qkv(2, 3, 9, 5, 1, 2.f);
-    require_close(attention::make_attention("taylor")->forward(x.q, x.k, x.v), dense_taylor(x, false), 1e-5f);
+    require_close(attention::make_attention("taylor")->forward(x.q, x.k, x.v), attention::dense_taylor(x.q, x.k, x.v, false), 1e-5f);
 }
 
-TEST_CASE("causal taylor attention equals the masked, row-normalized quadratic form", "[attention]") {
+TEST_CASE("causal taylor attention equals the masked, row-normalized quadratic form", "[attention][taylor]") {
     QKV x = random_qkv(2, 3, 9, 5, 2, 2.f);
     auto attn = attention::make_attention("taylor", {{"causal", true}});
-    require_close(attn->forward(x.q, x.k, x.v), dense_taylor(x, true), 1e-5f);
+    require_close(attn->forward(x.q, x.k, x.v), attention::dense_taylor(x.q, x.k, x.v, true), 1e-5f);
 }
 
-TEST_CASE("taylor attention does not depend on the length of q and k", "[attention]") {
+TEST_CASE("taylor attention does not depend on the length of q and k", "[attention][taylor]") {
     QKV x = random_qkv(1, 2, 6, 4, 3);
     auto attn = attention::make_attention("taylor");
     require_close(attn->forward(x.q * 5.f, x.k * 0.1f, x.v), attn->forward(x.q, x.k, x.v), 1e-5f);
 }
 
-TEST_CASE("causal taylor attention: future tokens never change past outputs", "[attention]") {
+TEST_CASE("causal taylor attention: future tokens never change past outputs", "[attention][taylor]") {
     check_causal_no_leak("taylor", {{"causal", true}});
 }
 
-TEST_CASE("gradcheck: taylor attention, causal and not", "[attention][gradcheck]") {
+TEST_CASE("gradcheck: taylor attention, causal and not", "[attention][taylor][gradcheck]") {
     check_attention_gradients("taylor");
     check_attention_gradients("taylor", {{"causal", true}});
 }
 
-TEST_CASE("taylor attention memory grows linearly in N, causal and not", "[attention][memory]") {
+TEST_CASE("taylor attention memory grows linearly in N, causal and not", "[attention][taylor][memory]") {
     check_memory_subquadratic("taylor");
     check_memory_subquadratic("taylor", {{"causal", true}});
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "attention/registry.h"
+#include "attention/softmax/softmax.h"
 #include "tests/support/attention_helpers.h"
 #include "tests/support/helpers.h"
 #include "nn/pixel/pixel_generation.h"
@@ -54,6 +55,16 @@ TEST_CASE("KV-cached softmax generation path equals the uncached prefix re-run a
     // a prefix of the image: the first L positions only
     require_close(nn::path_logits(*model, pixels.narrow(1, 0, 5).contiguous(), GenerationPath::KVCache),
                   cached.narrow(1, 0, 5), 1e-4f);
+}
+
+TEST_CASE("every causal variant: the uncached prefix re-run gives the parallel model's logits (the causal prefix contract)",
+          "[pixel][gen][causal]") {
+    for (const std::string& name : nn::causal_attention_names()) {
+        INFO(name);
+        auto model = tiny_pixel_model(name, 4);  // 12 tokens; variants with defaults, causal forced on
+        Tensor pixels = random_pixels(2, 12, 7);
+        require_close(nn::path_logits(*model, pixels, GenerationPath::Uncached), model->forward(pixels), 1e-4f);
+    }
 }
 
 TEST_CASE("from the same seed, recurrent/KV-cache generation and the uncached re-run sample the same images", "[pixel][gen]") {

@@ -2,8 +2,11 @@
 //
 //   check_attention_gradients("linformer", {{"k", 4}}, ctx);   // gradcheck of q, k, v and parameters
 //   check_causal_no_leak("linear_elu", {{"causal", true}});     // future tokens never change the past
-//   check_equals_dense_mask(attn, blocked_mask);                // = softmax with the same boolean mask
+//   check_fast_path_equals_reference(run, x, 1e-5f);            // fused path = composed reference
+// The dense O(N²) versions of the variants that tests compare against are in attention/reference/.
+// One variant's tests carry its name as a tag: OMP_NUM_THREADS=1 ./attnlab_tests "[performer]".
 #pragma once
+#include <cmath>
 #include <functional>
 
 #include "attention/softmax/reference.h"
@@ -23,13 +26,26 @@ inline QKV random_qkv(int64_t B, int64_t H, int64_t N, int64_t D, uint64_t seed,
             leaf(Tensor::randn({B, H, N, D}, g))};
 }
 
-// Finite-difference check of d(out)/d(q, k, v) and of every parameter of the variant.
+// x with every entry at least `margin` away from 0 (entries closer move to ±margin, 0 to
+// +margin): finite differences of step eps across a kink at 0 (ReLU feature maps, |x|) are
+// meaningless, so gradient checks keep their inputs out of reach of one.
+inline Tensor away_from_zero(const Tensor& x, float margin) {
+    std::vector<float> a = x.detach().contiguous().to_vector();
+    for (float& e : a)
+        if (std::fabs(e) < margin) e = e < 0.f ? -margin : margin;
+    return leaf(Tensor::from_vector(a, x.shape()));
+}
+
+// Finite-difference check of d(out)/d(q, k, v) and of every parameter of the variant, on
+// inputs kept 3·eps away from 0 (away_from_zero).
 // Variants with randomness must be deterministic between calls in eval mode (fixed features/hashes).
 inline void check_attention_gradients(const std::string& name, const attention::Options& opts = {},
                                       int64_t N = 6, int64_t D = 4, const GradcheckOptions& gc = {}) {
     auto attn = attention::make_attention(name, opts, {N, D, 2});
     attn->eval();
-    QKV x = random_qkv(2, 2, N, D, 77);
+    QKV r = random_qkv(2, 2, N, D, 77);
+    const float margin = 3.f * gc.eps;
+    QKV x{away_from_zero(r.q, margin), away_from_zero(r.k, margin), away_from_zero(r.v, margin)};
     std::vector<Tensor> inputs{x.q, x.k, x.v};
     for (Tensor& p : attn->parameters()) inputs.push_back(p);
     require_gradcheck([&](const std::vector<Tensor>& in) { return attn->forward(in[0], in[1], in[2]); }, inputs, gc);

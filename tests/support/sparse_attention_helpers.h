@@ -4,6 +4,7 @@
 //   require_equals_masked(attn, x, blocked);        // output and q/k/v gradients = dense masked softmax
 //   size_t bytes = peak_bytes("longformer", {}, 1024);   // live tensor bytes of forward + backward
 #pragma once
+#include "attention/reference/sparse.h"
 #include "tests/support/attention_helpers.h"
 
 namespace attnlab::testing {
