@@ -27,6 +27,7 @@
 
 #include "apps/bench/bench_timing.h"
 #include "apps/common/run_app.h"
+#include "core/util/memory.h"
 #include "core/core.h"
 #include "core/util/profiler.h"
 #include "attention/registry.h"
@@ -36,11 +37,6 @@
 using namespace attnlab;
 using Clock = std::chrono::steady_clock;
 
-static double peak_rss_mb() {
-    struct rusage u {};
-    getrusage(RUSAGE_SELF, &u);
-    return double(u.ru_maxrss) / 1024.0;
-}
 
 struct Gemm {
     int64_t M, N, K;

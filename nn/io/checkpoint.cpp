@@ -163,7 +163,7 @@ static std::string join_some(const std::vector<std::string>& items, size_t limit
     return out;
 }
 
-void load_weights(Module& model, const SafeTensors& st) {
+void load_weights(Module& model, const SafeTensors& st, const std::set<std::string>& may_be_missing) {
     NamedTensors expected = model_tensors(model);
     std::vector<std::string> missing, unexpected, mismatched;
     std::set<std::string> names;
@@ -171,7 +171,7 @@ void load_weights(Module& model, const SafeTensors& st) {
         names.insert(name);
         auto it = st.tensors.find(name);
         if (it == st.tensors.end()) {
-            missing.push_back(name);
+            if (!may_be_missing.count(name)) missing.push_back(name);
             continue;
         }
         const Tensor& saved = it->second;
@@ -189,13 +189,14 @@ void load_weights(Module& model, const SafeTensors& st) {
         throw Error(msg + " (was it saved with a different config?)");
     }
     NoGradGuard no_grad;
-    for (const auto& [name, t] : expected) copy_(t, st.tensors.at(name));
+    for (const auto& [name, t] : expected)
+        if (st.tensors.count(name)) copy_(t, st.tensors.at(name));
 }
 
-void load_model_weights(const std::string& dir, Module& model) {
+void load_model_weights(const std::string& dir, Module& model, const std::set<std::string>& may_be_missing) {
     fs::path file = fs::path(resolve_checkpoint_dir(dir)) / kModelFile;
     check(fs::exists(file), "load_model_weights: '", file.string(), "' does not exist");
-    load_weights(model, load_safetensors(file.string()));
+    load_weights(model, load_safetensors(file.string()), may_be_missing);
 }
 
 bool has_training_state(const std::string& dir) {
@@ -298,8 +299,13 @@ std::shared_ptr<VisionTransformer> load_vit(const std::string& dir, const Attent
         cfg.validate();
     }
     auto vit = std::make_shared<VisionTransformer>(cfg);
+    // A swapped-in variant's buffers (random features, rotations) are drawn from its
+    // own seed, not read: a softmax checkpoint has none. Its parameters must be there.
+    std::set<std::string> drawn_buffers;
+    if (swap)
+        for (const auto& [name, t] : vit->named_buffers()) drawn_buffers.insert(name);
     try {
-        load_model_weights(dir, *vit);
+        load_model_weights(dir, *vit, drawn_buffers);
     } catch (const Error& e) {
         if (!swap) throw;
         throw Error(cat("attention swap to ", swap->variant, ": the checkpoint in '", dir, "' does not fit the swapped model (",

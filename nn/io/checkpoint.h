@@ -32,6 +32,7 @@
 #pragma once
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
 #include "nn/optim/optimizer.h"
@@ -71,9 +72,11 @@ std::string resolve_checkpoint_dir(const std::string& dir);
 // optimizer built on the model stays valid). Every name must exist with the
 // same shape and dtype; otherwise throws listing the missing and unexpected
 // names and the shape mismatches (checkpoint vs model).
-void load_model_weights(const std::string& dir, Module& model);
+// Names in `may_be_missing` (e.g. the buffers of a swapped-in attention) keep their
+// current values when the checkpoint lacks them; anything else missing is an error.
+void load_model_weights(const std::string& dir, Module& model, const std::set<std::string>& may_be_missing = {});
 // The same from tensors already loaded (`st.source` names them in errors).
-void load_weights(Module& model, const SafeTensors& st);
+void load_weights(Module& model, const SafeTensors& st, const std::set<std::string>& may_be_missing = {});
 // Just the weights file (what save_checkpoint writes as model.safetensors).
 void save_weights(const std::string& path, const Module& model);
 

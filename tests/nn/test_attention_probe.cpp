@@ -45,6 +45,11 @@ TEST_CASE("a trained model's attention can be swapped at load time without retra
     auto approx = nn::load_vit(dir.file("model"), &elu);
     CHECK(approx->num_parameters() == trained.num_parameters());
     CHECK(nn::relative_error(logits_of(*approx, x), Tensor::from_vector(original, {2, 3})) > 1e-4);
+    // A variant with random buffers of its own (performer's features) draws them from its seed.
+    nn::AttentionSwap favor{"performer", {{"features", int64_t(16)}, {"seed", int64_t(1)}}};
+    auto performer = nn::load_vit(dir.file("model"), &favor);
+    CHECK(performer->num_parameters() == trained.num_parameters());
+    CHECK(nn::relative_error(logits_of(*performer, x), Tensor::from_vector(original, {2, 3})) > 1e-4);
     // A variant with weights of its own cannot take over trained weights.
     nn::AttentionSwap linformer{"linformer", {}};
     CHECK_THROWS_WITH(nn::load_vit(dir.file("model"), &linformer),

@@ -22,6 +22,7 @@
 #include "core/util/rng.h"
 #include "datasets/dataloader.h"
 #include "tests/support/helpers.h"
+#include "tests/support/mpirun.h"
 #include "tests/support/run_command.h"
 #include "nn/layers/dropout.h"
 #include "nn/io/safetensors.h"
@@ -114,20 +115,6 @@ TEST_CASE("the grad-ready hook reports each leaf once, after its last gradient a
 }
 
 // ---- vit_train under mpirun -------------------------------------------------
-
-static bool have_mpirun() { return std::system("command -v mpirun > /dev/null 2>&1") == 0; }
-
-// mpirun as CI needs it: root allowed, more ranks than cores, no pinning (shared cores).
-// Under the sanitizers, LeakSanitizer is off in the ranks: Open MPI keeps
-// allocations from MPI_Init to exit that it reports as leaks.
-static std::string mpirun(int ranks) {
-#ifdef ATTNLAB_SANITIZE
-    const std::string env = "-x ASAN_OPTIONS=detect_leaks=0 ";
-#else
-    const std::string env;
-#endif
-    return "mpirun --allow-run-as-root --oversubscribe --bind-to none " + env + "-np " + std::to_string(ranks) + " ";
-}
 
 static std::string vit_train() { return app_path("vit_train") + " "; }
 
