@@ -310,6 +310,8 @@ struct StepResult {
 
 // One AdamW step of a tiny seeded ViT (image 8, patch 4, dim 16, depth 2, 2
 // heads, softmax attention) on a batch of 4; built the same way in both modes.
+// Weight decay 0.5: its shrink lr·wd = 5e-4 is five times the tolerance, so a
+// path that dropped it would fail.
 StepResult vit_training_step(bool reference) {
     nn::ViTConfig c;
     c.image_size = 8, c.patch_size = 4, c.channels = 3, c.num_classes = 10;
@@ -322,7 +324,7 @@ StepResult vit_training_step(bool reference) {
         ReferenceModeGuard mode(false);
         manual_seed(0);
         vit = std::make_unique<nn::VisionTransformer>(c);
-        opt = std::make_unique<nn::AdamW>(nn::parameter_groups_for_adamw(*vit, 0.05), nn::AdamWOptions{.lr = 1e-3});
+        opt = std::make_unique<nn::AdamW>(nn::parameter_groups_for_adamw(*vit, 0.5), nn::AdamWOptions{.lr = 1e-3});
         Generator data(1);
         x = Tensor::randn({4, 3, 8, 8}, data);
         y = Tensor::from_indices({3, 1, 4, 1}, {4});
