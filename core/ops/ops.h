@@ -17,7 +17,8 @@
 //   ops_loss.cpp     cross_entropy (fused, label smoothing)
 //   ops_random.cpp   dropout
 //   ops_index.cpp    masked_fill where cumsum gather index_select embedding argmax argsort topk
-//   ops_attention.cpp scaled_dot_product_attention (fused, FlashAttention-style)
+//   ops_attention.cpp scaled_dot_product_attention (fused, FlashAttention-style) and its
+//                    composed reference, which reference mode selects (ATTNLAB_REFERENCE=1)
 #pragma once
 #include <utility>
 #include <vector>
