@@ -1,6 +1,7 @@
 // softmax.cpp — see softmax.h. The composed form
 //   masked_fill(Q Kᵀ/√D, future, -inf) -> softmax -> · V
-// is attention::masked_softmax_attention in reference.cpp; here the fused op.
+// is attention::masked_softmax_attention in reference.cpp; here the fused op,
+// which runs that composition instead in reference mode (ATTNLAB_REFERENCE=1).
 #include "attention/softmax/softmax.h"
 
 #include "core/ops/ops.h"

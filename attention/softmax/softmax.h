@@ -7,7 +7,9 @@
 // memory is O(N·D) per head (up to 128 keys: one dense block per head, whose
 // probabilities, at most 128 per query, are kept for the backward);
 // MultiHeadAttention hands it the packed qkv projection (forward_packed), so
-// backward writes one gradient. reference.cpp has the plain three-op version.
+// backward writes one gradient. reference.cpp has the plain three-op version;
+// reference mode (ATTNLAB_REFERENCE=1, core/util/reference_mode.h) makes the
+// fused op run its composed form (scaled_dot_product_attention_reference).
 // Cost (attention/cost.h): forward 4·B·H·N²·D flops (causal: N(N+1)/2 pairs instead of N²),
 // backward twice that; traffic q, k, v, out, the row log-sum-exp and the gradients.
 // Options: causal (bool, default false).

@@ -2,11 +2,8 @@
 // which OpenBLAS is loaded.
 //
 // OpenBLAS's own multi-threaded sgemm shares packed panels between its threads
-// and synchronizes on every block; on the ViT's shapes (one dimension of
-// batch·tokens = 8,320, the others 128–512) that costs a lot: on 2 cores it
-// reaches 80–140 GFLOP/s where two independent single-threaded sgemms on
-// halves of the problem reach 150–200 (apps/bench_ops: attnlab vs raw sgemm).
-// So a large product is cut into blocks here (M and N splits: a few blocks
+// and synchronizes on every block, which costs a lot on the ViT's tall-thin
+// shapes (results/code_notes.md). So a large product is cut into blocks here (M and N splits: a few blocks
 // per thread, taken by whichever thread is free; K split: one per thread), along
 //   M (rows of C):    C[m0:m1] = op(A)[m0:m1] · op(B)          — no extra work
 //   N (columns of C): C[:, n0:n1] = op(A) · op(B)[:, n0:n1]    — no extra work
@@ -21,6 +18,8 @@
 // the shape and the thread count, and each block of C is one product over its
 // whole K range whichever thread takes it, so results are deterministic. Small products
 // (< 4 MFLOP) and calls from inside a parallel region are one such product.
+// In reference mode (core/util/reference_mode.h) gemm is gemm_reference, the
+// plain triple loop at the end of this file.
 #include "core/kernels/blas.h"
 
 #include <cblas.h>
@@ -36,6 +35,7 @@
 #include "core/kernels/gemm_kernel.h"
 #include "core/kernels/parallel.h"
 #include "core/kernels/small_gemm.h"
+#include "core/util/reference_mode.h"
 
 namespace attnlab {
 
@@ -58,9 +58,7 @@ GemmBackend default_backend() {
     }
 #ifdef __AVX512F__
     // The own kernel only where OpenBLAS runs without its AVX-512 kernels (e.g.
-    // OPENBLAS_CORETYPE=Haswell): with them, OpenBLAS is as fast or faster on
-    // the ViT (2-core Zen 4, config A training 666 against 588 images/s;
-    // results/compare_pytorch.md).
+    // OPENBLAS_CORETYPE=Haswell): with them, OpenBLAS is as fast or faster.
     return openblas_has_avx512_kernels() ? GemmBackend::openblas : GemmBackend::own_kernel;
 #else
     return GemmBackend::openblas;  // on AVX2, OpenBLAS's own kernels are faster (core/kernels/gemm_kernel.h)
@@ -104,6 +102,7 @@ void set_gemm_backend(GemmBackend b) { backend = b; }
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    if (reference_mode()) return gemm_reference(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     if (M == 0 || N == 0) return;
     if (K == 0) {  // empty sum: C = beta * C
         for (int64_t i = 0; i < M; ++i)
@@ -173,6 +172,21 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
             }
         }
     });
+}
+
+void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                    int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+            float sum = 0.f;
+            for (int64_t p = 0; p < K; ++p) {
+                const float a = trans_a ? A[p * lda + i] : A[i * lda + p];  // op(A)[i][p]
+                const float b = trans_b ? B[j * ldb + p] : B[p * ldb + j];  // op(B)[p][j]
+                sum += a * b;
+            }
+            float& c = C[i * ldc + j];
+            c = beta == 0.f ? alpha * sum : alpha * sum + beta * c;
+        }
 }
 
 std::string blas_info() {

@@ -5,6 +5,8 @@
 // thread, so batched callers parallelize outside;
 // called outside, a large product is cut into one block per thread (rows,
 // columns or the inner dimension, blas.cpp), deterministically.
+// Reference path: gemm_reference, a plain triple loop, which gemm calls instead
+// when reference mode is on (ATTNLAB_REFERENCE=1, core/util/reference_mode.h).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -13,6 +15,12 @@ namespace attnlab {
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+// The same product as a plain triple loop, single-threaded (llm.c's
+// matmul_forward_naive): what gemm runs in reference mode. With beta = 0, C is
+// not read.
+void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                    int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
 // Which code multiplies each per-thread block: attnlab's own kernel
 // (core/kernels/gemm_kernel.h), the default when the build targets AVX-512 and

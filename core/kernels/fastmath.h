@@ -17,9 +17,15 @@
 //            and Waite, so k·π is exact for |k| < 2^16), then sin r by its
 //            odd Taylor polynomial to r^11, negated for odd k; cos x is
 //            (-1)^k sin r with x = (k - ½)·π + r. |error| < 2e-7 for |x| < 1e5.
+// Reference path: ops take the functions from a math policy, FastMath or
+// StdMath (<cmath>), and with_math picks StdMath in reference mode
+// (ATTNLAB_REFERENCE=1, core/util/reference_mode.h), once per op call.
 #pragma once
 #include <bit>
+#include <cmath>
 #include <cstdint>
+
+#include "core/util/reference_mode.h"
 
 namespace attnlab::fast {
 
@@ -98,3 +104,37 @@ inline float cos(float x) {
 }
 
 }  // namespace attnlab::fast
+
+namespace attnlab {
+
+// The functions above, as a policy an op's loops are written against.
+struct FastMath {
+    static float exp(float x) { return fast::exp(x); }
+    static float tanh(float x) { return fast::tanh(x); }
+    static float erf(float x) { return fast::erf(x); }
+    static float erf(float x, float& gauss) { return fast::erf(x, gauss); }  // gauss = e^{-x²}
+    static float sin(float x) { return fast::sin(x); }
+    static float cos(float x) { return fast::cos(x); }
+};
+
+// The same functions from <cmath>: the reference the fast ones are held to.
+struct StdMath {
+    static float exp(float x) { return std::exp(x); }
+    static float tanh(float x) { return std::tanh(x); }
+    static float erf(float x) { return std::erf(x); }
+    static float erf(float x, float& gauss) {
+        gauss = std::exp(-x * x);
+        return std::erf(x);
+    }
+    static float sin(float x) { return std::sin(x); }
+    static float cos(float x) { return std::cos(x); }
+};
+
+// f(StdMath{}) in reference mode, else f(FastMath{}): one check per op call, outside its loops.
+template <class F>
+decltype(auto) with_math(F&& f) {
+    if (reference_mode()) return f(StdMath{});
+    return f(FastMath{});
+}
+
+}  // namespace attnlab

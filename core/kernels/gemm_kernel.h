@@ -13,18 +13,9 @@
 // packing); core/kernels/blas.cpp transposes a Bᵀ operand once, before splitting the
 // product among the threads (K·N copies against 2·M·N·K flops). Cost:
 // 2·M·N·K flops, no allocation.
-//
-// Why not OpenBLAS everywhere: with OPENBLAS_CORETYPE=Haswell (set on the
-// development machines) OpenBLAS runs its AVX2 kernels, half as fast as
-// AVX-512 on CPUs with full-width AVX-512 units. Measured single-threaded on
-// the ViT's linear-layer shapes on a 2-core AMD EPYC (Zen 5): this kernel
-// 170–210 GFLOP/s, OpenBLAS 95–105 with its Haswell kernels and 170–195 with
-// its AVX-512 ones. core/kernels/blas.cpp uses it when the build targets AVX-512 and
-// OpenBLAS runs its AVX2 kernels; with its AVX-512 ones OpenBLAS is as fast or
-// faster end to end (2-core Zen 4: 0–17 % faster on the ViT rows,
-// results/compare_pytorch.md), so there OpenBLAS stays the default. On an AVX2
-// CPU (AMD EPYC, Zen 3) the kernel is no match for OpenBLAS's own AVX2
-// kernels: 54–84 GFLOP/s against 79–86, so there OpenBLAS is the default too.
+// Why it exists: OpenBLAS held to its AVX2 kernels (OPENBLAS_CORETYPE=Haswell)
+// is about half as fast on AVX-512 CPUs; elsewhere OpenBLAS stays the default
+// (measurements: results/code_notes.md). Reference mode never reaches it.
 #pragma once
 #include <cstdint>
 

@@ -12,17 +12,17 @@
 // while p runs over the inner dimension: per step 2 loads of B, 6 broadcasts
 // of a, 12 fused multiply-adds. Column tails take one L-wide vector, then
 // scalar code; row tails take smaller blocks. (The vector type must match the
-// register width: a 16-float type on AVX2 is two registers per value and GCC
-// then keeps the accumulators in memory — measured 2 GFLOP/s instead of 50+.)
-//
+// register width, or GCC keeps the accumulators in memory.)
 // Why not sgemm: at these sizes a BLAS call's fixed cost (packing, buffer
-// lookup) is a large part of the work. Measured single-threaded on 65×65×32
-// (AVX-512 machine, 65 rows as OpenBLAS tiles 64 + 1): Q·Kᵀ 75 GFLOP/s here vs
-// 67 (OpenBLAS AVX-512 kernels) and 53 (OPENBLAS_CORETYPE=Haswell); P·V 99 vs
-// 100 and 60. Time O(m·n·k), no allocation.
+// lookup) is a large part of the work (results/code_notes.md). Time O(m·n·k),
+// no allocation.
+// Reference path: in reference mode (ATTNLAB_REFERENCE=1,
+// core/util/reference_mode.h) gemm runs gemm_loop, a plain triple loop.
 #pragma once
 #include <cstdint>
 #include <cstring>
+
+#include "core/util/reference_mode.h"
 
 namespace attnlab::small {
 
@@ -85,6 +85,18 @@ inline void gemm_rows(int64_t n, int64_t k, float alpha, const float* A, int64_t
         }
 }
 
+// The same product as a plain triple loop: what gemm runs in reference mode.
+template <bool TransA>
+void gemm_loop(int64_t m, int64_t n, int64_t k, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
+               bool accumulate, float* C, int64_t ldc) {
+    for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+            float s = 0.f;
+            for (int64_t p = 0; p < k; ++p) s += (TransA ? A[p * lda + i] : A[i * lda + p]) * B[p * ldb + j];
+            C[i * ldc + j] = accumulate ? C[i * ldc + j] + alpha * s : alpha * s;
+        }
+}
+
 // C (m × n) = alpha · a B (+ C): see the header. Single-threaded. Rows go in
 // blocks of R (6, or 12 = 24 accumulator registers for the large products of
 // core/kernels/gemm_kernel.cpp), then one block of 6 when R = 12, then the tail.
@@ -92,6 +104,7 @@ template <bool TransA, int R = 6>
 void gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
           bool accumulate, float* C, int64_t ldc) {
     static_assert(R == 6 || R == 12, "row blocks of 6 or 12");
+    if (reference_mode()) return gemm_loop<TransA>(m, n, k, alpha, A, lda, B, ldb, accumulate, C, ldc);
     auto a_rows = [&](int64_t i) { return TransA ? A + i : A + i * lda; };  // where row i of a starts
     int64_t i = 0;
     for (; i + R <= m; i += R) gemm_rows<R, TransA>(n, k, alpha, a_rows(i), lda, B, ldb, accumulate, C + i * ldc, ldc);

@@ -17,7 +17,8 @@
 //   ops_loss.cpp     cross_entropy (fused, label smoothing)
 //   ops_random.cpp   dropout
 //   ops_index.cpp    masked_fill where cumsum gather index_select embedding argmax argsort topk
-//   ops_attention.cpp scaled_dot_product_attention (fused, FlashAttention-style)
+//   ops_attention.cpp scaled_dot_product_attention (fused, FlashAttention-style) and its
+//                    composed reference, which reference mode selects (ATTNLAB_REFERENCE=1)
 #pragma once
 #include <utility>
 #include <vector>
@@ -132,6 +133,11 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 // [B, N, (q|k|v), heads, D]; returns [B, heads, N, D]. Its backward writes the
 // one gradient [B, N, 3·heads·D] directly (no split, zero fill and re-adding).
 Tensor scaled_dot_product_attention_packed(const Tensor& qkv, int64_t heads, bool causal = false, float scale = 0.f);
+// The composed form, softmax(masked_fill(s·Q Kᵀ, future, -inf)) V from matmul and
+// softmax (PyTorch's "math" backend), forming the N×M matrix: what both fused ops
+// run in reference mode (ATTNLAB_REFERENCE=1, core/util/reference_mode.h).
+Tensor scaled_dot_product_attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, bool causal = false,
+                                              float scale = 0.f);
 
 // ---- indexing (ops_index.cpp) -----------------------------------------------
 Tensor masked_fill(const Tensor& x, const Tensor& mask, float value);  // mask Bool, broadcast to x

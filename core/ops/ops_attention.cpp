@@ -18,6 +18,8 @@
 // 128 (a ViT's 65 tokens) take a dense per-head path instead (see below),
 // which, when a backward will follow, keeps P (at most 128 per query) so the
 // backward need not recompute it.
+// Reference path: in reference mode (ATTNLAB_REFERENCE=1) both ops run
+// scaled_dot_product_attention_reference, the composed matmul-softmax-matmul.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -27,6 +29,7 @@
 #include "core/kernels/fastmath.h"
 #include "core/ops/ops.h"
 #include "core/util/profiler.h"
+#include "core/util/reference_mode.h"
 #include "core/kernels/small_gemm.h"
 #include "core/tensor/strided.h"
 
@@ -336,7 +339,23 @@ struct Saved {
 
 float* data_or_null(const Tensor& t) { return t.defined() ? t.data() : nullptr; }
 
+// [N, M] Bool mask, true where key j is in the future of query i (j > i).
+Tensor future_mask(int64_t N, int64_t M) {
+    std::vector<bool> blocked(size_t(N * M));
+    for (int64_t i = 0; i < N; ++i)
+        for (int64_t j = i + 1; j < M; ++j) blocked[size_t(i * M + j)] = true;
+    return Tensor::from_bools(blocked, {N, M});
+}
+
 }  // namespace
+
+Tensor scaled_dot_product_attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
+                                              float scale) {
+    if (scale == 0.f) scale = 1.f / std::sqrt(float(q.size(-1)));
+    Tensor scores = mul_scalar(matmul(q, transpose(k, -2, -1)), scale);  // [B, H, N, M]
+    if (causal) scores = masked_fill(scores, future_mask(q.size(-2), k.size(-2)), kNegInf);
+    return matmul(softmax(scores, -1), v);
+}
 
 Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, bool causal,
                                     float scale) {
@@ -349,6 +368,7 @@ Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, cons
     const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2), M = k_in.size(2), D = q_in.size(3);
     check(!causal || N == M, "scaled_dot_product_attention: causal needs as many queries as keys, got ", N, " and ", M);
     if (scale == 0.f) scale = 1.f / std::sqrt(float(D));
+    if (reference_mode()) return scaled_dot_product_attention_reference(q_in, k_in, v_in, causal, scale);
     Tensor q = unit_inner_stride(q_in.detach()), k = unit_inner_stride(k_in.detach()), v = unit_inner_stride(v_in.detach());
     // out is stored [B, N, H, D] and returned as its [B, H, N, D] view, so that
     // merging heads back to [B, N, H·D] afterwards needs no copy.
@@ -376,6 +396,11 @@ Tensor scaled_dot_product_attention_packed(const Tensor& qkv_in, int64_t heads, 
           " heads: expected [B, N, 3·heads·D]");
     const int64_t B = qkv_in.size(0), N = qkv_in.size(1), H = heads, D = qkv_in.size(2) / (3 * heads);
     if (scale == 0.f) scale = 1.f / std::sqrt(float(D));
+    if (reference_mode()) {  // split [B, N, 3, H, D] into q, k, v views [B, H, N, D]
+        Tensor slots = permute(reshape(qkv_in, {B, N, 3, H, D}), {2, 0, 3, 1, 4});
+        auto slot = [&](int64_t i) { return squeeze(narrow(slots, 0, i, 1), 0); };
+        return scaled_dot_product_attention_reference(slot(0), slot(1), slot(2), causal, scale);
+    }
     Tensor qkv = qkv_in.detach().contiguous();
     Tensor out = permute(Tensor::empty({B, N, H, D}), {0, 2, 1, 3});
     Saved saved({qkv_in}, B, H, N, N);

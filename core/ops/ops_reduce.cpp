@@ -51,8 +51,7 @@ static void sum_rows(const float* x, float* out, int64_t O, int64_t R) {
 // kFloatRows rows in float (a vector add per 8 or 16 columns, the block's sums
 // stay in L1) and folds each block's sums into double accumulators: float
 // rounding acts only within a 64-term sum, so long sums do not drift, and it is
-// 1.2–1.9× faster than converting every element to double ([8320, 128–384],
-// 2 threads, Zen 3).
+// faster than converting every element to double (results/code_notes.md).
 static void sum_cols(const float* x, float* out, int64_t R, int64_t O) {
     if (O >= 4096) {  // wide: threads split the columns instead
         parallel_for(0, O, 1024, [&](int64_t b, int64_t e) {

@@ -7,6 +7,7 @@
 // Subtracting the row maximum keeps every exponent ≤ 0, so logits of ±1e4 are
 // fine. A row that is entirely -inf (fully masked) gives zeros, not NaN.
 // Cost: O(numel) time; the output is saved for backward.
+// e^x is fast::exp, or std::exp in reference mode (ATTNLAB_REFERENCE=1; with_math).
 #include <cmath>
 #include <limits>
 
@@ -18,7 +19,8 @@
 
 namespace attnlab {
 
-static void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log_out) {
+template <class Math>
+static void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log_out, Math) {
     parallel_for(0, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(n, 1)), [&](int64_t lo, int64_t hi) {
         for (int64_t r = lo; r < hi; ++r) {
             const float* xr = x + r * n;
@@ -33,14 +35,14 @@ static void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool
             float s = 0.f;
             if (log_out) {
 #pragma omp simd reduction(+ : s)
-                for (int64_t i = 0; i < n; ++i) s += fast::exp(xr[i] - m);
+                for (int64_t i = 0; i < n; ++i) s += Math::exp(xr[i] - m);
                 float lse = m + std::log(s);
 #pragma omp simd
                 for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] - lse;
             } else {
 #pragma omp simd reduction(+ : s)
                 for (int64_t i = 0; i < n; ++i) {
-                    yr[i] = fast::exp(xr[i] - m);
+                    yr[i] = Math::exp(xr[i] - m);
                     s += yr[i];
                 }
                 float inv = 1.f / s;
@@ -51,7 +53,9 @@ static void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool
     });
 }
 
-static void softmax_rows_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t n, bool log_out) {
+template <class Math>
+static void softmax_rows_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t n, bool log_out,
+                                  Math) {
     parallel_for(0, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(n, 1)), [&](int64_t lo, int64_t hi) {
         for (int64_t r = lo; r < hi; ++r) {
             const float *yr = y + r * n, *gr = dy + r * n;
@@ -61,7 +65,7 @@ static void softmax_rows_backward(const float* y, const float* dy, float* dx, in
 #pragma omp simd reduction(+ : s)
                 for (int64_t i = 0; i < n; ++i) s += gr[i];
 #pragma omp simd
-                for (int64_t i = 0; i < n; ++i) dr[i] = gr[i] - fast::exp(yr[i]) * s;
+                for (int64_t i = 0; i < n; ++i) dr[i] = gr[i] - Math::exp(yr[i]) * s;
             } else {
 #pragma omp simd reduction(+ : s)
                 for (int64_t i = 0; i < n; ++i) s += gr[i] * yr[i];
@@ -88,13 +92,15 @@ static Tensor softmax_impl(const char* name, const Tensor& x, int64_t dim, bool 
     int64_t d = normalize_dim(dim, x.dim(), name);
     int64_t n = x.shape()[size_t(d)];
     Tensor y = along_last(x.detach(), d, [&](const Tensor& in, const Tensor& out) {
-        softmax_rows(in.data(), out.data(), in.numel() / std::max<int64_t>(n, 1), n, log_out);
+        with_math([&](auto m) { softmax_rows(in.data(), out.data(), in.numel() / std::max<int64_t>(n, 1), n, log_out, m); });
     });
     return record(name, y, {x}, [y = y.detach(), d, n, log_out](const Tensor& dy) {
         bool last = d == y.dim() - 1;
         Tensor yt = contiguous(last ? y : transpose(y, d, -1));
         Tensor dx = along_last(dy, d, [&](const Tensor& g, const Tensor& out) {
-            softmax_rows_backward(yt.data(), g.data(), out.data(), g.numel() / std::max<int64_t>(n, 1), n, log_out);
+            with_math([&](auto m) {
+                softmax_rows_backward(yt.data(), g.data(), out.data(), g.numel() / std::max<int64_t>(n, 1), n, log_out, m);
+            });
         });
         return std::vector<Tensor>{dx};
     });

@@ -2,6 +2,8 @@
 // gradients dx = dy · f'(x). Each op states f and f' side by side; f' is
 // written in terms of the saved input x or, when cheaper, the saved output y.
 // Cost: O(numel) time, one output tensor.
+// exp, tanh, sigmoid, gelu, elu, sin, cos use fast:: math (core/kernels/fastmath.h),
+// or std:: math in reference mode (ATTNLAB_REFERENCE=1), chosen by with_math.
 #include <cmath>
 
 #include "core/autograd/autograd.h"
@@ -44,7 +46,9 @@ Tensor neg(const Tensor& x) {
 }
 
 Tensor exp(const Tensor& x) {  // (e^x)' = e^x = y
-    return unary_saving_output("exp", x, [](float a) { return fast::exp(a); }, [](float y) { return y; });
+    return with_math([&](auto m) {
+        return unary_saving_output("exp", x, [m](float a) { return m.exp(a); }, [](float y) { return y; });
+    });
 }
 
 Tensor log(const Tensor& x) {  // (ln x)' = 1/x
@@ -66,13 +70,16 @@ Tensor abs(const Tensor& x) {  // |x|' = sign(x), 0 at 0
 }
 
 Tensor tanh(const Tensor& x) {  // tanh' = 1 - y²
-    return unary_saving_output("tanh", x, [](float a) { return fast::tanh(a); },
-                               [](float y) { return 1.f - y * y; });
+    return with_math([&](auto m) {
+        return unary_saving_output("tanh", x, [m](float a) { return m.tanh(a); }, [](float y) { return 1.f - y * y; });
+    });
 }
 
 Tensor sigmoid(const Tensor& x) {  // σ' = y (1 - y)
-    return unary_saving_output("sigmoid", x, [](float a) { return 1.f / (1.f + fast::exp(-a)); },
-                               [](float y) { return y * (1.f - y); });
+    return with_math([&](auto m) {
+        return unary_saving_output("sigmoid", x, [m](float a) { return 1.f / (1.f + m.exp(-a)); },
+                                   [](float y) { return y * (1.f - y); });
+    });
 }
 
 Tensor relu(const Tensor& x) {  // relu' = 1 where y > 0
@@ -87,35 +94,43 @@ Tensor gelu(const Tensor& x, GeluApprox approx) {
     PROFILE_SCOPE("gelu");
     constexpr float kInvSqrt2 = 0.70710678118654752f, kInvSqrt2Pi = 0.39894228040143268f;
     constexpr float kSqrt2OverPi = 0.79788456080286536f, kCubic = 0.044715f;
-    if (approx == GeluApprox::None)
+    return with_math([&](auto m) {
+        if (approx == GeluApprox::None)
+            return unary_saving_input(
+                "gelu", x, [m](float a) { return 0.5f * a * (1.f + m.erf(a * kInvSqrt2)); },
+                [m](float a) {
+                    float gauss;  // e^{-a²/2}
+                    float cdf = 0.5f * (1.f + m.erf(a * kInvSqrt2, gauss));
+                    return cdf + a * kInvSqrt2Pi * gauss;
+                });
         return unary_saving_input(
-            "gelu", x, [](float a) { return 0.5f * a * (1.f + fast::erf(a * kInvSqrt2)); },
-            [](float a) {
-                float gauss;  // e^{-a²/2}
-                float cdf = 0.5f * (1.f + fast::erf(a * kInvSqrt2, gauss));
-                return cdf + a * kInvSqrt2Pi * gauss;
+            "gelu_tanh", x,
+            [m](float a) { return 0.5f * a * (1.f + m.tanh(kSqrt2OverPi * (a + kCubic * a * a * a))); },
+            [m](float a) {
+                float t = m.tanh(kSqrt2OverPi * (a + kCubic * a * a * a));
+                return 0.5f * (1.f + t) + 0.5f * a * (1.f - t * t) * kSqrt2OverPi * (1.f + 3.f * kCubic * a * a);
             });
-    return unary_saving_input(
-        "gelu_tanh", x,
-        [](float a) { return 0.5f * a * (1.f + fast::tanh(kSqrt2OverPi * (a + kCubic * a * a * a))); },
-        [](float a) {
-            float t = fast::tanh(kSqrt2OverPi * (a + kCubic * a * a * a));
-            return 0.5f * (1.f + t) + 0.5f * a * (1.f - t * t) * kSqrt2OverPi * (1.f + 3.f * kCubic * a * a);
-        });
+    });
 }
 
 Tensor elu(const Tensor& x, float alpha) {  // x > 0 ? x : α(eˣ - 1); derivative 1 or α eˣ
-    return unary_saving_input(
-        "elu", x, [alpha](float a) { return a > 0.f ? a : alpha * (fast::exp(a) - 1.f); },
-        [alpha](float a) { return a > 0.f ? 1.f : alpha * fast::exp(a); });
+    return with_math([&](auto m) {
+        return unary_saving_input(
+            "elu", x, [alpha, m](float a) { return a > 0.f ? a : alpha * (m.exp(a) - 1.f); },
+            [alpha, m](float a) { return a > 0.f ? 1.f : alpha * m.exp(a); });
+    });
 }
 
 Tensor sin(const Tensor& x) {
-    return unary_saving_input("sin", x, [](float a) { return fast::sin(a); }, [](float a) { return fast::cos(a); });
+    return with_math([&](auto m) {
+        return unary_saving_input("sin", x, [m](float a) { return m.sin(a); }, [m](float a) { return m.cos(a); });
+    });
 }
 
 Tensor cos(const Tensor& x) {
-    return unary_saving_input("cos", x, [](float a) { return fast::cos(a); }, [](float a) { return -fast::sin(a); });
+    return with_math([&](auto m) {
+        return unary_saving_input("cos", x, [m](float a) { return m.cos(a); }, [m](float a) { return -m.sin(a); });
+    });
 }
 
 Tensor pow(const Tensor& x, float p) {  // (x^p)' = p x^(p-1)

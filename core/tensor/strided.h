@@ -86,8 +86,7 @@ inline void check_float(const char* op, const Tensor& x) {
 Strides broadcast_strides(const Tensor& t, const Shape& shape);
 
 // The element loops of map_unary / map_binary, in functions of their own on
-// restrict pointers: inlined into the serial path of parallel_for, GCC 12 left
-// them scalar (gelu ran 10x slower on one thread than on two).
+// restrict pointers: inlined into parallel_for's serial path, GCC 12 left them scalar.
 template <class F>
 [[gnu::noinline]] void unary_loop(const float* __restrict x, float* __restrict y, int64_t n, const F& f) {
 #pragma omp simd

@@ -1,12 +1,15 @@
 // reference_mode.h — one switch from attnlab's fast paths to its readable ones.
 //
 // With ATTNLAB_REFERENCE=1 in the environment (or set_reference_mode(true)):
-//   - the GEMM is a plain triple loop instead of OpenBLAS / the packed kernel;
-//   - fast:: math (exp, tanh, erf) is std:: math;
-//   - fused attention kernels run their composed reference (softmax(QKᵀ/√d)V
-//     built from ordinary ops, and each variant's composed form);
-//   - the fused AdamW update is a loop over parameters.
-// Results agree with the fast paths to float rounding; only speed changes.
+//   - gemm (core/kernels/blas.h) and small::gemm are plain triple loops
+//     (gemm_reference, small::gemm_loop) instead of OpenBLAS / the blocked kernels;
+//   - the ops' fast:: math (exp, tanh, erf, sin, cos in core/ops) is std:: math
+//     (with_math, core/kernels/fastmath.h);
+//   - fused softmax attention (scaled_dot_product_attention and its packed form)
+//     runs the composed matmul → softmax → matmul (scaled_dot_product_attention_reference);
+//   - the fused Adam/AdamW update is a plain loop per parameter tensor.
+// Results agree with the fast paths to float rounding; only speed changes
+// (tests/nn/test_reference_mode.cpp holds them together).
 // Compare llm.c's matmul_forward_naive and PyTorch's math backend for SDPA.
 #pragma once
 

@@ -1,9 +1,11 @@
-// adam.cpp — see adam.h.
+// adam.cpp — see adam.h. update is the fused flat loop; update_each_parameter the
+// per-parameter reference loop that reference mode (ATTNLAB_REFERENCE=1) selects.
 #include "nn/optim/adam.h"
 
 #include <cmath>
 
 #include "core/kernels/parallel.h"
+#include "core/util/reference_mode.h"
 
 namespace attnlab::nn {
 
@@ -31,6 +33,7 @@ AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& o)
 AdamW::AdamW(const NamedTensors& params, const AdamWOptions& o) : AdamW(single_group(params, o.weight_decay), o) {}
 
 void Adam::update(const ParamGroup& g, int64_t step) {
+    if (reference_mode()) return update_each_parameter(g, step);
     const float lr = float(g.lr), b1 = float(beta1_), b2 = float(beta2_), eps = float(eps_);
     const float bias_correction1 = float(1.0 - std::pow(beta1_, double(step)));
     const float bias_correction2_sqrt = float(std::sqrt(1.0 - std::pow(beta2_, double(step))));
@@ -52,6 +55,27 @@ void Adam::update(const ParamGroup& g, int64_t step) {
             p[i] = pi - step_size * m[i] / (std::sqrt(v[i]) / bias_correction2_sqrt + eps);
         }
     });
+}
+
+void Adam::update_each_parameter(const ParamGroup& g, int64_t step) {
+    const double lr = g.lr, wd = g.weight_decay;
+    const double bias_correction1 = 1.0 - std::pow(beta1_, double(step));
+    const double bias_correction2 = 1.0 - std::pow(beta2_, double(step));
+    for (const auto& [name, param] : g.params) {
+        float* p = param.data();
+        const float* grad = param.grad().data();
+        float* m = exp_avg_.data() + param.offset();  // the parameter's slot in the state buffers
+        float* v = exp_avg_sq_.data() + param.offset();
+        for (int64_t i = 0; i < param.numel(); ++i) {
+            float gi = grad[i];
+            if (decoupled_) p[i] *= float(1.0 - lr * wd);  // AdamW: decay the weight
+            else gi += float(wd) * p[i];                   // Adam: L2 term in the gradient
+            m[i] = float(beta1_) * m[i] + float(1.0 - beta1_) * gi;
+            v[i] = float(beta2_) * v[i] + float(1.0 - beta2_) * gi * gi;
+            const float m_hat = m[i] / float(bias_correction1), v_hat = v[i] / float(bias_correction2);
+            p[i] -= float(lr) * m_hat / (std::sqrt(v_hat) + float(eps_));
+        }
+    }
 }
 
 NamedTensors Adam::flat_state() const { return {{"exp_avg", exp_avg_}, {"exp_avg_sq", exp_avg_sq_}}; }

@@ -9,6 +9,8 @@
 //   p = p − lr/(1−β1^t) · m / (√v/√(1−β2^t) + ε)
 // Defaults: lr 1e-3, β = (0.9, 0.999), ε 1e-8; weight decay 0 (Adam), 0.01 (AdamW).
 // One fused flat loop per group; cost O(P) per step and 2·P floats of state.
+// Reference path: in reference mode (ATTNLAB_REFERENCE=1, core/util/reference_mode.h)
+// each parameter tensor is updated by its own plain loop instead (update_each_parameter).
 //
 //   auto groups = nn::parameter_groups_for_adamw(model, 0.05);  // no decay on biases, norms, pos, cls
 //   nn::AdamW opt(groups, {.lr = 5e-4});
@@ -43,6 +45,8 @@ public:
 protected:
     Adam(std::string type, std::vector<ParamGroup> groups, const AdamOptions& options, bool decoupled);
     void update(const ParamGroup& g, int64_t step) override;
+    // The same update, one parameter tensor at a time: what update runs in reference mode.
+    void update_each_parameter(const ParamGroup& g, int64_t step);
     NamedTensors flat_state() const override;
     nlohmann::json hyperparameters() const override;
     void set_hyperparameters(const nlohmann::json& j) override;
