@@ -11,8 +11,8 @@
 #include "attention/kernel/performer.h"
 #include "attention/hashing/reformer.h"
 #include "attention/kernel/rfa.h"
-#include "attention/softmax_decoding.h"
 #include "attention/sparse/sparse_fixed.h"
+#include "attention/softmax/softmax.h"
 #include "attention/sparse/sparse_strided.h"
 #include "attention/kernel/taylor.h"
 #include "core/util/error.h"
@@ -28,7 +28,7 @@ const std::vector<VariantInfo>& attention_variants() {
     static const std::vector<VariantInfo> table = {
         // name, one-line description, complexity, options {name, default, help}, factory
         {"softmax", "full scaled dot-product attention softmax(QKᵀ/√D)V", "O(N²D) time, O(ND) memory (fused, FlashAttention-style)",
-         {{"causal", false, "token i attends to tokens j ≤ i only"}}, create<DecodingSoftmaxAttention>},
+         {{"causal", false, "token i attends to tokens j ≤ i only"}}, create<SoftmaxAttention>},
         {"linear", "softmax-free attention reassociated as Q(KᵀV)/D", "O(ND²) time, O(D²) memory (causal O(ND))",
          {{"causal", false, "token i attends to tokens j ≤ i only"}}, create<LinearAttention>},
         {"linear_elu", "Katharopoulos et al. 2020: φ(x)=elu(x)+1, φ(Q)(φ(K)ᵀV) row-normalized", "O(ND²) time, O(ND) memory",

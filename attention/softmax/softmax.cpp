@@ -8,7 +8,7 @@
 
 namespace attnlab::attention {
 
-SoftmaxAttention::SoftmaxAttention(const Options& opts, const AttentionContext&) { causal = opts.get_bool("causal"); }
+SoftmaxAttention::SoftmaxAttention(const Options& opts, const AttentionContext&) : Attention(opts) {}
 
 Tensor SoftmaxAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {
     check_qkv("softmax attention", q, k, v);
@@ -43,6 +43,26 @@ Tensor SoftmaxAttention::step(KVCache& cache, const Tensor& q_t, const Tensor& k
     Tensor out = scaled_dot_product_attention(unsqueeze(q_t, 2), cache.k.narrow(2, 0, t + 1),
                                               cache.v.narrow(2, 0, t + 1), false);  // [B,H,1,D]
     return out.squeeze(2);
+}
+
+namespace {
+struct KVCacheState : DecodeState {
+    KVCache cache;
+};
+}  // namespace
+
+std::unique_ptr<DecodeState> SoftmaxAttention::begin_decoding(int64_t B, int64_t H, int64_t N, int64_t D) const {
+    if (decoding() == Decoding::None) return Attention::begin_decoding(B, H, N, D);
+    auto st = std::make_unique<KVCacheState>();
+    st->cache = KVCache::empty(B, H, N, D);
+    return st;
+}
+
+Tensor SoftmaxAttention::decode_step(DecodeState& state, const Tensor& q_t, const Tensor& k_t,
+                                     const Tensor& v_t) const {
+    auto* st = dynamic_cast<KVCacheState*>(&state);
+    check(st != nullptr, "softmax decode_step: the state was not made by this variant's begin_decoding");
+    return step(st->cache, q_t, k_t, v_t);
 }
 
 }  // namespace attnlab::attention

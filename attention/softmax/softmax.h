@@ -44,6 +44,12 @@ public:
     // `cache`; the outputs equal the causal forward's, position by position. Inference only:
     // no gradient flows into the cache.
     Tensor step(KVCache& cache, const Tensor& q_t, const Tensor& k_t, const Tensor& v_t) const;
+
+    // The Attention decoding interface (attention.h): when causal, begin_decoding() allocates a
+    // KV cache of N rows per (batch, head) and decode_step() is step() on it.
+    Decoding decoding() const override { return causal ? Decoding::KVCache : Decoding::None; }
+    std::unique_ptr<DecodeState> begin_decoding(int64_t B, int64_t H, int64_t N, int64_t D) const override;
+    Tensor decode_step(DecodeState& state, const Tensor& q_t, const Tensor& k_t, const Tensor& v_t) const override;
 };
 
 }  // namespace attnlab::attention
