@@ -8,7 +8,7 @@
 #include "core/util/error.h"
 #include "core/util/rng.h"
 
-namespace attnlab::data {
+namespace attnlab::datasets {
 
 DataLoader::DataLoader(const ImageDataset& dataset, DataLoaderOptions options)
     : dataset_(dataset),
@@ -158,4 +158,4 @@ Batch DataLoader::make_batch(int64_t batch_number, std::vector<uint8_t>& scratch
     return batch;
 }
 
-}  // namespace attnlab::data
+}  // namespace attnlab::datasets

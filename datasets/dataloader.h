@@ -32,7 +32,7 @@
 #include "datasets/image_dataset.h"
 #include "datasets/augment/transforms.h"
 
-namespace attnlab::data {
+namespace attnlab::datasets {
 
 struct DataLoaderOptions {
     int64_t batch_size = 128;
@@ -103,4 +103,4 @@ private:
     std::exception_ptr error_;         // guarded by mutex_
 };
 
-}  // namespace attnlab::data
+}  // namespace attnlab::datasets

@@ -9,7 +9,7 @@
 #include "datasets/formats/idx.h"
 #include "datasets/formats/image_folder.h"
 
-namespace attnlab::data {
+namespace attnlab::datasets {
 
 namespace fs = std::filesystem;
 
@@ -106,4 +106,4 @@ void relabel_by_name(ImageDataset& dataset, const std::vector<std::string>& clas
     dataset.class_names = class_names;
 }
 
-}  // namespace attnlab::data
+}  // namespace attnlab::datasets

@@ -20,7 +20,7 @@
 #include "datasets/image_dataset.h"
 #include "datasets/augment/transforms.h"
 
-namespace attnlab::data {
+namespace attnlab::datasets {
 
 enum class DatasetKind { Cifar10, Cifar100, Cifar100Coarse, FashionMnist, Folder };
 
@@ -49,4 +49,4 @@ Normalization normalization_for(DatasetKind kind, const ImageDataset& train);
 // its own classes must all be among them). Error names `what` and the known classes.
 void relabel_by_name(ImageDataset& dataset, const std::vector<std::string>& class_names, const std::string& what);
 
-}  // namespace attnlab::data
+}  // namespace attnlab::datasets

@@ -6,7 +6,7 @@
 
 #include "core/util/error.h"
 
-namespace attnlab::data {
+namespace attnlab::datasets {
 
 static ImageDataset same_shape_empty(const ImageDataset& d) {
     ImageDataset out;
@@ -74,4 +74,4 @@ void ImageDataset::validate(const std::string& what) const {
     }
 }
 
-}  // namespace attnlab::data
+}  // namespace attnlab::datasets

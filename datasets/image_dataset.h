@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace attnlab::data {
+namespace attnlab::datasets {
 
 struct ImageDataset {
     int64_t channels = 0, height = 0, width = 0;
@@ -37,4 +37,4 @@ struct ImageDataset {
     void validate(const std::string& what) const;
 };
 
-}  // namespace attnlab::data
+}  // namespace attnlab::datasets

@@ -6,7 +6,7 @@
 #include "core/util/error.h"
 #include "datasets/formats/idx.h"
 
-namespace attnlab::nn {
+namespace attnlab::datasets {
 
 namespace fs = std::filesystem;
 
@@ -23,27 +23,27 @@ static std::string find_idx(const std::string& dir, const std::string& prefix, c
                     "'; pass the directory holding the official MNIST IDX files with --data DIR"));
 }
 
-data::ImageDataset load_pixel_dataset(const std::string& name, const std::string& dir, data::Split split) {
-    if (name == "fashion-mnist") return data::load_fashion_mnist(split, dir.empty() ? data::kFashionMnistDir : dir);
+ImageDataset load_pixel_dataset(const std::string& name, const std::string& dir, Split split) {
+    if (name == "fashion-mnist") return load_fashion_mnist(split, dir.empty() ? kFashionMnistDir : dir);
     if (name == "mnist") {
         check(!dir.empty(), "MNIST is not installed with attnlab: pass the directory holding the official IDX files ",
               "(train-images-idx3-ubyte.gz, ...) with --data DIR");
-        const std::string prefix = split == data::Split::Train ? "train" : "t10k";
+        const std::string prefix = split == Split::Train ? "train" : "t10k";
         std::vector<std::string> digits;
         for (int d = 0; d < 10; ++d) digits.push_back(std::to_string(d));
         const std::string images = find_idx(dir, prefix, "images-idx3");
         const std::string labels = find_idx(dir, prefix, "labels-idx1");
-        return data::load_idx_dataset(images, labels, digits);
+        return load_idx_dataset(images, labels, digits);
     }
-    if (name == "cifar10") return data::load_cifar10(data::resolve_cifar10_dir(dir), split);
+    if (name == "cifar10") return load_cifar10(resolve_cifar10_dir(dir), split);
     throw Error(cat("unknown dataset '", name, "'; valid datasets: ", join(pixel_dataset_names())));
 }
 
 std::string resolve_pixel_dataset_dir(const std::string& name, const std::string& dir) {
     std::string d = dir;
-    if (name == "fashion-mnist" && d.empty()) d = data::kFashionMnistDir;
-    if (name == "cifar10") d = data::resolve_cifar10_dir(dir);
+    if (name == "fashion-mnist" && d.empty()) d = kFashionMnistDir;
+    if (name == "cifar10") d = resolve_cifar10_dir(dir);
     return d.empty() ? d : fs::absolute(d).lexically_normal().string();
 }
 
-}  // namespace attnlab::nn
+}  // namespace attnlab::datasets

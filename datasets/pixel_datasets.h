@@ -14,13 +14,13 @@
 #include "datasets/formats/cifar.h"
 #include "datasets/image_dataset.h"
 
-namespace attnlab::nn {
+namespace attnlab::datasets {
 
 std::vector<std::string> pixel_dataset_names();  // fashion-mnist, mnist, cifar10
 // Throws listing the names when `name` is unknown, and naming the files when they are missing.
-data::ImageDataset load_pixel_dataset(const std::string& name, const std::string& dir, data::Split split);
+ImageDataset load_pixel_dataset(const std::string& name, const std::string& dir, Split split);
 // The absolute directory load_pixel_dataset reads for (name, dir), to record in a checkpoint
 // ("" for mnist without a directory).
 std::string resolve_pixel_dataset_dir(const std::string& name, const std::string& dir);
 
-}  // namespace attnlab::nn
+}  // namespace attnlab::datasets

@@ -24,12 +24,12 @@ struct Mlp : nn::UnaryModule {
     Tensor forward(const Tensor& x) override { return fc2->forward(fc1->forward(x.flatten(1)).relu()); }
 };
 
-double accuracy(Mlp& model, const data::ImageDataset& test) {
+double accuracy(Mlp& model, const datasets::ImageDataset& test) {
     NoGradGuard no_grad;
-    data::DataLoader loader(test, {.batch_size = 256, .shuffle = false});
+    datasets::DataLoader loader(test, {.batch_size = 256, .shuffle = false});
     loader.start_epoch(0);
     int64_t correct = 0;
-    for (data::Batch b; loader.next(b);) {
+    for (datasets::Batch b; loader.next(b);) {
         std::vector<int64_t> guess = argmax(model.forward(b.images), 1).to_indices(), truth = b.labels.to_indices();
         for (size_t i = 0; i < guess.size(); ++i) correct += guess[i] == truth[i];
     }
@@ -37,16 +37,16 @@ double accuracy(Mlp& model, const data::ImageDataset& test) {
 }
 
 void train(const std::string& dir, int64_t epochs, int64_t max_steps) {
-    data::ImageDataset train_set = data::load_fashion_mnist(data::Split::Train, dir);
-    data::ImageDataset test_set = data::load_fashion_mnist(data::Split::Test, dir);
+    datasets::ImageDataset train_set = datasets::load_fashion_mnist(datasets::Split::Train, dir);
+    datasets::ImageDataset test_set = datasets::load_fashion_mnist(datasets::Split::Test, dir);
     Mlp model;
     nn::AdamW opt(model.named_parameters(), {.lr = 1e-3});
-    data::DataLoader loader(train_set, {.batch_size = 64, .shuffle = true, .seed = 0});
+    datasets::DataLoader loader(train_set, {.batch_size = 64, .shuffle = true, .seed = 0});
     for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
         loader.start_epoch(epoch - 1);
         double loss_sum = 0;
         int64_t steps = 0;
-        for (data::Batch b; (max_steps == 0 || steps < max_steps) && loader.next(b); ++steps) {
+        for (datasets::Batch b; (max_steps == 0 || steps < max_steps) && loader.next(b); ++steps) {
             opt.zero_grad();
             Tensor loss = cross_entropy(model.forward(b.images), b.labels);
             loss.backward();
@@ -59,7 +59,7 @@ void train(const std::string& dir, int64_t epochs, int64_t max_steps) {
 }
 
 int main(int argc, char** argv) {
-    std::string dir = data::kFashionMnistDir;
+    std::string dir = datasets::kFashionMnistDir;
     int64_t epochs = 3, max_steps = 0;  // 0: whole epochs
     try {
         for (int i = 1; i < argc; i += 2) {

@@ -89,7 +89,7 @@ static CLI::App* add_train_command(CLI::App& app, TrainArgs& a) {
     nn::PixelTransformerConfig& model = a.model;
     nn::PixelTrainOptions& topt = a.topt;
     train->add_option("--dataset", a.dataset, "fashion-mnist (Debian package), mnist (needs --data), cifar10")
-        ->check(CLI::IsMember(nn::pixel_dataset_names()))->group("Data");
+        ->check(CLI::IsMember(datasets::pixel_dataset_names()))->group("Data");
     train->add_option("--data", a.data_dir, "dataset directory (default: the package's / $CIFAR10_DIR)")->group("Data");
     train->add_option("--train-subset", a.train_subset, "train on the first N training images only")
         ->check(CLI::Range(int64_t(0), int64_t(1) << 40))->group("Data");
@@ -129,8 +129,8 @@ static int run_train(const CLI::App& train, TrainArgs& a) {
     nn::PixelTrainOptions& topt = a.topt;
     model.attention_options = attention::Options::parse(a.attention_opts, attention::attention_info(model.attention).options,
                                                         model.attention);
-    data::ImageDataset train_set = nn::load_pixel_dataset(a.dataset, a.data_dir, data::Split::Train);
-    data::ImageDataset test_set = nn::load_pixel_dataset(a.dataset, a.data_dir, data::Split::Test);
+    datasets::ImageDataset train_set = datasets::load_pixel_dataset(a.dataset, a.data_dir, datasets::Split::Train);
+    datasets::ImageDataset test_set = datasets::load_pixel_dataset(a.dataset, a.data_dir, datasets::Split::Test);
     if (a.train_subset > 0 && a.train_subset < train_set.size()) train_set = train_set.subset(0, a.train_subset);
     model.channels = train_set.channels, model.height = train_set.height, model.width = train_set.width;
     model.validate();
@@ -138,7 +138,7 @@ static int run_train(const CLI::App& train, TrainArgs& a) {
     topt.run_dir = a.out_dir;
     topt.progress = !a.no_progress;
     if (train.count("--warmup") == 0) topt.warmup_steps = std::min(topt.warmup_steps, topt.steps / 10);
-    topt.extra_config = {{"dataset", a.dataset}, {"data", nn::resolve_pixel_dataset_dir(a.dataset, a.data_dir)},
+    topt.extra_config = {{"dataset", a.dataset}, {"data", datasets::resolve_pixel_dataset_dir(a.dataset, a.data_dir)},
                          {"train_images", train_set.size()},
                          {"token_order", "raster order, channels of a pixel interleaved (r,g,b,r,g,b,...)"}};
     manual_seed(topt.seed);  // parameter init
@@ -172,7 +172,7 @@ static CLI::App* add_eval_command(CLI::App& app, EvalArgs& a) {
     CLI::App* eval = app.add_subcommand("eval", "bits/dim of a checkpoint on the test set");
     eval->option_defaults()->always_capture_default();
     eval->add_option("--checkpoint", a.checkpoint, "run directory or checkpoint directory")->required();
-    eval->add_option("--dataset", a.dataset, "override the checkpoint's dataset")->check(CLI::IsMember(nn::pixel_dataset_names()));
+    eval->add_option("--dataset", a.dataset, "override the checkpoint's dataset")->check(CLI::IsMember(datasets::pixel_dataset_names()));
     eval->add_option("--data", a.data_dir, "dataset directory");
     eval->add_option("--eval-images", a.eval_images, "first N test images (0 = all)")->check(CLI::Range(int64_t(0), int64_t(1) << 40));
     eval->add_option("--batch", a.eval_batch, "batch size")->check(CLI::Range(int64_t(1), int64_t(4096)));
@@ -183,7 +183,7 @@ static int run_eval(const CLI::App& eval, EvalArgs& a) {
     auto net = nn::load_pixel_transformer(a.checkpoint);
     if (eval.count("--dataset") == 0) a.dataset.clear();
     dataset_from_checkpoint(a.checkpoint, a.dataset, a.data_dir);
-    data::ImageDataset test_set = nn::load_pixel_dataset(a.dataset, a.data_dir, data::Split::Test);
+    datasets::ImageDataset test_set = datasets::load_pixel_dataset(a.dataset, a.data_dir, datasets::Split::Test);
     Progress progress{"evaluating"};
     nn::BitsPerDimResult r = nn::evaluate_bits_per_dim(*net, test_set, a.eval_batch, a.eval_images, std::ref(progress));
     std::printf("%s\n%s test: %.4f bits/dim on %ld images (%.1f s)\n", net->describe().c_str(), a.dataset.c_str(),
@@ -216,7 +216,7 @@ static CLI::App* add_sample_command(CLI::App& app, SampleArgs& a) {
     sample->add_option("--columns", a.columns, "images per row of the grid")->check(CLI::Range(int64_t(1), int64_t(1000)));
     sample->add_option("--out", a.out_png, "PNG grid of the samples");
     sample->add_option("--completions-out", a.completions_png, "PNG grid: rows of (original, half, completion)");
-    sample->add_option("--dataset", a.dataset, "override the checkpoint's dataset (for --complete)")->check(CLI::IsMember(nn::pixel_dataset_names()));
+    sample->add_option("--dataset", a.dataset, "override the checkpoint's dataset (for --complete)")->check(CLI::IsMember(datasets::pixel_dataset_names()));
     sample->add_option("--data", a.data_dir, "dataset directory (for --complete)");
     return sample;
 }
@@ -235,13 +235,13 @@ static void sample_images(nn::PixelTransformer& net, nn::GenerateOptions o, cons
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     Tensor tokens = concat(parts, 0);
-    data::write_png_grid(a.out_png, nn::tokens_to_images(tokens, c.channels, c.height, c.width), a.columns);
+    datasets::write_png_grid(a.out_png, nn::tokens_to_images(tokens, c.channels, c.height, c.width), a.columns);
     std::printf("%ld samples -> %s (%.1f s, %.2f images/s)\n", long(a.num), a.out_png.c_str(), secs, double(a.num) / secs);
 }
 
 // The bottom half of the first --complete test images, given the top half; a grid of
 // rows (original, top half given, completion).
-static void complete_images(nn::PixelTransformer& net, nn::GenerateOptions o, const data::ImageDataset& test_set,
+static void complete_images(nn::PixelTransformer& net, nn::GenerateOptions o, const datasets::ImageDataset& test_set,
                             const SampleArgs& a) {
     const nn::PixelTransformerConfig& c = net.config;
     check(a.complete <= test_set.size(), "--complete ", a.complete, ": the test set has only ", test_set.size(), " images");
@@ -261,7 +261,7 @@ static void complete_images(nn::PixelTransformer& net, nn::GenerateOptions o, co
             for (const Tensor* t : {&originals, &masked, &completed}) rows.push_back(t->narrow(0, i, 1));
     }
     Tensor grid = nn::tokens_to_images(concat(rows, 0), c.channels, c.height, c.width);
-    data::write_png_grid(a.completions_png, grid, 3 * std::max<int64_t>(1, a.columns / 3));
+    datasets::write_png_grid(a.completions_png, grid, 3 * std::max<int64_t>(1, a.columns / 3));
     std::printf("%ld completions -> %s (each: original, top half given, completion)\n", long(a.complete),
                 a.completions_png.c_str());
 }
@@ -278,7 +278,7 @@ static int run_sample(const CLI::App& sample, SampleArgs& a) {
     if (a.complete > 0) {
         if (sample.count("--dataset") == 0) a.dataset.clear();
         dataset_from_checkpoint(a.checkpoint, a.dataset, a.data_dir);
-        complete_images(*net, o, nn::load_pixel_dataset(a.dataset, a.data_dir, data::Split::Test), a);
+        complete_images(*net, o, datasets::load_pixel_dataset(a.dataset, a.data_dir, datasets::Split::Test), a);
     }
     return 0;
 }

@@ -139,12 +139,12 @@ std::vector<int64_t> parse_lengths(const std::string& spec) {
 // q, k, v of every block of the trained model on the first `images` test images.
 std::vector<nn::QKV> capture_model_qkv(const nn::Classifier& clf, const std::string& data_dir, int64_t images,
                                        int64_t& batch_size) {
-    data::ImageDataset test = data::load_cifar10(data::resolve_cifar10_dir(data_dir), data::Split::Test);
-    data::DataLoaderOptions lo;
+    datasets::ImageDataset test = datasets::load_cifar10(datasets::resolve_cifar10_dir(data_dir), datasets::Split::Test);
+    datasets::DataLoaderOptions lo;
     lo.batch_size = std::min(images, test.size()), lo.shuffle = false, lo.augment = false, lo.normalize = clf.normalization;
-    data::DataLoader loader(test, lo);
+    datasets::DataLoader loader(test, lo);
     loader.start_epoch(0);
-    data::Batch batch;
+    datasets::Batch batch;
     loader.next(batch);
     batch_size = batch.size();
     return nn::capture_qkv(*clf.model, batch.images);

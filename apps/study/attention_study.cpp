@@ -130,20 +130,20 @@ static void parse_variants(Args& a) {
 }
 
 struct Data {
-    data::ImageDataset train_set, eval_set;
+    datasets::ImageDataset train_set, eval_set;
     std::string eval_name = "test";  // or "val" with --val-split
 };
 
 static Data load_data(Args& a) {
     Data d;
-    a.data_dir = data::resolve_cifar10_dir(a.data_dir);
-    d.train_set = data::load_cifar10(a.data_dir, data::Split::Train);
+    a.data_dir = datasets::resolve_cifar10_dir(a.data_dir);
+    d.train_set = datasets::load_cifar10(a.data_dir, datasets::Split::Train);
     if (a.val_split > 0) {
         d.eval_set = d.train_set.subset(d.train_set.size() - a.val_split, d.train_set.size());
         d.train_set = d.train_set.subset(0, d.train_set.size() - a.val_split);
         d.eval_name = "val";
     } else {
-        d.eval_set = data::load_cifar10(a.data_dir, data::Split::Test);
+        d.eval_set = datasets::load_cifar10(a.data_dir, datasets::Split::Test);
     }
     if (a.train_subset > 0 && a.train_subset < d.train_set.size()) d.train_set = d.train_set.subset(0, a.train_subset);
     if (a.eval_subset > 0 && a.eval_subset < d.eval_set.size()) d.eval_set = d.eval_set.subset(0, a.eval_subset);
@@ -170,12 +170,12 @@ static void run_all(nn::StudyOptions& study, const std::vector<uint64_t>& seeds,
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     if (distributed::size() > 1) spread_over_ranks(study, seeds);
-    nn::run_seed_study(study, seeds, d.train_set, d.eval_set, data::Normalization::cifar10(), &g_stop);
+    nn::run_seed_study(study, seeds, d.train_set, d.eval_set, datasets::Normalization::cifar10(), &g_stop);
     if (distributed::size() > 1) {  // every rank done: rank 0 reports all the runs from their files
         distributed::barrier();
         if (distributed::rank() == 0) {
             study.runs_here = nullptr, study.report_only = true;
-            nn::run_seed_study(study, seeds, d.train_set, d.eval_set, data::Normalization::cifar10(), &g_stop);
+            nn::run_seed_study(study, seeds, d.train_set, d.eval_set, datasets::Normalization::cifar10(), &g_stop);
         }
     }
 }

@@ -57,9 +57,9 @@ static std::vector<int64_t> parse_records(const std::string& spec, int64_t n) {
 // folders' classes are matched to the model's by name (a folder may hold a subset).
 static void score_folder(const nn::Classifier& clf, const std::string& root) {
     const nn::ViTConfig& cfg = clf.model->config;
-    data::ImageDataset ds = data::load_image_folder(root, cfg.channels, cfg.image_size, cfg.image_size);
+    datasets::ImageDataset ds = datasets::load_image_folder(root, cfg.channels, cfg.image_size, cfg.image_size);
     const int64_t folder_classes = ds.num_classes();
-    data::relabel_by_name(ds, clf.class_names, cat("--folder ", root));
+    datasets::relabel_by_name(ds, clf.class_names, cat("--folder ", root));
     nn::EvalResult all = nn::evaluate(*clf.model, ds, clf.normalization);
     std::printf("%s: %ld images in %ld classes: accuracy %.2f%%, loss %.4f\n", root.c_str(), long(all.images),
                 long(folder_classes), 100 * all.accuracy, all.loss);
@@ -91,9 +91,9 @@ static void classify_cifar_records(const nn::Classifier& clf, int64_t k, const s
                                    const std::string& records) {
     const nn::ViTConfig& cfg = clf.model->config;
     const size_t K = clf.class_names.size();
-    data::ImageDataset ds = K == 100 ? data::load_cifar100_file(cifar_file, data::Cifar100Labels::Fine)
-                          : K == 20  ? data::load_cifar100_file(cifar_file, data::Cifar100Labels::Coarse)
-                                     : data::load_cifar10_file(cifar_file);
+    datasets::ImageDataset ds = K == 100 ? datasets::load_cifar100_file(cifar_file, datasets::Cifar100Labels::Fine)
+                          : K == 20  ? datasets::load_cifar100_file(cifar_file, datasets::Cifar100Labels::Coarse)
+                                     : datasets::load_cifar10_file(cifar_file);
     check(ds.channels == cfg.channels && ds.height == cfg.image_size, "--cifar: images are ", ds.channels, "x",
           ds.height, "x", ds.width, ", the model expects ", cfg.channels, "x", cfg.image_size, "x", cfg.image_size);
     for (int64_t i : parse_records(records, ds.size())) {
@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
         const nn::ViTConfig& cfg = clf.model->config;
         std::printf("%s (%s)\n", clf.model->describe().c_str(), clf.dir.c_str());
         for (const std::string& path : images)
-            show_topk(clf, k, path, data::load_image(path, cfg.channels, cfg.image_size, cfg.image_size), "");
+            show_topk(clf, k, path, datasets::load_image(path, cfg.channels, cfg.image_size, cfg.image_size), "");
         if (!cifar_file.empty()) classify_cifar_records(clf, k, cifar_file, records);
         if (!folder.empty()) score_folder(clf, folder);
         return 0;

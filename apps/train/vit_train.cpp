@@ -113,7 +113,7 @@ static void add_training_options(CLI::App& app, Args& a) {
 
 static void add_data_options(CLI::App& app, Args& a) {
     app.add_option("--dataset", a.dataset_name, "cifar10, cifar100, cifar100-coarse, fashion-mnist or folder (DIR/train/<class>/<images>, DIR/test/...)")
-        ->check(CLI::IsMember(data::dataset_kind_names()))->group("Data");
+        ->check(CLI::IsMember(datasets::dataset_kind_names()))->group("Data");
     app.add_option("--data", a.data_dir, "dataset directory (CIFAR-10 default: $CIFAR10_DIR or data/cifar-10-batches-bin)")->group("Data");
     app.add_option("--image-size", a.image_size, "--dataset folder: resize images to N x N (default 32; other datasets keep their own size)")->check(CLI::Range(int64_t(8), int64_t(512)))->group("Data");
     app.add_option("--val-split", a.val_split, "hold out the last N training images as a validation set (evaluated each epoch instead of test)")->check(CLI::Range(int64_t(0), int64_t(49999)))->group("Data");
@@ -146,25 +146,25 @@ static void list_attention_variants() {
 }
 
 // The dataset kind, its directory (defaults filled in) and the image size.
-static data::DatasetKind resolve_data(Args& a) {
-    const data::DatasetKind kind = data::parse_dataset_kind(a.dataset_name);
-    if (kind == data::DatasetKind::Cifar10) a.data_dir = data::resolve_cifar10_dir(a.data_dir);
-    else if (kind == data::DatasetKind::FashionMnist && a.data_dir.empty()) a.data_dir = data::kFashionMnistDir;
+static datasets::DatasetKind resolve_data(Args& a) {
+    const datasets::DatasetKind kind = datasets::parse_dataset_kind(a.dataset_name);
+    if (kind == datasets::DatasetKind::Cifar10) a.data_dir = datasets::resolve_cifar10_dir(a.data_dir);
+    else if (kind == datasets::DatasetKind::FashionMnist && a.data_dir.empty()) a.data_dir = datasets::kFashionMnistDir;
     else check(!a.data_dir.empty(), "--dataset ", a.dataset_name, " needs --data DIR");
-    if (a.image_size == 0) a.image_size = kind == data::DatasetKind::Folder ? 32 : data::native_image_size(kind);
+    if (a.image_size == 0) a.image_size = kind == datasets::DatasetKind::Folder ? 32 : datasets::native_image_size(kind);
     return kind;
 }
 
 // --eval-only: the checkpoint's accuracy on the test set; --attention / --attention-opt swap
 // the trained model's attention (no retraining).
-static int eval_only(const CLI::App& app, const Args& a, data::DatasetKind kind) {
+static int eval_only(const CLI::App& app, const Args& a, datasets::DatasetKind kind) {
     const bool swapping = app.count("--attention") > 0 || !a.attention_opts.empty();
     nn::AttentionSwap swap;
     if (swapping) swap = nn::parse_attention_swap(a.run_dir, app.count("--attention") ? a.model.attention : "", a.attention_opts);
     manual_seed(a.train.seed);  // a swapped-in variant's random features draw from it
     nn::Classifier clf = nn::load_classifier(a.run_dir, swapping ? &swap : nullptr);
-    data::ImageDataset test = data::load_dataset(kind, a.data_dir, data::Split::Test, clf.model->config.image_size);
-    if (kind == data::DatasetKind::Folder) data::relabel_by_name(test, clf.class_names, cat("--eval-only on ", a.data_dir));
+    datasets::ImageDataset test = datasets::load_dataset(kind, a.data_dir, datasets::Split::Test, clf.model->config.image_size);
+    if (kind == datasets::DatasetKind::Folder) datasets::relabel_by_name(test, clf.class_names, cat("--eval-only on ", a.data_dir));
     if (a.eval_subset > 0 && a.eval_subset < test.size()) test = test.subset(0, a.eval_subset);
     std::printf("%s\n%ld parameters, checkpoint %s\n", clf.model->describe().c_str(), long(clf.model->num_parameters()),
                 clf.dir.c_str());
@@ -175,15 +175,15 @@ static int eval_only(const CLI::App& app, const Args& a, data::DatasetKind kind)
 }
 
 struct Data {
-    data::ImageDataset train_set, eval_set;
+    datasets::ImageDataset train_set, eval_set;
     std::string eval_name = "test";  // or "val" with --val-split
 };
 
 // The training set and the set evaluated after each epoch: the test set, or the last
 // --val-split training images; both cut to --train-subset / --eval-subset.
-static Data load_data(const Args& a, data::DatasetKind kind) {
+static Data load_data(const Args& a, datasets::DatasetKind kind) {
     Data d;
-    data::ImageDataset full_train = data::load_dataset(kind, a.data_dir, data::Split::Train, a.image_size);
+    datasets::ImageDataset full_train = datasets::load_dataset(kind, a.data_dir, datasets::Split::Train, a.image_size);
     if (a.val_split > 0) {
         check(a.val_split < full_train.size(), "--val-split ", a.val_split, ": the training set has only ",
               full_train.size(), " images");
@@ -191,12 +191,12 @@ static Data load_data(const Args& a, data::DatasetKind kind) {
         d.eval_set = full_train.subset(full_train.size() - a.val_split, full_train.size());
         d.eval_name = "val";
     } else {
-        check(data::has_test_split(kind, a.data_dir), "folder dataset ", a.data_dir, " has no test/ subfolder: add one (",
+        check(datasets::has_test_split(kind, a.data_dir), "folder dataset ", a.data_dir, " has no test/ subfolder: add one (",
               a.data_dir, "/test/<class>/<images>) or hold out validation images with --val-split N");
         d.train_set = std::move(full_train);
-        d.eval_set = data::load_dataset(kind, a.data_dir, data::Split::Test, a.image_size);
-        if (kind == data::DatasetKind::Folder)
-            data::relabel_by_name(d.eval_set, d.train_set.class_names, cat(a.data_dir, "/test"));
+        d.eval_set = datasets::load_dataset(kind, a.data_dir, datasets::Split::Test, a.image_size);
+        if (kind == datasets::DatasetKind::Folder)
+            datasets::relabel_by_name(d.eval_set, d.train_set.class_names, cat(a.data_dir, "/test"));
     }
     if (a.train_subset > 0 && a.train_subset < d.train_set.size()) d.train_set = d.train_set.subset(0, a.train_subset);
     if (a.eval_subset > 0 && a.eval_subset < d.eval_set.size()) d.eval_set = d.eval_set.subset(0, a.eval_subset);
@@ -232,7 +232,7 @@ static std::unique_ptr<distributed::MpiDataParallel> attach_data_parallel(nn::Tr
 
 // Training: the model and options from the command line, the loop in nn::Trainer.
 // Exit codes: 0 finished (or profiled), 130 interrupted (resumable), 3 non-finite loss.
-static int train_model(const CLI::App& app, Args& a, data::DatasetKind kind) {
+static int train_model(const CLI::App& app, Args& a, datasets::DatasetKind kind) {
     nn::ViTConfig& model = a.model;
     nn::TrainOptions& train = a.train;
     model.attention_options = attention::Options::parse(a.attention_opts, attention::attention_info(model.attention).options,
@@ -247,11 +247,11 @@ static int train_model(const CLI::App& app, Args& a, data::DatasetKind kind) {
     Data d = load_data(a, kind);
     model.num_classes = d.train_set.num_classes(), model.channels = d.train_set.channels;
     model.validate();
-    const data::Normalization normalization = data::normalization_for(kind, d.train_set);
+    const datasets::Normalization normalization = datasets::normalization_for(kind, d.train_set);
     train.extra_config = {{"class_names", d.train_set.class_names}, {"eval_set", d.eval_name}, {"data", a.data_dir},
                           {"train_images", d.train_set.size()}, {"eval_images", d.eval_set.size()}};
     // The trainer records the normalization in every checkpoint; CIFAR-10 keeps older checkpoints' config (no "dataset").
-    if (kind != data::DatasetKind::Cifar10) train.extra_config["dataset"] = a.dataset_name;
+    if (kind != datasets::DatasetKind::Cifar10) train.extra_config["dataset"] = a.dataset_name;
 
     manual_seed(train.seed);  // parameter init and dropout draw from the default generator
     auto vit = std::make_shared<nn::VisionTransformer>(model);
@@ -290,7 +290,7 @@ static int run(int argc, char** argv) {
         if (a.threads > 0) set_num_threads(a.threads);
         else if (distributed::local_size() > 1)  // mpirun: the ranks on one machine share its cores
             set_num_threads(std::max(1, num_threads() / distributed::local_size()));
-        const data::DatasetKind kind = resolve_data(a);
+        const datasets::DatasetKind kind = resolve_data(a);
         return a.eval_only ? eval_only(app, a, kind) : train_model(app, a, kind);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

@@ -8,7 +8,7 @@
 #include "core/util/error.h"
 #include "core/util/rng.h"
 
-namespace attnlab::data {
+namespace attnlab::datasets {
 
 void normalize_image(const uint8_t* image, int64_t C, int64_t H, int64_t W,
                      const Normalization& norm, float* out) {
@@ -138,4 +138,4 @@ void transform_image(const uint8_t* image, int64_t C, int64_t H, int64_t W,
     normalize_image(current, C, H, W, norm, out);
 }
 
-}  // namespace attnlab::data
+}  // namespace attnlab::datasets

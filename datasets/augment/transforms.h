@@ -17,7 +17,7 @@
 
 #include "datasets/augment/trivial_augment.h"
 
-namespace attnlab::data {
+namespace attnlab::datasets {
 
 // ---- normalization ---------------------------------------------------------
 // Per-channel statistics of the CIFAR-10 training set (pixel values in [0, 1]).
@@ -89,4 +89,4 @@ void transform_image(const uint8_t* image, int64_t C, int64_t H, int64_t W,
                      const AugmentOptions& augment, const Normalization& norm, uint64_t seed,
                      int64_t epoch, int64_t sample_index, std::vector<uint8_t>& scratch, float* out);
 
-}  // namespace attnlab::data
+}  // namespace attnlab::datasets

@@ -11,7 +11,7 @@
 #include "core/util/error.h"
 #include "datasets/augment/transforms.h"
 
-namespace attnlab::data {
+namespace attnlab::datasets {
 
 namespace {
 
@@ -192,4 +192,4 @@ TrivialAugmentDraw draw_trivial_augment(SampleRandom& random) {
     return draw;
 }
 
-}  // namespace attnlab::data
+}  // namespace attnlab::datasets

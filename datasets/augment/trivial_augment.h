@@ -27,7 +27,7 @@
 #include <cstdint>
 #include <string>
 
-namespace attnlab::data {
+namespace attnlab::datasets {
 
 class SampleRandom;
 
@@ -59,4 +59,4 @@ struct TrivialAugmentDraw {
 // Draws three words from `random`: the op, the bin and the sign.
 TrivialAugmentDraw draw_trivial_augment(SampleRandom& random);
 
-}  // namespace attnlab::data
+}  // namespace attnlab::datasets

@@ -12,7 +12,7 @@
 #include "core/util/error.h"
 #include "core/util/file_kind.h"
 
-namespace attnlab::data {
+namespace attnlab::datasets {
 
 namespace fs = std::filesystem;
 
@@ -211,4 +211,4 @@ ImageDataset load_cifar100(const std::string& dir, Split split, Cifar100Labels k
                          cifar100_format(kind), cifar100_class_names(dir, kind));
 }
 
-}  // namespace attnlab::data
+}  // namespace attnlab::datasets

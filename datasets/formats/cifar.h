@@ -16,7 +16,7 @@
 
 #include "datasets/image_dataset.h"
 
-namespace attnlab::data {
+namespace attnlab::datasets {
 
 enum class Split { Train, Test };
 const char* split_name(Split split);  // "train" / "test"
@@ -47,4 +47,4 @@ ImageDataset load_cifar100(const std::string& dir, Split split,
                            Cifar100Labels kind = Cifar100Labels::Fine);
 ImageDataset load_cifar100_file(const std::string& path, Cifar100Labels kind = Cifar100Labels::Fine);
 
-}  // namespace attnlab::data
+}  // namespace attnlab::datasets

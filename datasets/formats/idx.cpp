@@ -13,7 +13,7 @@
 #include "core/util/file_kind.h"
 #include "core/tensor/shape.h"
 
-namespace attnlab::data {
+namespace attnlab::datasets {
 
 namespace fs = std::filesystem;
 
@@ -160,4 +160,4 @@ ImageDataset load_fashion_mnist(Split split, const std::string& dir) {
     return load_idx_dataset(images.string(), labels.string(), fashion_mnist_class_names());
 }
 
-}  // namespace attnlab::data
+}  // namespace attnlab::datasets

@@ -14,7 +14,7 @@
 #include "datasets/formats/cifar.h"  // Split
 #include "datasets/image_dataset.h"
 
-namespace attnlab::data {
+namespace attnlab::datasets {
 
 struct IdxArray {
     std::vector<int64_t> dims;    // e.g. [60000, 28, 28]
@@ -37,4 +37,4 @@ inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mni
 std::vector<std::string> fashion_mnist_class_names();
 ImageDataset load_fashion_mnist(Split split, const std::string& dir = kFashionMnistDir);
 
-}  // namespace attnlab::data
+}  // namespace attnlab::datasets

@@ -10,7 +10,7 @@
 #include "core/util/error.h"
 #include "datasets/formats/image_io.h"
 
-namespace attnlab::data {
+namespace attnlab::datasets {
 
 namespace fs = std::filesystem;
 
@@ -62,4 +62,4 @@ ImageDataset load_image_folder(const std::string& root, int64_t channels, int64_
     return out;
 }
 
-}  // namespace attnlab::data
+}  // namespace attnlab::datasets

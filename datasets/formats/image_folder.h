@@ -11,9 +11,9 @@
 
 #include "datasets/image_dataset.h"
 
-namespace attnlab::data {
+namespace attnlab::datasets {
 
 ImageDataset load_image_folder(const std::string& root, int64_t channels, int64_t height,
                                int64_t width);
 
-}  // namespace attnlab::data
+}  // namespace attnlab::datasets

@@ -16,7 +16,7 @@
 #include "core/util/error.h"
 #include "core/util/file_kind.h"
 
-namespace attnlab::data {
+namespace attnlab::datasets {
 
 namespace fs = std::filesystem;
 
@@ -142,4 +142,4 @@ void write_png_grid(const std::string& path, const Tensor& images, int64_t colum
     write_png(path, grid.data(), grid_w, grid_h, c);
 }
 
-}  // namespace attnlab::data
+}  // namespace attnlab::datasets

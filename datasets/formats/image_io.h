@@ -14,7 +14,7 @@
 
 #include "core/tensor/tensor.h"
 
-namespace attnlab::data {
+namespace attnlab::datasets {
 
 // The image as bytes [C, H, W] (planes, like ImageDataset), resized to height x width.
 std::vector<uint8_t> load_image_bytes(const std::string& path, int64_t channels, int64_t height,
@@ -33,4 +33,4 @@ void write_png(const std::string& path, const uint8_t* pixels, int64_t width, in
 void write_png_grid(const std::string& path, const Tensor& images, int64_t columns,
                     int64_t padding = 2, uint8_t background = 255);
 
-}  // namespace attnlab::data
+}  // namespace attnlab::datasets

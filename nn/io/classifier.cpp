@@ -29,14 +29,14 @@ Classifier load_classifier(const std::string& dir, const AttentionSwap* swap) {
     c.model = load_vit(c.dir, swap);
     nlohmann::json cfg = read_config(c.dir);
     nlohmann::json extra = cfg.value("extra", nlohmann::json::object());
-    c.normalization = data::Normalization::cifar10();
+    c.normalization = datasets::Normalization::cifar10();
     try {
         if (extra.contains("normalization")) {
             c.normalization.mean = extra["normalization"].at("mean").get<std::vector<float>>();
             c.normalization.std = extra["normalization"].at("std").get<std::vector<float>>();
         }
         c.class_names = extra.contains("class_names") ? extra["class_names"].get<std::vector<std::string>>()
-                                                       : data::cifar10_standard_class_names();
+                                                       : datasets::cifar10_standard_class_names();
     } catch (const nlohmann::json::exception& e) {
         throw Error(cat(c.dir, "/", kConfigFile, ": bad normalization or class_names: ", e.what()));
     }
@@ -63,7 +63,7 @@ AttentionSwap parse_attention_swap(const std::string& dir, const std::string& va
     return swap;
 }
 
-Tensor normalize_images(const Tensor& images, const data::Normalization& norm) {
+Tensor normalize_images(const Tensor& images, const datasets::Normalization& norm) {
     check(images.dim() == 4, "normalize_images: expected [B, C, H, W], got ", to_string(images.shape()));
     if (norm.mean.empty()) return images;
     int64_t C = images.size(1);

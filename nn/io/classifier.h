@@ -19,7 +19,7 @@ namespace attnlab::nn {
 
 struct Classifier {
     std::shared_ptr<VisionTransformer> model;  // eval mode
-    data::Normalization normalization;
+    datasets::Normalization normalization;
     std::vector<std::string> class_names;
     std::string dir;  // the checkpoint directory actually loaded
 };
@@ -35,7 +35,7 @@ AttentionSwap parse_attention_swap(const std::string& dir, const std::string& va
                                    const std::vector<std::string>& options);
 
 // images [B, C, H, W] with values in [0, 1] -> (x - mean) / std per channel.
-Tensor normalize_images(const Tensor& images, const data::Normalization& norm);
+Tensor normalize_images(const Tensor& images, const datasets::Normalization& norm);
 
 // For each image of a normalized batch: the k most probable (class, probability), best first.
 std::vector<std::vector<std::pair<int64_t, float>>> predict_topk(VisionTransformer& model, const Tensor& images, int64_t k);

@@ -23,7 +23,7 @@ double bits_per_dim(const Tensor& logits, const Tensor& targets) {
     return nats_to_bits(double(pixel_nll(logits, targets).item()));
 }
 
-BitsPerDimResult evaluate_bits_per_dim(PixelTransformer& model, const data::ImageDataset& set, int64_t batch_size,
+BitsPerDimResult evaluate_bits_per_dim(PixelTransformer& model, const datasets::ImageDataset& set, int64_t batch_size,
                                        int64_t max_images, const std::function<void(int64_t, int64_t)>& on_batch) {
     check(set.channels == model.config.channels && set.height == model.config.height &&
               set.width == model.config.width,

@@ -29,7 +29,7 @@ struct BitsPerDimResult {
 
 // Bits/dim of `model` (eval mode, no grad) on the first `max_images` images of `set`
 // (0 = all), in batches; `on_batch(done, total)` reports progress.
-BitsPerDimResult evaluate_bits_per_dim(PixelTransformer& model, const data::ImageDataset& set, int64_t batch_size,
+BitsPerDimResult evaluate_bits_per_dim(PixelTransformer& model, const datasets::ImageDataset& set, int64_t batch_size,
                                        int64_t max_images = 0,
                                        const std::function<void(int64_t, int64_t)>& on_batch = {});
 

@@ -3,7 +3,7 @@
 
 namespace attnlab::nn {
 
-Tensor image_tokens(const data::ImageDataset& set, const std::vector<int64_t>& indices) {
+Tensor image_tokens(const datasets::ImageDataset& set, const std::vector<int64_t>& indices) {
     const int64_t C = set.channels, H = set.height, W = set.width, N = C * H * W;
     check(N > 0, "image_tokens: the dataset has no pixels (", C, "x", H, "x", W, ")");
     Tensor out = Tensor::empty({int64_t(indices.size()), N}, DType::Int64);
@@ -19,7 +19,7 @@ Tensor image_tokens(const data::ImageDataset& set, const std::vector<int64_t>& i
     return out;
 }
 
-Tensor image_tokens(const data::ImageDataset& set, int64_t begin, int64_t count) {
+Tensor image_tokens(const datasets::ImageDataset& set, int64_t begin, int64_t count) {
     check(begin >= 0 && count >= 0 && begin + count <= set.size(), "image_tokens: images [", begin, ", ",
           begin + count, ") out of range [0, ", set.size(), ")");
     std::vector<int64_t> indices(static_cast<size_t>(count));

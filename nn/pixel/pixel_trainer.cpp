@@ -45,9 +45,9 @@ static nlohmann::json options_json(const PixelTrainOptions& o) {
             {"grad_clip", o.grad_clip},   {"seed", o.seed},                 {"eval_images", o.eval_images}};
 }
 
-static void check_pixel_options(const PixelTransformerConfig& cfg, const data::ImageDataset& train_set,
-                                const data::ImageDataset& test_set, const PixelTrainOptions& o) {
-    for (const data::ImageDataset* set : {&train_set, &test_set})
+static void check_pixel_options(const PixelTransformerConfig& cfg, const datasets::ImageDataset& train_set,
+                                const datasets::ImageDataset& test_set, const PixelTrainOptions& o) {
+    for (const datasets::ImageDataset* set : {&train_set, &test_set})
         check(set->channels == cfg.channels && set->height == cfg.height && set->width == cfg.width,
               "train_pixel_transformer: images are ", set->channels, "x", set->height, "x", set->width,
               " (CxHxW) but the model expects ", cfg.channels, "x", cfg.height, "x", cfg.width);
@@ -116,7 +116,7 @@ struct PixelRun {
     }
 
     // One optimizer step on the images of `step`; the loss in nats/dim (not finite: no update).
-    double train_step(int64_t step, BatchOrder& order, const data::ImageDataset& train_set) {
+    double train_step(int64_t step, BatchOrder& order, const datasets::ImageDataset& train_set) {
         opt.set_lr(schedule.lr_at(step));
         Tensor pixels = image_tokens(train_set, order.indices(step));
         Tensor loss = pixel_nll(model.forward(pixels), pixels);
@@ -162,7 +162,7 @@ struct PixelRun {
 }  // namespace
 
 // After the last step: test bits/dim on the first eval_images test images, the message and summary.json.
-static void evaluate_and_summarize(PixelRun& run, const data::ImageDataset& test_set, double train_cpu_seconds,
+static void evaluate_and_summarize(PixelRun& run, const datasets::ImageDataset& test_set, double train_cpu_seconds,
                                    PixelTrainResult& result) {
     const PixelTrainOptions& o = run.o;
     BitsPerDimResult ev = evaluate_bits_per_dim(run.model, test_set, o.eval_batch, o.eval_images, [&](int64_t d, int64_t n) {
@@ -188,8 +188,8 @@ static void evaluate_and_summarize(PixelRun& run, const data::ImageDataset& test
                               {"extra", run.config["extra"]}});
 }
 
-PixelTrainResult train_pixel_transformer(PixelTransformer& model, const data::ImageDataset& train_set,
-                                         const data::ImageDataset& test_set, const PixelTrainOptions& o,
+PixelTrainResult train_pixel_transformer(PixelTransformer& model, const datasets::ImageDataset& train_set,
+                                         const datasets::ImageDataset& test_set, const PixelTrainOptions& o,
                                          const std::atomic<bool>* stop_flag) {
     check_pixel_options(model.config, train_set, test_set, o);
     PixelRun run(model, o);

@@ -59,8 +59,8 @@ struct PixelTrainResult {
     std::string message;
 };
 
-PixelTrainResult train_pixel_transformer(PixelTransformer& model, const data::ImageDataset& train_set,
-                                         const data::ImageDataset& test_set, const PixelTrainOptions& options,
+PixelTrainResult train_pixel_transformer(PixelTransformer& model, const datasets::ImageDataset& train_set,
+                                         const datasets::ImageDataset& test_set, const PixelTrainOptions& options,
                                          const std::atomic<bool>* stop_flag = nullptr);
 
 // The checkpoint directory of `path`: path itself if it holds config.json (or path.old),

@@ -76,9 +76,9 @@ static std::vector<nlohmann::json> read_metrics(const fs::path& run_dir) {
 }
 
 // Forward-only throughput on up to 1024 eval images, batch 256, after one warm-up batch.
-static double inference_images_per_sec(VisionTransformer& model, const data::ImageDataset& eval_set,
-                                       const data::Normalization& norm) {
-    data::ImageDataset sample = eval_set.subset(0, std::min<int64_t>(eval_set.size(), 1024));
+static double inference_images_per_sec(VisionTransformer& model, const datasets::ImageDataset& eval_set,
+                                       const datasets::Normalization& norm) {
+    datasets::ImageDataset sample = eval_set.subset(0, std::min<int64_t>(eval_set.size(), 1024));
     evaluate(model, sample.subset(0, std::min<int64_t>(sample.size(), 256)), norm, 256);
     EvalResult r = evaluate(model, sample, norm, 256);
     return double(r.images) / std::max(r.seconds, 1e-9);
@@ -86,8 +86,8 @@ static double inference_images_per_sec(VisionTransformer& model, const data::Ima
 
 // The training budget that must match for a finished run to be reused: the model,
 // every option that decides what training computes, and the data sizes.
-static nlohmann::json budget_key(const StudyOptions& o, const data::ImageDataset& train_set,
-                                 const data::ImageDataset& eval_set) {
+static nlohmann::json budget_key(const StudyOptions& o, const datasets::ImageDataset& train_set,
+                                 const datasets::ImageDataset& eval_set) {
     return {{"model", o.model.to_json()}, {"train", o.train.to_json()}, {"train_images", train_set.size()},
             {"eval_images", eval_set.size()}, {"eval_set", o.train.extra_config.value("eval_set", "test")}};
 }
@@ -178,8 +178,8 @@ static std::string effective_options(const std::string& name, const attention::O
 
 // The measured row of a finished (or diverged) run: accuracies and times from its metrics.jsonl.
 static StudyRow measure_row(const std::string& name, const ViTConfig& cfg, VisionTransformer& model,
-                            const TrainResult& result, const fs::path& run_dir, const data::ImageDataset& eval_set,
-                            const data::Normalization& norm, double peak_mb) {
+                            const TrainResult& result, const fs::path& run_dir, const datasets::ImageDataset& eval_set,
+                            const datasets::Normalization& norm, double peak_mb) {
     StudyRow r;
     r.variant = name;
     r.options = effective_options(name, cfg.attention_options);
@@ -209,8 +209,8 @@ static StudyRow measure_row(const std::string& name, const ViTConfig& cfg, Visio
 // Trains (or resumes) one variant in run_dir; its row, or nothing if interrupted (resumable).
 static std::optional<StudyRow> train_variant(const StudyOptions& o, const std::string& name, const fs::path& run_dir,
                                              const nlohmann::json& key, const std::string& counter,
-                                             const data::ImageDataset& train_set, const data::ImageDataset& eval_set,
-                                             const data::Normalization& norm, const std::atomic<bool>* stop_flag) {
+                                             const datasets::ImageDataset& train_set, const datasets::ImageDataset& eval_set,
+                                             const datasets::Normalization& norm, const std::atomic<bool>* stop_flag) {
     claim_run_dir(run_dir, key);
     ViTConfig cfg = o.model;
     cfg.attention = name;
@@ -234,8 +234,8 @@ static std::optional<StudyRow> train_variant(const StudyOptions& o, const std::s
     return r;
 }
 
-std::vector<StudyRow> run_study(const StudyOptions& o, const data::ImageDataset& train_set,
-                                const data::ImageDataset& eval_set, const data::Normalization& norm,
+std::vector<StudyRow> run_study(const StudyOptions& o, const datasets::ImageDataset& train_set,
+                                const datasets::ImageDataset& eval_set, const datasets::Normalization& norm,
                                 const std::atomic<bool>* stop_flag) {
     std::vector<std::string> variants = o.variants.empty() ? attention::attention_names() : o.variants;
     for (const std::string& v : variants) attention::attention_info(v);  // fail early on a bad name

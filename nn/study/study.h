@@ -64,8 +64,8 @@ struct StudyRow {
 std::string machine_description();
 
 // Runs (or resumes) every variant and writes the outputs; returns the rows.
-std::vector<StudyRow> run_study(const StudyOptions& options, const data::ImageDataset& train_set,
-                                const data::ImageDataset& eval_set, const data::Normalization& norm,
+std::vector<StudyRow> run_study(const StudyOptions& options, const datasets::ImageDataset& train_set,
+                                const datasets::ImageDataset& eval_set, const datasets::Normalization& norm,
                                 const std::atomic<bool>* stop_flag = nullptr);
 
 // Writes study.md / study.csv / study_epochs.csv from rows, and the plots (nn/report/plot.h).

@@ -17,8 +17,8 @@ std::string seed_dir(const std::string& out_dir, uint64_t seed) {
     return (fs::path(out_dir) / ("seed" + std::to_string(seed))).string();
 }
 
-RowsBySeed run_seed_study(const StudyOptions& o, const std::vector<uint64_t>& seeds, const data::ImageDataset& train_set,
-                          const data::ImageDataset& eval_set, const data::Normalization& norm,
+RowsBySeed run_seed_study(const StudyOptions& o, const std::vector<uint64_t>& seeds, const datasets::ImageDataset& train_set,
+                          const datasets::ImageDataset& eval_set, const datasets::Normalization& norm,
                           const std::atomic<bool>* stop_flag) {
     check(!seeds.empty(), "study: no seeds given");
     RowsBySeed rows;

@@ -29,8 +29,8 @@ using RowsBySeed = std::map<uint64_t, std::vector<StudyRow>>;
 // runs over processes: then each returns its own rows and one process reports,
 // with report_only, once all are done). Stops early, resumably, on *stop_flag.
 RowsBySeed run_seed_study(const StudyOptions& options, const std::vector<uint64_t>& seeds,
-                          const data::ImageDataset& train_set, const data::ImageDataset& eval_set,
-                          const data::Normalization& norm, const std::atomic<bool>* stop_flag = nullptr);
+                          const datasets::ImageDataset& train_set, const datasets::ImageDataset& eval_set,
+                          const datasets::Normalization& norm, const std::atomic<bool>* stop_flag = nullptr);
 
 // out_dir/study.md (the seeds table) and out_dir/study_seeds.csv; baseline: the variant
 // the paired differences are taken against.

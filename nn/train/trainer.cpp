@@ -40,17 +40,17 @@ nlohmann::json EpochRecord::to_json() const {
             {"peak_rss_mb", peak_rss_mb}};
 }
 
-EvalResult evaluate(UnaryModule& model, const data::ImageDataset& dataset, const data::Normalization& norm,
+EvalResult evaluate(UnaryModule& model, const datasets::ImageDataset& dataset, const datasets::Normalization& norm,
                     int64_t batch_size) {
     check(dataset.size() > 0, "evaluate: empty dataset");
     bool was_training = model.is_training();
     model.eval();
     NoGradGuard no_grad;
-    data::DataLoaderOptions o;
+    datasets::DataLoaderOptions o;
     o.batch_size = batch_size, o.shuffle = false, o.drop_last = false, o.augment = false, o.normalize = norm;
-    data::DataLoader loader(dataset, o);
+    datasets::DataLoader loader(dataset, o);
     loader.start_epoch(0);
-    data::Batch batch;
+    datasets::Batch batch;
     double loss_sum = 0;
     int64_t correct = 0, seen = 0;
     auto t0 = Clock::now();
@@ -65,8 +65,8 @@ EvalResult evaluate(UnaryModule& model, const data::ImageDataset& dataset, const
             std::chrono::duration<double>(Clock::now() - t0).count()};
 }
 
-Trainer::Trainer(std::shared_ptr<VisionTransformer> model, TrainOptions options, const data::ImageDataset& train_set,
-                 const data::ImageDataset& eval_set, data::Normalization normalization)
+Trainer::Trainer(std::shared_ptr<VisionTransformer> model, TrainOptions options, const datasets::ImageDataset& train_set,
+                 const datasets::ImageDataset& eval_set, datasets::Normalization normalization)
     : model_(std::move(model)), opt_(std::move(options)), train_set_(train_set), eval_set_(eval_set),
       norm_(std::move(normalization)) {
     check(opt_.epochs > 0, "Trainer: epochs must be > 0, got ", opt_.epochs);
@@ -83,12 +83,12 @@ Trainer::Trainer(std::shared_ptr<VisionTransformer> model, TrainOptions options,
 }
 
 void Trainer::make_loader() {
-    data::DataLoaderOptions lo;
+    datasets::DataLoaderOptions lo;
     lo.batch_size = opt_.batch_size, lo.shuffle = true, lo.drop_last = true, lo.seed = opt_.seed;
     lo.augment = opt_.augment, lo.trivial_augment = opt_.trivial_augment, lo.normalize = norm_;
     if (parallel_) lo.shard = parallel_->rank(), lo.shards = parallel_->size();
     loader_.reset();
-    loader_ = std::make_unique<data::DataLoader>(train_set_, lo);
+    loader_ = std::make_unique<datasets::DataLoader>(train_set_, lo);
 }
 
 void Trainer::set_data_parallel(DataParallel* dp) {
@@ -256,7 +256,7 @@ static Mix mix_batch(Tensor& images, const Tensor& labels, const TrainOptions& o
     return mix;
 }
 
-Tensor Trainer::train_step(const data::Batch& batch, int64_t global_step, double& loss_out, int64_t& correct_out) {
+Tensor Trainer::train_step(const datasets::Batch& batch, int64_t global_step, double& loss_out, int64_t& correct_out) {
     Tensor images = batch.images;
     Mix mix = mix_batch(images, batch.labels, opt_, global_step);
     Tensor logits = model_->forward(images);
@@ -282,7 +282,7 @@ Tensor Trainer::train_step(const data::Batch& batch, int64_t global_step, double
 // slice of the batch (dropout and drop-path masks drawn as for the whole batch),
 // the global loss and accuracy summed over processes, the gradient averaged
 // during backward, then the same clip and AdamW step on every process.
-Tensor Trainer::parallel_train_step(const data::Batch& batch, double& loss_out, int64_t& correct_out) {
+Tensor Trainer::parallel_train_step(const datasets::Batch& batch, double& loss_out, int64_t& correct_out) {
     const double share = double(batch.size()) / double(batch.global_size);
     set_batch_slice({batch.first, batch.global_size});
     Tensor logits = model_->forward(batch.images);
@@ -447,7 +447,7 @@ void Trainer::print_progress(const Session& s, int64_t epoch, int64_t batch_inde
 bool Trainer::run_epoch(Session& s, int64_t epoch) {
     model_->train();
     loader_->start_epoch(epoch);
-    data::Batch batch;
+    datasets::Batch batch;
     for (int64_t k = 0; k < s.skip_batches && loader_->next(batch); ++k) {
     }
     int64_t batch_index = s.skip_batches;

@@ -99,13 +99,13 @@ struct TrainResult {
 };
 
 // Accuracy and mean cross-entropy of `model` (eval mode, no grad) over `data`.
-EvalResult evaluate(UnaryModule& model, const data::ImageDataset& dataset, const data::Normalization& norm,
+EvalResult evaluate(UnaryModule& model, const datasets::ImageDataset& dataset, const datasets::Normalization& norm,
                     int64_t batch_size = 256);
 
 class Trainer {
 public:
-    Trainer(std::shared_ptr<VisionTransformer> model, TrainOptions options, const data::ImageDataset& train_set,
-            const data::ImageDataset& eval_set, data::Normalization normalization);
+    Trainer(std::shared_ptr<VisionTransformer> model, TrainOptions options, const datasets::ImageDataset& train_set,
+            const datasets::ImageDataset& eval_set, datasets::Normalization normalization);
     ~Trainer();
 
     TrainResult fit();
@@ -148,8 +148,8 @@ private:
     std::string last_checkpoint() const;  // "run/last (epoch 3)", or "" if there is none
     void save_or_explain(const std::function<void()>& save_all) const;
     void save(const std::string& which, int64_t epoch, int64_t batch_in_epoch, const nlohmann::json& meters) const;
-    Tensor train_step(const data::Batch& batch, int64_t global_step, double& loss_out, int64_t& correct_out);
-    Tensor parallel_train_step(const data::Batch& batch, double& loss_out, int64_t& correct_out);
+    Tensor train_step(const datasets::Batch& batch, int64_t global_step, double& loss_out, int64_t& correct_out);
+    Tensor parallel_train_step(const datasets::Batch& batch, double& loss_out, int64_t& correct_out);
     void make_loader();
     EvalResult evaluate_eval_set();
     bool writes_files() const { return !opt_.run_dir.empty() && (!parallel_ || parallel_->rank() == 0); }
@@ -157,14 +157,14 @@ private:
 
     std::shared_ptr<VisionTransformer> model_;
     TrainOptions opt_;
-    const data::ImageDataset& train_set_;
-    const data::ImageDataset& eval_set_;
-    data::Normalization norm_;
+    const datasets::ImageDataset& train_set_;
+    const datasets::ImageDataset& eval_set_;
+    datasets::Normalization norm_;
     std::unique_ptr<Optimizer> optimizer_;
-    std::unique_ptr<data::DataLoader> loader_;
+    std::unique_ptr<datasets::DataLoader> loader_;
     const std::atomic<bool>* stop_flag_ = nullptr;
     DataParallel* parallel_ = nullptr;
-    data::ImageDataset eval_shard_;  // with parallel_: this process's part of eval_set_
+    datasets::ImageDataset eval_shard_;  // with parallel_: this process's part of eval_set_
     double best_acc_ = 0;
     int64_t best_epoch_ = 0;
 };

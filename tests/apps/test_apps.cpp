@@ -141,7 +141,7 @@ TEST_CASE("vit_predict prints the top classes of an image file and of CIFAR reco
                           dir.file("run"));
     REQUIRE(train.exit_code == 0);
     Tensor img = Tensor::full({1, 3, 32, 32}, 0.5f);
-    data::write_png_grid(dir.file("gray.png"), img, 1, 0);
+    datasets::write_png_grid(dir.file("gray.png"), img, 1, 0);
     RunResult r = run("vit_predict --checkpoint " + dir.file("run") + " --top 3 " + dir.file("gray.png"));
     INFO(r.output);
     REQUIRE(r.exit_code == 0);
@@ -182,7 +182,7 @@ TEST_CASE("vit_predict --folder scores the shipped model on labelled JPEGs, per 
 TEST_CASE("vit_predict --folder names a class folder the model does not know", "[apps][errors]") {
     TempDir dir;
     fs::create_directories(dir.file("photos/unicorn"));
-    data::write_png_grid(dir.file("photos/unicorn/a.png"), Tensor::full({1, 3, 32, 32}, 0.5f), 1, 0);
+    datasets::write_png_grid(dir.file("photos/unicorn/a.png"), Tensor::full({1, 3, 32, 32}, 0.5f), 1, 0);
     std::string model = std::string(ATTNLAB_SOURCE_DIR) + "/models/vit-cifar10";
     RunResult r = run("vit_predict --checkpoint " + model + " --folder " + dir.file("photos"));
     INFO(r.output);
@@ -196,7 +196,7 @@ static void write_bright_dark_folder(const std::string& dir, const std::string& 
     for (auto [name, low] : {std::pair<std::string, float>{"bright", 0.6f}, {"dark", 0.f}}) {
         fs::create_directories(dir + "/" + split + "/" + name);
         for (int i = 0; i < per_class; ++i)
-            data::write_png_grid(dir + "/" + split + "/" + name + "/" + std::to_string(i) + ".png",
+            datasets::write_png_grid(dir + "/" + split + "/" + name + "/" + std::to_string(i) + ".png",
                                  Tensor::rand({1, 3, 20, 20}, gen, low, low + 0.4f), 1, 0);
     }
 }

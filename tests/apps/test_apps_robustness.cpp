@@ -144,7 +144,7 @@ TEST_CASE("attention options too large for the sequence fail at once with a clea
 TEST_CASE("a FIFO or a directory in place of a file is named, never waited on", "[apps][errors]") {
     TempDir dir;
     std::string model = write_tiny_model(dir, "model");
-    data::write_png_grid(dir.file("gray.png"), Tensor::full({1, 3, 32, 32}, 0.5f), 1, 0);
+    datasets::write_png_grid(dir.file("gray.png"), Tensor::full({1, 3, 32, 32}, 0.5f), 1, 0);
     fs::remove(model + "/model.safetensors");
     REQUIRE(::mkfifo((model + "/model.safetensors").c_str(), 0600) == 0);
     require_error(run_app("vit_predict --checkpoint " + model + " " + dir.file("gray.png"), 20), "is a FIFO (named pipe)");
@@ -165,7 +165,7 @@ TEST_CASE("a FIFO or a directory in place of a file is named, never waited on", 
 
 TEST_CASE("vit_predict: non-finite outputs and broken normalization are errors naming the cause", "[apps][errors]") {
     TempDir dir;
-    data::write_png_grid(dir.file("gray.png"), Tensor::full({1, 3, 32, 32}, 0.5f), 1, 0);
+    datasets::write_png_grid(dir.file("gray.png"), Tensor::full({1, 3, 32, 32}, 0.5f), 1, 0);
     std::string ok = write_tiny_model(dir, "ok");
     RunResult fine = run_app("vit_predict --threads 1 --checkpoint " + ok + " " + dir.file("gray.png"));
     INFO(fine.output);
@@ -207,7 +207,7 @@ TEST_CASE("vit_predict --records rejects empty, malformed and huge record number
 TEST_CASE("write_png to a directory says so instead of 'Success'", "[apps][errors]") {
     TempDir dir;
     fs::create_directories(dir.file("out"));
-    REQUIRE_THROWS_WITH(data::write_png_grid(dir.file("out"), Tensor::full({1, 3, 4, 4}, 0.5f), 1, 0),
+    REQUIRE_THROWS_WITH(datasets::write_png_grid(dir.file("out"), Tensor::full({1, 3, 4, 4}, 0.5f), 1, 0),
                         Catch::Contains("is a directory") && !Catch::Contains("Success"));
 }
 

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "attention/low_rank/nystrom.h"
+#include "attention/reference/low_rank.h"
 #include "attention/reference/softmax.h"
 #include "tests/support/attention_helpers.h"
 
@@ -62,6 +63,16 @@ TEST_CASE("iterative_pinv of a singular matrix satisfies the Moore-Penrose condi
 // converges fast; full N×N softmax matrices of random tokens have s_min² ~ 1e-4..1e-5,
 // so the paper's 6 steps (meant for the m×m landmark matrix) leave errors of a few 1e-2
 // here. With 15 steps the error is ~1e-6 (more steps start to amplify rounding).
+TEST_CASE("nystrom equals its dense form: the N×N matrix F·pinv(A)·B built explicitly, applied to V",
+          "[attention][nystrom]") {
+    for (auto [N, m] : {std::pair<int64_t, int64_t>{16, 4}, {13, 4}, {9, 9}}) {
+        auto attn = attention::make_attention("nystrom", {{"landmarks", m}}, {N, 4, 2});
+        QKV x = random_qkv(2, 2, N, 4, 3, 1.5f);
+        INFO("N=" << N << " m=" << m);
+        require_close(attn->forward(x.q, x.k, x.v), attention::dense_nystrom(x.q, x.k, x.v, m, 6), 1e-4f);
+    }
+}
+
 TEST_CASE("nystrom with m = N landmarks (segments of one token) equals softmax attention", "[attention][nystrom]") {
     const int64_t N = 16, D = 8;
     NoGradGuard no_grad;

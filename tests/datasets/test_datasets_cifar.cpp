@@ -8,7 +8,7 @@
 #include "tests/support/temp_dir.h"
 
 using namespace attnlab;
-using namespace attnlab::data;
+using namespace attnlab::datasets;
 using attnlab::testing::shared_data;
 using attnlab::testing::TempDir;
 using attnlab::testing::write_bytes;

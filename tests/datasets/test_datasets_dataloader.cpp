@@ -9,7 +9,7 @@
 #include "tests/support/helpers.h"
 
 using namespace attnlab;
-using namespace attnlab::data;
+using namespace attnlab::datasets;
 using Catch::Matchers::Contains;
 
 namespace {

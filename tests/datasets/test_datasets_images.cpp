@@ -11,7 +11,7 @@
 #include "tests/support/temp_dir.h"
 
 using namespace attnlab;
-using namespace attnlab::data;
+using namespace attnlab::datasets;
 using attnlab::testing::shared_data;
 using attnlab::testing::TempDir;
 using Catch::Matchers::Contains;

@@ -5,7 +5,7 @@
 #include "tests/support/synthetic_images.h"
 
 using namespace attnlab;
-using namespace attnlab::data;
+using namespace attnlab::datasets;
 using Catch::Matchers::Contains;
 
 namespace {

@@ -9,7 +9,7 @@
 #include <set>
 
 using namespace attnlab;
-using namespace attnlab::data;
+using namespace attnlab::datasets;
 
 namespace {
 

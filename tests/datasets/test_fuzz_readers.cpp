@@ -87,7 +87,7 @@ TEST_CASE("fuzz: mutated CIFAR binary files load or throw Error", "[fuzz][datase
     TempDir dir;
     const std::string path = dir.file("data_batch_1.bin");
     fuzz_file(corpus_file("cifar10_3records.bin"), 3073, path, 1, fuzz_trials(300), [&] {
-        data::ImageDataset ds = data::load_cifar10_file(path);
+        datasets::ImageDataset ds = datasets::load_cifar10_file(path);
         for (int64_t label : ds.labels) REQUIRE((label >= 0 && label < 10));
     });
 }
@@ -95,11 +95,11 @@ TEST_CASE("fuzz: mutated CIFAR binary files load or throw Error", "[fuzz][datase
 TEST_CASE("fuzz: mutated IDX files load or throw Error", "[fuzz][datasets]") {
     TempDir dir;
     const std::string images = dir.file("images-idx3-ubyte"), labels = dir.file("labels-idx1-ubyte");
-    fuzz_file(corpus_file("images.idx3-ubyte"), 16, images, 2, fuzz_trials(300), [&] { data::read_idx_file(images); });
-    fuzz_file(corpus_file("labels.idx1-ubyte"), 8, labels, 3, fuzz_trials(300), [&] { data::read_idx_file(labels); });
+    fuzz_file(corpus_file("images.idx3-ubyte"), 16, images, 2, fuzz_trials(300), [&] { datasets::read_idx_file(images); });
+    fuzz_file(corpus_file("labels.idx1-ubyte"), 8, labels, 3, fuzz_trials(300), [&] { datasets::read_idx_file(labels); });
     std::ofstream(dir.file("good-images"), std::ios::binary) << corpus_file("images.idx3-ubyte");
     fuzz_file(corpus_file("labels.idx1-ubyte"), 8, labels, 4, fuzz_trials(100),
-              [&] { data::load_idx_dataset(dir.file("good-images"), labels, {"a", "b", "c", "d"}); });
+              [&] { datasets::load_idx_dataset(dir.file("good-images"), labels, {"a", "b", "c", "d"}); });
 }
 
 TEST_CASE("fuzz: mutated config.json files parse or throw Error", "[fuzz][checkpoint]") {
@@ -116,7 +116,7 @@ TEST_CASE("fuzz: mutated PNG, JPEG and BMP images decode or throw Error", "[fuzz
         INFO(name);
         const std::string path = dir.file(name);
         fuzz_file(corpus_file(name), 128, path, seed++, fuzz_trials(200), [&] {
-            Tensor img = data::load_image(path, 3, 8, 8);
+            Tensor img = datasets::load_image(path, 3, 8, 8);
             REQUIRE(img.shape() == Shape{3, 8, 8});
         });
     }

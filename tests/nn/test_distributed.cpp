@@ -41,24 +41,24 @@ static float max_abs_diff(const Tensor& a, const Tensor& b) {
 }
 
 TEST_CASE("DataLoader shards of a batch concatenate to the unsharded batch", "[distributed]") {
-    data::ImageDataset ds = synthetic_images(40, 7, 10, 8);
-    data::DataLoaderOptions o;
+    datasets::ImageDataset ds = synthetic_images(40, 7, 10, 8);
+    datasets::DataLoaderOptions o;
     o.batch_size = 13, o.seed = 3, o.augment = true, o.trivial_augment = true, o.drop_last = false;
-    data::DataLoader whole(ds, o);
-    std::vector<std::unique_ptr<data::DataLoader>> shards;
+    datasets::DataLoader whole(ds, o);
+    std::vector<std::unique_ptr<datasets::DataLoader>> shards;
     for (int64_t s = 0; s < 3; ++s) {
-        data::DataLoaderOptions so = o;
+        datasets::DataLoaderOptions so = o;
         so.shard = s, so.shards = 3;
-        shards.push_back(std::make_unique<data::DataLoader>(ds, so));
+        shards.push_back(std::make_unique<datasets::DataLoader>(ds, so));
     }
     whole.start_epoch(2);
     for (auto& l : shards) l->start_epoch(2);
-    for (data::Batch b; whole.next(b);) {
+    for (datasets::Batch b; whole.next(b);) {
         std::vector<Tensor> images;
         std::vector<int64_t> indices;
         int64_t first = 0;
         for (auto& l : shards) {
-            data::Batch part;
+            datasets::Batch part;
             REQUIRE(l->next(part));
             REQUIRE(part.first == first);
             REQUIRE(part.global_size == b.size());

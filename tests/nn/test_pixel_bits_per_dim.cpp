@@ -35,7 +35,7 @@ TEST_CASE("evaluate_bits_per_dim of a model with zero head is 8 bits/dim on any 
     auto model = tiny_pixel_model("softmax", 0, 1, 3, 4);
     fill_(model->head->weight, 0.f);
     fill_(model->head->bias, 0.f);
-    data::ImageDataset set;
+    datasets::ImageDataset set;
     set.channels = 1, set.height = 3, set.width = 4, set.class_names = {"x"};
     for (int i = 0; i < 5; ++i) {
         set.labels.push_back(0);
@@ -48,7 +48,7 @@ TEST_CASE("evaluate_bits_per_dim of a model with zero head is 8 bits/dim on any 
 }
 
 TEST_CASE("image tokens run in raster order with a pixel's channels adjacent, tokens_to_images inverts", "[pixel][gen]") {
-    data::ImageDataset set;
+    datasets::ImageDataset set;
     set.channels = 3, set.height = 2, set.width = 2, set.class_names = {"x"};
     set.labels = {0};
     set.pixels = {1, 2, 3, 4,  11, 12, 13, 14,  21, 22, 23, 24};  // planes R, G, B of one 2x2 image
@@ -64,7 +64,7 @@ TEST_CASE("image tokens run in raster order with a pixel's channels adjacent, to
 TEST_CASE("a PNG grid of generated images decodes with stb_image to the expected size", "[pixel][gen]") {
     TempDir dir;
     Tensor tokens = random_pixels(5, 28 * 28, 3);
-    data::write_png_grid(dir.file("samples.png"), nn::tokens_to_images(tokens, 1, 28, 28), 4);
+    datasets::write_png_grid(dir.file("samples.png"), nn::tokens_to_images(tokens, 1, 28, 28), 4);
     int w = 0, h = 0, c = 0;
     std::unique_ptr<unsigned char, void (*)(void*)> px(stbi_load(dir.file("samples.png").c_str(), &w, &h, &c, 0),
                                                         stbi_image_free);

@@ -90,7 +90,7 @@ TEST_CASE("the seeds report gives mean ± std, paired differences and the unfini
 
 TEST_CASE("a two-seed study trains each seed in its own directory, resumes and reports only finished runs",
           "[train][study]") {
-    data::ImageDataset train = synthetic_images(32, 8), eval = synthetic_images(16, 9);
+    datasets::ImageDataset train = synthetic_images(32, 8), eval = synthetic_images(16, 9);
     TempDir dir;
     nn::StudyOptions o;
     o.variants = {"softmax", "linear"};
@@ -100,11 +100,11 @@ TEST_CASE("a two-seed study trains each seed in its own directory, resumes and r
 
     nn::StudyOptions report = o;
     report.report_only = true;
-    nn::RowsBySeed nothing = nn::run_seed_study(report, {0, 1}, train, eval, data::Normalization::cifar10());
+    nn::RowsBySeed nothing = nn::run_seed_study(report, {0, 1}, train, eval, datasets::Normalization::cifar10());
     CHECK(nothing[0].empty());
     CHECK_FALSE(fs::exists(dir.file("study/seed0/runs")));  // report-only trains and creates nothing
 
-    nn::RowsBySeed rows = nn::run_seed_study(o, {0, 1}, train, eval, data::Normalization::cifar10());
+    nn::RowsBySeed rows = nn::run_seed_study(o, {0, 1}, train, eval, datasets::Normalization::cifar10());
     REQUIRE(rows[0].size() == 2);
     REQUIRE(rows[1].size() == 2);
     CHECK(fs::exists(dir.file("study/seed0/runs/softmax/study_row.json")));
@@ -123,7 +123,7 @@ TEST_CASE("a two-seed study trains each seed in its own directory, resumes and r
     CHECK_THAT(md, !Catch::Contains("Not finished yet"));
     // Run again: nothing retrained (the rows are read back), the same report.
     auto stamp = fs::last_write_time(dir.file("study/seed1/runs/linear/metrics.csv"));
-    nn::RowsBySeed again = nn::run_seed_study(report, {0, 1}, train, eval, data::Normalization::cifar10());
+    nn::RowsBySeed again = nn::run_seed_study(report, {0, 1}, train, eval, datasets::Normalization::cifar10());
     CHECK(again[1].at(1).final_acc == rows[1].at(1).final_acc);
     CHECK(fs::last_write_time(dir.file("study/seed1/runs/linear/metrics.csv")) == stamp);
     CHECK(read_text(dir.file("study/study.md")) == md);

@@ -36,19 +36,19 @@ static std::string file_bytes(const std::string& path) {
     return std::string((std::istreambuf_iterator<char>(f)), {});
 }
 
-static nn::TrainResult train_tiny(const nn::ViTConfig& cfg, const nn::TrainOptions& t, const data::ImageDataset& train,
-                                  const data::ImageDataset& eval, int64_t stop_after_steps = 0,
+static nn::TrainResult train_tiny(const nn::ViTConfig& cfg, const nn::TrainOptions& t, const datasets::ImageDataset& train,
+                                  const datasets::ImageDataset& eval, int64_t stop_after_steps = 0,
                                   std::function<void(nn::VisionTransformer&, int64_t)> after_step = nullptr) {
     manual_seed(t.seed);
     auto vit = std::make_shared<nn::VisionTransformer>(cfg);
-    nn::Trainer trainer(vit, t, train, eval, data::Normalization::cifar10());
+    nn::Trainer trainer(vit, t, train, eval, datasets::Normalization::cifar10());
     trainer.stop_after_steps = stop_after_steps;
     if (after_step) trainer.on_step = [&](int64_t step, double) { after_step(*vit, step); };
     return trainer.fit();
 }
 
 TEST_CASE("a fresh run refuses a directory holding a run and names it, --overwrite starts it again", "[train][errors]") {
-    data::ImageDataset train = synthetic_images(16, 1, 10, 16), eval = synthetic_images(8, 2, 10, 16);
+    datasets::ImageDataset train = synthetic_images(16, 1, 10, 16), eval = synthetic_images(8, 2, 10, 16);
     TempDir dir;
     nn::TrainOptions t = tiny_training(dir.file("run"));
     t.epochs = 1;
@@ -75,7 +75,7 @@ TEST_CASE("a fresh run refuses a directory holding a run and names it, --overwri
 }
 
 TEST_CASE("a model checkpoint directory is never trained into, not even with --overwrite", "[train][errors]") {
-    data::ImageDataset train = synthetic_images(16, 1, 10, 16), eval = synthetic_images(8, 2, 10, 16);
+    datasets::ImageDataset train = synthetic_images(16, 1, 10, 16), eval = synthetic_images(8, 2, 10, 16);
     TempDir dir;
     write_bytes(dir.file("model/model.safetensors"), {1, 2, 3});  // like models/vit-cifar10
     nn::TrainOptions t = tiny_training(dir.file("model"));
@@ -91,7 +91,7 @@ TEST_CASE("a model checkpoint directory is never trained into, not even with --o
 }
 
 TEST_CASE("a fresh run never overwrites metrics or a summary that are not its own", "[train][errors]") {
-    data::ImageDataset train = synthetic_images(16, 1, 10, 16), eval = synthetic_images(8, 2, 10, 16);
+    datasets::ImageDataset train = synthetic_images(16, 1, 10, 16), eval = synthetic_images(8, 2, 10, 16);
     TempDir dir;
     for (const char* name : {"metrics.csv", "metrics.jsonl", "summary.json"}) {
         fs::remove_all(dir.file("here"));
@@ -127,7 +127,7 @@ static attention::Options random_state_options(const std::string& name) {
 }
 
 TEST_CASE("every attention variant interrupted mid-epoch and resumed ends with byte-identical weights", "[train][resume]") {
-    data::ImageDataset train = synthetic_images(24, 3, 10, 16), eval = synthetic_images(8, 4, 10, 16);  // 3 steps per epoch
+    datasets::ImageDataset train = synthetic_images(24, 3, 10, 16), eval = synthetic_images(8, 4, 10, 16);  // 3 steps per epoch
     TempDir dir;
     REQUIRE(attention::attention_variants().size() == 14);
     for (const attention::VariantInfo& v : attention::attention_variants()) {
@@ -142,7 +142,7 @@ TEST_CASE("every attention variant interrupted mid-epoch and resumed ends with b
         split.seed = 5;
         manual_seed(12345);  // another init and another draw of the variants' seeds: all must come from the checkpoint
         auto vit = std::make_shared<nn::VisionTransformer>(cfg);
-        nn::Trainer resumed(vit, split, train, eval, data::Normalization::cifar10());
+        nn::Trainer resumed(vit, split, train, eval, datasets::Normalization::cifar10());
         REQUIRE(resumed.fit().reason == nn::StopReason::Finished);
         REQUIRE(file_bytes(dir.file(v.name + "-split/last/model.safetensors")) ==
                 file_bytes(dir.file(v.name + "-full/last/model.safetensors")));
@@ -156,7 +156,7 @@ static void poison(nn::VisionTransformer& vit) {
 }
 
 TEST_CASE("non-finite weights or evaluation loss stop the run, last/ and best/ keep the last finite epoch", "[train][errors]") {
-    data::ImageDataset train = synthetic_images(16, 1, 10, 16), eval = synthetic_images(8, 2, 10, 16);  // 2 steps per epoch
+    datasets::ImageDataset train = synthetic_images(16, 1, 10, 16), eval = synthetic_images(8, 2, 10, 16);  // 2 steps per epoch
     TempDir dir;
     nn::TrainOptions t = tiny_training(dir.file("run"));
     t.epochs = 3;
@@ -193,7 +193,7 @@ TEST_CASE("non-finite weights or evaluation loss stop the run, last/ and best/ k
 }
 
 TEST_CASE("a NaN training loss in epoch 1 does not claim a last good checkpoint", "[train][errors]") {
-    data::ImageDataset train = synthetic_images(16, 1, 10, 16), eval = synthetic_images(8, 2, 10, 16);
+    datasets::ImageDataset train = synthetic_images(16, 1, 10, 16), eval = synthetic_images(8, 2, 10, 16);
     TempDir dir;
     nn::TrainOptions t = tiny_training(dir.file("run"));
     nn::TrainResult r = train_tiny(tiny_vit(), t, train, eval, 0, [](nn::VisionTransformer& vit, int64_t step) {
@@ -205,7 +205,7 @@ TEST_CASE("a NaN training loss in epoch 1 does not claim a last good checkpoint"
 }
 
 TEST_CASE("a kill during the best/ swap is finished on resume, so summary.json matches best/", "[train][checkpoint]") {
-    data::ImageDataset train = synthetic_images(16, 1, 10, 16), eval = synthetic_images(16, 1, 10, 16);  // eval = train
+    datasets::ImageDataset train = synthetic_images(16, 1, 10, 16), eval = synthetic_images(16, 1, 10, 16);  // eval = train
     TempDir dir;
     nn::TrainOptions t = tiny_training(dir.file("run"));
     t.lr = 5e-3;
@@ -267,7 +267,7 @@ TEST_CASE("recover_interrupted_save finishes or rolls back each interrupted swap
 }
 
 TEST_CASE("the interrupted message tells how to continue: --resume, or the study's own hint", "[train]") {
-    data::ImageDataset train = synthetic_images(16, 1, 10, 16), eval = synthetic_images(8, 2, 10, 16);
+    datasets::ImageDataset train = synthetic_images(16, 1, 10, 16), eval = synthetic_images(8, 2, 10, 16);
     TempDir dir;
     nn::TrainOptions t = tiny_training(dir.file("run"));
     REQUIRE_THAT(train_tiny(tiny_vit(), t, train, eval, 1).message, Catch::Contains("(continue with --resume)"));

@@ -31,13 +31,13 @@ static nn::TrainOptions small_training(const std::string& run_dir) {
 }
 
 TEST_CASE("a run interrupted mid-epoch and resumed gives bit-identical losses to an uninterrupted run", "[train]") {
-    data::ImageDataset train = synthetic_images(64, 1), eval = synthetic_images(32, 2);
+    datasets::ImageDataset train = synthetic_images(64, 1), eval = synthetic_images(32, 2);
     TempDir dir;
     std::vector<double> full, resumed;
 
     manual_seed(11);
     nn::Trainer a(std::make_shared<nn::VisionTransformer>(small_vit()), small_training(dir.file("a")), train, eval,
-                  data::Normalization::cifar10());
+                  datasets::Normalization::cifar10());
     a.on_step = [&](int64_t, double loss) { full.push_back(loss); };
     nn::TrainResult ra = a.fit();
     REQUIRE(ra.reason == nn::StopReason::Finished);
@@ -45,7 +45,7 @@ TEST_CASE("a run interrupted mid-epoch and resumed gives bit-identical losses to
 
     manual_seed(11);
     nn::Trainer b(std::make_shared<nn::VisionTransformer>(small_vit()), small_training(dir.file("b")), train, eval,
-                  data::Normalization::cifar10());
+                  datasets::Normalization::cifar10());
     b.stop_after_steps = 6;  // in the middle of epoch 2
     nn::TrainResult rb = b.fit();
     REQUIRE(rb.reason == nn::StopReason::Interrupted);
@@ -54,7 +54,7 @@ TEST_CASE("a run interrupted mid-epoch and resumed gives bit-identical losses to
     manual_seed(999);  // a different init: everything must come from the checkpoint
     nn::TrainOptions t = small_training(dir.file("b"));
     t.resume = true;
-    nn::Trainer c(std::make_shared<nn::VisionTransformer>(small_vit()), t, train, eval, data::Normalization::cifar10());
+    nn::Trainer c(std::make_shared<nn::VisionTransformer>(small_vit()), t, train, eval, datasets::Normalization::cifar10());
     c.on_step = [&](int64_t, double loss) { resumed.push_back(loss); };
     nn::TrainResult rc = c.fit();
     REQUIRE(rc.reason == nn::StopReason::Finished);
@@ -68,12 +68,12 @@ TEST_CASE("a run interrupted mid-epoch and resumed gives bit-identical losses to
 }
 
 TEST_CASE("eval_every evaluates after every N-th epoch and the last, skipped epochs log empty eval fields", "[train]") {
-    data::ImageDataset train = synthetic_images(32, 5), eval = synthetic_images(16, 6);
+    datasets::ImageDataset train = synthetic_images(32, 5), eval = synthetic_images(16, 6);
     TempDir dir;
     manual_seed(2);
     nn::TrainOptions t = small_training(dir.file("run"));
     t.epochs = 5, t.eval_every = 2;
-    nn::Trainer trainer(std::make_shared<nn::VisionTransformer>(small_vit()), t, train, eval, data::Normalization::cifar10());
+    nn::Trainer trainer(std::make_shared<nn::VisionTransformer>(small_vit()), t, train, eval, datasets::Normalization::cifar10());
     REQUIRE(trainer.evaluates_after(2));
     REQUIRE_FALSE(trainer.evaluates_after(3));
     nn::TrainResult r = trainer.fit();
@@ -98,7 +98,7 @@ TEST_CASE("eval_every evaluates after every N-th epoch and the last, skipped epo
     nn::TrainOptions last_only = small_training(dir.file("last-only"));
     last_only.epochs = 3, last_only.eval_every = 0;
     nn::Trainer once(std::make_shared<nn::VisionTransformer>(small_vit()), last_only, train, eval,
-                     data::Normalization::cifar10());
+                     datasets::Normalization::cifar10());
     nn::TrainResult r0 = once.fit();
     REQUIRE(r0.history.size() == 3);
     REQUIRE((!r0.history[0].evaluated && !r0.history[1].evaluated && r0.history[2].evaluated));
@@ -106,19 +106,19 @@ TEST_CASE("eval_every evaluates after every N-th epoch and the last, skipped epo
 }
 
 TEST_CASE("a non-finite loss stops training with a clear message and keeps the last good checkpoint", "[train][errors]") {
-    data::ImageDataset train = synthetic_images(64, 3), eval = synthetic_images(16, 4);
+    datasets::ImageDataset train = synthetic_images(64, 3), eval = synthetic_images(16, 4);
     TempDir dir;
     manual_seed(1);
     nn::TrainOptions t = small_training(dir.file("run"));
     t.epochs = 1;
-    nn::Trainer first(std::make_shared<nn::VisionTransformer>(small_vit()), t, train, eval, data::Normalization::cifar10());
+    nn::Trainer first(std::make_shared<nn::VisionTransformer>(small_vit()), t, train, eval, datasets::Normalization::cifar10());
     REQUIRE(first.fit().reason == nn::StopReason::Finished);
     std::ifstream f(dir.file("run/last/model.safetensors"), std::ios::binary);
     std::string saved((std::istreambuf_iterator<char>(f)), {});
 
     t.epochs = 3, t.resume = true, t.lr = 1e6, t.grad_clip = 0, t.mixup_alpha = 0, t.cutmix_alpha = 0;
     t.resume_with_changes = true;  // a deliberately diverging continuation of the same run
-    nn::Trainer second(std::make_shared<nn::VisionTransformer>(small_vit()), t, train, eval, data::Normalization::cifar10());
+    nn::Trainer second(std::make_shared<nn::VisionTransformer>(small_vit()), t, train, eval, datasets::Normalization::cifar10());
     nn::TrainResult r = second.fit();
     REQUIRE(r.reason == nn::StopReason::NonFiniteLoss);
     REQUIRE_THAT(r.message, Catch::Contains("loss is") && Catch::Contains("last good checkpoint is") &&
@@ -128,21 +128,21 @@ TEST_CASE("a non-finite loss stops training with a clear message and keeps the l
 }
 
 TEST_CASE("resume without a checkpoint is an error that says so", "[train][errors]") {
-    data::ImageDataset train = synthetic_images(32, 5);
+    datasets::ImageDataset train = synthetic_images(32, 5);
     TempDir dir;
     nn::TrainOptions t = small_training(dir.file("empty"));
     t.resume = true;
-    nn::Trainer tr(std::make_shared<nn::VisionTransformer>(small_vit()), t, train, train, data::Normalization::cifar10());
+    nn::Trainer tr(std::make_shared<nn::VisionTransformer>(small_vit()), t, train, train, datasets::Normalization::cifar10());
     REQUIRE_THROWS_WITH(tr.fit(), Catch::Contains("resume: no checkpoint with training state in"));
 }
 
 TEST_CASE("the loop writes metrics CSV/JSONL, best and last checkpoints and a summary", "[train]") {
-    data::ImageDataset train = synthetic_images(64, 6), eval = synthetic_images(32, 7);
+    datasets::ImageDataset train = synthetic_images(64, 6), eval = synthetic_images(32, 7);
     TempDir dir;
     manual_seed(2);
     nn::TrainOptions t = small_training(dir.file("run"));
     t.epochs = 2;
-    nn::Trainer tr(std::make_shared<nn::VisionTransformer>(small_vit()), t, train, eval, data::Normalization::cifar10());
+    nn::Trainer tr(std::make_shared<nn::VisionTransformer>(small_vit()), t, train, eval, datasets::Normalization::cifar10());
     tr.fit();
     std::ifstream csv(dir.file("run/metrics.csv"));
     std::string header, row1, row2, extra;
@@ -164,15 +164,15 @@ TEST_CASE("a short training on a 2,000-image CIFAR-10 subset beats chance clearl
         WARN("skipped: CIFAR-10 not found at ../shared/data/cifar-10-batches-bin");
         return;
     }
-    data::ImageDataset train = data::load_cifar10(dir, data::Split::Train).subset(0, 2000);
-    data::ImageDataset test = data::load_cifar10(dir, data::Split::Test).subset(0, 1000);
+    datasets::ImageDataset train = datasets::load_cifar10(dir, datasets::Split::Train).subset(0, 2000);
+    datasets::ImageDataset test = datasets::load_cifar10(dir, datasets::Split::Test).subset(0, 1000);
     nn::ViTConfig c;
     c.patch_size = 8, c.dim = 96, c.depth = 3, c.heads = 4, c.mlp_ratio = 2.0, c.drop_path = 0.0;  // 16 tokens: fast
     nn::TrainOptions t;
     t.epochs = 20, t.batch_size = 64, t.lr = 2e-3, t.warmup_epochs = 1, t.weight_decay = 0.05, t.seed = 0;
     t.progress = false;
     manual_seed(0);
-    nn::Trainer tr(std::make_shared<nn::VisionTransformer>(c), t, train, test, data::Normalization::cifar10());
+    nn::Trainer tr(std::make_shared<nn::VisionTransformer>(c), t, train, test, datasets::Normalization::cifar10());
     nn::TrainResult r = tr.fit();
     INFO("best test accuracy " << r.best_eval_acc << " after " << r.epochs_done << " epochs");
     REQUIRE(r.best_eval_acc > 0.30);
@@ -191,13 +191,13 @@ static nn::StudyOptions small_study(std::vector<std::string> variants, int epoch
 }
 
 TEST_CASE("the attention study skips finished variants when run again", "[train][study]") {
-    data::ImageDataset train = synthetic_images(48, 8), eval = synthetic_images(16, 9);
+    datasets::ImageDataset train = synthetic_images(48, 8), eval = synthetic_images(16, 9);
     TempDir dir;
     nn::StudyOptions o = small_study({"softmax", "linear"}, 1, dir.file("study"));
-    std::vector<nn::StudyRow> first = nn::run_study(o, train, eval, data::Normalization::cifar10());
+    std::vector<nn::StudyRow> first = nn::run_study(o, train, eval, datasets::Normalization::cifar10());
     REQUIRE(first.size() == 2);
     auto stamp = fs::last_write_time(dir.file("study/runs/softmax/metrics.csv"));
-    std::vector<nn::StudyRow> second = nn::run_study(o, train, eval, data::Normalization::cifar10());
+    std::vector<nn::StudyRow> second = nn::run_study(o, train, eval, datasets::Normalization::cifar10());
     REQUIRE(second.size() == 2);
     REQUIRE(fs::last_write_time(dir.file("study/runs/softmax/metrics.csv")) == stamp);  // not retrained
     REQUIRE(second[1].best_acc == first[1].best_acc);
@@ -208,17 +208,17 @@ TEST_CASE("the attention study skips finished variants when run again", "[train]
 
     // Another budget (any training option, not only epochs/lr) must not reuse or overwrite the finished rows.
     o.train.warmup_epochs += 1;
-    REQUIRE_THROWS_WITH(nn::run_study(o, train, eval, data::Normalization::cifar10()),
+    REQUIRE_THROWS_WITH(nn::run_study(o, train, eval, datasets::Normalization::cifar10()),
                         Catch::Contains("study/runs/softmax holds a finished run with another budget") &&
                             Catch::Contains("train.warmup_epochs: saved") && Catch::Contains("choose another --out"));
     REQUIRE(fs::last_write_time(dir.file("study/runs/softmax/metrics.csv")) == stamp);
 }
 
 TEST_CASE("a study continues from its committed files alone, without checkpoints", "[train][study]") {
-    data::ImageDataset train = synthetic_images(48, 8), eval = synthetic_images(16, 9);
+    datasets::ImageDataset train = synthetic_images(48, 8), eval = synthetic_images(16, 9);
     TempDir dir;
     nn::StudyOptions o = small_study({"softmax", "linear"}, 2, dir.file("study"));
-    std::vector<nn::StudyRow> first = nn::run_study(o, train, eval, data::Normalization::cifar10());
+    std::vector<nn::StudyRow> first = nn::run_study(o, train, eval, datasets::Normalization::cifar10());
     auto read = [](const std::string& path) {
         std::ifstream f(path);
         return std::string((std::istreambuf_iterator<char>(f)), {});
@@ -230,7 +230,7 @@ TEST_CASE("a study continues from its committed files alone, without checkpoints
         for (const auto& entry : fs::directory_iterator(dir.file(std::string("study/runs/") + v)))
             if (entry.path().filename() != "study_row.json" && entry.path().filename() != "budget.json")
                 fs::remove_all(entry.path());
-    std::vector<nn::StudyRow> second = nn::run_study(o, train, eval, data::Normalization::cifar10());
+    std::vector<nn::StudyRow> second = nn::run_study(o, train, eval, datasets::Normalization::cifar10());
     REQUIRE(second.size() == 2);
     REQUIRE(!fs::exists(dir.file("study/runs/softmax/metrics.csv")));  // skipped, not retrained
     CHECK(second[0].best_acc == first[0].best_acc);
@@ -260,23 +260,23 @@ TEST_CASE("the study report names the machine, with a column when rows come from
 }
 
 TEST_CASE("the study never resumes an unfinished run with another budget", "[train][study]") {
-    data::ImageDataset train = synthetic_images(48, 8), eval = synthetic_images(16, 9);
+    datasets::ImageDataset train = synthetic_images(48, 8), eval = synthetic_images(16, 9);
     TempDir dir;
     nn::StudyOptions o = small_study({"softmax"}, 1, dir.file("study"));
-    nn::run_study(o, train, eval, data::Normalization::cifar10());
+    nn::run_study(o, train, eval, datasets::Normalization::cifar10());
     fs::remove(dir.file("study/runs/softmax/study_row.json"));  // as if stopped before the end
     REQUIRE(fs::exists(dir.file("study/runs/softmax/budget.json")));
     o.train.epochs = 2;
-    REQUIRE_THROWS_WITH(nn::run_study(o, train, eval, data::Normalization::cifar10()),
+    REQUIRE_THROWS_WITH(nn::run_study(o, train, eval, datasets::Normalization::cifar10()),
                         Catch::Contains("study/runs/softmax holds an unfinished run with another budget") &&
                             Catch::Contains("train.epochs: saved 1, this study 2"));
 }
 
 TEST_CASE("the study's s/epoch and train img/s are medians over the epochs' metrics", "[train][study]") {
-    data::ImageDataset train = synthetic_images(48, 8), eval = synthetic_images(16, 9);
+    datasets::ImageDataset train = synthetic_images(48, 8), eval = synthetic_images(16, 9);
     TempDir dir;
     std::vector<nn::StudyRow> rows =
-        nn::run_study(small_study({"softmax"}, 3, dir.file("study")), train, eval, data::Normalization::cifar10());
+        nn::run_study(small_study({"softmax"}, 3, dir.file("study")), train, eval, datasets::Normalization::cifar10());
     REQUIRE(rows.size() == 1);
     std::vector<double> seconds, ips;
     std::ifstream f(dir.file("study/runs/softmax/metrics.jsonl"));

@@ -13,8 +13,8 @@
 
 namespace attnlab::testing {
 
-inline data::ImageDataset synthetic_images(int64_t n, uint64_t seed, int64_t classes = 10, int64_t size = 32) {
-    data::ImageDataset ds;
+inline datasets::ImageDataset synthetic_images(int64_t n, uint64_t seed, int64_t classes = 10, int64_t size = 32) {
+    datasets::ImageDataset ds;
     ds.channels = 3, ds.height = size, ds.width = size;
     for (int64_t c = 0; c < classes; ++c) ds.class_names.push_back("class" + std::to_string(c));
     Generator g(seed);
@@ -44,7 +44,7 @@ inline std::vector<uint8_t> ramp_image_bytes(int64_t C, int64_t H, int64_t W) {
 
 // Writes data_batch_1..5.bin (per_batch records each) and test_batch.bin (test records).
 inline void write_synthetic_cifar(const std::string& dir, int64_t per_batch, int64_t test, uint64_t seed = 1) {
-    auto write = [&](const std::string& name, const data::ImageDataset& ds) {
+    auto write = [&](const std::string& name, const datasets::ImageDataset& ds) {
         std::vector<uint8_t> bytes;
         for (int64_t i = 0; i < ds.size(); ++i) {
             bytes.push_back(uint8_t(ds.labels[size_t(i)]));
