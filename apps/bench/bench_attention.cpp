@@ -65,134 +65,159 @@ static std::vector<std::string> split_list(const std::string& s) {
     return out;
 }
 
-static int run(int argc, char** argv) {
-    CLI::App app{"bench_attention: time and memory of every attention variant vs sequence length"};
+struct Options {
     std::string variants_arg, out_dir = "results";
     int64_t B = 1, H = 4, D = 32, n_min = 64, n_max = 16384;
     int reps = 3, threads = 0;
     double time_cap = 60.0, memory_cap_gb = 8.0;
-    app.add_option("--variants", variants_arg, "comma-separated variants (default: all registered)");
-    app.add_option("--batch", B, "batch size B")->check(CLI::Range(1, 1024));
-    app.add_option("--heads", H, "heads H")->check(CLI::Range(1, 256));
-    app.add_option("--head-dim", D, "head dim D")->check(CLI::Range(1, 1024));
-    app.add_option("--n-min", n_min, "smallest N (then doubled)")->check(CLI::Range(2, 1 << 20));
-    app.add_option("--n-max", n_max, "largest N")->check(CLI::Range(2, 1 << 22));
-    app.add_option("--reps", reps, "timed repetitions (median)")->check(CLI::Range(1, 100));
-    app.add_option("--time-cap", time_cap, "skip a run predicted to take longer (seconds)")->check(CLI::PositiveNumber);
-    app.add_option("--memory-cap", memory_cap_gb, "skip a run predicted to need more tensor memory (GB)")->check(CLI::PositiveNumber);
-    app.add_option("--threads", threads, "threads (0 = OpenMP default)")->check(CLI::Range(0, 256));
-    app.add_option("--out", out_dir, "directory for attention_bench.csv / .png");
-    CLI11_PARSE(app, argc, argv);
-    if (threads > 0) set_num_threads(threads);
-    check(!std::filesystem::exists(out_dir) || std::filesystem::is_directory(out_dir), "--out '", out_dir,
-          "' exists and is not a directory");
-    std::vector<std::string> variants = variants_arg.empty() ? attention::attention_names() : split_list(variants_arg);
-    for (const std::string& v : variants) attention::attention_info(v);  // unknown name -> error listing valid ones
-    if (n_min > n_max) {
-        std::fprintf(stderr, "error: --n-min %ld is larger than --n-max %ld\n", long(n_min), long(n_max));
-        return 2;
-    }
+};
+
+static void add_options(CLI::App& app, Options& o) {
+    app.add_option("--variants", o.variants_arg, "comma-separated variants (default: all registered)");
+    app.add_option("--batch", o.B, "batch size B")->check(CLI::Range(1, 1024));
+    app.add_option("--heads", o.H, "heads H")->check(CLI::Range(1, 256));
+    app.add_option("--head-dim", o.D, "head dim D")->check(CLI::Range(1, 1024));
+    app.add_option("--n-min", o.n_min, "smallest N (then doubled)")->check(CLI::Range(2, 1 << 20));
+    app.add_option("--n-max", o.n_max, "largest N")->check(CLI::Range(2, 1 << 22));
+    app.add_option("--reps", o.reps, "timed repetitions (median)")->check(CLI::Range(1, 100));
+    app.add_option("--time-cap", o.time_cap, "skip a run predicted to take longer (seconds)")->check(CLI::PositiveNumber);
+    app.add_option("--memory-cap", o.memory_cap_gb, "skip a run predicted to need more tensor memory (GB)")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--threads", o.threads, "threads (0 = OpenMP default)")->check(CLI::Range(0, 256));
+    app.add_option("--out", o.out_dir, "directory for attention_bench.csv / .png");
+}
+
+// Prints the configuration, measures the roofline ceilings and prints them and the table header.
+static MachineCeilings describe_machine(const Options& o) {
     const char* core_env = std::getenv("OPENBLAS_CORETYPE");
-    std::printf("bench_attention  B=%ld H=%ld D=%ld  threads=%d  OpenBLAS: %s  OPENBLAS_CORETYPE=%s\n", long(B), long(H),
-                long(D), num_threads(), blas_info().c_str(), core_env ? core_env : "(unset)");
+    std::printf("bench_attention  B=%ld H=%ld D=%ld  threads=%d  OpenBLAS: %s  OPENBLAS_CORETYPE=%s\n", long(o.B),
+                long(o.H), long(o.D), num_threads(), blas_info().c_str(), core_env ? core_env : "(unset)");
     const MachineCeilings machine = measure_machine();
     std::printf("roofline ceilings (measured now, %d threads): FMA peak %.1f GFLOP/s, triad bandwidth %.1f GB/s\n",
                 num_threads(), machine.flops_per_second / 1e9, machine.bytes_per_second / 1e9);
     std::printf("forward+backward; time = median of %d; memory = peak live tensor bytes; GFLOP and traffic (MB)\n"
-                "are analytic (attention/cost.h); roof = roofline time; %%roof = roof / time\n\n", reps);
+                "are analytic (attention/cost.h); roof = roofline time; %%roof = roof / time\n\n", o.reps);
     std::printf("%-16s %8s %12s %12s %10s %10s %10s %7s\n", "variant", "N", "time (ms)", "peak (MB)", "GFLOP",
                 "traffic MB", "roof (ms)", "%roof");
+    return machine;
+}
 
-    std::vector<Row> rows;
-    std::map<std::string, std::pair<double, double>> exponents;  // variant -> (time, memory) slope
-    for (const std::string& name : variants) {
-        std::vector<double> ns, times, mems;
-        double prev_t = 0, prev_m = 0, growth_t = 2, growth_m = 2;
-        for (int64_t N = n_min; N <= n_max; N *= 2) {
-            Row row;
-            row.variant = name, row.N = N;
-            attention::AttentionCost cost = attention::attention_cost(name, {}, B, H, N, D);
-            row.gflop = cost.flops() / 1e9, row.traffic_mb = cost.bytes() / 1e6;
-            row.roofline_seconds = machine.roofline_seconds(cost.flops(), cost.bytes());
-            if (prev_t > 0 && (prev_t * growth_t > time_cap * reps || prev_m * growth_m > memory_cap_gb * 1024)) {
-                row.skipped = true;
-                row.note = prev_t * growth_t > time_cap * reps ? "time cap" : "memory cap";
-                std::printf("%-16s %8ld %12s %12s  (skipped: predicted over the %s)\n", name.c_str(), long(N), "-", "-",
-                            row.note.c_str());
-                rows.push_back(row);
-                continue;
-            }
-            try {
-                auto attn = attention::make_attention(name, {}, {N, D, H});
-                attn->train();
-                Generator g{uint64_t(N)};
-                Tensor q = Tensor::randn({B, H, N, D}, g).requires_grad_(), k = Tensor::randn({B, H, N, D}, g).requires_grad_();
-                Tensor v = Tensor::randn({B, H, N, D}, g).requires_grad_(), w = Tensor::randn({B, H, N, D}, g);
-                auto run = [&] {
-                    for (Tensor* t : {&q, &k, &v}) t->raw()->grad = Tensor();
-                    for (Tensor& p : attn->parameters()) p.raw()->grad = Tensor();
-                    Tensor out = attn->forward(q, k, v);
-                    out.backward(w);
-                };
-                size_t base = storage_bytes_in_use();
-                reset_storage_peak();
-                auto t0 = std::chrono::steady_clock::now();
-                run();  // warm-up, also measures memory
-                double first = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-                row.peak_mb = double(storage_bytes_peak() - base) / 1e6;
-                std::vector<double> ts;
-                for (int r = 0; r < reps && (r == 0 || first < time_cap); ++r) {
-                    auto t1 = std::chrono::steady_clock::now();
-                    run();
-                    ts.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count());
-                }
-                std::sort(ts.begin(), ts.end());
-                row.seconds = ts[ts.size() / 2];
-            } catch (const std::exception& e) {
-                row.skipped = true;
-                row.note = e.what();
-            }
-            if (row.skipped) {
-                std::printf("%-16s %8ld %12s %12s  (error: %s)\n", name.c_str(), long(N), "-", "-", row.note.c_str());
-                rows.push_back(row);
-                continue;
-            }
-            std::printf("%-16s %8ld %12.2f %12.1f %10.3f %10.1f %10.3f %6.1f%%\n", name.c_str(), long(N),
-                        1e3 * row.seconds, row.peak_mb, row.gflop, row.traffic_mb, 1e3 * row.roofline_seconds,
-                        100.0 * row.roofline_seconds / row.seconds);
-            std::fflush(stdout);
-            if (prev_t > 0) growth_t = std::max(1.0, row.seconds / prev_t), growth_m = std::max(1.0, row.peak_mb / prev_m);
-            prev_t = row.seconds, prev_m = row.peak_mb;
-            ns.push_back(double(N)), times.push_back(row.seconds), mems.push_back(row.peak_mb);
-            rows.push_back(row);
+// Times one forward+backward of `row.variant` at `row.N` (median of o.reps after a warm-up that also
+// measures the peak memory) into row.seconds / row.peak_mb; an exception marks the row skipped.
+static void measure(Row& row, const Options& o) {
+    const int64_t B = o.B, H = o.H, N = row.N, D = o.D;
+    try {
+        auto attn = attention::make_attention(row.variant, {}, {N, D, H});
+        attn->train();
+        Generator g{uint64_t(N)};
+        Tensor q = Tensor::randn({B, H, N, D}, g).requires_grad_(), k = Tensor::randn({B, H, N, D}, g).requires_grad_();
+        Tensor v = Tensor::randn({B, H, N, D}, g).requires_grad_(), w = Tensor::randn({B, H, N, D}, g);
+        auto run = [&] {
+            for (Tensor* t : {&q, &k, &v}) t->raw()->grad = Tensor();
+            for (Tensor& p : attn->parameters()) p.raw()->grad = Tensor();
+            Tensor out = attn->forward(q, k, v);
+            out.backward(w);
+        };
+        size_t base = storage_bytes_in_use();
+        reset_storage_peak();
+        auto t0 = std::chrono::steady_clock::now();
+        run();  // warm-up, also measures memory
+        double first = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        row.peak_mb = double(storage_bytes_peak() - base) / 1e6;
+        std::vector<double> ts;
+        for (int r = 0; r < o.reps && (r == 0 || first < o.time_cap); ++r) {
+            auto t1 = std::chrono::steady_clock::now();
+            run();
+            ts.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count());
         }
-        // Fit over N >= 1024 where the asymptotic term dominates (all points if fewer than 2 there).
-        std::vector<double> fx, ft, fm;
-        for (size_t i = 0; i < ns.size(); ++i)
-            if (ns[i] >= 1024) fx.push_back(ns[i]), ft.push_back(times[i]), fm.push_back(mems[i]);
-        if (fx.size() < 2) fx = ns, ft = times, fm = mems;
-        exponents[name] = {loglog_slope(fx, ft), loglog_slope(fx, fm)};
+        std::sort(ts.begin(), ts.end());
+        row.seconds = ts[ts.size() / 2];
+    } catch (const std::exception& e) {
+        row.skipped = true;
+        row.note = e.what();
     }
+}
 
+static void print_row(const Row& row) {
+    std::printf("%-16s %8ld %12.2f %12.1f %10.3f %10.1f %10.3f %6.1f%%\n", row.variant.c_str(), long(row.N),
+                1e3 * row.seconds, row.peak_mb, row.gflop, row.traffic_mb, 1e3 * row.roofline_seconds,
+                100.0 * row.roofline_seconds / row.seconds);
+    std::fflush(stdout);
+}
+
+// (time, memory) exponents k of y ∝ N^k, fitted over N >= 1024 where the asymptotic term dominates
+// (all points if fewer than 2 there).
+static std::pair<double, double> fit_exponents(const std::vector<double>& ns, const std::vector<double>& times,
+                                               const std::vector<double>& mems) {
+    std::vector<double> fx, ft, fm;
+    for (size_t i = 0; i < ns.size(); ++i)
+        if (ns[i] >= 1024) fx.push_back(ns[i]), ft.push_back(times[i]), fm.push_back(mems[i]);
+    if (fx.size() < 2) fx = ns, ft = times, fm = mems;
+    return {loglog_slope(fx, ft), loglog_slope(fx, fm)};
+}
+
+// Runs one variant for N = n_min, 2·n_min, …, n_max, appending a row per N (skipped when the previous
+// N, grown by the variant's own growth, predicts a run over a cap), and returns its fitted exponents.
+static std::pair<double, double> bench_variant(const std::string& name, const Options& o,
+                                               const MachineCeilings& machine, std::vector<Row>& rows) {
+    std::vector<double> ns, times, mems;
+    double prev_t = 0, prev_m = 0, growth_t = 2, growth_m = 2;
+    for (int64_t N = o.n_min; N <= o.n_max; N *= 2) {
+        Row row;
+        row.variant = name, row.N = N;
+        attention::AttentionCost cost = attention::attention_cost(name, {}, o.B, o.H, N, o.D);
+        row.gflop = cost.flops() / 1e9, row.traffic_mb = cost.bytes() / 1e6;
+        row.roofline_seconds = machine.roofline_seconds(cost.flops(), cost.bytes());
+        const bool over_time = prev_t * growth_t > o.time_cap * o.reps;
+        if (prev_t > 0 && (over_time || prev_m * growth_m > o.memory_cap_gb * 1024)) {
+            row.skipped = true;
+            row.note = over_time ? "time cap" : "memory cap";
+            std::printf("%-16s %8ld %12s %12s  (skipped: predicted over the %s)\n", name.c_str(), long(N), "-", "-",
+                        row.note.c_str());
+            rows.push_back(row);
+            continue;
+        }
+        measure(row, o);
+        if (row.skipped) {
+            std::printf("%-16s %8ld %12s %12s  (error: %s)\n", name.c_str(), long(N), "-", "-", row.note.c_str());
+            rows.push_back(row);
+            continue;
+        }
+        print_row(row);
+        if (prev_t > 0) growth_t = std::max(1.0, row.seconds / prev_t), growth_m = std::max(1.0, row.peak_mb / prev_m);
+        prev_t = row.seconds, prev_m = row.peak_mb;
+        ns.push_back(double(N)), times.push_back(row.seconds), mems.push_back(row.peak_mb);
+        rows.push_back(row);
+    }
+    return fit_exponents(ns, times, mems);
+}
+
+static void print_exponents(const std::vector<std::string>& variants,
+                            const std::map<std::string, std::pair<double, double>>& exponents) {
     std::printf("\n%-16s %10s %10s  %s\n", "variant", "time ~N^k", "mem ~N^k", "complexity (registry)");
     for (const std::string& name : variants)
-        std::printf("%-16s %10.2f %10.2f  %s\n", name.c_str(), exponents[name].first, exponents[name].second,
+        std::printf("%-16s %10.2f %10.2f  %s\n", name.c_str(), exponents.at(name).first, exponents.at(name).second,
                     attention::attention_info(name).complexity.c_str());
+}
 
-    std::filesystem::create_directories(out_dir);
-    std::string csv = out_dir + "/attention_bench.csv";
-    {
-        std::ofstream f(csv);
-        f << "variant,N,B,H,D,seconds,peak_mb,skipped,note,gflop,traffic_mb,roofline_seconds,peak_gflops,bandwidth_gbs\n";
-        for (const Row& r : rows)
-            f << r.variant << "," << r.N << "," << B << "," << H << "," << D << "," << r.seconds << "," << r.peak_mb << ","
-              << (r.skipped ? 1 : 0) << ",\"" << r.note << "\"," << r.gflop << "," << r.traffic_mb << ","
-              << r.roofline_seconds << "," << machine.flops_per_second / 1e9 << "," << machine.bytes_per_second / 1e9
-              << "\n";
-        check(f.good(), "cannot write '", csv, "'");
-    }
-    std::printf("\nwrote %s\n", csv.c_str());
-    // Plot with gnuplot when it is installed (make deps installs gnuplot-nox).
+// Writes <out>/attention_bench.csv and returns its path.
+static std::string write_csv(const std::vector<Row>& rows, const Options& o, const MachineCeilings& machine) {
+    std::filesystem::create_directories(o.out_dir);
+    std::string csv = o.out_dir + "/attention_bench.csv";
+    std::ofstream f(csv);
+    f << "variant,N,B,H,D,seconds,peak_mb,skipped,note,gflop,traffic_mb,roofline_seconds,peak_gflops,bandwidth_gbs\n";
+    for (const Row& r : rows)
+        f << r.variant << "," << r.N << "," << o.B << "," << o.H << "," << o.D << "," << r.seconds << "," << r.peak_mb
+          << "," << (r.skipped ? 1 : 0) << ",\"" << r.note << "\"," << r.gflop << "," << r.traffic_mb << ","
+          << r.roofline_seconds << "," << machine.flops_per_second / 1e9 << "," << machine.bytes_per_second / 1e9
+          << "\n";
+    check(f.good(), "cannot write '", csv, "'");
+    return csv;
+}
+
+// Writes a gnuplot script for a log-log plot of time and memory vs N next to the CSV, and runs gnuplot
+// when it is installed (make deps installs gnuplot-nox).
+static void write_plot(const std::string& csv, const std::vector<std::string>& variants, const std::string& out_dir) {
     std::string gp = out_dir + "/attention_bench.gp", png = out_dir + "/attention_bench.png";
     {
         std::ofstream f(gp);
@@ -212,6 +237,30 @@ static int run(int argc, char** argv) {
     }
     if (std::system(("gnuplot " + gp + " 2>/dev/null").c_str()) == 0) std::printf("wrote %s\n", png.c_str());
     else std::printf("gnuplot not available: plot skipped (script in %s)\n", gp.c_str());
+}
+
+static int run(int argc, char** argv) {
+    CLI::App app{"bench_attention: time and memory of every attention variant vs sequence length"};
+    Options o;
+    add_options(app, o);
+    CLI11_PARSE(app, argc, argv);
+    if (o.threads > 0) set_num_threads(o.threads);
+    check(!std::filesystem::exists(o.out_dir) || std::filesystem::is_directory(o.out_dir), "--out '", o.out_dir,
+          "' exists and is not a directory");
+    std::vector<std::string> variants = o.variants_arg.empty() ? attention::attention_names() : split_list(o.variants_arg);
+    for (const std::string& v : variants) attention::attention_info(v);  // unknown name -> error listing valid ones
+    if (o.n_min > o.n_max) {
+        std::fprintf(stderr, "error: --n-min %ld is larger than --n-max %ld\n", long(o.n_min), long(o.n_max));
+        return 2;
+    }
+    const MachineCeilings machine = describe_machine(o);
+    std::vector<Row> rows;
+    std::map<std::string, std::pair<double, double>> exponents;  // variant -> (time, memory) slope
+    for (const std::string& name : variants) exponents[name] = bench_variant(name, o, machine, rows);
+    print_exponents(variants, exponents);
+    std::string csv = write_csv(rows, o, machine);
+    std::printf("\nwrote %s\n", csv.c_str());
+    write_plot(csv, variants, o.out_dir);
     return 0;
 }
 
