@@ -39,7 +39,8 @@ def read_speed(path, coretype):
     if not rows:
         sys.exit(f"error: {path} has no rows for OPENBLAS_CORETYPE '{coretype}'")
     speed = {r["variant"]: (r["train_images_per_sec"], r.get("peak_train_rss_mb")) for r in rows}
-    return speed, j.get("machine", "unknown machine"), rows[0]["coretype"]
+    coretype = rows[0]["coretype"] or "unset"
+    return speed, j.get("machine", "unknown machine"), f"{coretype} ({rows[0].get('blas', '?')})"
 
 
 def pareto(points):
@@ -98,7 +99,8 @@ def main():
     for n in sorted(names, key=lambda n: -acc[n][0]):
         m, s, k = acc[n]
         mem = f"{speed[n][1]:.0f}" if speed[n][1] is not None else "–"
-        lines.append(f"| {n} | {k} | {m:.2f} ± {s:.2f} | {speed[n][0]:.0f} | {mem} | "
+        spread = f" ± {s:.2f}" if k > 1 else " (1 seed)"
+        lines.append(f"| {n} | {k} | {m:.2f}{spread} | {speed[n][0]:.0f} | {mem} | "
                      f"{'**yes**' if n in fast else ''} | {'**yes**' if n in small else ''} |")
     if missing:
         lines += ["", "Not in both inputs (left out): " + ", ".join(missing) + "."]
