@@ -1,7 +1,7 @@
 // first_program.cpp — the README's first program: a tensor, a parameter,
 // one forward pass and its backward, y = sum(relu(x·w + b)), x [4,3], w [3,2].
-// Prints dy/dw [3, 2]. Build it like any program of your own (README: "Your
-// own program"); here CMake builds it into build/apps/first_program.
+// Prints dy/dw [3, 2]. Build it like any program of your own (README: "A first
+// program"); here CMake builds it into build/apps/first_program.
 #include <iostream>
 
 #include "core/core.h"
