@@ -146,21 +146,9 @@ TEST_CASE("nystrom rejects bad options with the option, the value and what is al
                         Catch::Contains("nystrom: option landmarks=8 exceeds the sequence length (6 queries, 6 keys)"));
 }
 
-static size_t peak_bytes(const std::string& name, const attention::Options& opts, int64_t N) {
-    auto attn = attention::make_attention(name, opts, {N, 16, 2});
-    QKV x = random_qkv(1, 2, N, 16, 3);
-    size_t before = storage_bytes_in_use();
-    reset_storage_peak();
-    sum(attn->forward(x.q, x.k, x.v)).backward();
-    return storage_bytes_peak() - before;
-}
-
 TEST_CASE("nystrom memory grows linearly in N (forward + backward)", "[attention][nystrom][memory]") {
     for (int64_t conv_kernel : {0, 3}) {
         attention::Options opts{{"conv_kernel", conv_kernel}};
-        size_t p1 = peak_bytes("nystrom", opts, 1024), p2 = peak_bytes("nystrom", opts, 2048);
-        WARN("nystrom conv_kernel=" << conv_kernel << " peak bytes: N=1024 " << p1 << ", N=2048 " << p2 << ", ratio "
-                                    << double(p2) / double(p1));
-        REQUIRE(double(p2) / double(p1) < 2.5);
+        REQUIRE(peak_ratio("nystrom", opts) < 2.5);
     }
 }

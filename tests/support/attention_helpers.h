@@ -108,6 +108,25 @@ inline size_t forward_backward_peak_bytes(const std::string& name, const attenti
     return storage_bytes_peak() - before;
 }
 
+// Peak live tensor bytes of one forward and backward at N tokens, above what was live once the
+// inputs existed (forward_backward_peak_bytes counts the inputs too).
+inline size_t peak_bytes(const std::string& name, const attention::Options& opts, int64_t N, int64_t D = 16) {
+    auto attn = attention::make_attention(name, opts, {N, D, 2});
+    QKV x = random_qkv(1, 2, N, D, 3);
+    size_t before = storage_bytes_in_use();
+    reset_storage_peak();
+    sum(attn->forward(x.q, x.k, x.v)).backward();
+    return storage_bytes_peak() - before;
+}
+
+// peak_bytes at 2N over peak_bytes at N (quadratic memory gives ~4, linear ~2).
+inline double peak_ratio(const std::string& name, const attention::Options& opts, int64_t N = 1024) {
+    size_t small = peak_bytes(name, opts, N), large = peak_bytes(name, opts, 2 * N);
+    WARN(name << " peak bytes of forward + backward: N=" << N << ": " << small << ", N=" << 2 * N << ": " << large
+              << ", ratio " << double(large) / double(small));
+    return double(large) / double(small);
+}
+
 // Doubling N from 1024 to 2048 at most ~doubles the peak memory of forward + backward
 // (an N×N attention matrix would quadruple it).
 inline void check_memory_subquadratic(const std::string& name, const attention::Options& opts = {}) {
