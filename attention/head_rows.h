@@ -16,6 +16,15 @@ struct HeadRows {
     float* at(int64_t bh, int64_t i) const { return base + (bh / H) * stride_b + (bh % H) * stride_h + i * row; }
 };
 
+// A [B, H, N, X] output tensor whose memory is laid out [B, N, H, X] (zero-filled when `zeroed`):
+// the layout MultiHeadAttention merges heads in, so its permute + reshape to [B, N, H·X] is a
+// view, not a copy, and one buffer serves both the kernel's backward and the output projection
+// (the fused softmax writes its output the same way).
+inline Tensor heads_output(int64_t B, int64_t H, int64_t N, int64_t X, bool zeroed = false) {
+    Tensor t = zeroed ? Tensor::zeros({B, N, H, X}) : Tensor::empty({B, N, H, X});
+    return t.permute({0, 2, 1, 3});
+}
+
 // t itself when its last dimension has unit stride, else a contiguous copy.
 inline Tensor unit_last_stride(const Tensor& t) { return t.strides().back() == 1 ? t : contiguous(t); }
 

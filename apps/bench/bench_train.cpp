@@ -28,6 +28,7 @@
 
 #include "apps/bench/bench_timing.h"
 #include "apps/common/run_app.h"
+#include "core/tensor/storage.h"
 #include "core/util/memory.h"
 #include "core/core.h"
 #include "core/util/profiler.h"
@@ -134,9 +135,14 @@ static double forward_flops(const std::vector<Gemm>& fwd, const Options& o, int6
     return linear_flops + attn_flops;
 }
 
-// Median seconds of one train or infer step on synthetic images; with --profile, the per-op table of
-// the timed steps goes to stderr.
-static double median_step_seconds(nn::VisionTransformer& vit, const Options& o, Generator& gen) {
+struct StepStats {
+    double seconds = 0;         // median of the timed steps
+    double peak_tensor_mb = 0;  // high-water mark of live tensor storage during the timed steps
+};
+
+// Median seconds and peak tensor memory of one train or infer step on synthetic images; with
+// --profile, the per-op table of the timed steps goes to stderr.
+static StepStats median_step_seconds(nn::VisionTransformer& vit, const Options& o, Generator& gen) {
     Tensor images = Tensor::randn({o.batch, 3, 32, 32}, gen);
     std::vector<int64_t> lab(static_cast<size_t>(o.batch));
     for (int64_t i = 0; i < o.batch; ++i) lab[size_t(i)] = i % 10;
@@ -147,6 +153,7 @@ static double median_step_seconds(nn::VisionTransformer& vit, const Options& o, 
     std::vector<double> times;
     double profiled_seconds = 0;
     for (int64_t i = 0; i < o.warmup + o.steps; ++i) {
+        if (i == o.warmup) reset_storage_peak();
         if (o.profile && i == o.warmup) profiler::reset(), profiler::enable(true);
         auto t0 = Clock::now();
         if (o.mode == "train") {
@@ -168,7 +175,7 @@ static double median_step_seconds(nn::VisionTransformer& vit, const Options& o, 
         std::fprintf(stderr, "%s", profiler::report(profiled_seconds, o.steps).c_str());
     }
     std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
+    return {times[times.size() / 2], double(storage_bytes_peak()) / 1e6};
 }
 
 // GFLOP/s of the step's GEMMs (forward, and with `train` dX = dY·W and dW = dYᵀ·X of every linear layer)
@@ -219,14 +226,15 @@ static int run(int argc, char** argv) {
     const int64_t T = cfg.num_tokens();
     const std::vector<Gemm> fwd = forward_gemms(o, cfg);
     const double flops = (o.mode == "train" ? 3.0 : 1.0) * forward_flops(fwd, o, T);
-    const double step = median_step_seconds(vit, o, gen);
+    const StepStats stats = median_step_seconds(vit, o, gen);
+    const double step = stats.seconds;
     double sgemm = 0, split_sgemm = 0;
     if (o.sgemm) std::tie(sgemm, split_sgemm) = sgemm_gflops(fwd, o.mode == "train", gen);
     std::printf("{\"framework\":\"attnlab\",\"mode\":\"%s\",\"attention\":\"%s\",\"images_per_sec\":%.2f,\"step_ms\":%.3f,\"gflops\":%.2f,"
-                "\"sgemm_gflops\":%.2f,\"split_sgemm_gflops\":%.2f,\"peak_rss_mb\":%.1f,\"params\":%ld,\"tokens\":%ld,"
+                "\"sgemm_gflops\":%.2f,\"split_sgemm_gflops\":%.2f,\"peak_rss_mb\":%.1f,\"peak_tensor_mb\":%.1f,\"params\":%ld,\"tokens\":%ld,"
                 "\"threads\":%d,\"blas\":\"%s\"}\n",
                 o.mode.c_str(), o.attention_name.c_str(), double(o.batch) / step, 1e3 * step, flops / step / 1e9, sgemm,
-                split_sgemm, peak_rss_mb(), long(vit.num_parameters()), long(T), num_threads(), blas_info().c_str());
+                split_sgemm, peak_rss_mb(), stats.peak_tensor_mb, long(vit.num_parameters()), long(T), num_threads(), blas_info().c_str());
     return 0;
 }
 

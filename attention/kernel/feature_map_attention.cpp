@@ -200,7 +200,7 @@ Tensor feature_map_attention(const Tensor& q_in, const Tensor& k_in, const Tenso
     const Dims d{N, D, Dv, phi_q->features(D), Dv + 1};
     check(phi_k->features(D) == d.M, "feature_map_attention: φ_q has ", d.M, " features, φ_k ", phi_k->features(D));
     Tensor q = unit_last_stride(q_in.detach()), k = unit_last_stride(k_in.detach()), v = unit_last_stride(v_in.detach());
-    Tensor out = Tensor::empty({B, H, N, Dv}), den = Tensor::empty({B, H, N});
+    Tensor out = heads_output(B, H, N, Dv), den = Tensor::empty({B, H, N});
     Tensor state = causal ? Tensor() : Tensor::empty({B, H, d.M, d.E});
     auto floored = std::make_shared<std::vector<uint8_t>>(size_t(B * H * N));  // den_i floored: no gradient
     {

@@ -220,7 +220,7 @@ static Tensor fused_sparse_attention(const Tensor& q_in, const Tensor& k_in, con
     const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2), D = q_in.size(3);
     const float scale = 1.f / std::sqrt(float(D));
     Tensor q = unit_last_stride(q_in.detach()), k = unit_last_stride(k_in.detach()), v = unit_last_stride(v_in.detach());
-    Tensor out = Tensor::zeros({B, H, N, D}), lse = Tensor::empty({B, H, N});
+    Tensor out = heads_output(B, H, N, D, /*zeroed=*/true), lse = Tensor::empty({B, H, N});
     {
         HeadRows Q(q), K(k), V(v), O(out);
         float* lse_p = lse.data();
