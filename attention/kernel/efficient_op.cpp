@@ -58,6 +58,11 @@ void column_exps(const HeadRows& K, int64_t bh, int64_t c0, int64_t rows, int64_
     }
 }
 
+// Prefetches the rows of the chunk after the one at c0 (none past N).
+void prefetch_next(const HeadRows& X, int64_t bh, int64_t c0, int64_t N, int64_t cols) {
+    prefetch_rows(X, bh, std::min(c0 + kChunk, N), std::min(c0 + 2 * kChunk, N), cols);
+}
+
 // Xᵀ [cols, rows] of the contiguous X [rows, cols].
 void transpose(const float* X, int64_t rows, int64_t cols, float* t) {
     for (int64_t r = 0; r < rows; ++r)
@@ -71,6 +76,7 @@ void forward_head(const HeadRows& Q, const HeadRows& K, const HeadRows& V, const
     float *ctx = saved, *m = saved + D * Dv, *inv_s = m + D;
     std::fill(m, m + D, -INFINITY);
     for (int64_t j = 0; j < N; ++j) {
+        if (j % kChunk == 0) prefetch_next(K, bh, j, N, D);
         const float* x = K.at(bh, j);
 #pragma omp simd
         for (int64_t d = 0; d < D; ++d) m[d] = std::max(m[d], x[d]);
@@ -79,6 +85,7 @@ void forward_head(const HeadRows& Q, const HeadRows& K, const HeadRows& V, const
     std::fill(inv_s, inv_s + D, 0.f);
     for (int64_t c0 = 0; c0 < N; c0 += kChunk) {  // Σ_j exp(k_j − m) v_jᵀ and s
         const int64_t rows = std::min(kChunk, N - c0);
+        prefetch_next(V, bh, c0, N, Dv);
         column_exps(K, bh, c0, rows, D, m, nullptr, s.rho.data());
         for (int64_t r = 0; r < rows; ++r)
 #pragma omp simd
@@ -91,6 +98,7 @@ void forward_head(const HeadRows& Q, const HeadRows& K, const HeadRows& V, const
     }
     for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
         const int64_t rows = std::min(kChunk, N - c0);
+        prefetch_next(Q, bh, c0, N, D);
         row_softmax(Q, bh, c0, rows, D, s.rho.data());
         small::gemm<false>(rows, Dv, D, 1.f, s.rho.data(), D, ctx, Dv, false, O.at(bh, c0), O.row);
     }
@@ -107,6 +115,8 @@ void backward_head(const HeadRows& Q, const HeadRows& K, const HeadRows& V, cons
     for (int64_t c0 = 0; c0 < N; c0 += kChunk) {  // queries: dCtx += ρ_qᵀ g, dq through the row softmax
         const int64_t rows = std::min(kChunk, N - c0);
         float *rho = s.rho.data(), *drho = s.drho.data();
+        prefetch_next(Q, bh, c0, N, D);
+        prefetch_next(G, bh, c0, N, Dv);
         row_softmax(Q, bh, c0, rows, D, rho);
         small::gemm<true>(D, Dv, rows, 1.f, rho, D, G.at(bh, c0), G.row, true, dctx, Dv);
         small::gemm<false>(rows, D, Dv, 1.f, G.at(bh, c0), G.row, s.trans.data(), D, false, drho, D);
@@ -127,6 +137,8 @@ void backward_head(const HeadRows& Q, const HeadRows& K, const HeadRows& V, cons
     for (int64_t c0 = 0; c0 < N; c0 += kChunk) {  // keys: dv = ρ_k dCtx, dk through the column softmax
         const int64_t rows = std::min(kChunk, N - c0);
         float *rho = s.rho.data(), *drho = s.drho.data();
+        prefetch_next(K, bh, c0, N, D);
+        prefetch_next(V, bh, c0, N, Dv);
         column_exps(K, bh, c0, rows, D, m, inv_s, rho);
         small::gemm<false>(rows, Dv, D, 1.f, rho, D, dctx, Dv, false, dV.at(bh, c0), dV.row);
         small::gemm<false>(rows, D, Dv, 1.f, V.at(bh, c0), V.row, s.trans.data(), D, false, drho, D);

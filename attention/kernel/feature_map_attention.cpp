@@ -93,14 +93,9 @@ void add_outer(const float* w, const float* y, int64_t rows, int64_t M, float* X
     }
 }
 
-// Asks for the cache lines of rows [c0, c0 + C) of head bh ahead of their use (no-op past N).
+// Prefetches the rows of the chunk starting at c0 (none past N or before 0).
 void prefetch_chunk(const HeadRows& X, int64_t bh, int64_t c0, int64_t N, int64_t cols) {
-    if (c0 < 0 || c0 >= N) return;
-    const int64_t end = std::min(c0 + kChunk, N);
-    for (int64_t i = c0; i < end; ++i) {
-        const char* p = reinterpret_cast<const char*>(X.at(bh, i));
-        for (int64_t b = 0; b < cols * int64_t(sizeof(float)); b += 64) __builtin_prefetch(p + b);
-    }
+    if (c0 >= 0) prefetch_rows(X, bh, c0, std::min(c0 + kChunk, N), cols);
 }
 
 void forward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRows& Q, const HeadRows& K,
