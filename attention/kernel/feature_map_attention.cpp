@@ -8,6 +8,7 @@
 #include "attention/kernel/feature_map_attention.h"
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "attention/head_rows.h"
@@ -156,17 +157,30 @@ void forward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRo
 }
 
 // The chunk's g'_i = [g_i / den_i, −(g_i·out_i) / den_i] as gs [rows, Dv] and gz [rows] (0 where den_i is floored).
-void extended_grads(const HeadRows& G, const HeadRows& O, int64_t bh, int64_t c0, int64_t rows, int64_t Dv,
+// Without the output (O null, non-causal) only gs: gz comes from normalizer_grads().
+void extended_grads(const HeadRows& G, const HeadRows* O, int64_t bh, int64_t c0, int64_t rows, int64_t Dv,
                     const float* den, const uint8_t* floored, float* gs, float* gz) {
     for (int64_t r = 0; r < rows; ++r) {
-        const float *g = G.at(bh, c0 + r), *o = O.at(bh, c0 + r);
+        const float* g = G.at(bh, c0 + r);
         const float inv = 1.f / den[c0 + r];
+        for (int64_t e = 0; e < Dv; ++e) gs[r * Dv + e] = g[e] * inv;
+        if (!O) continue;
+        const float* o = O->at(bh, c0 + r);
         float dot = 0.f;
-        for (int64_t e = 0; e < Dv; ++e) {
-            gs[r * Dv + e] = g[e] * inv;
-            dot += g[e] * o[e];
-        }
+        for (int64_t e = 0; e < Dv; ++e) dot += g[e] * o[e];
         gz[r] = floored[c0 + r] ? 0.f : -dot * inv;
+    }
+}
+
+// Non-causal gz_i = −(g_i·out_i) / den_i without the output: out_i = φ(q_i)ᵀ S / den_i gives
+// g_i·out_i = φ(q_i)·(S gs_i), and S gs_i is row i of gs Sᵀ, already in dpq.
+void normalizer_grads(const float* pq, const float* dpq, int64_t rows, int64_t M, const float* den,
+                      const uint8_t* floored, float* gz) {
+    for (int64_t r = 0; r < rows; ++r) {
+        float dot = 0.f;
+#pragma omp simd reduction(+ : dot)
+        for (int64_t m = 0; m < M; ++m) dot += pq[r * M + m] * dpq[r * M + m];
+        gz[r] = floored[r] ? 0.f : -dot / den[r];
     }
 }
 
@@ -181,7 +195,7 @@ void masked_grad_scores(const Scratch& s, const HeadRows& V, int64_t bh, int64_t
 }
 
 void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRows& Q, const HeadRows& K,
-                   const HeadRows& V, const HeadRows& O, const HeadRows& G, const HeadRows& dQ, const HeadRows& dK,
+                   const HeadRows& V, const HeadRows* O, const HeadRows& G, const HeadRows& dQ, const HeadRows& dK,
                    const HeadRows& dV, int64_t bh, const Dims& d, bool causal, const float* den,
                    const uint8_t* floored, const float* saved_state, Scratch& s) {
     const int64_t N = d.N, D = d.D, Dv = d.Dv, M = d.M;
@@ -203,11 +217,12 @@ void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadR
         const int64_t rows = std::min(kChunk, N - c0);
         prefetch_chunk(Q, bh, c0 + kChunk, N, D);
         prefetch_chunk(G, bh, c0 + kChunk, N, Dv);
-        prefetch_chunk(O, bh, c0 + kChunk, N, Dv);
+        if (O) prefetch_chunk(*O, bh, c0 + kChunk, N, Dv);
         phi_q.forward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data());
         extended_grads(G, O, bh, c0, rows, Dv, den, floored, gs, gz);
         if (causal) transposed(S, M, Dv, Dv, s.state_t);
         product(false, rows, M, Dv, gs, Dv, s.state_t.data(), M, false, s.dpq.data(), M);
+        if (!causal) normalizer_grads(s.pq.data(), s.dpq.data(), rows, M, den + c0, floored + c0, gz);
         add_outer(gz, z, rows, M, s.dpq.data());
         if (causal) {
             prefetch_chunk(K, bh, c0 + kChunk, N, D);
@@ -240,7 +255,7 @@ void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadR
         if (causal) {
             prefetch_chunk(Q, bh, c0 + step, N, D);
             prefetch_chunk(G, bh, c0 + step, N, Dv);
-            prefetch_chunk(O, bh, c0 + step, N, Dv);
+            prefetch_chunk(*O, bh, c0 + step, N, Dv);
             phi_q.forward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data());
             extended_grads(G, O, bh, c0, rows, Dv, den, floored, gs, gz);
             product(false, rows, rows, M, s.pq.data(), M, transposed(s.pk.data(), rows, M, M, s.chunk_t), rows, false,
@@ -284,16 +299,19 @@ Tensor feature_map_attention(const Tensor& q_in, const Tensor& k_in, const Tenso
         });
     }
     return record("feature_map_attention", out, {q_in, k_in, v_in},
-                  [q, k, v, out_saved = out.detach(), den, floored, state, phi_q, phi_k, causal, d](const Tensor& g_in) {
+                  [q, k, v, out_saved = causal ? out.detach() : Tensor(), den, floored, state, phi_q, phi_k, causal,
+                   d](const Tensor& g_in) {
                       Tensor g = unit_last_stride(g_in);
                       Tensor dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
-                      HeadRows Q(q), K(k), V(v), O(out_saved), G(g), dQ(dq), dK(dk), dV(dv);
+                      HeadRows Q(q), K(k), V(v), G(g), dQ(dq), dK(dk), dV(dv);
+                      std::optional<HeadRows> O;  // the output, kept only when causal
+                      if (causal) O.emplace(out_saved);
                       const float* den_p = den.data();
                       const float* state_p = state.defined() ? state.data() : nullptr;
                       parallel_for_balanced(0, q.size(0) * q.size(1), 8 * num_threads(), [&](int64_t lo, int64_t hi) {
                           Scratch s(d);
                           for (int64_t bh = lo; bh < hi; ++bh)
-                              backward_head(*phi_q, *phi_k, Q, K, V, O, G, dQ, dK, dV, bh, d, causal,
+                              backward_head(*phi_q, *phi_k, Q, K, V, O ? &*O : nullptr, G, dQ, dK, dV, bh, d, causal,
                                             den_p + bh * d.N, floored->data() + bh * d.N,
                                             state_p ? state_p + bh * (d.M * d.Dv + d.M) : nullptr, s);
                       });

@@ -20,10 +20,12 @@
 // (non-causal: S'_i = S', R_j = R for all), again chunked: within a chunk the
 // masked C×C products, across chunks the running S' (forward order) and R
 // (reverse order). Then dq, dk through φ's own backward.
-// Time O(N·M·Dv + N·C·(M + Dv)) per head; memory: the output plus the row
-// denominators [B,H,N] (and S, z [B,H,M·(Dv+1)] when non-causal) kept for the
-// backward, and a few C×max(M, C, Dv) scratch blocks per thread. φ(Q), φ(K)
-// are recomputed chunk by chunk, never stored whole.
+// Non-causal, the output is not kept: g_i·out_i = φ(q_i)·(S g_i) / den_i, and S g_i / den_i
+// is row i of the product gs Sᵀ that dφ(q) needs anyway (gs = rows g_i / den_i).
+// Time O(N·M·Dv + N·C·(M + Dv)) per head; memory kept for the backward: the row
+// denominators [B,H,N], and S, z [B,H,M·(Dv+1)] when non-causal or the output when
+// causal; a few C×max(M, C, Dv) scratch blocks per thread. φ(Q), φ(K) are recomputed
+// chunk by chunk, never stored whole.
 #pragma once
 #include <memory>
 
