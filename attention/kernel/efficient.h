@@ -12,7 +12,10 @@
 // convex combination of values, like softmax attention. As in the paper and its
 // reference code there is no 1/√D scale. The column softmax runs over all
 // positions, so there is no causal form.
-// Time O(N·D²), extra memory O(N·D + D²) per head (the normalized Q and K).
+// Time O(N·D²), extra memory O(D²) per head: the fused op (efficient_op.h) keeps only
+// ρ_k(K)ᵀ V and the column max and sum for the backward, recomputing ρ_q(Q), ρ_k(K) in
+// chunks; the composed form above (O(N·D) per head for the normalized Q and K) is its
+// reference (reference = true, or ATTNLAB_REFERENCE=1), held equal by tests.
 // Cost (attention/cost.h): forward 4·B·H·N·D² flops, backward twice that; traffic q, k, v,
 // out and their gradients.
 // Options: none.
@@ -26,6 +29,8 @@ public:
     EfficientAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
     std::string describe() const override { return "EfficientAttention"; }
+
+    bool reference = false;  // true: the composed ops (readable reference) instead of the fused op
 };
 
 }  // namespace attnlab::attention

@@ -1,8 +1,14 @@
 // feature_map_attention.cpp — see feature_map_attention.h. One head at a time,
-// heads in parallel; the chunk products are single-threaded gemm calls.
+// heads in parallel; the chunk products are single-threaded small::gemm calls.
+// The normalizer column of V' = [V, 1] is kept apart (z, rowsum, rank-1 terms, all
+// vectorized over M) so that every product has exactly Dv columns: no scalar column
+// tail in small::gemm when Dv is a multiple of the vector width. The rows of the
+// next chunk are prefetched while the current one is worked on (q, k, v are often
+// strided views of the packed projection: rows 3·H·D floats apart).
 #include "attention/kernel/feature_map_attention.h"
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "attention/head_rows.h"
@@ -18,35 +24,32 @@ namespace {
 
 constexpr int64_t kChunk = 64;  // C rows per chunk
 
-
-// Sizes of one call: M features, E = Dv + 1 extended value columns.
+// Sizes of one call: M features, Dv value columns.
 struct Dims {
-    int64_t N, D, Dv, M, E;
+    int64_t N, D, Dv, M;
 };
 
-// Per-thread scratch: φ(Q_c), φ(K_c), their gradients [C, M]; V'_c, g'_c, num'_c, dV'_c [C, E];
-// A, dA [C, C]; the running state S' or R [M, E].
+// Per-thread scratch: φ(Q_c), φ(K_c), their gradients [C, M]; g_c/den, num_c [C, Dv]; the
+// normalizer parts [C]; A, dA [C, C]; the running state S or Rv [M, Dv] with z or rz [M].
 struct Scratch {
-    std::vector<float> pq, pk, dpq, dpk, vv, gg, num, dvv, A, dA, state, reverse;
+    std::vector<float> pq, pk, dpq, dpk, gs, num, gz, rowsum, A, dA, S, z, Rv, rz;
     std::vector<float> state_t, chunk_t;  // transposed copies, so that every product's B is untransposed
     explicit Scratch(const Dims& d) {
         for (auto* b : {&pq, &pk, &dpq, &dpk}) b->resize(size_t(kChunk * d.M));
-        for (auto* b : {&vv, &gg, &num, &dvv}) b->resize(size_t(kChunk * d.E));
-        A.resize(size_t(kChunk * kChunk));
-        dA.resize(size_t(kChunk * kChunk));
-        state.resize(size_t(d.M * d.E));
-        reverse.resize(size_t(d.M * d.E));
-        state_t.resize(size_t(d.M * d.E));
-        chunk_t.resize(size_t(std::max(d.M, d.E) * kChunk));
+        for (auto* b : {&gs, &num}) b->resize(size_t(kChunk * d.Dv));
+        for (auto* b : {&gz, &rowsum}) b->resize(size_t(kChunk));
+        for (auto* b : {&A, &dA}) b->resize(size_t(kChunk * kChunk));
+        for (auto* b : {&S, &Rv, &state_t}) b->resize(size_t(d.M * d.Dv));
+        for (auto* b : {&z, &rz}) b->resize(size_t(d.M));
+        chunk_t.resize(size_t(std::max(d.M, d.Dv) * kChunk));
     }
 };
 
-// C = alpha·op(A)·B + beta·C (beta 0 or 1) on one chunk, with the register-blocked small::gemm:
-// no call overhead at these sizes (B is always given untransposed, see transposed()).
-void product(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float* A, int64_t lda, const float* B,
-             int64_t ldb, float beta, float* C, int64_t ldc) {
-    if (trans_a) small::gemm<true>(m, n, k, alpha, A, lda, B, ldb, beta != 0.f, C, ldc);
-    else small::gemm<false>(m, n, k, alpha, A, lda, B, ldb, beta != 0.f, C, ldc);
+// C = alpha·op(A)·B (+ C when accumulate) on one chunk, with the register-blocked small::gemm.
+void product(bool trans_a, int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B, int64_t ldb,
+             bool accumulate, float* C, int64_t ldc) {
+    if (trans_a) small::gemm<true>(m, n, k, 1.f, A, lda, B, ldb, accumulate, C, ldc);
+    else small::gemm<false>(m, n, k, 1.f, A, lda, B, ldb, accumulate, C, ldc);
 }
 
 // Xᵀ [cols, rows] of X [rows, cols] (row stride ld) into t.
@@ -55,134 +58,216 @@ const float* transposed(const float* X, int64_t rows, int64_t cols, int64_t ld, 
     return t.data();
 }
 
-// V'_c = [V_c, 1]: `rows` rows of v (row stride ld) into vv [rows, Dv + 1].
-void extend_values(const float* v, int64_t ld, int64_t rows, int64_t Dv, float* vv) {
-    for (int64_t r = 0; r < rows; ++r) {
-        std::copy(v + r * ld, v + r * ld + Dv, vv + r * (Dv + 1));
-        vv[r * (Dv + 1) + Dv] = 1.f;
-    }
-}
-
 // Zeroes the strictly upper triangle of a [rows, rows] block (keys after the query).
 void keep_lower(float* A, int64_t rows) {
     for (int64_t r = 0; r < rows; ++r) std::fill(A + r * rows + r + 1, A + (r + 1) * rows, 0.f);
 }
 
+// acc[m] += Σ_r w_r·X[r, m] (w = null: all 1) over `rows` rows of X [rows, M].
+void add_weighted_rows(const float* X, const float* w, int64_t rows, int64_t M, float* acc) {
+    for (int64_t r = 0; r < rows; ++r) {
+        const float wr = w ? w[r] : 1.f;
+        const float* x = X + r * M;
+#pragma omp simd
+        for (int64_t m = 0; m < M; ++m) acc[m] += wr * x[m];
+    }
+}
+
+// out[r] = X[r, ·]·y (+ out[r] when accumulate), X [rows, M].
+void row_dots(const float* X, const float* y, int64_t rows, int64_t M, bool accumulate, float* out) {
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* x = X + r * M;
+        float s = 0.f;
+#pragma omp simd reduction(+ : s)
+        for (int64_t m = 0; m < M; ++m) s += x[m] * y[m];
+        out[r] = accumulate ? out[r] + s : s;
+    }
+}
+
+// X[r, m] += w_r·y[m] (the rank-1 normalizer term), X [rows, M].
+void add_outer(const float* w, const float* y, int64_t rows, int64_t M, float* X) {
+    for (int64_t r = 0; r < rows; ++r) {
+        const float wr = w[r];
+        float* x = X + r * M;
+#pragma omp simd
+        for (int64_t m = 0; m < M; ++m) x[m] += wr * y[m];
+    }
+}
+
+// Prefetches the rows of the chunk starting at c0 (none past N or before 0).
+void prefetch_chunk(const HeadRows& X, int64_t bh, int64_t c0, int64_t N, int64_t cols) {
+    if (c0 >= 0) prefetch_rows(X, bh, c0, std::min(c0 + kChunk, N), cols);
+}
+
 void forward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRows& Q, const HeadRows& K,
                   const HeadRows& V, const HeadRows& O, int64_t bh, const Dims& d, bool causal, float eps,
                   float min_mean_kernel, float* den, uint8_t* floored, float* saved_state, Scratch& s) {
-    const int64_t N = d.N, D = d.D, Dv = d.Dv, M = d.M, E = d.E;
-    float* S = s.state.data();
-    std::fill(S, S + M * E, 0.f);
-    if (!causal)  // S' = Σ_c φ(K_c)ᵀ V'_c
+    const int64_t N = d.N, D = d.D, Dv = d.Dv, M = d.M;
+    float *S = s.S.data(), *z = s.z.data();
+    std::fill(S, S + M * Dv, 0.f);
+    std::fill(z, z + M, 0.f);
+    if (!causal)  // S = Σ_c φ(K_c)ᵀ V_c,  z = Σ_c colsum φ(K_c)
         for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
             const int64_t rows = std::min(kChunk, N - c0);
+            prefetch_chunk(K, bh, c0 + kChunk, N, D);
+            prefetch_chunk(V, bh, c0 + kChunk, N, Dv);
             phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
-            extend_values(V.at(bh, c0), V.row, rows, Dv, s.vv.data());
-            product(true, M, E, rows, 1.f, s.pk.data(), M, s.vv.data(), E, 1.f, S, E);
+            product(true, M, Dv, rows, s.pk.data(), M, V.at(bh, c0), V.row, true, S, Dv);
+            add_weighted_rows(s.pk.data(), nullptr, rows, M, z);
         }
     for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
         const int64_t rows = std::min(kChunk, N - c0);
+        prefetch_chunk(Q, bh, c0 + kChunk, N, D);
         phi_q.forward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data());
-        float* num = s.num.data();
-        if (causal) {  // num'_c = tril(φQ_c φK_cᵀ) V'_c + φQ_c S'_prev, then S'_prev += φK_cᵀ V'_c
+        float *num = s.num.data(), *rs = s.rowsum.data();
+        if (causal) {  // num_c = tril(φQ_c φK_cᵀ) V_c + φQ_c S_prev (den: row sums + φQ_c z_prev), then S, z += chunk
+            prefetch_chunk(K, bh, c0 + kChunk, N, D);
+            prefetch_chunk(V, bh, c0 + kChunk, N, Dv);
             phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
-            extend_values(V.at(bh, c0), V.row, rows, Dv, s.vv.data());
-            product(false, rows, rows, M, 1.f, s.pq.data(), M, transposed(s.pk.data(), rows, M, M, s.chunk_t), rows,
-                    0.f, s.A.data(), rows);
+            product(false, rows, rows, M, s.pq.data(), M, transposed(s.pk.data(), rows, M, M, s.chunk_t), rows, false,
+                    s.A.data(), rows);
             keep_lower(s.A.data(), rows);
-            product(false, rows, E, rows, 1.f, s.A.data(), rows, s.vv.data(), E, 0.f, num, E);
-            product(false, rows, E, M, 1.f, s.pq.data(), M, S, E, 1.f, num, E);
-            product(true, M, E, rows, 1.f, s.pk.data(), M, s.vv.data(), E, 1.f, S, E);
+            for (int64_t r = 0; r < rows; ++r) {
+                float t = 0.f;
+                for (int64_t j = 0; j <= r; ++j) t += s.A[size_t(r * rows + j)];
+                rs[r] = t;
+            }
+            product(false, rows, Dv, rows, s.A.data(), rows, V.at(bh, c0), V.row, false, num, Dv);
+            product(false, rows, Dv, M, s.pq.data(), M, S, Dv, true, num, Dv);
+            row_dots(s.pq.data(), z, rows, M, true, rs);
+            product(true, M, Dv, rows, s.pk.data(), M, V.at(bh, c0), V.row, true, S, Dv);
+            add_weighted_rows(s.pk.data(), nullptr, rows, M, z);
         } else {
-            product(false, rows, E, M, 1.f, s.pq.data(), M, S, E, 0.f, num, E);
+            product(false, rows, Dv, M, s.pq.data(), M, S, Dv, false, num, Dv);
+            row_dots(s.pq.data(), z, rows, M, false, rs);
         }
         for (int64_t r = 0; r < rows; ++r) {
-            const float raw = num[r * E + Dv] + eps, floor = float(causal ? c0 + r + 1 : N) * min_mean_kernel;
+            const float raw = rs[r] + eps, floor = float(causal ? c0 + r + 1 : N) * min_mean_kernel;
             const float dn = std::max(raw, floor), inv = 1.f / dn;
             float* o = O.at(bh, c0 + r);
-            for (int64_t e = 0; e < Dv; ++e) o[e] = num[r * E + e] * inv;
+            for (int64_t e = 0; e < Dv; ++e) o[e] = num[r * Dv + e] * inv;
             den[c0 + r] = dn;
             floored[c0 + r] = raw < floor;
         }
     }
-    if (saved_state) std::copy(S, S + M * E, saved_state);
-}
-
-// g'_c rows: [g_i / den_i, −(g_i·out_i) / den_i] (0 for a floored den_i).
-void extended_grads(const HeadRows& G, const HeadRows& O, int64_t bh, int64_t c0, int64_t rows, int64_t Dv,
-                    const float* den, const uint8_t* floored, float* gg) {
-    const int64_t E = Dv + 1;
-    for (int64_t r = 0; r < rows; ++r) {
-        const float *g = G.at(bh, c0 + r), *o = O.at(bh, c0 + r);
-        const float inv = 1.f / den[c0 + r];
-        float dot = 0.f;
-        for (int64_t e = 0; e < Dv; ++e) {
-            gg[r * E + e] = g[e] * inv;
-            dot += g[e] * o[e];
-        }
-        gg[r * E + Dv] = floored[c0 + r] ? 0.f : -dot * inv;
+    if (saved_state) {  // [S (M·Dv), z (M)]
+        std::copy(S, S + M * Dv, saved_state);
+        std::copy(z, z + M, saved_state + M * Dv);
     }
 }
 
-// dv rows from dV'_c (its last column is the normalizer's, dropped).
-void store_value_grads(const float* dvv, int64_t rows, int64_t Dv, const HeadRows& dV, int64_t bh, int64_t c0) {
-    for (int64_t r = 0; r < rows; ++r) std::copy(dvv + r * (Dv + 1), dvv + r * (Dv + 1) + Dv, dV.at(bh, c0 + r));
+// The chunk's g'_i = [g_i / den_i, −(g_i·out_i) / den_i] as gs [rows, Dv] and gz [rows] (0 where den_i is floored).
+// Without the output (O null, non-causal) only gs: gz comes from normalizer_grads().
+void extended_grads(const HeadRows& G, const HeadRows* O, int64_t bh, int64_t c0, int64_t rows, int64_t Dv,
+                    const float* den, const uint8_t* floored, float* gs, float* gz) {
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* g = G.at(bh, c0 + r);
+        const float inv = 1.f / den[c0 + r];
+        for (int64_t e = 0; e < Dv; ++e) gs[r * Dv + e] = g[e] * inv;
+        if (!O) continue;
+        const float* o = O->at(bh, c0 + r);
+        float dot = 0.f;
+        for (int64_t e = 0; e < Dv; ++e) dot += g[e] * o[e];
+        gz[r] = floored[c0 + r] ? 0.f : -dot * inv;
+    }
 }
 
-void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRows& Q, const HeadRows& K, const HeadRows& V, const HeadRows& O,
-                   const HeadRows& G, const HeadRows& dQ, const HeadRows& dK, const HeadRows& dV, int64_t bh,
-                   const Dims& d, bool causal, const float* den, const uint8_t* floored, const float* saved_state,
-                   Scratch& s) {
-    const int64_t N = d.N, D = d.D, Dv = d.Dv, M = d.M, E = d.E;
-    float *state = s.state.data(), *R = s.reverse.data();
-    // queries, in order: dφ(Q_c) = tril(g'_c V'_cᵀ) φ(K_c) + g'_c S'_prevᵀ (non-causal: g'_c S'ᵀ);
-    // non-causal, R = Σ_i φ(q_i) g'_iᵀ is summed on the way (causal: built from the last chunk back)
-    if (causal) std::fill(state, state + M * E, 0.f);
-    else std::copy(saved_state, saved_state + M * E, state);
-    std::fill(R, R + M * E, 0.f);
+// Non-causal gz_i = −(g_i·out_i) / den_i without the output: out_i = φ(q_i)ᵀ S / den_i gives
+// g_i·out_i = φ(q_i)·(S gs_i), and S gs_i is row i of gs Sᵀ, already in dpq.
+void normalizer_grads(const float* pq, const float* dpq, int64_t rows, int64_t M, const float* den,
+                      const uint8_t* floored, float* gz) {
+    for (int64_t r = 0; r < rows; ++r) {
+        float dot = 0.f;
+#pragma omp simd reduction(+ : dot)
+        for (int64_t m = 0; m < M; ++m) dot += pq[r * M + m] * dpq[r * M + m];
+        gz[r] = floored[r] ? 0.f : -dot / den[r];
+    }
+}
+
+// dA = tril(g'_c V'_cᵀ) = tril(gs V_cᵀ + gz 1ᵀ) [rows, rows].
+void masked_grad_scores(const Scratch& s, const HeadRows& V, int64_t bh, int64_t c0, int64_t rows, int64_t Dv,
+                        std::vector<float>& chunk_t, float* dA) {
+    product(false, rows, rows, Dv, s.gs.data(), Dv, transposed(V.at(bh, c0), rows, Dv, V.row, chunk_t), rows, false,
+            dA, rows);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j <= r; ++j) dA[r * rows + j] += s.gz[size_t(r)];
+    keep_lower(dA, rows);
+}
+
+void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRows& Q, const HeadRows& K,
+                   const HeadRows& V, const HeadRows* O, const HeadRows& G, const HeadRows& dQ, const HeadRows& dK,
+                   const HeadRows& dV, int64_t bh, const Dims& d, bool causal, const float* den,
+                   const uint8_t* floored, const float* saved_state, Scratch& s) {
+    const int64_t N = d.N, D = d.D, Dv = d.Dv, M = d.M;
+    float *S = s.S.data(), *z = s.z.data(), *Rv = s.Rv.data(), *rz = s.rz.data();
+    float *gs = s.gs.data(), *gz = s.gz.data();
+    // queries, in order: dφ(Q_c) = tril(g'_c V'_cᵀ) φ(K_c) + gs S_prevᵀ + gz z_prevᵀ (non-causal: S, z);
+    // non-causal, R = Σ_i φ(q_i) g'_iᵀ = [Rv, rz] is summed on the way (causal: built from the last chunk back)
+    if (causal) {
+        std::fill(S, S + M * Dv, 0.f);
+        std::fill(z, z + M, 0.f);
+    } else {
+        std::copy(saved_state, saved_state + M * Dv, S);
+        std::copy(saved_state + M * Dv, saved_state + M * Dv + M, z);
+        transposed(S, M, Dv, Dv, s.state_t);  // constant: once per head
+    }
+    std::fill(Rv, Rv + M * Dv, 0.f);
+    std::fill(rz, rz + M, 0.f);
     for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
         const int64_t rows = std::min(kChunk, N - c0);
+        prefetch_chunk(Q, bh, c0 + kChunk, N, D);
+        prefetch_chunk(G, bh, c0 + kChunk, N, Dv);
+        if (O) prefetch_chunk(*O, bh, c0 + kChunk, N, Dv);
         phi_q.forward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data());
-        extended_grads(G, O, bh, c0, rows, Dv, den, floored, s.gg.data());
-        product(false, rows, M, E, 1.f, s.gg.data(), E, transposed(state, M, E, E, s.state_t), M, 0.f, s.dpq.data(),
-                M);
+        extended_grads(G, O, bh, c0, rows, Dv, den, floored, gs, gz);
+        if (causal) transposed(S, M, Dv, Dv, s.state_t);
+        product(false, rows, M, Dv, gs, Dv, s.state_t.data(), M, false, s.dpq.data(), M);
+        if (!causal) normalizer_grads(s.pq.data(), s.dpq.data(), rows, M, den + c0, floored + c0, gz);
+        add_outer(gz, z, rows, M, s.dpq.data());
         if (causal) {
+            prefetch_chunk(K, bh, c0 + kChunk, N, D);
+            prefetch_chunk(V, bh, c0 + kChunk, N, Dv);
             phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
-            extend_values(V.at(bh, c0), V.row, rows, Dv, s.vv.data());
-            product(false, rows, rows, E, 1.f, s.gg.data(), E, transposed(s.vv.data(), rows, E, E, s.chunk_t), rows,
-                    0.f, s.dA.data(), rows);
-            keep_lower(s.dA.data(), rows);
-            product(false, rows, M, rows, 1.f, s.dA.data(), rows, s.pk.data(), M, 1.f, s.dpq.data(), M);
-            product(true, M, E, rows, 1.f, s.pk.data(), M, s.vv.data(), E, 1.f, state, E);
+            masked_grad_scores(s, V, bh, c0, rows, Dv, s.chunk_t, s.dA.data());
+            product(false, rows, M, rows, s.dA.data(), rows, s.pk.data(), M, true, s.dpq.data(), M);
+            product(true, M, Dv, rows, s.pk.data(), M, V.at(bh, c0), V.row, true, S, Dv);
+            add_weighted_rows(s.pk.data(), nullptr, rows, M, z);
         } else {
-            product(true, M, E, rows, 1.f, s.pq.data(), M, s.gg.data(), E, 1.f, R, E);
+            product(true, M, Dv, rows, s.pq.data(), M, gs, Dv, true, Rv, Dv);
+            add_weighted_rows(s.pq.data(), gz, rows, M, rz);
         }
         phi_q.backward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data(), s.dpq.data(), dQ.at(bh, c0), dQ.row);
     }
-    // keys: dφ(K_c) = V'_c Rᵀ (+ tril(g'_c V'_cᵀ)ᵀ φ(Q_c)),  dV'_c = φ(K_c) R (+ tril(φQ_c φK_cᵀ)ᵀ g'_c)
-    const int64_t last = (N - 1) / kChunk * kChunk;
-    for (int64_t c0 = causal ? last : 0; causal ? c0 >= 0 : c0 < N; c0 += causal ? -kChunk : kChunk) {
+    // keys: dφ(K_c) = V_c Rvᵀ + 1 rzᵀ (+ tril(g'_c V'_cᵀ)ᵀ φ(Q_c)),  dV_c = φ(K_c) Rv (+ tril(φQ_c φK_cᵀ)ᵀ gs)
+    if (!causal) transposed(Rv, M, Dv, Dv, s.state_t);  // final: once per head
+    const int64_t last = (N - 1) / kChunk * kChunk, step = causal ? -kChunk : kChunk;
+    for (int64_t c0 = causal ? last : 0; causal ? c0 >= 0 : c0 < N; c0 += step) {
         const int64_t rows = std::min(kChunk, N - c0);
+        prefetch_chunk(K, bh, c0 + step, N, D);
+        prefetch_chunk(V, bh, c0 + step, N, Dv);
         phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
-        extend_values(V.at(bh, c0), V.row, rows, Dv, s.vv.data());
-        product(false, rows, M, E, 1.f, s.vv.data(), E, transposed(R, M, E, E, s.state_t), M, 0.f, s.dpk.data(), M);
-        product(false, rows, E, M, 1.f, s.pk.data(), M, R, E, 0.f, s.dvv.data(), E);
+        if (causal) transposed(Rv, M, Dv, Dv, s.state_t);
+        product(false, rows, M, Dv, V.at(bh, c0), V.row, s.state_t.data(), M, false, s.dpk.data(), M);
+        for (int64_t r = 0; r < rows; ++r)
+#pragma omp simd
+            for (int64_t m = 0; m < M; ++m) s.dpk[size_t(r * M + m)] += rz[m];
+        product(false, rows, Dv, M, s.pk.data(), M, Rv, Dv, false, dV.at(bh, c0), dV.row);
         if (causal) {
+            prefetch_chunk(Q, bh, c0 + step, N, D);
+            prefetch_chunk(G, bh, c0 + step, N, Dv);
+            prefetch_chunk(*O, bh, c0 + step, N, Dv);
             phi_q.forward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data());
-            extended_grads(G, O, bh, c0, rows, Dv, den, floored, s.gg.data());
-            product(false, rows, rows, M, 1.f, s.pq.data(), M, transposed(s.pk.data(), rows, M, M, s.chunk_t), rows,
-                    0.f, s.A.data(), rows);
+            extended_grads(G, O, bh, c0, rows, Dv, den, floored, gs, gz);
+            product(false, rows, rows, M, s.pq.data(), M, transposed(s.pk.data(), rows, M, M, s.chunk_t), rows, false,
+                    s.A.data(), rows);
             keep_lower(s.A.data(), rows);
-            product(false, rows, rows, E, 1.f, s.gg.data(), E, transposed(s.vv.data(), rows, E, E, s.chunk_t), rows,
-                    0.f, s.dA.data(), rows);
-            keep_lower(s.dA.data(), rows);
-            product(true, rows, M, rows, 1.f, s.dA.data(), rows, s.pq.data(), M, 1.f, s.dpk.data(), M);
-            product(true, rows, E, rows, 1.f, s.A.data(), rows, s.gg.data(), E, 1.f, s.dvv.data(), E);
-            product(true, M, E, rows, 1.f, s.pq.data(), M, s.gg.data(), E, 1.f, R, E);
+            masked_grad_scores(s, V, bh, c0, rows, Dv, s.chunk_t, s.dA.data());
+            product(true, rows, M, rows, s.dA.data(), rows, s.pq.data(), M, true, s.dpk.data(), M);
+            product(true, rows, Dv, rows, s.A.data(), rows, gs, Dv, true, dV.at(bh, c0), dV.row);
+            product(true, M, Dv, rows, s.pq.data(), M, gs, Dv, true, Rv, Dv);
+            add_weighted_rows(s.pq.data(), gz, rows, M, rz);
         }
         phi_k.backward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data(), s.dpk.data(), dK.at(bh, c0), dK.row);
-        store_value_grads(s.dvv.data(), rows, Dv, dV, bh, c0);
     }
 }
 
@@ -197,11 +282,11 @@ Tensor feature_map_attention(const Tensor& q_in, const Tensor& k_in, const Tenso
           "feature_map_attention: expected q, k [B,H,N,D] and v [B,H,N,Dv] with the same B, H, N, got ",
           to_string(q_in.shape()), ", ", to_string(k_in.shape()), ", ", to_string(v_in.shape()));
     const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2), D = q_in.size(3), Dv = v_in.size(3);
-    const Dims d{N, D, Dv, phi_q->features(D), Dv + 1};
+    const Dims d{N, D, Dv, phi_q->features(D)};
     check(phi_k->features(D) == d.M, "feature_map_attention: φ_q has ", d.M, " features, φ_k ", phi_k->features(D));
     Tensor q = unit_last_stride(q_in.detach()), k = unit_last_stride(k_in.detach()), v = unit_last_stride(v_in.detach());
     Tensor out = heads_output(B, H, N, Dv), den = Tensor::empty({B, H, N});
-    Tensor state = causal ? Tensor() : Tensor::empty({B, H, d.M, d.E});
+    Tensor state = causal ? Tensor() : Tensor::empty({B, H, d.M * d.Dv + d.M});  // [S, z] per head
     auto floored = std::make_shared<std::vector<uint8_t>>(size_t(B * H * N));  // den_i floored: no gradient
     {
         HeadRows Q(q), K(k), V(v), O(out);
@@ -210,22 +295,25 @@ Tensor feature_map_attention(const Tensor& q_in, const Tensor& k_in, const Tenso
             Scratch s(d);
             for (int64_t bh = lo; bh < hi; ++bh)
                 forward_head(*phi_q, *phi_k, Q, K, V, O, bh, d, causal, eps, min_mean_kernel, den_p + bh * N,
-                             floored->data() + bh * N, state_p ? state_p + bh * d.M * d.E : nullptr, s);
+                             floored->data() + bh * N, state_p ? state_p + bh * (d.M * d.Dv + d.M) : nullptr, s);
         });
     }
     return record("feature_map_attention", out, {q_in, k_in, v_in},
-                  [q, k, v, out_saved = out.detach(), den, floored, state, phi_q, phi_k, causal, d](const Tensor& g_in) {
+                  [q, k, v, out_saved = causal ? out.detach() : Tensor(), den, floored, state, phi_q, phi_k, causal,
+                   d](const Tensor& g_in) {
                       Tensor g = unit_last_stride(g_in);
                       Tensor dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
-                      HeadRows Q(q), K(k), V(v), O(out_saved), G(g), dQ(dq), dK(dk), dV(dv);
+                      HeadRows Q(q), K(k), V(v), G(g), dQ(dq), dK(dk), dV(dv);
+                      std::optional<HeadRows> O;  // the output, kept only when causal
+                      if (causal) O.emplace(out_saved);
                       const float* den_p = den.data();
                       const float* state_p = state.defined() ? state.data() : nullptr;
                       parallel_for_balanced(0, q.size(0) * q.size(1), 8 * num_threads(), [&](int64_t lo, int64_t hi) {
                           Scratch s(d);
                           for (int64_t bh = lo; bh < hi; ++bh)
-                              backward_head(*phi_q, *phi_k, Q, K, V, O, G, dQ, dK, dV, bh, d, causal,
+                              backward_head(*phi_q, *phi_k, Q, K, V, O ? &*O : nullptr, G, dQ, dK, dV, bh, d, causal,
                                             den_p + bh * d.N, floored->data() + bh * d.N,
-                                            state_p ? state_p + bh * d.M * d.E : nullptr, s);
+                                            state_p ? state_p + bh * (d.M * d.Dv + d.M) : nullptr, s);
                       });
                       return std::vector<Tensor>{dq, dk, dv};
                   });

@@ -8,9 +8,10 @@
 //   den_i = max(φ_q(q_i)ᵀ z_i + eps, n_i·min_mean_kernel)   (n_i keys seen: N, or i + 1)
 //
 // with j over all keys, or j ≤ i when causal. Where the floor applies, den_i
-// gets no gradient (as maximum() in the composed form). The normalizer rides along as an
-// extra value column: v'_j = [v_j, 1], S'_i = [S_i, z_i] [M, Dv+1], so
-// numerator and denominator are one product. Rows are processed in chunks of C:
+// gets no gradient (as maximum() in the composed form). The normalizer is the extra
+// value column of v'_j = [v_j, 1], S'_i = [S_i, z_i] [M, Dv+1]; in the code that column
+// is kept apart (z, row sums, rank-1 terms) so each product has exactly Dv columns.
+// Rows are processed in chunks of C:
 //   non-causal: S' = Σ_chunks φ(K_c)ᵀ V'_c, then out_c = φ(Q_c) S' (normalized)
 //   causal:     num'_c = tril(φ(Q_c) φ(K_c)ᵀ) V'_c + φ(Q_c) S'_prev, then
 //               S'_prev += φ(K_c)ᵀ V'_c        (blocked prefix sums: GEMMs, no per-token loop)
@@ -19,10 +20,12 @@
 // (non-causal: S'_i = S', R_j = R for all), again chunked: within a chunk the
 // masked C×C products, across chunks the running S' (forward order) and R
 // (reverse order). Then dq, dk through φ's own backward.
-// Time O(N·M·Dv + N·C·(M + Dv)) per head; memory: the output plus the row
-// denominators [B,H,N] (and S' [B,H,M,Dv+1] when non-causal) kept for the
-// backward, and a few C×max(M, C, Dv+1) scratch blocks per thread. φ(Q), φ(K)
-// are recomputed chunk by chunk, never stored whole.
+// Non-causal, the output is not kept: g_i·out_i = φ(q_i)·(S g_i) / den_i, and S g_i / den_i
+// is row i of the product gs Sᵀ that dφ(q) needs anyway (gs = rows g_i / den_i).
+// Time O(N·M·Dv + N·C·(M + Dv)) per head; memory kept for the backward: the row
+// denominators [B,H,N], and S, z [B,H,M·(Dv+1)] when non-causal or the output when
+// causal; a few C×max(M, C, Dv) scratch blocks per thread. φ(Q), φ(K) are recomputed
+// chunk by chunk, never stored whole.
 #pragma once
 #include <memory>
 

@@ -1,5 +1,6 @@
-// performer.cpp — see performer.h. Features from differentiable ops (matmul,
-// sum, max, exp); the attention itself is kernel_attention.
+// performer.cpp — see performer.h. Fast path: the key shift in a parallel pass over the keys,
+// then the features row by row (PositiveFeatures) inside the fused feature_map_attention.
+// Reference: features from differentiable ops (matmul, sum, max, exp), then kernel_attention.
 #include "attention/kernel/performer.h"
 
 #include <algorithm>
@@ -7,10 +8,12 @@
 #include <cmath>
 #include <vector>
 
+#include "attention/head_rows.h"
 #include "attention/kernel/feature_map_attention.h"
 #include "attention/kernel/kernel_attention.h"
 #include "core/kernels/small_gemm.h"
 #include "core/kernels/fastmath.h"
+#include "core/kernels/parallel.h"
 #include "core/ops/ops.h"
 #include "core/util/reference_mode.h"
 
@@ -52,32 +55,40 @@ struct PositiveFeatures final : FeatureMap {
             for (int64_t m = 0; m < M; ++m) p[m] = fast::exp(p[m] - (shift + log_sqrt_m));
         }
     }
-    // dexponent = dphi ∘ phi;  dx = c·dexponent W − c²·(Σ_m dexponent_m)·x
+    // dexponent = dphi ∘ phi;  dx = c·dexponent W − c²·(Σ_m dexponent_m)·x  (per-thread scratch)
     void backward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, const float* phi, const float* dphi,
                   float* dx, int64_t lddx) const override {
         const int64_t M = W.size(0);
-        std::vector<float> de(size_t(rows * M));
-        for (int64_t i = 0; i < rows * M; ++i) de[size_t(i)] = dphi[i] * phi[i];
-        small::gemm<false>(rows, D, M, c, de.data(), M, W.data(), D, false, dx, lddx);
+        thread_local std::vector<float> buf;
+        if (int64_t(buf.size()) < rows * M) buf.resize(size_t(rows * M));
+        float* de = buf.data();
+#pragma omp simd
+        for (int64_t i = 0; i < rows * M; ++i) de[i] = dphi[i] * phi[i];
+        small::gemm<false>(rows, D, M, c, de, M, W.data(), D, false, dx, lddx);
         for (int64_t r = 0; r < rows; ++r) {
             float s = 0.f;
-            for (int64_t m = 0; m < M; ++m) s += de[size_t(r * M + m)];
+            for (int64_t m = 0; m < M; ++m) s += de[r * M + m];
             for (int64_t d = 0; d < D; ++d) dx[r * lddx + d] -= c * c * s * x[r * ldx + d];
         }
     }
 };
 
-// Per batch·head, the max of the exponent over all keys and features, 64 keys at a time.
+// Per batch·head, the max of the exponent over all keys and features, 64 keys at a time, heads
+// in parallel, on the rows of k as they are (a strided view is not copied).
 std::vector<float> key_shifts(const PositiveFeatures& phi, const Tensor& k_in) {
-    Tensor k = contiguous(k_in.detach());
+    Tensor k = unit_last_stride(k_in.detach());
     const int64_t BH = k.size(0) * k.size(1), N = k.size(2), D = k.size(3), M = phi.W.size(0), chunk = 64;
-    std::vector<float> shift(size_t(BH), -INFINITY), e(size_t(chunk * M));
-    for (int64_t bh = 0; bh < BH; ++bh)
-        for (int64_t c0 = 0; c0 < N; c0 += chunk) {
-            const int64_t rows = std::min(chunk, N - c0);
-            phi.exponent(k.data() + (bh * N + c0) * D, D, rows, D, e.data());
-            shift[size_t(bh)] = std::max(shift[size_t(bh)], *std::max_element(e.begin(), e.begin() + rows * M));
-        }
+    const HeadRows K(k);
+    std::vector<float> shift(size_t(BH), -INFINITY);
+    parallel_for_balanced(0, BH, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
+        std::vector<float> e(size_t(chunk * M));
+        for (int64_t bh = lo; bh < hi; ++bh)
+            for (int64_t c0 = 0; c0 < N; c0 += chunk) {
+                const int64_t rows = std::min(chunk, N - c0);
+                phi.exponent(K.at(bh, c0), K.row, rows, D, e.data());
+                shift[size_t(bh)] = std::max(shift[size_t(bh)], *std::max_element(e.begin(), e.begin() + rows * M));
+            }
+    });
     return shift;
 }
 

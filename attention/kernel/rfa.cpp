@@ -1,5 +1,6 @@
-// rfa.cpp — see rfa.h. Features from differentiable ops (normalize, matmul,
-// sin, cos, concat); the attention itself is kernel_attention.
+// rfa.cpp — see rfa.h. Fast path: the features row by row (FourierFeatures) inside the
+// fused feature_map_attention. Reference: features from differentiable ops (normalize,
+// matmul, sin, cos, concat), then kernel_attention.
 #include "attention/kernel/rfa.h"
 
 #include <cmath>
@@ -16,7 +17,9 @@ namespace attnlab::attention {
 
 namespace {
 
-// features() for the fused op, on rows: [sin(W x̂), cos(W x̂)] / √M, x̂ = ρx, ρ = (‖x‖² + 1e-12)^(−1/2).
+// features() for the fused op, on rows: [sin(ρ·W x), cos(ρ·W x)] / √M = φ(x̂), x̂ = ρx,
+// ρ = (‖x‖² + 1e-12)^(−1/2): the product W x is taken on the rows as they are (no normalized
+// copy) and ρ applied inside sin/cos. Scratch is per thread (no allocation per chunk).
 struct FourierFeatures final : FeatureMap {
     Tensor W, Wt;  // [M, D] and its transpose [D, M]
     explicit FourierFeatures(const Tensor& W_) : W(W_.contiguous()), Wt(W_.T().contiguous()) {}
@@ -24,26 +27,29 @@ struct FourierFeatures final : FeatureMap {
 
     static float rho(const float* x, int64_t D) {
         float ss = 0.f;
+#pragma omp simd reduction(+ : ss)
         for (int64_t d = 0; d < D; ++d) ss += x[d] * x[d];
         return 1.f / std::sqrt(ss + 1e-12f);
     }
+    static float* scratch(int64_t size) {
+        thread_local std::vector<float> buf;
+        if (int64_t(buf.size()) < size) buf.resize(size_t(size));
+        return buf.data();
+    }
     void forward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, float* phi) const override {
         const int64_t M = W.size(0);
-        std::vector<float> unit(size_t(rows * D));
-        for (int64_t r = 0; r < rows; ++r) {
-            const float p = rho(x + r * ldx, D);
-            for (int64_t d = 0; d < D; ++d) unit[size_t(r * D + d)] = x[r * ldx + d] * p;
-        }
-        std::vector<float> proj(size_t(rows * M));
-        small::gemm<false>(rows, M, D, 1.f, unit.data(), D, Wt.data(), M, false, proj.data(), M);  // W x̂
+        float* proj = scratch(rows * M);
+        small::gemm<false>(rows, M, D, 1.f, x, ldx, Wt.data(), M, false, proj, M);  // W x
         const float inv_sqrt_m = 1.f / std::sqrt(float(M));
         for (int64_t r = 0; r < rows; ++r) {
-            const float* p = proj.data() + r * M;
+            const float* p = proj + r * M;
+            const float rr = rho(x + r * ldx, D);
             float *s = phi + r * 2 * M, *c = s + M;
 #pragma omp simd
             for (int64_t m = 0; m < M; ++m) {
-                s[m] = fast::sin(p[m]) * inv_sqrt_m;
-                c[m] = fast::cos(p[m]) * inv_sqrt_m;
+                const float a = p[m] * rr;  // W x̂
+                s[m] = fast::sin(a) * inv_sqrt_m;
+                c[m] = fast::cos(a) * inv_sqrt_m;
             }
         }
     }
@@ -51,20 +57,24 @@ struct FourierFeatures final : FeatureMap {
     void backward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, const float* phi, const float* dphi,
                   float* dx, int64_t lddx) const override {
         const int64_t M = W.size(0);
-        std::vector<float> dproj(size_t(rows * M)), du(size_t(rows * D));
-        for (int64_t r = 0; r < rows; ++r)
-            for (int64_t m = 0; m < M; ++m) {
-                const int64_t s = r * 2 * M + m, c = s + M;
-                dproj[size_t(r * M + m)] = dphi[s] * phi[c] - dphi[c] * phi[s];
-            }
-        small::gemm<false>(rows, D, M, 1.f, dproj.data(), M, W.data(), D, false, du.data(), D);
+        float* dproj = scratch(rows * M);
+        for (int64_t r = 0; r < rows; ++r) {
+            const float *ds = dphi + r * 2 * M, *dc = ds + M, *ps = phi + r * 2 * M, *pc = ps + M;
+            float* dp = dproj + r * M;
+#pragma omp simd
+            for (int64_t m = 0; m < M; ++m) dp[m] = ds[m] * pc[m] - dc[m] * ps[m];
+        }
+        small::gemm<false>(rows, D, M, 1.f, dproj, M, W.data(), D, false, dx, lddx);  // dx̂, in place
         for (int64_t r = 0; r < rows; ++r) {
             const float* xr = x + r * ldx;
-            const float* g = du.data() + r * D;
+            float* g = dx + r * lddx;
             const float p = rho(xr, D);
             float dot = 0.f;
+#pragma omp simd reduction(+ : dot)
             for (int64_t d = 0; d < D; ++d) dot += g[d] * xr[d];
-            for (int64_t d = 0; d < D; ++d) dx[r * lddx + d] = p * g[d] - p * p * p * dot * xr[d];
+            const float p3dot = p * p * p * dot;
+#pragma omp simd
+            for (int64_t d = 0; d < D; ++d) g[d] = p * g[d] - p3dot * xr[d];
         }
     }
 };

@@ -1,4 +1,5 @@
 // test_attention_efficient.cpp — efficient attention ρ_q(Q)(ρ_k(K)ᵀV) (Shen et al., 2021).
+#include "attention/kernel/efficient.h"
 #include "attention/reference/kernel.h"
 #include "tests/support/attention_helpers.h"
 
@@ -21,4 +22,21 @@ TEST_CASE("gradcheck: efficient attention", "[attention][efficient][gradcheck]")
 
 TEST_CASE("efficient attention memory grows linearly in N", "[attention][efficient][memory]") {
     check_memory_subquadratic("efficient");
+}
+
+TEST_CASE("efficient fused op equals its composed reference, outputs and gradients, over several chunks",
+          "[attention][efficient][fused]") {
+    for (int64_t N : {1, 64, 150}) {
+        INFO("N=" << N);
+        auto attn = std::dynamic_pointer_cast<attention::EfficientAttention>(attention::make_attention("efficient"));
+        auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
+            attn->reference = reference;
+            return attn->forward(q, k, v);
+        };
+        check_fast_path_equals_reference(run, random_qkv(2, 2, N, 8, uint64_t(N), 2.f), 1e-4f);
+    }
+}
+
+TEST_CASE("gradcheck: efficient fused op across chunk boundaries", "[attention][efficient][fused]") {
+    check_attention_gradients("efficient", {}, 70, 3);
 }

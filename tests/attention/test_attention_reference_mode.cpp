@@ -2,6 +2,7 @@
 // variant with a fused fast path takes its composed reference path, as its own `reference`
 // switch does.
 #include "attention/hashing/reformer.h"
+#include "attention/kernel/efficient.h"
 #include "attention/kernel/linear_elu.h"
 #include "attention/kernel/performer.h"
 #include "attention/kernel/rfa.h"
@@ -19,6 +20,7 @@ static bool* reference_switch(attention::Attention& a) {
     if (auto* p = dynamic_cast<attention::RandomFeatureAttention*>(&a)) return &p->reference;
     if (auto* p = dynamic_cast<attention::LinearEluAttention*>(&a)) return &p->reference;
     if (auto* p = dynamic_cast<attention::TaylorAttention*>(&a)) return &p->reference;
+    if (auto* p = dynamic_cast<attention::EfficientAttention*>(&a)) return &p->reference;
     if (auto* p = dynamic_cast<attention::ReformerAttention*>(&a)) return &p->reference;
     if (auto* p = dynamic_cast<attention::SparsePatternAttention*>(&a)) return &p->reference;
     return nullptr;
@@ -46,5 +48,5 @@ TEST_CASE("reference mode runs every fused variant's composed path, exactly as i
         Tensor by_switch = attn->forward(x.q, x.k, x.v);
         REQUIRE(by_mode.to_vector() == by_switch.to_vector());  // the same composed ops, bit for bit
     }
-    REQUIRE(fused == 9);  // linear_elu, taylor, rfa, performer, the four sparse ones, reformer
+    REQUIRE(fused == 10);  // linear_elu, taylor, rfa, performer, efficient, the four sparse ones, reformer
 }
