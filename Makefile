@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build test test-asan bench bench-compare bench-study-speed bench-data-parallel data train study clean help
+.PHONY: all deps build test test-asan bench bench-compare bench-study-speed bench-memory bench-data-parallel data train study clean help
 
 # CIFAR-10: data/cifar-10-batches-bin, else $$CIFAR10_DIR, else the shared copy beside the repo.
 CIFAR10_DIR ?= $(firstword $(wildcard data/cifar-10-batches-bin ../shared/data/cifar-10-batches-bin) data/cifar-10-batches-bin)
@@ -21,6 +21,7 @@ help:
 	@echo "make bench      op benchmarks (GFLOP/s vs sgemm, GB/s vs memcpy) + attention time/memory vs N"
 	@echo "make bench-compare  the same ViT trained in attnlab and PyTorch: images/s, GFLOP/s, RSS, ratios"
 	@echo "make bench-study-speed  the study's speed columns for every variant, measured on this one machine"
+	@echo "make bench-memory  peak memory of a training step per attention variant (257 tokens)"
 	@echo "make bench-data-parallel  1 process x 2 threads vs 2 MPI ranks, allreduce cost, projection to 64 machines"
 	@echo "make train      deps + build + train the recommended ViT on CIFAR-10 (runs/vit-cifar10)"
 	@echo "make study      every attention variant on the same budget -> results/study.md + plots"
@@ -57,6 +58,10 @@ bench-compare: build
 # every attention variant's train/infer images/s in the study's ViT, one machine, one run
 bench-study-speed: build
 	/usr/bin/python3 bench/study_speed.py --build $(BUILD) $(ARGS)
+
+# peak RSS and peak tensor memory of one training step per variant, ViT at patch 2 (257 tokens)
+bench-memory: build
+	bench/train_memory.sh $(BUILD) 2 128
 
 # data-parallel training over MPI: results/data_parallel.jsonl and the projection (results/data_parallel.md)
 bench-data-parallel: build
