@@ -1,12 +1,16 @@
-// nystrom.cpp — see nystrom.h. Built from differentiable ops (matmul, softmax,
-// max, abs, pad, narrow), so the backward is their composition.
+// nystrom.cpp — see nystrom.h. The fast path is nystrom_attention_fused
+// (nystrom_kernel.h); the reference is built from differentiable ops (matmul,
+// softmax, max, abs), so its backward is their composition. The convolution skip
+// (pad, narrow) is composed in both.
 #include "attention/low_rank/nystrom.h"
 
 #include <cmath>
 #include <vector>
 
 #include "core/ops/ops.h"
+#include "attention/low_rank/nystrom_kernel.h"
 #include "core/module/init.h"
+#include "core/util/reference_mode.h"
 
 namespace attnlab::attention {
 
@@ -68,19 +72,25 @@ Tensor NystromAttention::forward(const Tensor& q, const Tensor& k, const Tensor&
     const int64_t N = q.size(2), Nk = k.size(2);
     check(m_ <= N && m_ <= Nk, "nystrom: option landmarks=", m_, " exceeds the sequence length (", N,
           " queries, ", Nk, " keys); need 1 <= landmarks <= N");
-    const float scale = 1.f / std::sqrt(float(q.size(3)));
-    Tensor q_land = matmul(segment_means_matrix(m_, N), q);          // Q̃ [B,H,m,D]
-    Tensor k_land = matmul(segment_means_matrix(m_, Nk), k);         // K̃ [B,H,m,D]
-    Tensor F = softmax(matmul(q, k_land.T()) * scale, -1);            // [B,H,N,m]
-    Tensor A = softmax(matmul(q_land, k_land.T()) * scale, -1);       // [B,H,m,m]
-    Tensor Bt = softmax(matmul(q_land, k.T()) * scale, -1);           // [B,H,m,N]
-    Tensor out = matmul(F, matmul(iterative_pinv(A, iterations_), matmul(Bt, v)));
+    Tensor out = reference || reference_mode() ? forward_reference(q, k, v)
+                                               : nystrom_attention_fused(q, k, v, m_, iterations_);
     if (conv_kernel_ > 0) {
         check(N == Nk && q.size(1) == H_, "nystrom: the convolution skip needs N queries = N keys and the ", H_,
               " heads it was built for, got q ", to_string(q.shape()), ", k ", to_string(k.shape()));
         out = out + sequence_conv(v);
     }
     return out;
+}
+
+Tensor NystromAttention::forward_reference(const Tensor& q, const Tensor& k, const Tensor& v) const {
+    const int64_t N = q.size(2), Nk = k.size(2);
+    const float scale = 1.f / std::sqrt(float(q.size(3)));
+    Tensor q_land = matmul(segment_means_matrix(m_, N), q);          // Q̃ [B,H,m,D]
+    Tensor k_land = matmul(segment_means_matrix(m_, Nk), k);         // K̃ [B,H,m,D]
+    Tensor F = softmax(matmul(q, k_land.T()) * scale, -1);            // [B,H,N,m]
+    Tensor A = softmax(matmul(q_land, k_land.T()) * scale, -1);       // [B,H,m,m]
+    Tensor Bt = softmax(matmul(q_land, k.T()) * scale, -1);           // [B,H,m,N]
+    return matmul(F, matmul(iterative_pinv(A, iterations_), matmul(Bt, v)));
 }
 
 std::string NystromAttention::describe() const {

@@ -16,6 +16,9 @@
 // Time O(N·m·D + m³), memory O(N·m + N·D + m²) per head (+ O(k·N·D) time for the skip).
 // Cost (attention/cost.h): forward 8·B·H·N·m·D + 4·B·H·m²·D + 8·it·B·H·m³ + 2·B·H·N·D(1 + k)
 // flops (it pinv iterations of 4 m×m products), backward twice that; traffic q, k, v, out, grads.
+// Fast path: nystrom_attention_fused (nystrom_kernel.h), one fused op per call that keeps
+// only q, k, v for the backward and recomputes F̃, B̃ and the iterates there; the composed
+// ops below are its reference (reference = true, or ATTNLAB_REFERENCE=1), held equal by tests.
 // Options (types and defaults: attention/registry.cpp): landmarks m (1 ≤ m ≤ N),
 // pinv_iterations, conv_kernel k (0 = off, else odd). No causal mode: landmarks mix the whole sequence.
 #pragma once
@@ -29,7 +32,10 @@ public:
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
     std::string describe() const override;
 
+    bool reference = false;  // true: the composed ops (readable reference) instead of the fused op
+
 private:
+    Tensor forward_reference(const Tensor& q, const Tensor& k, const Tensor& v) const;  // composed, without the skip
     Tensor sequence_conv(const Tensor& v) const;  // the depthwise skip on V [B,H,N,D]
 
     int64_t m_, iterations_, conv_kernel_, H_;

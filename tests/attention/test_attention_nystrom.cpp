@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "attention/low_rank/nystrom.h"
+#include "attention/low_rank/nystrom_kernel.h"
 #include "attention/reference/low_rank.h"
 #include "attention/reference/softmax.h"
 #include "tests/support/attention_helpers.h"
@@ -151,4 +152,46 @@ TEST_CASE("nystrom memory grows linearly in N (forward + backward)", "[attention
         attention::Options opts{{"conv_kernel", conv_kernel}};
         REQUIRE(peak_ratio("nystrom", opts) < 2.5);
     }
+}
+
+// q, k, v as strided views of a packed [B, N, 3, H, D] projection, as MultiHeadAttention passes them.
+static QKV packed_views(int64_t B, int64_t H, int64_t N, int64_t D, uint64_t seed) {
+    Generator g(seed);
+    Tensor qkv = Tensor::randn({B, N, 3, H, D}, g) * 1.5f;
+    Tensor heads = qkv.permute({2, 0, 3, 1, 4});
+    return {heads.narrow(0, 0, 1).squeeze(0), heads.narrow(0, 1, 1).squeeze(0), heads.narrow(0, 2, 1).squeeze(0)};
+}
+
+TEST_CASE("nystrom fused op equals its composed reference, outputs and gradients, over several chunks",
+          "[attention][nystrom][fused]") {
+    struct Case {
+        int64_t N, Nk, m, iterations, conv_kernel;
+    };
+    for (Case c : {Case{16, 16, 4, 6, 0}, Case{13, 13, 4, 6, 0}, Case{150, 150, 16, 6, 0}, Case{70, 70, 1, 3, 0},
+                   Case{9, 9, 9, 6, 0}, Case{20, 33, 5, 4, 0}, Case{130, 130, 8, 6, 3}}) {
+        INFO("N=" << c.N << " Nk=" << c.Nk << " m=" << c.m << " iterations=" << c.iterations << " conv=" << c.conv_kernel);
+        auto attn = std::dynamic_pointer_cast<attention::NystromAttention>(attention::make_attention(
+            "nystrom", {{"landmarks", c.m}, {"pinv_iterations", c.iterations}, {"conv_kernel", c.conv_kernel}},
+            {c.N, 8, 2}));
+        auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
+            attn->reference = reference;
+            return attn->forward(q, k, v);
+        };
+        QKV x = random_qkv(2, 2, c.N, 8, uint64_t(c.N), 1.5f);
+        if (c.Nk != c.N) {
+            QKV y = random_qkv(2, 2, c.Nk, 8, uint64_t(c.Nk) + 7, 1.5f);
+            x.k = y.k, x.v = y.v;
+        }
+        check_fast_path_equals_reference(run, x, 1e-4f);
+        if (c.Nk == c.N) check_fast_path_equals_reference(run, packed_views(1, 2, c.N, 8, uint64_t(c.N) + 1), 1e-4f);
+    }
+}
+
+TEST_CASE("gradcheck: nystrom fused op across chunk boundaries, uneven segments, N queries and Nk keys",
+          "[attention][nystrom][fused][gradcheck]") {
+    Generator g(21);
+    auto input = [&](int64_t n, int64_t d) { return away_from_zero(Tensor::randn({1, 2, n, d}, g), 0.03f); };
+    std::vector<Tensor> inputs{input(70, 3), input(45, 3), input(45, 2)};
+    require_gradcheck([](const std::vector<Tensor>& in) { return attention::nystrom_attention_fused(in[0], in[1], in[2], 4, 6); },
+                      inputs);
 }

@@ -7,6 +7,7 @@
 #include "attention/kernel/performer.h"
 #include "attention/kernel/rfa.h"
 #include "attention/kernel/taylor.h"
+#include "attention/low_rank/nystrom.h"
 #include "attention/sparse/sparse_pattern.h"
 #include "core/util/reference_mode.h"
 #include "tests/support/attention_helpers.h"
@@ -23,6 +24,7 @@ static bool* reference_switch(attention::Attention& a) {
     if (auto* p = dynamic_cast<attention::EfficientAttention*>(&a)) return &p->reference;
     if (auto* p = dynamic_cast<attention::ReformerAttention*>(&a)) return &p->reference;
     if (auto* p = dynamic_cast<attention::SparsePatternAttention*>(&a)) return &p->reference;
+    if (auto* p = dynamic_cast<attention::NystromAttention*>(&a)) return &p->reference;
     return nullptr;
 }
 
@@ -48,5 +50,5 @@ TEST_CASE("reference mode runs every fused variant's composed path, exactly as i
         Tensor by_switch = attn->forward(x.q, x.k, x.v);
         REQUIRE(by_mode.to_vector() == by_switch.to_vector());  // the same composed ops, bit for bit
     }
-    REQUIRE(fused == 10);  // linear_elu, taylor, rfa, performer, efficient, the four sparse ones, reformer
+    REQUIRE(fused == 11);  // linear_elu, taylor, rfa, performer, efficient, the four sparse ones, reformer, nystrom
 }
