@@ -1,4 +1,5 @@
-// linformer.cpp — see linformer.h. Composed of differentiable ops, so E and F
+// linformer.cpp — see linformer.h. The fast path is linformer_attention_fused
+// (linformer_kernel.h); the reference is composed of differentiable ops, so E and F
 // get their gradients from matmul's backward.
 #include "attention/low_rank/linformer.h"
 
@@ -6,7 +7,9 @@
 #include <cmath>
 
 #include "core/ops/ops.h"
+#include "attention/low_rank/linformer_kernel.h"
 #include "core/module/init.h"
+#include "core/util/reference_mode.h"
 
 namespace attnlab::attention {
 
@@ -32,6 +35,7 @@ Tensor LinformerAttention::forward(const Tensor& q, const Tensor& k, const Tenso
     check_qkv("linformer attention", q, k, v);
     check(k.size(2) == seq_len, "linformer attention: built for seq_len ", seq_len, " tokens, got k/v with N = ",
           k.size(2), " (", to_string(k.shape()), ")");
+    if (!reference && !reference_mode()) return linformer_attention_fused(q, k, v, E, F);
     Tensor k_proj = matmul(E, k);  // [k, N] x [B,H,N,D] -> [B,H,k,D]
     Tensor v_proj = matmul(F, v);  // [B,H,k,D]
     Tensor scores = matmul(q, k_proj.transpose(-2, -1)) * (1.f / std::sqrt(float(q.size(-1))));  // [B,H,N,k]

@@ -18,6 +18,9 @@
 // two k×N parameter matrices shared by all heads.
 // Cost (attention/cost.h): forward 8·B·H·N·k·D flops (EK, FV, Q(EK)ᵀ, P(FV)), backward
 // twice that; traffic q, k, v, out, their gradients and the k×N projections.
+// Fast path: linformer_attention_fused (linformer_kernel.h), one fused op that keeps only
+// q, k, v (and E, F) for the backward and recomputes K', V' and the softmax there; the
+// composed ops in linformer.cpp are its reference (reference = true, or ATTNLAB_REFERENCE=1).
 // Options (types and defaults: attention/registry.cpp): k (clamped to N), share_kv (E = F).
 #pragma once
 #include "attention/attention.h"
@@ -29,6 +32,8 @@ public:
     LinformerAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
     std::string describe() const override;
+
+    bool reference = false;  // true: the composed ops (readable reference) instead of the fused op
 
     int64_t seq_len;  // N
     int64_t proj_len;  // k

@@ -1,5 +1,6 @@
 // test_attention_linformer.cpp — Linformer softmax(Q(EK)ᵀ/√D)(FV) (Wang et al., 2020).
 #include "attention/low_rank/linformer.h"
+#include "attention/low_rank/linformer_kernel.h"
 #include "attention/reference/low_rank.h"
 #include "tests/support/attention_helpers.h"
 
@@ -58,4 +59,50 @@ TEST_CASE("linformer needs seq_len and inputs of exactly that length", "[attenti
 
 TEST_CASE("linformer memory grows linearly in N at fixed k", "[attention][linformer][memory]") {
     check_memory_subquadratic("linformer");
+}
+
+// q, k, v as strided views of a packed [B, N, 3, H, D] projection, as MultiHeadAttention passes them.
+static QKV packed_views(int64_t B, int64_t H, int64_t N, int64_t D, uint64_t seed) {
+    Generator g(seed);
+    Tensor qkv = Tensor::randn({B, N, 3, H, D}, g) * 1.5f;
+    Tensor heads = qkv.permute({2, 0, 3, 1, 4});
+    return {heads.narrow(0, 0, 1).squeeze(0), heads.narrow(0, 1, 1).squeeze(0), heads.narrow(0, 2, 1).squeeze(0)};
+}
+
+TEST_CASE("linformer fused op equals its composed reference, outputs and gradients of q, k, v, E and F",
+          "[attention][linformer][fused]") {
+    for (bool share_kv : {false, true})
+        for (auto [N, k] : {std::pair<int64_t, int64_t>{1, 1}, {11, 5}, {150, 32}, {70, 70}}) {
+            INFO("N=" << N << " k=" << k << " share_kv=" << share_kv);
+            auto attn = make_linformer({{"k", k}, {"share_kv", share_kv}}, N);
+            std::vector<Tensor> param_grads[2];
+            auto run = [&](bool reference, const Tensor& q, const Tensor& kk, const Tensor& v) {
+                attn->reference = reference;
+                attn->zero_grad();
+                return attn->forward(q, kk, v);
+            };
+            for (const QKV& x : {random_qkv(2, 3, N, 8, uint64_t(N), 1.5f), packed_views(2, 2, N, 8, uint64_t(N) + 1)}) {
+                check_fast_path_equals_reference(run, x, 1e-4f);
+                for (int reference = 0; reference < 2; ++reference) {  // the projections' gradients
+                    QKV y{x.q.detach(), x.k.detach(), x.v.detach()};
+                    Tensor out = run(reference == 1, y.q, y.k, y.v);
+                    Generator g(11);
+                    out.backward(Tensor::randn(out.shape(), g));
+                    param_grads[reference].clear();
+                    for (Tensor& p : attn->parameters()) param_grads[reference].push_back(p.grad().clone());
+                }
+                for (size_t i = 0; i < param_grads[0].size(); ++i) require_close(param_grads[0][i], param_grads[1][i], 1e-4f);
+            }
+        }
+}
+
+TEST_CASE("gradcheck: linformer fused op across chunk boundaries, N queries and Nk keys, shared projection",
+          "[attention][linformer][fused][gradcheck]") {
+    Generator g(21);
+    auto input = [&](Shape s) { return away_from_zero(Tensor::randn(s, g), 0.03f); };
+    Tensor q = input({1, 2, 70, 3}), k = input({1, 2, 9, 3}), v = input({1, 2, 9, 2}), E = input({4, 9}), F = input({4, 9});
+    require_gradcheck([](const std::vector<Tensor>& in) { return attention::linformer_attention_fused(in[0], in[1], in[2], in[3], in[4]); },
+                      {q, k, v, E, F});
+    require_gradcheck([](const std::vector<Tensor>& in) { return attention::linformer_attention_fused(in[0], in[1], in[2], in[3], in[3]); },
+                      {q, k, v, E});
 }

@@ -7,6 +7,7 @@
 #include "attention/kernel/performer.h"
 #include "attention/kernel/rfa.h"
 #include "attention/kernel/taylor.h"
+#include "attention/low_rank/linformer.h"
 #include "attention/low_rank/nystrom.h"
 #include "attention/sparse/sparse_pattern.h"
 #include "core/util/reference_mode.h"
@@ -25,6 +26,7 @@ static bool* reference_switch(attention::Attention& a) {
     if (auto* p = dynamic_cast<attention::ReformerAttention*>(&a)) return &p->reference;
     if (auto* p = dynamic_cast<attention::SparsePatternAttention*>(&a)) return &p->reference;
     if (auto* p = dynamic_cast<attention::NystromAttention*>(&a)) return &p->reference;
+    if (auto* p = dynamic_cast<attention::LinformerAttention*>(&a)) return &p->reference;
     return nullptr;
 }
 
@@ -51,5 +53,5 @@ TEST_CASE("reference mode runs every fused variant's composed path, exactly as i
         Tensor by_switch = attn->forward(x.q, x.k, x.v);
         REQUIRE(by_mode.to_vector() == by_switch.to_vector());  // the same composed ops, bit for bit
     }
-    REQUIRE(fused == 11);  // linear_elu, taylor, rfa, performer, efficient, the four sparse ones, reformer, nystrom
+    REQUIRE(fused == 12);  // linear_elu, taylor, rfa, performer, efficient, the four sparse ones, reformer, nystrom, linformer
 }

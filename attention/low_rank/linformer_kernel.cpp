@@ -1,0 +1,168 @@
+// linformer_kernel.cpp — see linformer_kernel.h. One head at a time, heads in
+// parallel; every product is a single-threaded small::gemm on per-thread scratch.
+#include "attention/low_rank/linformer_kernel.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "attention/head_rows.h"
+#include "core/autograd/autograd.h"
+#include "core/kernels/fastmath.h"
+#include "core/kernels/parallel.h"
+#include "core/kernels/small_gemm.h"
+#include "core/ops/ops.h"
+#include "core/util/profiler.h"
+
+namespace attnlab::attention {
+
+namespace {
+
+constexpr int64_t kChunk = 64;  // rows of P per chunk
+
+struct Dims {
+    int64_t N, Nk, D, Dv, k;
+    float scale;
+};
+
+// Per-thread scratch: K', V' and their transposes, a chunk of P and dP, dK', dV' (and transposes).
+struct Scratch {
+    std::vector<float> kp, vp, kpT, vpT, p, dp, dkp, dvp, dkpT, dvpT;
+    explicit Scratch(const Dims& d) {
+        for (auto* b : {&kp, &kpT, &dkp, &dkpT}) b->resize(size_t(d.k * d.D));
+        for (auto* b : {&vp, &vpT, &dvp, &dvpT}) b->resize(size_t(d.k * d.Dv));
+        p.resize(size_t(kChunk * d.k));
+        dp.resize(size_t(kChunk * d.k));
+    }
+};
+
+// C = alpha·op(A)·B (+ C) with small::gemm (B untransposed); tall products in blocks of 12 rows.
+void mm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+        int64_t ldb, bool acc, float* C, int64_t ldc) {
+    if (trans_a) small::gemm<true, 12>(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
+    else small::gemm<false, 12>(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
+}
+
+void transpose(const float* X, int64_t rows, int64_t cols, float* XT) { small::transpose_padded(X, cols, rows, cols, XT, rows); }
+
+void softmax_rows(float* x, int64_t rows, int64_t n) {
+    for (int64_t r = 0; r < rows; ++r) {
+        float* xr = x + r * n;
+        float mx = xr[0];
+        for (int64_t j = 1; j < n; ++j) mx = std::max(mx, xr[j]);
+        float s = 0.f;
+        for (int64_t j = 0; j < n; ++j) s += (xr[j] = fast::exp(xr[j] - mx));
+        const float inv = 1.f / s;
+        for (int64_t j = 0; j < n; ++j) xr[j] *= inv;
+    }
+}
+
+// dy <- scale · y ⊙ (dy − rowsum(dy ⊙ y)) on [rows, n].
+void softmax_rows_backward(const float* y, float* dy, int64_t rows, int64_t n, float scale) {
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* yr = y + r * n;
+        float* gr = dy + r * n;
+        float dot = 0.f;
+        for (int64_t j = 0; j < n; ++j) dot += yr[j] * gr[j];
+        for (int64_t j = 0; j < n; ++j) gr[j] = scale * yr[j] * (gr[j] - dot);
+    }
+}
+
+// K' = E K, V' = F V and K'ᵀ for one head.
+void project(const Dims& d, const float* E, const float* F, const float* K, int64_t ldk, const float* V, int64_t ldv,
+             Scratch& s) {
+    mm(false, d.k, d.D, d.Nk, 1.f, E, d.Nk, K, ldk, false, s.kp.data(), d.D);
+    mm(false, d.k, d.Dv, d.Nk, 1.f, F, d.Nk, V, ldv, false, s.vp.data(), d.Dv);
+    transpose(s.kp.data(), d.k, d.D, s.kpT.data());
+}
+
+// P rows [c0, c0 + rows) into s.p.
+void p_chunk(const Dims& d, const float* Q, int64_t ldq, int64_t c0, int64_t rows, Scratch& s) {
+    mm(false, rows, d.k, d.D, d.scale, Q + c0 * ldq, ldq, s.kpT.data(), d.k, false, s.p.data(), d.k);
+    softmax_rows(s.p.data(), rows, d.k);
+}
+
+void forward_head(const Dims& d, const float* E, const float* F, const HeadRows& Q, const HeadRows& K,
+                  const HeadRows& V, const HeadRows& O, int64_t bh, Scratch& s) {
+    project(d, E, F, K.at(bh, 0), K.row, V.at(bh, 0), V.row, s);
+    for (int64_t c0 = 0; c0 < d.N; c0 += kChunk) {
+        const int64_t rows = std::min(kChunk, d.N - c0);
+        p_chunk(d, Q.at(bh, 0), Q.row, c0, rows, s);
+        mm(false, rows, d.Dv, d.k, 1.f, s.p.data(), d.k, s.vp.data(), d.Dv, false, O.at(bh, c0), O.row);
+    }
+}
+
+// One head's dq, dk, dv; adds dEᵀ, dFᵀ [Nk, k] into this thread's det, dft.
+void backward_head(const Dims& d, const float* E, const float* F, const HeadRows& Q, const HeadRows& K,
+                   const HeadRows& V, const HeadRows& G, const HeadRows& dQ, const HeadRows& dK, const HeadRows& dV,
+                   int64_t bh, Scratch& s, float* det, float* dft) {
+    const int64_t kk = d.k, D = d.D, Dv = d.Dv;
+    const float *q = Q.at(bh, 0), *k = K.at(bh, 0), *v = V.at(bh, 0), *g = G.at(bh, 0);
+    project(d, E, F, k, K.row, v, V.row, s);
+    transpose(s.vp.data(), kk, Dv, s.vpT.data());
+    std::fill(s.dkp.begin(), s.dkp.end(), 0.f);
+    std::fill(s.dvp.begin(), s.dvp.end(), 0.f);
+    for (int64_t c0 = 0; c0 < d.N; c0 += kChunk) {
+        const int64_t rows = std::min(kChunk, d.N - c0);
+        p_chunk(d, q, Q.row, c0, rows, s);
+        const float* gc = g + c0 * G.row;
+        mm(true, kk, Dv, rows, 1.f, s.p.data(), kk, gc, G.row, true, s.dvp.data(), Dv);        // dV' += Pᵀ G
+        mm(false, rows, kk, Dv, 1.f, gc, G.row, s.vpT.data(), kk, false, s.dp.data(), kk);      // dP = G V'ᵀ
+        softmax_rows_backward(s.p.data(), s.dp.data(), rows, kk, d.scale);                        // dS (scaled)
+        mm(false, rows, D, kk, 1.f, s.dp.data(), kk, s.kp.data(), D, false, dQ.at(bh, c0), dQ.row);  // dQ = dS K'
+        mm(true, kk, D, rows, 1.f, s.dp.data(), kk, q + c0 * Q.row, Q.row, true, s.dkp.data(), D);  // dK' += dSᵀ Q
+    }
+    mm(true, d.Nk, D, kk, 1.f, E, d.Nk, s.dkp.data(), D, false, dK.at(bh, 0), dK.row);   // dK = Eᵀ dK'
+    mm(true, d.Nk, Dv, kk, 1.f, F, d.Nk, s.dvp.data(), Dv, false, dV.at(bh, 0), dV.row);  // dV = Fᵀ dV'
+    transpose(s.dkp.data(), kk, D, s.dkpT.data());
+    transpose(s.dvp.data(), kk, Dv, s.dvpT.data());
+    mm(false, d.Nk, kk, D, 1.f, k, K.row, s.dkpT.data(), kk, true, det, kk);   // dEᵀ += K dK'ᵀ
+    mm(false, d.Nk, kk, Dv, 1.f, v, V.row, s.dvpT.data(), kk, true, dft, kk);  // dFᵀ += V dV'ᵀ
+}
+
+}  // namespace
+
+Tensor linformer_attention_fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& E_in,
+                                 const Tensor& F_in) {
+    PROFILE_SCOPE("linformer_attention_fused");
+    check(q_in.dim() == 4 && k_in.dim() == 4 && v_in.dim() == 4 && q_in.size(0) == k_in.size(0) &&
+              q_in.size(1) == k_in.size(1) && q_in.size(3) == k_in.size(3) && v_in.size(0) == k_in.size(0) &&
+              v_in.size(1) == k_in.size(1) && v_in.size(2) == k_in.size(2),
+          "linformer_attention_fused: expected q [B,H,N,D], k [B,H,Nk,D], v [B,H,Nk,Dv], got ",
+          to_string(q_in.shape()), ", ", to_string(k_in.shape()), ", ", to_string(v_in.shape()));
+    check(E_in.dim() == 2 && E_in.shape() == F_in.shape() && E_in.size(1) == k_in.size(2),
+          "linformer_attention_fused: expected E, F [k, Nk] with Nk = ", k_in.size(2), ", got ",
+          to_string(E_in.shape()), ", ", to_string(F_in.shape()));
+    const int64_t B = q_in.size(0), H = q_in.size(1);
+    const Dims d{q_in.size(2), k_in.size(2), q_in.size(3), v_in.size(3), E_in.size(0), 1.f / std::sqrt(float(q_in.size(3)))};
+    Tensor q = unit_last_stride(q_in.detach()), k = unit_last_stride(k_in.detach()), v = unit_last_stride(v_in.detach());
+    Tensor E = contiguous(E_in.detach()), F = contiguous(F_in.detach());
+    Tensor out = Tensor::empty({B, H, d.N, d.Dv});
+    {
+        HeadRows Q(q), K(k), V(v), O(out);
+        const float *e = E.data(), *f = F.data();
+        parallel_for_balanced(0, B * H, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
+            Scratch s(d);
+            for (int64_t bh = lo; bh < hi; ++bh) forward_head(d, e, f, Q, K, V, O, bh, s);
+        });
+    }
+    return record("linformer_attention_fused", out, {q_in, k_in, v_in, E_in, F_in}, [q, k, v, E, F, d](const Tensor& g_in) {
+        PROFILE_SCOPE("linformer_attention_fused backward");
+        Tensor g = unit_last_stride(g_in);
+        Tensor dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
+        const int64_t BH = q.size(0) * q.size(1), threads = std::min<int64_t>(num_threads(), BH);
+        Tensor dET = Tensor::zeros({threads, d.Nk, d.k}), dFT = Tensor::zeros({threads, d.Nk, d.k});
+        HeadRows Q(q), K(k), V(v), G(g), dQ(dq), dK(dk), dV(dv);
+        const float *e = E.data(), *f = F.data();
+        float *det = dET.data(), *dft = dFT.data();
+        parallel_for_chunks(0, BH, 1, [&](int chunk, int64_t lo, int64_t hi) {
+            Scratch s(d);
+            const int64_t off = int64_t(chunk) * d.Nk * d.k;
+            for (int64_t bh = lo; bh < hi; ++bh) backward_head(d, e, f, Q, K, V, G, dQ, dK, dV, bh, s, det + off, dft + off);
+        });
+        Tensor dE = transpose(sum(dET, {0}), 0, 1), dF = transpose(sum(dFT, {0}), 0, 1);  // [k, Nk]
+        return std::vector<Tensor>{dq, dk, dv, contiguous(dE), contiguous(dF)};
+    });
+}
+
+}  // namespace attnlab::attention
