@@ -18,8 +18,8 @@
 // two k×N parameter matrices shared by all heads.
 // Cost (attention/cost.h): forward 8·B·H·N·k·D flops (EK, FV, Q(EK)ᵀ, P(FV)), backward
 // twice that; traffic q, k, v, out, their gradients and the k×N projections.
-// Fast path: linformer_attention_fused (linformer_kernel.h), one fused op that keeps only
-// q, k, v (and E, F) for the backward and recomputes K', V' and the softmax there; the
+// Fast path: linformer_attention_fused (linformer_kernel.h), one fused op that keeps q, k, v,
+// E, F and the small K', V' [k, D] per head for the backward and recomputes the softmax there; the
 // composed ops in linformer.cpp are its reference (reference = true, or ATTNLAB_REFERENCE=1).
 // Options (types and defaults: attention/registry.cpp): k (clamped to N), share_kv (E = F).
 #pragma once

@@ -25,12 +25,12 @@ struct Dims {
     float scale;
 };
 
-// Per-thread scratch: K', V' and their transposes, a chunk of P and dP, dK', dV' (and transposes).
+// Per-thread scratch: K'ᵀ, V'ᵀ, a chunk of P and dP, dK', dV' (and transposes).
 struct Scratch {
-    std::vector<float> kp, vp, kpT, vpT, p, dp, dkp, dvp, dkpT, dvpT;
+    std::vector<float> kpT, vpT, p, dp, dkp, dvp, dkpT, dvpT;
     explicit Scratch(const Dims& d) {
-        for (auto* b : {&kp, &kpT, &dkp, &dkpT}) b->resize(size_t(d.k * d.D));
-        for (auto* b : {&vp, &vpT, &dvp, &dvpT}) b->resize(size_t(d.k * d.Dv));
+        for (auto* b : {&kpT, &dkp, &dkpT}) b->resize(size_t(d.k * d.D));
+        for (auto* b : {&vpT, &dvp, &dvpT}) b->resize(size_t(d.k * d.Dv));
         p.resize(size_t(kChunk * d.k));
         dp.resize(size_t(kChunk * d.k));
     }
@@ -49,10 +49,17 @@ void softmax_rows(float* x, int64_t rows, int64_t n) {
     for (int64_t r = 0; r < rows; ++r) {
         float* xr = x + r * n;
         float mx = xr[0];
+#pragma omp simd reduction(max : mx)
         for (int64_t j = 1; j < n; ++j) mx = std::max(mx, xr[j]);
         float s = 0.f;
-        for (int64_t j = 0; j < n; ++j) s += (xr[j] = fast::exp(xr[j] - mx));
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < n; ++j) {
+            const float e = fast::exp(xr[j] - mx);
+            xr[j] = e;
+            s += e;
+        }
         const float inv = 1.f / s;
+#pragma omp simd
         for (int64_t j = 0; j < n; ++j) xr[j] *= inv;
     }
 }
@@ -63,18 +70,13 @@ void softmax_rows_backward(const float* y, float* dy, int64_t rows, int64_t n, f
         const float* yr = y + r * n;
         float* gr = dy + r * n;
         float dot = 0.f;
+#pragma omp simd reduction(+ : dot)
         for (int64_t j = 0; j < n; ++j) dot += yr[j] * gr[j];
+#pragma omp simd
         for (int64_t j = 0; j < n; ++j) gr[j] = scale * yr[j] * (gr[j] - dot);
     }
 }
 
-// K' = E K, V' = F V and K'ᵀ for one head.
-void project(const Dims& d, const float* E, const float* F, const float* K, int64_t ldk, const float* V, int64_t ldv,
-             Scratch& s) {
-    mm(false, d.k, d.D, d.Nk, 1.f, E, d.Nk, K, ldk, false, s.kp.data(), d.D);
-    mm(false, d.k, d.Dv, d.Nk, 1.f, F, d.Nk, V, ldv, false, s.vp.data(), d.Dv);
-    transpose(s.kp.data(), d.k, d.D, s.kpT.data());
-}
 
 // P rows [c0, c0 + rows) into s.p.
 void p_chunk(const Dims& d, const float* Q, int64_t ldq, int64_t c0, int64_t rows, Scratch& s) {
@@ -82,24 +84,27 @@ void p_chunk(const Dims& d, const float* Q, int64_t ldq, int64_t c0, int64_t row
     softmax_rows(s.p.data(), rows, d.k);
 }
 
+// One head's output; also stores its K' = E K [k, D] and V' = F V [k, Dv] in kp, vp for the backward.
 void forward_head(const Dims& d, const float* E, const float* F, const HeadRows& Q, const HeadRows& K,
-                  const HeadRows& V, const HeadRows& O, int64_t bh, Scratch& s) {
-    project(d, E, F, K.at(bh, 0), K.row, V.at(bh, 0), V.row, s);
+                  const HeadRows& V, const HeadRows& O, int64_t bh, float* kp, float* vp, Scratch& s) {
+    mm(false, d.k, d.D, d.Nk, 1.f, E, d.Nk, K.at(bh, 0), K.row, false, kp, d.D);
+    mm(false, d.k, d.Dv, d.Nk, 1.f, F, d.Nk, V.at(bh, 0), V.row, false, vp, d.Dv);
+    transpose(kp, d.k, d.D, s.kpT.data());
     for (int64_t c0 = 0; c0 < d.N; c0 += kChunk) {
         const int64_t rows = std::min(kChunk, d.N - c0);
         p_chunk(d, Q.at(bh, 0), Q.row, c0, rows, s);
-        mm(false, rows, d.Dv, d.k, 1.f, s.p.data(), d.k, s.vp.data(), d.Dv, false, O.at(bh, c0), O.row);
+        mm(false, rows, d.Dv, d.k, 1.f, s.p.data(), d.k, vp, d.Dv, false, O.at(bh, c0), O.row);
     }
 }
 
-// One head's dq, dk, dv; adds dEᵀ, dFᵀ [Nk, k] into this thread's det, dft.
+// One head's dq, dk, dv from its saved K', V'; adds dEᵀ, dFᵀ [Nk, k] into this thread's det, dft.
 void backward_head(const Dims& d, const float* E, const float* F, const HeadRows& Q, const HeadRows& K,
                    const HeadRows& V, const HeadRows& G, const HeadRows& dQ, const HeadRows& dK, const HeadRows& dV,
-                   int64_t bh, Scratch& s, float* det, float* dft) {
+                   int64_t bh, const float* kp, const float* vp, Scratch& s, float* det, float* dft) {
     const int64_t kk = d.k, D = d.D, Dv = d.Dv;
     const float *q = Q.at(bh, 0), *k = K.at(bh, 0), *v = V.at(bh, 0), *g = G.at(bh, 0);
-    project(d, E, F, k, K.row, v, V.row, s);
-    transpose(s.vp.data(), kk, Dv, s.vpT.data());
+    transpose(kp, kk, D, s.kpT.data());
+    transpose(vp, kk, Dv, s.vpT.data());
     std::fill(s.dkp.begin(), s.dkp.end(), 0.f);
     std::fill(s.dvp.begin(), s.dvp.end(), 0.f);
     for (int64_t c0 = 0; c0 < d.N; c0 += kChunk) {
@@ -109,7 +114,7 @@ void backward_head(const Dims& d, const float* E, const float* F, const HeadRows
         mm(true, kk, Dv, rows, 1.f, s.p.data(), kk, gc, G.row, true, s.dvp.data(), Dv);        // dV' += Pᵀ G
         mm(false, rows, kk, Dv, 1.f, gc, G.row, s.vpT.data(), kk, false, s.dp.data(), kk);      // dP = G V'ᵀ
         softmax_rows_backward(s.p.data(), s.dp.data(), rows, kk, d.scale);                        // dS (scaled)
-        mm(false, rows, D, kk, 1.f, s.dp.data(), kk, s.kp.data(), D, false, dQ.at(bh, c0), dQ.row);  // dQ = dS K'
+        mm(false, rows, D, kk, 1.f, s.dp.data(), kk, kp, D, false, dQ.at(bh, c0), dQ.row);  // dQ = dS K'
         mm(true, kk, D, rows, 1.f, s.dp.data(), kk, q + c0 * Q.row, Q.row, true, s.dkp.data(), D);  // dK' += dSᵀ Q
     }
     mm(true, d.Nk, D, kk, 1.f, E, d.Nk, s.dkp.data(), D, false, dK.at(bh, 0), dK.row);   // dK = Eᵀ dK'
@@ -138,15 +143,18 @@ Tensor linformer_attention_fused(const Tensor& q_in, const Tensor& k_in, const T
     Tensor q = unit_last_stride(q_in.detach()), k = unit_last_stride(k_in.detach()), v = unit_last_stride(v_in.detach());
     Tensor E = contiguous(E_in.detach()), F = contiguous(F_in.detach());
     Tensor out = Tensor::empty({B, H, d.N, d.Dv});
+    Tensor kp = Tensor::empty({B, H, d.k, d.D}), vp = Tensor::empty({B, H, d.k, d.Dv});  // K', V', kept for backward
     {
         HeadRows Q(q), K(k), V(v), O(out);
         const float *e = E.data(), *f = F.data();
+        float *kp_p = kp.data(), *vp_p = vp.data();
         parallel_for_balanced(0, B * H, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
             Scratch s(d);
-            for (int64_t bh = lo; bh < hi; ++bh) forward_head(d, e, f, Q, K, V, O, bh, s);
+            for (int64_t bh = lo; bh < hi; ++bh)
+                forward_head(d, e, f, Q, K, V, O, bh, kp_p + bh * d.k * d.D, vp_p + bh * d.k * d.Dv, s);
         });
     }
-    return record("linformer_attention_fused", out, {q_in, k_in, v_in, E_in, F_in}, [q, k, v, E, F, d](const Tensor& g_in) {
+    return record("linformer_attention_fused", out, {q_in, k_in, v_in, E_in, F_in}, [q, k, v, E, F, kp, vp, d](const Tensor& g_in) {
         PROFILE_SCOPE("linformer_attention_fused backward");
         Tensor g = unit_last_stride(g_in);
         Tensor dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
@@ -155,10 +163,12 @@ Tensor linformer_attention_fused(const Tensor& q_in, const Tensor& k_in, const T
         HeadRows Q(q), K(k), V(v), G(g), dQ(dq), dK(dk), dV(dv);
         const float *e = E.data(), *f = F.data();
         float *det = dET.data(), *dft = dFT.data();
+        const float *kp_p = kp.data(), *vp_p = vp.data();
         parallel_for_chunks(0, BH, 1, [&](int chunk, int64_t lo, int64_t hi) {
             Scratch s(d);
             const int64_t off = int64_t(chunk) * d.Nk * d.k;
-            for (int64_t bh = lo; bh < hi; ++bh) backward_head(d, e, f, Q, K, V, G, dQ, dK, dV, bh, s, det + off, dft + off);
+            for (int64_t bh = lo; bh < hi; ++bh) backward_head(d, e, f, Q, K, V, G, dQ, dK, dV, bh, kp_p + bh * d.k * d.D,
+                                                            vp_p + bh * d.k * d.Dv, s, det + off, dft + off);
         });
         Tensor dE = transpose(sum(dET, {0}), 0, 1), dF = transpose(sum(dFT, {0}), 0, 1);  // [k, Nk]
         return std::vector<Tensor>{dq, dk, dv, contiguous(dE), contiguous(dF)};

@@ -5,16 +5,16 @@
 //
 // Per head, with E, F [k, Nk] shared by all heads and s = 1/√D:
 //   K' = E K [k, D],  V' = F V [k, Dv],  P = softmax(s Q K'ᵀ) [N, k],  out = P V' [N, Dv]
-// P is built C = 64 rows at a time and never stored whole. Backward (G = ∂L/∂out)
-// recomputes K', V' and the P chunks, then
+// P is built C = 64 rows at a time and never stored whole. K', V' are kept for the
+// backward (k·(D + Dv) floats per head); the backward (G = ∂L/∂out) recomputes the P chunks, then
 //   dV' = Pᵀ G,  dP = G V'ᵀ,  dS = s P ⊙ (dP − rowsum(dP ⊙ P)),  dQ = dS K',  dK' = dSᵀ Q
 //   dK = Eᵀ dK',  dV = Fᵀ dV',  dE = Σ_heads dK' Kᵀ,  dF = Σ_heads dV' Vᵀ
 // (dEᵀ, dFᵀ [Nk, k] summed per thread, then across threads; when E and F are the
 // same tensor both gradients reach it and add up).
-// Time O(N·k·(D + Dv)) per head: 8·N·k·D flops forward, 20·N·k·D backward (with the
-// recomputation); memory: only the output is allocated — nothing but q, k, v (and the
-// parameters) is kept for the backward — plus per-thread scratch of O(C·k + k·D) floats
-// and, in backward, 2·Nk·k floats per thread for the projections' gradients.
+// Time O(N·k·(D + Dv)) per head: 8·N·k·D flops forward, 16·N·k·D backward (with the
+// recomputation of P); memory: the output and K', V' [B,H,k,D] — besides them only q, k, v
+// and the parameters are kept for the backward — plus per-thread scratch of O(C·k + k·D)
+// floats and, in backward, 2·Nk·k floats per thread for the projections' gradients.
 // Heads run in parallel, each single-threaded with small::gemm.
 #pragma once
 #include "core/tensor/tensor.h"

@@ -46,11 +46,11 @@ struct Scratch {
     float* Z(int64_t t_, int64_t part, int64_t m) { return iter.data() + (5 * t_ + part) * m * m; }  // part 0..4
 };
 
-// C = alpha·op(A)·B (+ C) with small::gemm (B untransposed).
+// C = alpha·op(A)·B (+ C) with small::gemm (B untransposed); tall products in blocks of 12 rows.
 void mm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
         int64_t ldb, bool acc, float* C, int64_t ldc) {
-    if (trans_a) small::gemm<true>(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
-    else small::gemm<false>(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
+    if (trans_a) small::gemm<true, 12>(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
+    else small::gemm<false, 12>(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
 }
 
 // The same with op(B) = Bᵀ for square m×m operands (B transposed into t first).
@@ -67,10 +67,17 @@ void softmax_rows(float* x, int64_t rows, int64_t n) {
     for (int64_t r = 0; r < rows; ++r) {
         float* xr = x + r * n;
         float mx = xr[0];
+#pragma omp simd reduction(max : mx)
         for (int64_t j = 1; j < n; ++j) mx = std::max(mx, xr[j]);
         float s = 0.f;
-        for (int64_t j = 0; j < n; ++j) s += (xr[j] = fast::exp(xr[j] - mx));
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < n; ++j) {
+            const float e = fast::exp(xr[j] - mx);
+            xr[j] = e;
+            s += e;
+        }
         const float inv = 1.f / s;
+#pragma omp simd
         for (int64_t j = 0; j < n; ++j) xr[j] *= inv;
     }
 }
@@ -81,7 +88,9 @@ void softmax_rows_backward(const float* y, float* dy, int64_t rows, int64_t n, f
         const float* yr = y + r * n;
         float* gr = dy + r * n;
         float dot = 0.f;
+#pragma omp simd reduction(+ : dot)
         for (int64_t j = 0; j < n; ++j) dot += yr[j] * gr[j];
+#pragma omp simd
         for (int64_t j = 0; j < n; ++j) gr[j] = scale * yr[j] * (gr[j] - dot);
     }
 }
