@@ -125,6 +125,17 @@ void backward_head(const Dims& d, const float* E, const float* F, const HeadRows
     mm(false, d.Nk, kk, Dv, 1.f, v, V.row, s.dvpT.data(), kk, true, dft, kk);  // dFᵀ += V dV'ᵀ
 }
 
+// Σ_t parts[t]ᵀ: the per-thread [Nk, k] gradients as one [k, Nk] gradient.
+Tensor sum_transposed(const Tensor& parts, int64_t threads, const Dims& d) {
+    Tensor out = Tensor::zeros({d.k, d.Nk});
+    const float* p = parts.data();
+    float* o = out.data();
+    for (int64_t t = 0; t < threads; ++t)
+        for (int64_t j = 0; j < d.Nk; ++j)
+            for (int64_t i = 0; i < d.k; ++i) o[i * d.Nk + j] += p[(t * d.Nk + j) * d.k + i];
+    return out;
+}
+
 }  // namespace
 
 Tensor linformer_attention_fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& E_in,
@@ -170,8 +181,7 @@ Tensor linformer_attention_fused(const Tensor& q_in, const Tensor& k_in, const T
             for (int64_t bh = lo; bh < hi; ++bh) backward_head(d, e, f, Q, K, V, G, dQ, dK, dV, bh, kp_p + bh * d.k * d.D,
                                                             vp_p + bh * d.k * d.Dv, s, det + off, dft + off);
         });
-        Tensor dE = transpose(sum(dET, {0}), 0, 1), dF = transpose(sum(dFT, {0}), 0, 1);  // [k, Nk]
-        return std::vector<Tensor>{dq, dk, dv, contiguous(dE), contiguous(dF)};
+        return std::vector<Tensor>{dq, dk, dv, sum_transposed(dET, threads, d), sum_transposed(dFT, threads, d)};
     });
 }
 
