@@ -25,12 +25,12 @@ struct Dims {
     float scale;
 };
 
-// Per-thread scratch: K'ᵀ, V'ᵀ, a chunk of P and dP, dK', dV' (and transposes).
+// Per-thread scratch: K'ᵀ, V'ᵀ, a chunk of P and dP, dK', dV'.
 struct Scratch {
-    std::vector<float> kpT, vpT, p, dp, dkp, dvp, dkpT, dvpT;
+    std::vector<float> kpT, vpT, p, dp, dkp, dvp;
     explicit Scratch(const Dims& d) {
-        for (auto* b : {&kpT, &dkp, &dkpT}) b->resize(size_t(d.k * d.D));
-        for (auto* b : {&vpT, &dvp, &dvpT}) b->resize(size_t(d.k * d.Dv));
+        for (auto* b : {&kpT, &dkp}) b->resize(size_t(d.k * d.D));
+        for (auto* b : {&vpT, &dvp}) b->resize(size_t(d.k * d.Dv));
         p.resize(size_t(kChunk * d.k));
         dp.resize(size_t(kChunk * d.k));
     }
@@ -97,12 +97,12 @@ void forward_head(const Dims& d, const float* E, const float* F, const HeadRows&
     }
 }
 
-// One head's dq, dk, dv from its saved K', V'; adds dEᵀ, dFᵀ [Nk, k] into this thread's det, dft.
-void backward_head(const Dims& d, const float* E, const float* F, const HeadRows& Q, const HeadRows& K,
-                   const HeadRows& V, const HeadRows& G, const HeadRows& dQ, const HeadRows& dK, const HeadRows& dV,
-                   int64_t bh, const float* kp, const float* vp, Scratch& s, float* det, float* dft) {
+// One head's dq, dk, dv from its saved K', V'; also stores dK'ᵀ [D, k] and dV'ᵀ [Dv, k] in dkpT, dvpT.
+void backward_head(const Dims& d, const float* E, const float* F, const HeadRows& Q, const HeadRows& G,
+                   const HeadRows& dQ, const HeadRows& dK, const HeadRows& dV, int64_t bh, const float* kp,
+                   const float* vp, Scratch& s, float* dkpT, float* dvpT) {
     const int64_t kk = d.k, D = d.D, Dv = d.Dv;
-    const float *q = Q.at(bh, 0), *k = K.at(bh, 0), *v = V.at(bh, 0), *g = G.at(bh, 0);
+    const float *q = Q.at(bh, 0), *g = G.at(bh, 0);
     transpose(kp, kk, D, s.kpT.data());
     transpose(vp, kk, Dv, s.vpT.data());
     std::fill(s.dkp.begin(), s.dkp.end(), 0.f);
@@ -119,21 +119,28 @@ void backward_head(const Dims& d, const float* E, const float* F, const HeadRows
     }
     mm(true, d.Nk, D, kk, 1.f, E, d.Nk, s.dkp.data(), D, false, dK.at(bh, 0), dK.row);   // dK = Eᵀ dK'
     mm(true, d.Nk, Dv, kk, 1.f, F, d.Nk, s.dvp.data(), Dv, false, dV.at(bh, 0), dV.row);  // dV = Fᵀ dV'
-    transpose(s.dkp.data(), kk, D, s.dkpT.data());
-    transpose(s.dvp.data(), kk, Dv, s.dvpT.data());
-    mm(false, d.Nk, kk, D, 1.f, k, K.row, s.dkpT.data(), kk, true, det, kk);   // dEᵀ += K dK'ᵀ
-    mm(false, d.Nk, kk, Dv, 1.f, v, V.row, s.dvpT.data(), kk, true, dft, kk);  // dFᵀ += V dV'ᵀ
+    transpose(s.dkp.data(), kk, D, dkpT);
+    transpose(s.dvp.data(), kk, Dv, dvpT);
 }
 
-// Σ_t parts[t]ᵀ: the per-thread [Nk, k] gradients as one [k, Nk] gradient.
-Tensor sum_transposed(const Tensor& parts, int64_t threads, const Dims& d) {
-    Tensor out = Tensor::zeros({d.k, d.Nk});
-    const float* p = parts.data();
-    float* o = out.data();
-    for (int64_t t = 0; t < threads; ++t)
-        for (int64_t j = 0; j < d.Nk; ++j)
-            for (int64_t i = 0; i < d.k; ++i) o[i * d.Nk + j] += p[(t * d.Nk + j) * d.k + i];
-    return out;
+// dE [k, Nk] = Σ_heads dK'_h K_hᵀ from X = K (or V, for dF) and dX'ᵀ [BH, Dx, k]: blocks of
+// 64 key rows in parallel, each summing over the heads in order (the same result for any
+// number of threads).
+Tensor projection_grad(const Dims& d, const HeadRows& X, int64_t BH, int64_t Dx, const Tensor& dxpT) {
+    Tensor dE = Tensor::empty({d.k, d.Nk});
+    float* de = dE.data();
+    const float* dxt = dxpT.data();
+    parallel_for(0, (d.Nk + kChunk - 1) / kChunk, 1, [&](int64_t lo, int64_t hi) {
+        std::vector<float> block(size_t(kChunk * d.k));
+        for (int64_t b = lo; b < hi; ++b) {
+            const int64_t j0 = b * kChunk, rows = std::min(kChunk, d.Nk - j0);
+            for (int64_t bh = 0; bh < BH; ++bh)  // dEᵀ rows j0.. = Σ_h X_h[j0..] dX'_hᵀ
+                mm(false, rows, d.k, Dx, 1.f, X.at(bh, j0), X.row, dxt + bh * Dx * d.k, d.k, bh > 0, block.data(), d.k);
+            for (int64_t r = 0; r < rows; ++r)
+                for (int64_t i = 0; i < d.k; ++i) de[i * d.Nk + j0 + r] = block[size_t(r * d.k + i)];
+        }
+    });
+    return dE;
 }
 
 }  // namespace
@@ -169,19 +176,18 @@ Tensor linformer_attention_fused(const Tensor& q_in, const Tensor& k_in, const T
         PROFILE_SCOPE("linformer_attention_fused backward");
         Tensor g = unit_last_stride(g_in);
         Tensor dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
-        const int64_t BH = q.size(0) * q.size(1), threads = std::min<int64_t>(num_threads(), BH);
-        Tensor dET = Tensor::zeros({threads, d.Nk, d.k}), dFT = Tensor::zeros({threads, d.Nk, d.k});
+        const int64_t BH = q.size(0) * q.size(1);
+        Tensor dkpT = Tensor::empty({BH, d.D, d.k}), dvpT = Tensor::empty({BH, d.Dv, d.k});  // dK'ᵀ, dV'ᵀ per head
         HeadRows Q(q), K(k), V(v), G(g), dQ(dq), dK(dk), dV(dv);
-        const float *e = E.data(), *f = F.data();
-        float *det = dET.data(), *dft = dFT.data();
-        const float *kp_p = kp.data(), *vp_p = vp.data();
-        parallel_for_chunks(0, BH, 1, [&](int chunk, int64_t lo, int64_t hi) {
+        const float *e = E.data(), *f = F.data(), *kp_p = kp.data(), *vp_p = vp.data();
+        float *dkpT_p = dkpT.data(), *dvpT_p = dvpT.data();
+        parallel_for_balanced(0, BH, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
             Scratch s(d);
-            const int64_t off = int64_t(chunk) * d.Nk * d.k;
-            for (int64_t bh = lo; bh < hi; ++bh) backward_head(d, e, f, Q, K, V, G, dQ, dK, dV, bh, kp_p + bh * d.k * d.D,
-                                                            vp_p + bh * d.k * d.Dv, s, det + off, dft + off);
+            for (int64_t bh = lo; bh < hi; ++bh)
+                backward_head(d, e, f, Q, G, dQ, dK, dV, bh, kp_p + bh * d.k * d.D, vp_p + bh * d.k * d.Dv, s,
+                              dkpT_p + bh * d.D * d.k, dvpT_p + bh * d.Dv * d.k);
         });
-        return std::vector<Tensor>{dq, dk, dv, sum_transposed(dET, threads, d), sum_transposed(dFT, threads, d)};
+        return std::vector<Tensor>{dq, dk, dv, projection_grad(d, K, BH, d.D, dkpT), projection_grad(d, V, BH, d.Dv, dvpT)};
     });
 }
 

@@ -9,12 +9,13 @@
 // backward (k·(D + Dv) floats per head); the backward (G = ∂L/∂out) recomputes the P chunks, then
 //   dV' = Pᵀ G,  dP = G V'ᵀ,  dS = s P ⊙ (dP − rowsum(dP ⊙ P)),  dQ = dS K',  dK' = dSᵀ Q
 //   dK = Eᵀ dK',  dV = Fᵀ dV',  dE = Σ_heads dK' Kᵀ,  dF = Σ_heads dV' Vᵀ
-// (dEᵀ, dFᵀ [Nk, k] summed per thread, then across threads; when E and F are the
-// same tensor both gradients reach it and add up).
+// (dE, dF in a second pass over blocks of key rows, summing the heads in a fixed order, so
+// the result does not depend on the number of threads; when E and F are the same tensor
+// both gradients reach it and add up).
 // Time O(N·k·(D + Dv)) per head: 8·N·k·D flops forward, 16·N·k·D backward (with the
 // recomputation of P); memory: the output and K', V' [B,H,k,D] — besides them only q, k, v
 // and the parameters are kept for the backward — plus per-thread scratch of O(C·k + k·D)
-// floats and, in backward, 2·Nk·k floats per thread for the projections' gradients.
+// floats and, in backward, dK'ᵀ, dV'ᵀ [B,H,D,k] for the projections' gradients.
 // Heads run in parallel, each single-threaded with small::gemm.
 #pragma once
 #include "core/tensor/tensor.h"

@@ -2,6 +2,7 @@
 #include "attention/low_rank/linformer.h"
 #include "attention/low_rank/linformer_kernel.h"
 #include "attention/reference/low_rank.h"
+#include "core/kernels/parallel.h"
 #include "tests/support/attention_helpers.h"
 
 using namespace attnlab;
@@ -105,4 +106,25 @@ TEST_CASE("gradcheck: linformer fused op across chunk boundaries, N queries and 
                       {q, k, v, E, F});
     require_gradcheck([](const std::vector<Tensor>& in) { return attention::linformer_attention_fused(in[0], in[1], in[2], in[3], in[3]); },
                       {q, k, v, E});
+}
+
+TEST_CASE("linformer fused gradients of q, k, v, E and F do not depend on the number of threads",
+          "[attention][linformer][fused]") {
+    auto attn = make_linformer({{"k", int64_t(8)}}, 150);
+    const int saved = num_threads();
+    std::vector<float> grads[2];
+    for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        attn->zero_grad();
+        QKV x = random_qkv(2, 3, 150, 8, 4);
+        Tensor out = attn->forward(x.q, x.k, x.v);
+        Generator g(5);
+        out.backward(Tensor::randn(out.shape(), g));
+        for (const Tensor& t : {out, x.q.grad(), x.k.grad(), x.v.grad(), attn->E.grad(), attn->F.grad()}) {
+            std::vector<float> a = t.detach().contiguous().to_vector();
+            grads[threads - 1].insert(grads[threads - 1].end(), a.begin(), a.end());
+        }
+    }
+    set_num_threads(saved);
+    REQUIRE(grads[0] == grads[1]);
 }
