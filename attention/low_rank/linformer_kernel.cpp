@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "attention/head_rows.h"
+#include "attention/low_rank/column_softmax.h"
 #include "core/autograd/autograd.h"
-#include "core/kernels/fastmath.h"
 #include "core/kernels/parallel.h"
 #include "core/kernels/small_gemm.h"
 #include "core/ops/ops.h"
@@ -25,15 +25,13 @@ struct Dims {
     float scale;
 };
 
-// Per-thread scratch: K'ᵀ, V'ᵀ, a chunk of P and dP, dK', dV'.
+// Per-thread scratch: one chunk of Qᵀ [D, C], Gᵀ [Dv, C], Pᵀ and dPᵀ [k, C]; dK' [k, D], dV' [k, Dv];
+// 2·C floats for the column softmax.
 struct Scratch {
-    std::vector<float> kpT, vpT, p, dp, dkp, dvp;
-    explicit Scratch(const Dims& d) {
-        for (auto* b : {&kpT, &dkp}) b->resize(size_t(d.k * d.D));
-        for (auto* b : {&vpT, &dvp}) b->resize(size_t(d.k * d.Dv));
-        p.resize(size_t(kChunk * d.k));
-        dp.resize(size_t(kChunk * d.k));
-    }
+    std::vector<float> qT, gT, pT, dpT, dkp, dvp, t;
+    explicit Scratch(const Dims& d)
+        : qT(size_t(d.D * kChunk)), gT(size_t(d.Dv * kChunk)), pT(size_t(d.k * kChunk)), dpT(size_t(d.k * kChunk)),
+          dkp(size_t(d.k * d.D)), dvp(size_t(d.k * d.Dv)), t(size_t(2 * kChunk)) {}
 };
 
 // C = alpha·op(A)·B (+ C) with small::gemm (B untransposed); tall products in blocks of 12 rows.
@@ -43,45 +41,11 @@ void mm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float*
     else small::gemm<false, 12>(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
 }
 
-void transpose(const float* X, int64_t rows, int64_t cols, float* XT) { small::transpose_padded(X, cols, rows, cols, XT, rows); }
-
-void softmax_rows(float* x, int64_t rows, int64_t n) {
-    for (int64_t r = 0; r < rows; ++r) {
-        float* xr = x + r * n;
-        float mx = xr[0];
-#pragma omp simd reduction(max : mx)
-        for (int64_t j = 1; j < n; ++j) mx = std::max(mx, xr[j]);
-        float s = 0.f;
-#pragma omp simd reduction(+ : s)
-        for (int64_t j = 0; j < n; ++j) {
-            const float e = fast::exp(xr[j] - mx);
-            xr[j] = e;
-            s += e;
-        }
-        const float inv = 1.f / s;
-#pragma omp simd
-        for (int64_t j = 0; j < n; ++j) xr[j] *= inv;
-    }
-}
-
-// dy <- scale · y ⊙ (dy − rowsum(dy ⊙ y)) on [rows, n].
-void softmax_rows_backward(const float* y, float* dy, int64_t rows, int64_t n, float scale) {
-    for (int64_t r = 0; r < rows; ++r) {
-        const float* yr = y + r * n;
-        float* gr = dy + r * n;
-        float dot = 0.f;
-#pragma omp simd reduction(+ : dot)
-        for (int64_t j = 0; j < n; ++j) dot += yr[j] * gr[j];
-#pragma omp simd
-        for (int64_t j = 0; j < n; ++j) gr[j] = scale * yr[j] * (gr[j] - dot);
-    }
-}
-
-
-// P rows [c0, c0 + rows) into s.p.
-void p_chunk(const Dims& d, const float* Q, int64_t ldq, int64_t c0, int64_t rows, Scratch& s) {
-    mm(false, rows, d.k, d.D, d.scale, Q + c0 * ldq, ldq, s.kpT.data(), d.k, false, s.p.data(), d.k);
-    softmax_rows(s.p.data(), rows, d.k);
+// Pᵀ [k, rows] for query rows [c0, c0 + rows): softmax over k of s K' Q_cᵀ (Q_cᵀ left in s.qT).
+void p_chunk(const Dims& d, const float* kp, const float* Q, int64_t ldq, int64_t c0, int64_t rows, Scratch& s) {
+    small::transpose_padded(Q + c0 * ldq, ldq, rows, d.D, s.qT.data(), rows);
+    mm(false, d.k, rows, d.D, d.scale, kp, d.D, s.qT.data(), rows, false, s.pT.data(), rows);
+    softmax_columns(s.pT.data(), d.k, rows, s.t.data());
 }
 
 // One head's output; also stores its K' = E K [k, D] and V' = F V [k, Dv] in kp, vp for the backward.
@@ -89,11 +53,10 @@ void forward_head(const Dims& d, const float* E, const float* F, const HeadRows&
                   const HeadRows& V, const HeadRows& O, int64_t bh, float* kp, float* vp, Scratch& s) {
     mm(false, d.k, d.D, d.Nk, 1.f, E, d.Nk, K.at(bh, 0), K.row, false, kp, d.D);
     mm(false, d.k, d.Dv, d.Nk, 1.f, F, d.Nk, V.at(bh, 0), V.row, false, vp, d.Dv);
-    transpose(kp, d.k, d.D, s.kpT.data());
     for (int64_t c0 = 0; c0 < d.N; c0 += kChunk) {
         const int64_t rows = std::min(kChunk, d.N - c0);
-        p_chunk(d, Q.at(bh, 0), Q.row, c0, rows, s);
-        mm(false, rows, d.Dv, d.k, 1.f, s.p.data(), d.k, vp, d.Dv, false, O.at(bh, c0), O.row);
+        p_chunk(d, kp, Q.at(bh, 0), Q.row, c0, rows, s);
+        mm(true, rows, d.Dv, d.k, 1.f, s.pT.data(), rows, vp, d.Dv, false, O.at(bh, c0), O.row);  // out = P V'
     }
 }
 
@@ -103,24 +66,23 @@ void backward_head(const Dims& d, const float* E, const float* F, const HeadRows
                    const float* vp, Scratch& s, float* dkpT, float* dvpT) {
     const int64_t kk = d.k, D = d.D, Dv = d.Dv;
     const float *q = Q.at(bh, 0), *g = G.at(bh, 0);
-    transpose(kp, kk, D, s.kpT.data());
-    transpose(vp, kk, Dv, s.vpT.data());
     std::fill(s.dkp.begin(), s.dkp.end(), 0.f);
     std::fill(s.dvp.begin(), s.dvp.end(), 0.f);
     for (int64_t c0 = 0; c0 < d.N; c0 += kChunk) {
         const int64_t rows = std::min(kChunk, d.N - c0);
-        p_chunk(d, q, Q.row, c0, rows, s);
+        p_chunk(d, kp, q, Q.row, c0, rows, s);
         const float* gc = g + c0 * G.row;
-        mm(true, kk, Dv, rows, 1.f, s.p.data(), kk, gc, G.row, true, s.dvp.data(), Dv);        // dV' += Pᵀ G
-        mm(false, rows, kk, Dv, 1.f, gc, G.row, s.vpT.data(), kk, false, s.dp.data(), kk);      // dP = G V'ᵀ
-        softmax_rows_backward(s.p.data(), s.dp.data(), rows, kk, d.scale);                        // dS (scaled)
-        mm(false, rows, D, kk, 1.f, s.dp.data(), kk, kp, D, false, dQ.at(bh, c0), dQ.row);  // dQ = dS K'
-        mm(true, kk, D, rows, 1.f, s.dp.data(), kk, q + c0 * Q.row, Q.row, true, s.dkp.data(), D);  // dK' += dSᵀ Q
+        small::transpose_padded(gc, G.row, rows, Dv, s.gT.data(), rows);
+        mm(false, kk, Dv, rows, 1.f, s.pT.data(), rows, gc, G.row, true, s.dvp.data(), Dv);      // dV' += Pᵀ G
+        mm(false, kk, rows, Dv, 1.f, vp, Dv, s.gT.data(), rows, false, s.dpT.data(), rows);     // dPᵀ = V' Gᵀ
+        softmax_columns_backward(s.pT.data(), s.dpT.data(), kk, rows, d.scale, s.t.data());      // dSᵀ (scaled)
+        mm(true, rows, D, kk, 1.f, s.dpT.data(), rows, kp, D, false, dQ.at(bh, c0), dQ.row);     // dQ = dS K'
+        mm(false, kk, D, rows, 1.f, s.dpT.data(), rows, q + c0 * Q.row, Q.row, true, s.dkp.data(), D);  // dK' += dSᵀ Q
     }
     mm(true, d.Nk, D, kk, 1.f, E, d.Nk, s.dkp.data(), D, false, dK.at(bh, 0), dK.row);   // dK = Eᵀ dK'
     mm(true, d.Nk, Dv, kk, 1.f, F, d.Nk, s.dvp.data(), Dv, false, dV.at(bh, 0), dV.row);  // dV = Fᵀ dV'
-    transpose(s.dkp.data(), kk, D, dkpT);
-    transpose(s.dvp.data(), kk, Dv, dvpT);
+    small::transpose_padded(s.dkp.data(), D, kk, D, dkpT, kk);
+    small::transpose_padded(s.dvp.data(), Dv, kk, Dv, dvpT, kk);
 }
 
 // dE [k, Nk] = Σ_heads dK'_h K_hᵀ from X = K (or V, for dF) and dX'ᵀ [BH, Dx, k]: blocks of
@@ -136,8 +98,8 @@ Tensor projection_grad(const Dims& d, const HeadRows& X, int64_t BH, int64_t Dx,
             const int64_t j0 = b * kChunk, rows = std::min(kChunk, d.Nk - j0);
             for (int64_t bh = 0; bh < BH; ++bh)  // dEᵀ rows j0.. = Σ_h X_h[j0..] dX'_hᵀ
                 mm(false, rows, d.k, Dx, 1.f, X.at(bh, j0), X.row, dxt + bh * Dx * d.k, d.k, bh > 0, block.data(), d.k);
-            for (int64_t r = 0; r < rows; ++r)
-                for (int64_t i = 0; i < d.k; ++i) de[i * d.Nk + j0 + r] = block[size_t(r * d.k + i)];
+            for (int64_t i = 0; i < d.k; ++i)  // contiguous runs of dE's rows (the block is in L1)
+                for (int64_t r = 0; r < rows; ++r) de[i * d.Nk + j0 + r] = block[size_t(r * d.k + i)];
         }
     });
     return dE;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attention/head_rows.h"
+#include "attention/low_rank/column_softmax.h"
 #include "core/autograd/autograd.h"
 #include "core/kernels/fastmath.h"
 #include "core/kernels/parallel.h"
@@ -28,20 +29,24 @@ struct Dims {
 // Per-thread scratch. The landmark part of one head (what forward and backward share):
 // Q̃, K̃ [m, D] and their transposes, Ã [m, m], the iterates (Z_t, ÃZ_t, T1_t, T2_t, T3_t per
 // iteration, then the final Z), B̃ᵀ [Nk, m], W, Y [m, Dv]; then the backward's own buffers.
+// Chunks of F̃ are kept transposed, F̃ᵀ_c [m, C] (with Q_cᵀ [D, C], Gᵀ_c [Dv, C]), so that the
+// softmax runs down columns (column_softmax.h).
 struct Scratch {
     std::vector<float> ql, kl, qlT, klT, A, iter, bt, W, Y;
-    std::vector<float> f, df, YT, WT, dY, dW, dWT, dZ, dA, g, dT, dAZ, tmp, dql, dkl, dbt, t;
+    std::vector<float> fT, dfT, qT, gT, WT, dY, dW, dWT, dZ, dA, g, dT, dAZ, tmp, dql, dkl, dbt, t;
     float n1 = 0.f, ninf = 0.f;
     explicit Scratch(const Dims& d) {
         const size_t m = size_t(d.m), mm = m * m;
         for (auto* b : {&ql, &kl, &qlT, &klT, &dql, &dkl}) b->resize(m * size_t(d.D));
-        for (auto* b : {&W, &Y, &YT, &WT, &dY, &dW, &dWT}) b->resize(m * size_t(d.Dv));
+        for (auto* b : {&W, &Y, &WT, &dY, &dW, &dWT}) b->resize(m * size_t(d.Dv));
         for (auto* b : {&A, &dZ, &dA, &g, &dT, &dAZ, &tmp}) b->resize(mm);
         iter.resize(mm * size_t(5 * d.it + 1));
         bt.resize(size_t(d.Nk) * m);
-        f.resize(size_t(kChunk) * m);
-        df.resize(size_t(kChunk) * m);
-        t.resize(std::max(mm, 2 * m));
+        fT.resize(size_t(kChunk) * m);
+        dfT.resize(size_t(kChunk) * m);
+        qT.resize(size_t(kChunk * d.D));
+        gT.resize(size_t(kChunk * d.Dv));
+        t.resize(std::max({mm, 2 * m, size_t(2 * kChunk)}));
     }
     float* Z(int64_t t_, int64_t part, int64_t m) { return iter.data() + (5 * t_ + part) * m * m; }  // part 0..4
 };
@@ -82,45 +87,15 @@ void softmax_rows(float* x, int64_t rows, int64_t n) {
     }
 }
 
-// dx = scale · y ⊙ (dy − rowsum(dy ⊙ y)) on [rows, n], in place of dy.
+// dy <- scale · y ⊙ (dy − rowsum(dy ⊙ y)) on [rows, n] (Ã's softmax).
 void softmax_rows_backward(const float* y, float* dy, int64_t rows, int64_t n, float scale) {
     for (int64_t r = 0; r < rows; ++r) {
         const float* yr = y + r * n;
         float* gr = dy + r * n;
         float dot = 0.f;
-#pragma omp simd reduction(+ : dot)
         for (int64_t j = 0; j < n; ++j) dot += yr[j] * gr[j];
-#pragma omp simd
         for (int64_t j = 0; j < n; ++j) gr[j] = scale * yr[j] * (gr[j] - dot);
     }
-}
-
-// Softmax over the rows (the N axis) of each column of x [rows, m], in place.
-void softmax_columns(float* x, int64_t rows, int64_t m, std::vector<float>& t) {
-    float *mx = t.data(), *sum = t.data() + m;
-    std::copy(x, x + m, mx);
-    for (int64_t r = 1; r < rows; ++r)
-        for (int64_t l = 0; l < m; ++l) mx[l] = std::max(mx[l], x[r * m + l]);
-    std::fill(sum, sum + m, 0.f);
-    for (int64_t r = 0; r < rows; ++r)
-#pragma omp simd
-        for (int64_t l = 0; l < m; ++l) sum[l] += (x[r * m + l] = fast::exp(x[r * m + l] - mx[l]));
-    for (int64_t l = 0; l < m; ++l) sum[l] = 1.f / sum[l];
-    for (int64_t r = 0; r < rows; ++r)
-#pragma omp simd
-        for (int64_t l = 0; l < m; ++l) x[r * m + l] *= sum[l];
-}
-
-// The column-wise softmax's backward, in place of dy [rows, m].
-void softmax_columns_backward(const float* y, float* dy, int64_t rows, int64_t m, float scale, std::vector<float>& t) {
-    float* dot = t.data();
-    std::fill(dot, dot + m, 0.f);
-    for (int64_t r = 0; r < rows; ++r)
-#pragma omp simd
-        for (int64_t l = 0; l < m; ++l) dot[l] += y[r * m + l] * dy[r * m + l];
-    for (int64_t r = 0; r < rows; ++r)
-#pragma omp simd
-        for (int64_t l = 0; l < m; ++l) dy[r * m + l] = scale * y[r * m + l] * (dy[r * m + l] - dot[l]);
 }
 
 int64_t seg_lo(int64_t s, int64_t N, int64_t m) { return s * N / m; }
@@ -253,15 +228,16 @@ void landmarks(const Dims& d, const float* Q, int64_t ldq, const float* K, int64
     softmax_rows(s.A.data(), m, m);
     const float* Z = pinv_forward(s, m, d.it);
     mm(false, d.Nk, m, d.D, d.scale, K, ldk, s.qlT.data(), m, false, s.bt.data(), m);  // (s Q̃ Kᵀ)ᵀ
-    softmax_columns(s.bt.data(), d.Nk, m, s.t);
+    softmax_columns(s.bt.data(), d.Nk, m, s.t.data());
     mm(true, m, d.Dv, d.Nk, 1.f, s.bt.data(), m, V, ldv, false, s.W.data(), d.Dv);  // W = B̃ V
     mm(false, m, d.Dv, m, 1.f, Z, m, s.W.data(), d.Dv, false, s.Y.data(), d.Dv);
 }
 
-// F̃ rows [c0, c0 + rows) into s.f.
+// F̃ᵀ [m, rows] for query rows [c0, c0 + rows): softmax over m of s K̃ Q_cᵀ (Q_cᵀ left in s.qT).
 void f_chunk(const Dims& d, const float* Q, int64_t ldq, int64_t c0, int64_t rows, Scratch& s) {
-    mm(false, rows, d.m, d.D, d.scale, Q + c0 * ldq, ldq, s.klT.data(), d.m, false, s.f.data(), d.m);
-    softmax_rows(s.f.data(), rows, d.m);
+    small::transpose_padded(Q + c0 * ldq, ldq, rows, d.D, s.qT.data(), rows);
+    mm(false, d.m, rows, d.D, d.scale, s.kl.data(), d.D, s.qT.data(), rows, false, s.fT.data(), rows);
+    softmax_columns(s.fT.data(), d.m, rows, s.t.data());
 }
 
 void forward_head(const Dims& d, const HeadRows& Q, const HeadRows& K, const HeadRows& V, const HeadRows& O, int64_t bh,
@@ -270,7 +246,7 @@ void forward_head(const Dims& d, const HeadRows& Q, const HeadRows& K, const Hea
     for (int64_t c0 = 0; c0 < d.N; c0 += kChunk) {
         const int64_t rows = std::min(kChunk, d.N - c0);
         f_chunk(d, Q.at(bh, 0), Q.row, c0, rows, s);
-        mm(false, rows, d.Dv, d.m, 1.f, s.f.data(), d.m, s.Y.data(), d.Dv, false, O.at(bh, c0), O.row);
+        mm(true, rows, d.Dv, d.m, 1.f, s.fT.data(), rows, s.Y.data(), d.Dv, false, O.at(bh, c0), O.row);  // F̃ Y
     }
 }
 
@@ -280,7 +256,6 @@ void backward_head(const Dims& d, const HeadRows& Q, const HeadRows& K, const He
     const float *q = Q.at(bh, 0), *k = K.at(bh, 0), *v = V.at(bh, 0), *g = G.at(bh, 0);
     float *dq = dQ.at(bh, 0), *dk = dK.at(bh, 0), *dv = dV.at(bh, 0);
     landmarks(d, q, Q.row, k, K.row, v, V.row, s);
-    transpose(s.Y.data(), m, Dv, s.YT.data());
     std::fill(s.dY.begin(), s.dY.end(), 0.f);
     std::fill(s.dkl.begin(), s.dkl.end(), 0.f);
     // out = F̃ Y, F̃ = softmax(s Q K̃ᵀ), chunk by chunk
@@ -288,11 +263,12 @@ void backward_head(const Dims& d, const HeadRows& Q, const HeadRows& K, const He
         const int64_t rows = std::min(kChunk, d.N - c0);
         f_chunk(d, q, Q.row, c0, rows, s);
         const float* gc = g + c0 * G.row;
-        mm(true, m, Dv, rows, 1.f, s.f.data(), m, gc, G.row, true, s.dY.data(), Dv);         // dY += F̃ᵀ G
-        mm(false, rows, m, Dv, 1.f, gc, G.row, s.YT.data(), m, false, s.df.data(), m);        // dF̃ = G Yᵀ
-        softmax_rows_backward(s.f.data(), s.df.data(), rows, m, d.scale);                       // dS₁ (scaled)
-        mm(false, rows, D, m, 1.f, s.df.data(), m, s.kl.data(), D, false, dq + c0 * dQ.row, dQ.row);  // dQ = dS₁ K̃
-        mm(true, m, D, rows, 1.f, s.df.data(), m, q + c0 * Q.row, Q.row, true, s.dkl.data(), D);     // dK̃ += dS₁ᵀ Q
+        small::transpose_padded(gc, G.row, rows, Dv, s.gT.data(), rows);
+        mm(false, m, Dv, rows, 1.f, s.fT.data(), rows, gc, G.row, true, s.dY.data(), Dv);       // dY += F̃ᵀ G
+        mm(false, m, rows, Dv, 1.f, s.Y.data(), Dv, s.gT.data(), rows, false, s.dfT.data(), rows);  // dF̃ᵀ = Y Gᵀ
+        softmax_columns_backward(s.fT.data(), s.dfT.data(), m, rows, d.scale, s.t.data());    // dS₁ᵀ (scaled)
+        mm(true, rows, D, m, 1.f, s.dfT.data(), rows, s.kl.data(), D, false, dq + c0 * dQ.row, dQ.row);  // dQ = dS₁ K̃
+        mm(false, m, D, rows, 1.f, s.dfT.data(), rows, q + c0 * Q.row, Q.row, true, s.dkl.data(), D);  // dK̃ += dS₁ᵀ Q
     }
     // Y = Z W
     const float* Z = s.Z(d.it, 0, m);
@@ -309,7 +285,7 @@ void backward_head(const Dims& d, const HeadRows& Q, const HeadRows& K, const He
     transpose(s.dW.data(), m, Dv, s.dWT.data());
     mm(false, d.Nk, m, Dv, 1.f, v, V.row, s.dWT.data(), m, false, s.dbt.data(), m);    // dB̃ᵀ = V dWᵀ
     mm(false, d.Nk, Dv, m, 1.f, s.bt.data(), m, s.dW.data(), Dv, false, dv, dV.row);    // dV = B̃ᵀ dW
-    softmax_columns_backward(s.bt.data(), s.dbt.data(), d.Nk, m, d.scale, s.t);         // dS₃ᵀ (scaled)
+    softmax_columns_backward(s.bt.data(), s.dbt.data(), d.Nk, m, d.scale, s.t.data());         // dS₃ᵀ (scaled)
     mm(false, d.Nk, D, m, 1.f, s.dbt.data(), m, s.ql.data(), D, false, dk, dK.row);     // dK = dS₃ᵀ Q̃
     mm(true, m, D, d.Nk, 1.f, s.dbt.data(), m, k, K.row, true, s.dql.data(), D);        // dQ̃ += dS₃ K
     // Q̃ = P Q, K̃ = P K
