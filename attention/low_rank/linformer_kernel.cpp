@@ -25,13 +25,12 @@ struct Dims {
     float scale;
 };
 
-// Per-thread scratch: one chunk of Qᵀ [D, C], Gᵀ [Dv, C], Pᵀ and dPᵀ [k, C]; dK' [k, D], dV' [k, Dv];
-// 2·C floats for the column softmax.
+// Per-thread scratch: one chunk of Qᵀ [D, C], Gᵀ [Dv, C], Pᵀ and dPᵀ [k, C]; dK' [k, D], dV' [k, Dv].
 struct Scratch {
-    std::vector<float> qT, gT, pT, dpT, dkp, dvp, t;
+    std::vector<float> qT, gT, pT, dpT, dkp, dvp;
     explicit Scratch(const Dims& d)
         : qT(size_t(d.D * kChunk)), gT(size_t(d.Dv * kChunk)), pT(size_t(d.k * kChunk)), dpT(size_t(d.k * kChunk)),
-          dkp(size_t(d.k * d.D)), dvp(size_t(d.k * d.Dv)), t(size_t(2 * kChunk)) {}
+          dkp(size_t(d.k * d.D)), dvp(size_t(d.k * d.Dv)) {}
 };
 
 // C = alpha·op(A)·B (+ C) with small::gemm (B untransposed); tall products in blocks of 12 rows.
@@ -45,7 +44,7 @@ void mm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float*
 void p_chunk(const Dims& d, const float* kp, const float* Q, int64_t ldq, int64_t c0, int64_t rows, Scratch& s) {
     small::transpose_padded(Q + c0 * ldq, ldq, rows, d.D, s.qT.data(), rows);
     mm(false, d.k, rows, d.D, d.scale, kp, d.D, s.qT.data(), rows, false, s.pT.data(), rows);
-    softmax_columns(s.pT.data(), d.k, rows, s.t.data());
+    softmax_columns(s.pT.data(), d.k, rows);
 }
 
 // One head's output; also stores its K' = E K [k, D] and V' = F V [k, Dv] in kp, vp for the backward.
@@ -75,7 +74,7 @@ void backward_head(const Dims& d, const float* E, const float* F, const HeadRows
         small::transpose_padded(gc, G.row, rows, Dv, s.gT.data(), rows);
         mm(false, kk, Dv, rows, 1.f, s.pT.data(), rows, gc, G.row, true, s.dvp.data(), Dv);      // dV' += Pᵀ G
         mm(false, kk, rows, Dv, 1.f, vp, Dv, s.gT.data(), rows, false, s.dpT.data(), rows);     // dPᵀ = V' Gᵀ
-        softmax_columns_backward(s.pT.data(), s.dpT.data(), kk, rows, d.scale, s.t.data());      // dSᵀ (scaled)
+        softmax_columns_backward(s.pT.data(), s.dpT.data(), kk, rows, d.scale);      // dSᵀ (scaled)
         mm(true, rows, D, kk, 1.f, s.dpT.data(), rows, kp, D, false, dQ.at(bh, c0), dQ.row);     // dQ = dS K'
         mm(false, kk, D, rows, 1.f, s.dpT.data(), rows, q + c0 * Q.row, Q.row, true, s.dkp.data(), D);  // dK' += dSᵀ Q
     }

@@ -46,7 +46,7 @@ struct Scratch {
         dfT.resize(size_t(kChunk) * m);
         qT.resize(size_t(kChunk * d.D));
         gT.resize(size_t(kChunk * d.Dv));
-        t.resize(std::max({mm, 2 * m, size_t(2 * kChunk)}));
+        t.resize(mm);
     }
     float* Z(int64_t t_, int64_t part, int64_t m) { return iter.data() + (5 * t_ + part) * m * m; }  // part 0..4
 };
@@ -100,16 +100,25 @@ void softmax_rows_backward(const float* y, float* dy, int64_t rows, int64_t n, f
 
 int64_t seg_lo(int64_t s, int64_t N, int64_t m) { return s * N / m; }
 
-// means [m, D] of the m segments of x's N rows (row stride ld).
+// means [m, D] of the m segments of x's N rows (row stride ld); the sums of a strip of 16
+// columns stay in registers (a fixed-size local array) while the segment's rows go by.
 void segment_means(const float* x, int64_t ld, int64_t N, int64_t D, int64_t m, float* means) {
+    constexpr int64_t W = 16;
     for (int64_t s = 0; s < m; ++s) {
         const int64_t lo = seg_lo(s, N, m), hi = seg_lo(s + 1, N, m);
-        float* o = means + s * D;
-        std::fill(o, o + D, 0.f);
         const float w = 1.f / float(hi - lo);
-        for (int64_t j = lo; j < hi; ++j)
+        for (int64_t d0 = 0; d0 < D; d0 += W) {
+            float acc[W] = {};
+            if (D - d0 >= W) {
+                for (int64_t j = lo; j < hi; ++j)
 #pragma omp simd
-            for (int64_t d = 0; d < D; ++d) o[d] += w * x[j * ld + d];
+                    for (int64_t d = 0; d < W; ++d) acc[d] += w * x[j * ld + d0 + d];
+            } else {
+                for (int64_t j = lo; j < hi; ++j)
+                    for (int64_t d = 0; d < D - d0; ++d) acc[d] += w * x[j * ld + d0 + d];
+            }
+            std::copy(acc, acc + std::min(W, D - d0), means + s * D + d0);
+        }
     }
 }
 
@@ -228,7 +237,7 @@ void landmarks(const Dims& d, const float* Q, int64_t ldq, const float* K, int64
     softmax_rows(s.A.data(), m, m);
     const float* Z = pinv_forward(s, m, d.it);
     mm(false, d.Nk, m, d.D, d.scale, K, ldk, s.qlT.data(), m, false, s.bt.data(), m);  // (s Q̃ Kᵀ)ᵀ
-    softmax_columns(s.bt.data(), d.Nk, m, s.t.data());
+    softmax_columns(s.bt.data(), d.Nk, m);
     mm(true, m, d.Dv, d.Nk, 1.f, s.bt.data(), m, V, ldv, false, s.W.data(), d.Dv);  // W = B̃ V
     mm(false, m, d.Dv, m, 1.f, Z, m, s.W.data(), d.Dv, false, s.Y.data(), d.Dv);
 }
@@ -237,7 +246,7 @@ void landmarks(const Dims& d, const float* Q, int64_t ldq, const float* K, int64
 void f_chunk(const Dims& d, const float* Q, int64_t ldq, int64_t c0, int64_t rows, Scratch& s) {
     small::transpose_padded(Q + c0 * ldq, ldq, rows, d.D, s.qT.data(), rows);
     mm(false, d.m, rows, d.D, d.scale, s.kl.data(), d.D, s.qT.data(), rows, false, s.fT.data(), rows);
-    softmax_columns(s.fT.data(), d.m, rows, s.t.data());
+    softmax_columns(s.fT.data(), d.m, rows);
 }
 
 void forward_head(const Dims& d, const HeadRows& Q, const HeadRows& K, const HeadRows& V, const HeadRows& O, int64_t bh,
@@ -266,7 +275,7 @@ void backward_head(const Dims& d, const HeadRows& Q, const HeadRows& K, const He
         small::transpose_padded(gc, G.row, rows, Dv, s.gT.data(), rows);
         mm(false, m, Dv, rows, 1.f, s.fT.data(), rows, gc, G.row, true, s.dY.data(), Dv);       // dY += F̃ᵀ G
         mm(false, m, rows, Dv, 1.f, s.Y.data(), Dv, s.gT.data(), rows, false, s.dfT.data(), rows);  // dF̃ᵀ = Y Gᵀ
-        softmax_columns_backward(s.fT.data(), s.dfT.data(), m, rows, d.scale, s.t.data());    // dS₁ᵀ (scaled)
+        softmax_columns_backward(s.fT.data(), s.dfT.data(), m, rows, d.scale);    // dS₁ᵀ (scaled)
         mm(true, rows, D, m, 1.f, s.dfT.data(), rows, s.kl.data(), D, false, dq + c0 * dQ.row, dQ.row);  // dQ = dS₁ K̃
         mm(false, m, D, rows, 1.f, s.dfT.data(), rows, q + c0 * Q.row, Q.row, true, s.dkl.data(), D);  // dK̃ += dS₁ᵀ Q
     }
@@ -285,7 +294,7 @@ void backward_head(const Dims& d, const HeadRows& Q, const HeadRows& K, const He
     transpose(s.dW.data(), m, Dv, s.dWT.data());
     mm(false, d.Nk, m, Dv, 1.f, v, V.row, s.dWT.data(), m, false, s.dbt.data(), m);    // dB̃ᵀ = V dWᵀ
     mm(false, d.Nk, Dv, m, 1.f, s.bt.data(), m, s.dW.data(), Dv, false, dv, dV.row);    // dV = B̃ᵀ dW
-    softmax_columns_backward(s.bt.data(), s.dbt.data(), d.Nk, m, d.scale, s.t.data());         // dS₃ᵀ (scaled)
+    softmax_columns_backward(s.bt.data(), s.dbt.data(), d.Nk, m, d.scale);         // dS₃ᵀ (scaled)
     mm(false, d.Nk, D, m, 1.f, s.dbt.data(), m, s.ql.data(), D, false, dk, dK.row);     // dK = dS₃ᵀ Q̃
     mm(true, m, D, d.Nk, 1.f, s.dbt.data(), m, k, K.row, true, s.dql.data(), D);        // dQ̃ += dS₃ K
     // Q̃ = P Q, K̃ = P K
