@@ -100,24 +100,32 @@ void softmax_rows_backward(const float* y, float* dy, int64_t rows, int64_t n, f
 
 int64_t seg_lo(int64_t s, int64_t N, int64_t m) { return s * N / m; }
 
-// means [m, D] of the m segments of x's N rows (row stride ld); the sums of a strip of 16
-// columns stay in registers (a fixed-size local array) while the segment's rows go by.
+// means [m, D] of the m segments of x's N rows (row stride ld). A strip of 16 columns is
+// summed over four rows at a time into four register accumulators (fixed-size local
+// arrays), so the adds of consecutive rows do not wait on each other or on a store.
 void segment_means(const float* x, int64_t ld, int64_t N, int64_t D, int64_t m, float* means) {
     constexpr int64_t W = 16;
     for (int64_t s = 0; s < m; ++s) {
         const int64_t lo = seg_lo(s, N, m), hi = seg_lo(s + 1, N, m);
         const float w = 1.f / float(hi - lo);
         for (int64_t d0 = 0; d0 < D; d0 += W) {
-            float acc[W] = {};
-            if (D - d0 >= W) {
-                for (int64_t j = lo; j < hi; ++j)
+            const int64_t width = std::min(W, D - d0);
+            float a0[W] = {}, a1[W] = {}, a2[W] = {}, a3[W] = {};
+            int64_t j = lo;
+            if (width == W)
+                for (; j + 4 <= hi; j += 4) {
+                    const float* r = x + j * ld + d0;
 #pragma omp simd
-                    for (int64_t d = 0; d < W; ++d) acc[d] += w * x[j * ld + d0 + d];
-            } else {
-                for (int64_t j = lo; j < hi; ++j)
-                    for (int64_t d = 0; d < D - d0; ++d) acc[d] += w * x[j * ld + d0 + d];
-            }
-            std::copy(acc, acc + std::min(W, D - d0), means + s * D + d0);
+                    for (int64_t d = 0; d < W; ++d) {
+                        a0[d] += r[d];
+                        a1[d] += r[ld + d];
+                        a2[d] += r[2 * ld + d];
+                        a3[d] += r[3 * ld + d];
+                    }
+                }
+            for (; j < hi; ++j)
+                for (int64_t d = 0; d < width; ++d) a0[d] += x[j * ld + d0 + d];
+            for (int64_t d = 0; d < width; ++d) means[s * D + d0 + d] = w * ((a0[d] + a1[d]) + (a2[d] + a3[d]));
         }
     }
 }
