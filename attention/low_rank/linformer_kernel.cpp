@@ -121,7 +121,7 @@ Tensor linformer_attention_fused(const Tensor& q_in, const Tensor& k_in, const T
     const Dims d{q_in.size(2), k_in.size(2), q_in.size(3), v_in.size(3), E_in.size(0), 1.f / std::sqrt(float(q_in.size(3)))};
     Tensor q = unit_last_stride(q_in.detach()), k = unit_last_stride(k_in.detach()), v = unit_last_stride(v_in.detach());
     Tensor E = contiguous(E_in.detach()), F = contiguous(F_in.detach());
-    Tensor out = Tensor::empty({B, H, d.N, d.Dv});
+    Tensor out = heads_output(B, H, d.N, d.Dv);  // [B,N,H,Dv] memory: the head merge is a view
     Tensor kp = Tensor::empty({B, H, d.k, d.D}), vp = Tensor::empty({B, H, d.k, d.Dv});  // K', V', kept for backward
     {
         HeadRows Q(q), K(k), V(v), O(out);

@@ -327,7 +327,7 @@ Tensor nystrom_attention_fused(const Tensor& q_in, const Tensor& k_in, const Ten
           " must be in 1..min(N, Nk) = ", std::min(d.N, d.Nk));
     check(d.it >= 1, "nystrom_attention_fused: iterations=", d.it, " must be >= 1");
     Tensor q = unit_last_stride(q_in.detach()), k = unit_last_stride(k_in.detach()), v = unit_last_stride(v_in.detach());
-    Tensor out = Tensor::empty({B, H, d.N, d.Dv});
+    Tensor out = heads_output(B, H, d.N, d.Dv);  // [B,N,H,Dv] memory: the head merge is a view
     {
         HeadRows Q(q), K(k), V(v), O(out);
         parallel_for_balanced(0, B * H, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
