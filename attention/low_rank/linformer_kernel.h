@@ -13,7 +13,8 @@
 // the result does not depend on the number of threads; when E and F are the same tensor
 // both gradients reach it and add up).
 // Time O(N·k·(D + Dv)) per head: 8·N·k·D flops forward, 16·N·k·D backward (with the
-// recomputation of P); memory: the output and K', V' [B,H,k,D] — besides them only q, k, v
+// recomputation of P); memory: the output (in [B,N,H,Dv] memory, heads_output) and K', V'
+// [B,H,k,D] — besides them only q, k, v
 // and the parameters are kept for the backward — plus per-thread scratch of O(C·k + k·D)
 // floats and, in backward, dK'ᵀ, dV'ᵀ [B,H,D,k] for the projections' gradients.
 // Heads run in parallel, each single-threaded with small::gemm.

@@ -17,8 +17,9 @@
 //   dB̃ = dW Vᵀ, dV = B̃ᵀ dW, dS₃ (softmax over N, per landmark) → dK = dS₃ᵀ Q̃, dQ̃ += dS₃ K
 //   dQ += Pᵀ dQ̃,  dK += Pᵀ dK̃.
 // Time O(N·m·(D + Dv) + it·m³) per head (about 8 N·m·D forward, 22 N·m·D backward);
-// memory: only the output is allocated — nothing but q, k, v is kept for the
-// backward — plus per-thread scratch of 2·N·m + O(it·m² + C·m) floats.
+// memory: only the output is allocated (in [B,N,H,Dv] memory, heads_output, so the head
+// merge after it is a view) — nothing but q, k, v is kept for the backward — plus
+// per-thread scratch of 2·Nk·m + O(it·m² + C·(m + D)) floats.
 // Heads run in parallel, each single-threaded with small::gemm.
 #pragma once
 #include <cstdint>
