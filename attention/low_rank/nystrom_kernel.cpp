@@ -33,7 +33,7 @@ struct Dims {
 // softmax runs down columns (column_softmax.h).
 struct Scratch {
     std::vector<float> ql, kl, qlT, klT, A, iter, bt, W, Y;
-    std::vector<float> fT, dfT, qT, gT, WT, dY, dW, dWT, dZ, dA, g, dT, dAZ, tmp, dql, dkl, dbt, t;
+    std::vector<float> rowsm, fT, dfT, YT, WT, dY, dW, dWT, dZ, dA, g, dT, dAZ, tmp, dql, dkl, dbt, t;
     float n1 = 0.f, ninf = 0.f;
     explicit Scratch(const Dims& d) {
         const size_t m = size_t(d.m), mm = m * m;
@@ -44,8 +44,8 @@ struct Scratch {
         bt.resize(size_t(d.Nk) * m);
         fT.resize(size_t(kChunk) * m);
         dfT.resize(size_t(kChunk) * m);
-        qT.resize(size_t(kChunk * d.D));
-        gT.resize(size_t(kChunk * d.Dv));
+        rowsm.resize(size_t(kChunk) * m);
+        YT.resize(m * size_t(d.Dv));
         t.resize(mm);
     }
     float* Z(int64_t t_, int64_t part, int64_t m) { return iter.data() + (5 * t_ + part) * m * m; }  // part 0..4
@@ -250,10 +250,11 @@ void landmarks(const Dims& d, const float* Q, int64_t ldq, const float* K, int64
     mm(false, m, d.Dv, m, 1.f, Z, m, s.W.data(), d.Dv, false, s.Y.data(), d.Dv);
 }
 
-// F̃ᵀ [m, rows] for query rows [c0, c0 + rows): softmax over m of s K̃ Q_cᵀ (Q_cᵀ left in s.qT).
+// F̃ᵀ [m, rows] for query rows [c0, c0 + rows): softmax over m of s K̃ Q_cᵀ. The product is
+// made as s Q_c K̃ᵀ [rows, m] and then transposed (m < D: fewer elements than Q_c).
 void f_chunk(const Dims& d, const float* Q, int64_t ldq, int64_t c0, int64_t rows, Scratch& s) {
-    small::transpose_padded(Q + c0 * ldq, ldq, rows, d.D, s.qT.data(), rows);
-    mm(false, d.m, rows, d.D, d.scale, s.kl.data(), d.D, s.qT.data(), rows, false, s.fT.data(), rows);
+    mm(false, rows, d.m, d.D, d.scale, Q + c0 * ldq, ldq, s.klT.data(), d.m, false, s.rowsm.data(), d.m);
+    small::transpose_padded(s.rowsm.data(), d.m, rows, d.m, s.fT.data(), rows);
     softmax_columns(s.fT.data(), d.m, rows);
 }
 
@@ -273,6 +274,7 @@ void backward_head(const Dims& d, const HeadRows& Q, const HeadRows& K, const He
     const float *q = Q.at(bh, 0), *k = K.at(bh, 0), *v = V.at(bh, 0), *g = G.at(bh, 0);
     float *dq = dQ.at(bh, 0), *dk = dK.at(bh, 0), *dv = dV.at(bh, 0);
     landmarks(d, q, Q.row, k, K.row, v, V.row, s);
+    transpose(s.Y.data(), m, Dv, s.YT.data());
     std::fill(s.dY.begin(), s.dY.end(), 0.f);
     std::fill(s.dkl.begin(), s.dkl.end(), 0.f);
     // out = F̃ Y, F̃ = softmax(s Q K̃ᵀ), chunk by chunk
@@ -280,9 +282,9 @@ void backward_head(const Dims& d, const HeadRows& Q, const HeadRows& K, const He
         const int64_t rows = std::min(kChunk, d.N - c0);
         f_chunk(d, q, Q.row, c0, rows, s);
         const float* gc = g + c0 * G.row;
-        small::transpose_padded(gc, G.row, rows, Dv, s.gT.data(), rows);
         mm(false, m, Dv, rows, 1.f, s.fT.data(), rows, gc, G.row, true, s.dY.data(), Dv);       // dY += F̃ᵀ G
-        mm(false, m, rows, Dv, 1.f, s.Y.data(), Dv, s.gT.data(), rows, false, s.dfT.data(), rows);  // dF̃ᵀ = Y Gᵀ
+        mm(false, rows, m, Dv, 1.f, gc, G.row, s.YT.data(), m, false, s.rowsm.data(), m);      // dF̃ = G Yᵀ
+        small::transpose_padded(s.rowsm.data(), m, rows, m, s.dfT.data(), rows);
         softmax_columns_backward(s.fT.data(), s.dfT.data(), m, rows, d.scale);    // dS₁ᵀ (scaled)
         mm(true, rows, D, m, 1.f, s.dfT.data(), rows, s.kl.data(), D, false, dq + c0 * dQ.row, dQ.row);  // dQ = dS₁ K̃
         mm(false, m, D, rows, 1.f, s.dfT.data(), rows, q + c0 * Q.row, Q.row, true, s.dkl.data(), D);  // dK̃ += dS₁ᵀ Q
