@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/ops/ops.h"
 #include "attention/low_rank/linformer_kernel.h"
 #include "core/module/init.h"
+#include "core/ops/ops.h"
 #include "core/util/reference_mode.h"
 
 namespace attnlab::attention {

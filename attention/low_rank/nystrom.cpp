@@ -7,9 +7,9 @@
 #include <cmath>
 #include <vector>
 
-#include "core/ops/ops.h"
 #include "attention/low_rank/nystrom_kernel.h"
 #include "core/module/init.h"
+#include "core/ops/ops.h"
 #include "core/util/reference_mode.h"
 
 namespace attnlab::attention {
