@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attention/head_rows.h"
+#include "attention/low_rank/block_transpose.h"
 #include "attention/low_rank/column_softmax.h"
 #include "core/autograd/autograd.h"
 #include "core/kernels/parallel.h"
@@ -42,7 +43,7 @@ void mm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float*
 
 // Pᵀ [k, rows] for query rows [c0, c0 + rows): softmax over k of s K' Q_cᵀ (Q_cᵀ left in s.qT).
 void p_chunk(const Dims& d, const float* kp, const float* Q, int64_t ldq, int64_t c0, int64_t rows, Scratch& s) {
-    small::transpose_padded(Q + c0 * ldq, ldq, rows, d.D, s.qT.data(), rows);
+    block_transpose(Q + c0 * ldq, ldq, rows, d.D, s.qT.data(), rows);
     mm(false, d.k, rows, d.D, d.scale, kp, d.D, s.qT.data(), rows, false, s.pT.data(), rows);
     softmax_columns(s.pT.data(), d.k, rows);
 }
@@ -71,7 +72,7 @@ void backward_head(const Dims& d, const float* E, const float* F, const HeadRows
         const int64_t rows = std::min(kChunk, d.N - c0);
         p_chunk(d, kp, q, Q.row, c0, rows, s);
         const float* gc = g + c0 * G.row;
-        small::transpose_padded(gc, G.row, rows, Dv, s.gT.data(), rows);
+        block_transpose(gc, G.row, rows, Dv, s.gT.data(), rows);
         mm(false, kk, Dv, rows, 1.f, s.pT.data(), rows, gc, G.row, true, s.dvp.data(), Dv);      // dV' += Pᵀ G
         mm(false, kk, rows, Dv, 1.f, vp, Dv, s.gT.data(), rows, false, s.dpT.data(), rows);     // dPᵀ = V' Gᵀ
         softmax_columns_backward(s.pT.data(), s.dpT.data(), kk, rows, d.scale);      // dSᵀ (scaled)
@@ -80,8 +81,8 @@ void backward_head(const Dims& d, const float* E, const float* F, const HeadRows
     }
     mm(true, d.Nk, D, kk, 1.f, E, d.Nk, s.dkp.data(), D, false, dK.at(bh, 0), dK.row);   // dK = Eᵀ dK'
     mm(true, d.Nk, Dv, kk, 1.f, F, d.Nk, s.dvp.data(), Dv, false, dV.at(bh, 0), dV.row);  // dV = Fᵀ dV'
-    small::transpose_padded(s.dkp.data(), D, kk, D, dkpT, kk);
-    small::transpose_padded(s.dvp.data(), Dv, kk, Dv, dvpT, kk);
+    block_transpose(s.dkp.data(), D, kk, D, dkpT, kk);
+    block_transpose(s.dvp.data(), Dv, kk, Dv, dvpT, kk);
 }
 
 // dE [k, Nk] = Σ_heads dK'_h K_hᵀ from X = K (or V, for dF) and dX'ᵀ [BH, Dx, k]: blocks of

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attention/head_rows.h"
+#include "attention/low_rank/block_transpose.h"
 #include "attention/low_rank/column_softmax.h"
 #include "core/autograd/autograd.h"
 #include "core/kernels/fastmath.h"
@@ -61,11 +62,11 @@ void mm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float*
 // The same with op(B) = Bᵀ for square m×m operands (B transposed into t first).
 void mm_bt(bool trans_a, int64_t m, float alpha, const float* A, const float* B, bool acc, float* C,
            std::vector<float>& t) {
-    small::transpose_padded(B, m, m, m, t.data(), m);
+    block_transpose(B, m, m, m, t.data(), m);
     mm(trans_a, m, m, m, alpha, A, m, t.data(), m, acc, C, m);
 }
 
-void transpose(const float* X, int64_t rows, int64_t cols, float* XT) { small::transpose_padded(X, cols, rows, cols, XT, rows); }
+void transpose(const float* X, int64_t rows, int64_t cols, float* XT) { block_transpose(X, cols, rows, cols, XT, rows); }
 
 // Row softmax of x [rows, n] in place.
 void softmax_rows(float* x, int64_t rows, int64_t n) {
@@ -254,7 +255,7 @@ void landmarks(const Dims& d, const float* Q, int64_t ldq, const float* K, int64
 // made as s Q_c K̃ᵀ [rows, m] and then transposed (m < D: fewer elements than Q_c).
 void f_chunk(const Dims& d, const float* Q, int64_t ldq, int64_t c0, int64_t rows, Scratch& s) {
     mm(false, rows, d.m, d.D, d.scale, Q + c0 * ldq, ldq, s.klT.data(), d.m, false, s.rowsm.data(), d.m);
-    small::transpose_padded(s.rowsm.data(), d.m, rows, d.m, s.fT.data(), rows);
+    block_transpose(s.rowsm.data(), d.m, rows, d.m, s.fT.data(), rows);
     softmax_columns(s.fT.data(), d.m, rows);
 }
 
@@ -284,7 +285,7 @@ void backward_head(const Dims& d, const HeadRows& Q, const HeadRows& K, const He
         const float* gc = g + c0 * G.row;
         mm(false, m, Dv, rows, 1.f, s.fT.data(), rows, gc, G.row, true, s.dY.data(), Dv);       // dY += F̃ᵀ G
         mm(false, rows, m, Dv, 1.f, gc, G.row, s.YT.data(), m, false, s.rowsm.data(), m);      // dF̃ = G Yᵀ
-        small::transpose_padded(s.rowsm.data(), m, rows, m, s.dfT.data(), rows);
+        block_transpose(s.rowsm.data(), m, rows, m, s.dfT.data(), rows);
         softmax_columns_backward(s.fT.data(), s.dfT.data(), m, rows, d.scale);    // dS₁ᵀ (scaled)
         mm(true, rows, D, m, 1.f, s.dfT.data(), rows, s.kl.data(), D, false, dq + c0 * dQ.row, dQ.row);  // dQ = dS₁ K̃
         mm(false, m, D, rows, 1.f, s.dfT.data(), rows, q + c0 * Q.row, Q.row, true, s.dkl.data(), D);  // dK̃ += dS₁ᵀ Q
