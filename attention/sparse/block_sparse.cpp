@@ -4,9 +4,23 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/kernels/small_gemm.h"
 #include "core/ops/ops.h"
 
 namespace attnlab::attention {
+
+int64_t padded_slots(int64_t n) { return (n + small::kLanes - 1) / small::kLanes * small::kLanes; }
+
+// mask [blocks, rows, cols] -> [blocks, cols, padded_slots(rows)], padding slots blocked.
+static std::vector<uint8_t> transposed_mask(const std::vector<bool>& mask, int64_t blocks, int64_t rows, int64_t cols) {
+    const int64_t np = padded_slots(rows);
+    std::vector<uint8_t> t(size_t(blocks * cols * np), 1);
+    for (int64_t b = 0; b < blocks; ++b)
+        for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c = 0; c < cols; ++c)
+                t[size_t((b * cols + c) * np + r)] = mask[size_t((b * rows + r) * cols + c)];
+    return t;
+}
 
 SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector<std::vector<int64_t>>& query_blocks,
                                 const std::vector<std::vector<int64_t>>& key_candidates,
@@ -69,7 +83,8 @@ SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector
     L.query_index = Tensor::from_indices(qi, {nb * bs});
     L.key_index = Tensor::from_indices(ki, {nb * kb});
     L.block_mask = Tensor::from_bools(mask, {nb, bs, kb});
-    L.query_rows = qi, L.key_rows = ki, L.blocked.assign(mask.begin(), mask.end());
+    L.query_rows = qi, L.key_rows = ki;
+    L.blocked_t = transposed_mask(mask, nb, bs, kb);
 
     const int64_t G = int64_t(dense_queries.size());
     if (G > 0) {
@@ -82,7 +97,8 @@ SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector
         }
         L.dense_index = Tensor::from_indices(dense_queries, {G});
         L.dense_mask = Tensor::from_bools(dmask, {G, N});
-        L.dense_rows = dense_queries, L.dense_blocked.assign(dmask.begin(), dmask.end());
+        L.dense_rows = dense_queries;
+        L.dense_blocked_t = transposed_mask(dmask, 1, G, N);
     }
     for (int64_t i = 0; i < N; ++i) check(out[size_t(i)] >= 0, "make_sparse_layout: token ", i, " is in no query block");
     L.out_index = Tensor::from_indices(out, {N});

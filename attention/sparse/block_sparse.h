@@ -53,12 +53,18 @@ struct SparseLayout {
     Tensor dense_index;      // Int64 [G] queries computed as dense rows (undefined when G = 0)
     Tensor dense_mask;       // Bool [G, N], true = blocked
     Tensor out_index;        // Int64 [N]: row of [Ob; Od] holding token i's output
-    // The same as host vectors, for the fused op: query_index, key_index, block_mask,
-    // dense_index, dense_mask, out_index.
+    // The same as host vectors, for the fused op: query_index, key_index, dense_index, out_index,
+    // and the masks transposed to the kernel's tiles (keys × query slots padded to the vector
+    // width, padding slots blocked): block_mask as [nb, kb, padded_slots(bs)], dense_mask as
+    // [N, padded_slots(G)].
     std::vector<int64_t> query_rows, key_rows, dense_rows, out_rows;
-    std::vector<uint8_t> blocked, dense_blocked;
+    std::vector<uint8_t> blocked_t, dense_blocked_t;
     std::vector<uint8_t> live;  // [nb·bs + G]: 1 where the slot's output is its token's (out_index)
 };
+
+// n query slots rounded up to the vector width (small_gemm.h's kLanes): the width of the fused
+// kernel's score tiles, which hold a block's scores transposed, [keys, padded slots].
+int64_t padded_slots(int64_t n);
 
 // Blocks that differ from head to head (reformer's hash buckets), for the fused op: heads[b·H + h]
 // holds equally sized blocks of nq query rows against nk key rows, with a mask and an additive
@@ -83,6 +89,9 @@ SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector
 Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const SparseLayout& layout);
 // The same over the union of several layouts' patterns, which must not share a (query, key) pair.
 Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const std::vector<const SparseLayout*>& layouts);
+// The same over layouts the caller keeps (no copy; the op holds them until its backward).
+Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                        std::shared_ptr<const std::vector<SparseLayout>> layouts);
 // The same over per-head blocks ([B·H] of them).
 Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                         std::shared_ptr<const std::vector<HeadBlocks>> heads);

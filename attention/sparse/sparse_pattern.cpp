@@ -8,10 +8,10 @@ namespace attnlab::attention {
 const std::vector<SparseLayout>& SparsePatternAttention::layouts(int64_t N) {
     prepare(N);
     std::vector<int64_t> state = pattern_state();
-    if (layouts_n_ == N && layouts_causal_ == causal && layouts_state_ == state) return layouts_;
-    layouts_ = make_layouts(N);
+    if (layouts_ && layouts_n_ == N && layouts_causal_ == causal && layouts_state_ == state) return *layouts_;
+    layouts_ = std::make_shared<const std::vector<SparseLayout>>(make_layouts(N));  // a new one: an op in flight keeps the old
     layouts_n_ = N, layouts_causal_ = causal, layouts_state_ = std::move(state);
-    return layouts_;
+    return *layouts_;
 }
 
 Tensor SparsePatternAttention::composed(const Tensor& q, const Tensor& k, const Tensor& v,
@@ -26,10 +26,7 @@ Tensor SparsePatternAttention::forward(const Tensor& q, const Tensor& k, const T
           k.size(2), " keys");
     const std::vector<SparseLayout>& L = layouts(q.size(2));
     if (reference || reference_mode()) return composed(q, k, v, L);
-    if (L.size() == 1) return sparse_attention(q, k, v, L[0]);
-    std::vector<const SparseLayout*> parts;
-    for (const SparseLayout& l : L) parts.push_back(&l);
-    return sparse_attention(q, k, v, parts);
+    return sparse_attention(q, k, v, layouts_);
 }
 
 }  // namespace attnlab::attention

@@ -18,6 +18,7 @@
 // attention/reference/sparse.h turns allowed() into a dense O(N²) mask for the tests.
 // Time and memory: those of block_sparse for the variant's layouts.
 #pragma once
+#include <memory>
 #include <vector>
 
 #include "attention/attention.h"
@@ -50,7 +51,7 @@ private:
     const std::vector<SparseLayout>& layouts(int64_t N);
 
     const char* name_;
-    std::vector<SparseLayout> layouts_;
+    std::shared_ptr<const std::vector<SparseLayout>> layouts_;  // shared with the ops that use them
     int64_t layouts_n_ = -1;
     bool layouts_causal_ = false;
     std::vector<int64_t> layouts_state_;
