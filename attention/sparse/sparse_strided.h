@@ -49,6 +49,10 @@ protected:
     // {local, strided}: A(1) in blocks of l consecutive queries; A(2) without j = i, one block
     // per residue class.
     std::vector<SparseLayout> make_layouts(int64_t N) const override;
+    // {local, strided} for the fused op: the same, but the local part in tiles of at most two
+    // vectors of consecutive queries (kLanes·2), each against the keys within l − 1 of the tile,
+    // instead of blocks of l against 3l keys: (t + 2l − 2)/t key slots per query instead of 3.
+    std::vector<SparseLayout> make_fused_layouts(int64_t N) const override;
     // The composition above on the local layout and the [B,H,l,T,T] strided scores.
     Tensor composed(const Tensor& q, const Tensor& k, const Tensor& v, const std::vector<SparseLayout>& L) const override;
 };
