@@ -110,19 +110,52 @@ struct Scratch {
 
 bool is_live(const Block& blk, int64_t r) { return blk.live[r] != 0; }
 
+// One row of Sᵀ (one key, np query slots) at a time. np is a multiple of kLanes, and saying so
+// (lanes(np)) lets GCC drop the scalar tail loop that np = 16 otherwise ran in entirely;
+// restrict lets it vectorize without aliasing checks.
+inline int64_t lanes(int64_t np) {
+    if (np % small::kLanes != 0) __builtin_unreachable();
+    return np;
+}
+
+// s = −inf where blocked; mx = max(mx, s).
+void mask_row(float* __restrict s, const uint8_t* __restrict blocked, float* __restrict mx, int64_t np) {
+    for (int64_t r = 0; r < lanes(np); ++r) {
+        const float x = blocked[r] ? kNegInf : s[r];
+        s[r] = x;
+        mx[r] = mx[r] > x ? mx[r] : x;
+    }
+}
+
+// s = e^(s − shift); sum += s.
+void exp_row(float* __restrict s, const float* __restrict shift, float* __restrict sum, int64_t np) {
+    for (int64_t r = 0; r < lanes(np); ++r) {
+        const float p = fast::exp(s[r] - shift[r]);
+        s[r] = p;
+        sum[r] += p;
+    }
+}
+
+// p = e^(s − L), 0 where blocked; ds = p·(dp − Δ) (in place: s → p, dp → ds).
+void grad_row(float* __restrict s, float* __restrict dp, const uint8_t* __restrict blocked, const float* __restrict L,
+              const float* __restrict delta, int64_t np) {
+    for (int64_t r = 0; r < lanes(np); ++r) {
+        const float e = fast::exp(s[r] - L[r]);
+        const float p = blocked[r] ? 0.f : e;
+        s[r] = p;
+        dp[r] = p * (dp[r] - delta[r]);
+    }
+}
+
+void add_row(float* __restrict s, const float* __restrict bias, int64_t np) {
+    for (int64_t r = 0; r < lanes(np); ++r) s[r] += bias[r];
+}
+
 // Sᵀ [nk, np] += bias, then −inf where blocked; mx[r] = max(mx[r], column r of Sᵀ).
 void mask_scores(const Block& blk, int64_t np, float* ST, float* mx) {
-    constexpr float kInf = std::numeric_limits<float>::infinity();
     for (int64_t c = 0; c < blk.nk; ++c) {
-        float* s = ST + c * np;
-        const uint8_t* blocked = blk.blocked_t + c * np;
-        if (blk.bias_t)
-            for (int64_t r = 0; r < np; ++r) s[r] += blk.bias_t[c * np + r];
-        for (int64_t r = 0; r < np; ++r) {
-            const float x = blocked[r] ? -kInf : s[r];
-            s[r] = x;
-            mx[r] = mx[r] > x ? mx[r] : x;
-        }
+        if (blk.bias_t) add_row(ST + c * np, blk.bias_t + c * np, np);
+        mask_row(ST + c * np, blk.blocked_t + c * np, mx, np);
     }
 }
 
@@ -143,13 +176,7 @@ void forward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const
     std::copy(m_old, m_old + np, m_new);
     mask_scores(blk, np, ST, m_new);  // m' = max(m_i, rowmax S_r)
     for (int64_t r = 0; r < np; ++r) shift[r] = m_new[r] == kNegInf ? 0.f : m_new[r], sum[r] = 0.f;
-    for (int64_t c = 0; c < nk; ++c) {  // P = e^(S − m'), blocked scores (−inf) give 0
-        float* p = ST + c * np;
-        for (int64_t r = 0; r < np; ++r) {
-            p[r] = fast::exp(p[r] - shift[r]);
-            sum[r] += p[r];
-        }
-    }
+    for (int64_t c = 0; c < nk; ++c) exp_row(ST + c * np, shift, sum, np);  // P = e^(S − m'), blocked (−inf) → 0
     small::gemm<true>(nq, D, nk, 1.f, ST, np, vb, ldv, false, w.pv.data(), D);  // P Vb = (Pᵀ)ᵀ Vb
     for (int64_t r = 0; r < nq; ++r) {
         if (!is_live(blk, r) || m_new[r] == kNegInf) continue;  // not live, or no allowed key yet
@@ -189,17 +216,9 @@ void backward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, cons
         L[r] = live ? lse[i] : kInf;
         dlt[r] = live ? delta[i] : 0.f;
     }
-    for (int64_t c = 0; c < nk; ++c) {
-        float *p = PT + c * np, *ds = dST + c * np;
-        const uint8_t* blocked = blk.blocked_t + c * np;
-        const float* bias = blk.bias_t ? blk.bias_t + c * np : nullptr;
-        if (bias)
-            for (int64_t r = 0; r < np; ++r) p[r] += bias[r];
-        for (int64_t r = 0; r < np; ++r) {
-            const float e = blocked[r] ? 0.f : fast::exp(p[r] - L[r]);  // P = e^(S − L_i)
-            p[r] = e;
-            ds[r] = e * (ds[r] - dlt[r]);  // dSᵀ = Pᵀ ∘ (dPᵀ − Δ)
-        }
+    for (int64_t c = 0; c < nk; ++c) {  // P = e^(S − L_i), dSᵀ = Pᵀ ∘ (dPᵀ − Δ)
+        if (blk.bias_t) add_row(PT + c * np, blk.bias_t + c * np, np);
+        grad_row(PT + c * np, dST + c * np, blk.blocked_t + c * np, L, dlt, np);
     }
     small::gemm<true>(nq, D, nk, scale, dST, np, kb, ldk, false, w.dqb.data(), D);  // dQb = s·dS Kb
     for (int64_t r = 0; r < nq; ++r) {
