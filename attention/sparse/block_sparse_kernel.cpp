@@ -8,6 +8,9 @@
 //             and once all blocks are done: out_i = acc_i / l_i, L_i = m_i + log l_i (saved).
 //   backward: Δ_i = dO_i·O_i;  P = e^(S − L_i);  dVb = Pᵀ dOb;  dS = P ∘ (dOb Vbᵀ − Δ);
 //             dQb = s·dS Kb;  dKb = s·dSᵀ Qb;  rows added back to the tokens they came from.
+// The scores are held transposed, Sᵀ [nk, np] with the query slots padded to the vector
+// width, and the mask with them, so that the masking, the online softmax and dS all run as
+// vector loops along the queries, one key row at a time.
 // A slot is live when its token's output comes from it (out_index): padding slots and
 // block slots overridden by a dense row are skipped. The dense rows are one more block:
 // their G queries against all N keys. A token with no allowed key gets out_i = 0.

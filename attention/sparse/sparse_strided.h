@@ -20,7 +20,9 @@
 // N is padded to T·l (T = ⌈N/l⌉) with masked keys. That composition is the reference
 // (reference = true); the fast path gives the same two parts as two SparseLayouts (local, and
 // one block per residue class with j = i left to the local part) to the fused
-// sparse_attention, which merges them in one online softmax per query.
+// sparse_attention, which merges them in one online softmax per query. Its local part is cut
+// into tiles of t = min(l, 2 vectors) consecutive queries (32 with AVX-512) against the t + 2l − 2
+// keys within l − 1 of the tile, instead of blocks of l against 3l keys (make_fused_layouts).
 // Time O(N·(3l + N/l)·D), memory O(N·(3l + N/l)) per head: O(N√N·D) with l = √N.
 // Cost (attention/cost.h): forward 4·B·H·D·pairs flops, pairs = Σ_i (allowed keys of i) ≈
 // N(2l + N/l) (causal ≈ half; counted exactly by sparse_strided_pairs), backward twice that;
