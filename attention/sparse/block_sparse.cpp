@@ -11,14 +11,20 @@ namespace attnlab::attention {
 
 int64_t padded_slots(int64_t n) { return (n + small::kLanes - 1) / small::kLanes * small::kLanes; }
 
-// mask [blocks, rows, cols] -> [blocks, cols, padded_slots(rows)], padding slots blocked.
-static std::vector<uint8_t> transposed_mask(const std::vector<bool>& mask, int64_t blocks, int64_t rows, int64_t cols) {
+// mask [blocks, rows, cols] (true = blocked) -> [blocks, cols, padded_slots(rows)] additive
+// scores, 0 = allowed, −inf = blocked (and the padding slots); open[b·cols + c] = 1 when
+// column c of block b is allowed in every row.
+static std::vector<float> transposed_mask(const std::vector<bool>& mask, int64_t blocks, int64_t rows, int64_t cols,
+                                          std::vector<uint8_t>& open) {
     const int64_t np = padded_slots(rows);
-    std::vector<uint8_t> t(size_t(blocks * cols * np), 1);
+    std::vector<float> t(size_t(blocks * cols * np), -INFINITY);
+    open.assign(size_t(blocks * cols), 1);
     for (int64_t b = 0; b < blocks; ++b)
         for (int64_t r = 0; r < rows; ++r)
-            for (int64_t c = 0; c < cols; ++c)
-                t[size_t((b * cols + c) * np + r)] = mask[size_t((b * rows + r) * cols + c)];
+            for (int64_t c = 0; c < cols; ++c) {
+                if (mask[size_t((b * rows + r) * cols + c)]) open[size_t(b * cols + c)] = 0;
+                else t[size_t((b * cols + c) * np + r)] = 0.f;
+            }
     return t;
 }
 
@@ -84,7 +90,7 @@ SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector
     L.key_index = Tensor::from_indices(ki, {nb * kb});
     L.block_mask = Tensor::from_bools(mask, {nb, bs, kb});
     L.query_rows = qi, L.key_rows = ki;
-    L.blocked_t = transposed_mask(mask, nb, bs, kb);
+    L.mask_t = transposed_mask(mask, nb, bs, kb, L.open_keys);
 
     const int64_t G = int64_t(dense_queries.size());
     if (G > 0) {
@@ -98,7 +104,7 @@ SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector
         L.dense_index = Tensor::from_indices(dense_queries, {G});
         L.dense_mask = Tensor::from_bools(dmask, {G, N});
         L.dense_rows = dense_queries;
-        L.dense_blocked_t = transposed_mask(dmask, 1, G, N);
+        L.dense_mask_t = transposed_mask(dmask, 1, G, N, L.dense_open_keys);
     }
     for (int64_t i = 0; i < N; ++i) check(out[size_t(i)] >= 0, "make_sparse_layout: token ", i, " is in no query block");
     L.out_index = Tensor::from_indices(out, {N});

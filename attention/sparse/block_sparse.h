@@ -55,10 +55,13 @@ struct SparseLayout {
     Tensor out_index;        // Int64 [N]: row of [Ob; Od] holding token i's output
     // The same as host vectors, for the fused op: query_index, key_index, dense_index, out_index,
     // and the masks transposed to the kernel's tiles (keys × query slots padded to the vector
-    // width, padding slots blocked): block_mask as [nb, kb, padded_slots(bs)], dense_mask as
-    // [N, padded_slots(G)].
+    // width, padding slots blocked) as additive scores, 0 = allowed and −inf = blocked:
+    // block_mask as [nb, kb, padded_slots(bs)], dense_mask as [N, padded_slots(G)].
     std::vector<int64_t> query_rows, key_rows, dense_rows, out_rows;
-    std::vector<uint8_t> blocked_t, dense_blocked_t;
+    std::vector<float> mask_t, dense_mask_t;
+    // [nb·kb], [N]: 1 where a key slot is allowed for every query slot of its block (the kernel
+    // then skips its mask row).
+    std::vector<uint8_t> open_keys, dense_open_keys;
     std::vector<uint8_t> live;  // [nb·bs + G]: 1 where the slot's output is its token's (out_index)
 };
 

@@ -36,15 +36,17 @@ namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 // One block: nq queries (token rows) against nk keys (token rows; null = 0..nk−1). Its mask
-// and bias are transposed to the score tile, [nk, padded(nq)] (padding slots blocked).
+// (and bias) come as one additive score tile, transposed: [nk, padded(nq)], −inf where blocked
+// (and in the padding slots), else 0 or the bias.
 struct Block {
     const int64_t* queries;
     int64_t nq;
     const int64_t* keys;
     int64_t nk;
-    const uint8_t* blocked_t;  // [nk, np], 1 = blocked
-    const uint8_t* live;       // [nq], 1 = the slot's output counts
-    const float* bias_t;       // [nk, np] added to the scores, or null
+    const float* mask_t;  // [nk, np] added to the scaled scores
+    const uint8_t* live;  // [nq], 1 = the slot's output counts
+    const uint8_t* open;  // [nk], 1 = the key is allowed in every query slot: its mask row is
+                          // skipped (padding slots then keep finite scores, never read); or null
 };
 
 using BlockVisitor = std::function<void(const Block&)>;
@@ -59,29 +61,26 @@ int64_t padded(int64_t nq) { return padded_slots(nq); }
 void for_each_block(const SparseLayout& L, const BlockVisitor& f) {
     const int64_t bs = L.block_size, kb = L.block_keys, np = padded(bs);
     for (int64_t b = 0; b < L.blocks; ++b)
-        f(Block{L.query_rows.data() + b * bs, bs, L.key_rows.data() + b * kb, kb, L.blocked_t.data() + b * kb * np,
-                L.live.data() + b * bs, nullptr});
+        f(Block{L.query_rows.data() + b * bs, bs, L.key_rows.data() + b * kb, kb, L.mask_t.data() + b * kb * np,
+                L.live.data() + b * bs, L.open_keys.data() + b * kb});
     if (!L.dense_rows.empty())
-        f(Block{L.dense_rows.data(), int64_t(L.dense_rows.size()), nullptr, L.seq_len, L.dense_blocked_t.data(),
-                L.live.data() + L.blocks * bs, nullptr});
+        f(Block{L.dense_rows.data(), int64_t(L.dense_rows.size()), nullptr, L.seq_len, L.dense_mask_t.data(),
+                L.live.data() + L.blocks * bs, L.dense_open_keys.data()});
 }
 
-// HeadBlocks keep their masks and biases as [nq, nk]: transposed here, block by block.
+// HeadBlocks keep their masks and biases as [nq, nk]: made one transposed tile here, block by block.
 void for_each_block(const HeadBlocks& h, const BlockVisitor& f) {
     const int64_t blocks = h.nq > 0 ? int64_t(h.queries.size()) / h.nq : 0, nq = h.nq, nk = h.nk, np = padded(nq);
-    std::vector<uint8_t> mask(size_t(nk * np));
-    std::vector<float> bias(h.bias.empty() ? 0 : size_t(nk * np));
+    std::vector<float> mask(size_t(nk * np));
     for (int64_t b = 0; b < blocks; ++b) {
-        const uint8_t* m = h.blocked.data() + b * nq * nk;
-        std::fill(mask.begin(), mask.end(), uint8_t(1));
-        std::fill(bias.begin(), bias.end(), 0.f);
+        std::fill(mask.begin(), mask.end(), kNegInf);
         for (int64_t r = 0; r < nq; ++r)
             for (int64_t c = 0; c < nk; ++c) {
-                mask[size_t(c * np + r)] = m[r * nk + c];
-                if (!bias.empty()) bias[size_t(c * np + r)] = h.bias[size_t((b * nq + r) * nk + c)];
+                const size_t at = size_t((b * nq + r) * nk + c);
+                if (!h.blocked[at]) mask[size_t(c * np + r)] = h.bias.empty() ? 0.f : h.bias[at];
             }
         f(Block{h.queries.data() + b * nq, nq, h.keys.data() + b * nk, nk, mask.data(), h.live.data() + b * nq,
-                bias.empty() ? nullptr : bias.data()});
+                nullptr});
     }
 }
 
@@ -113,52 +112,66 @@ struct Scratch {
 
 bool is_live(const Block& blk, int64_t r) { return blk.live[r] != 0; }
 
-// One row of Sᵀ (one key, np query slots) at a time. np is a multiple of kLanes, and saying so
-// (lanes(np)) lets GCC drop the scalar tail loop that np = 16 otherwise ran in entirely;
-// restrict lets it vectorize without aliasing checks.
+// np is a multiple of kLanes, and saying so (lanes(np)) lets GCC drop the scalar tail of the
+// loops below. The mask is float, not bytes: a byte operand makes GCC take 64 slots per step,
+// and the usual np = 16 or 32 then ran in the scalar tail.
 inline int64_t lanes(int64_t np) {
     if (np % small::kLanes != 0) __builtin_unreachable();
     return np;
 }
 
-// s = −inf where blocked; mx = max(mx, s).
-void mask_row(float* __restrict s, const uint8_t* __restrict blocked, float* __restrict mx, int64_t np) {
-    for (int64_t r = 0; r < lanes(np); ++r) {
-        const float x = blocked[r] ? kNegInf : s[r];
-        s[r] = x;
-        mx[r] = mx[r] > x ? mx[r] : x;
+// The three passes over a block's Sᵀ [nk, np], one key row at a time. Each is one call per
+// block (noinline keeps restrict meaning no aliasing), its loops along the np query slots.
+
+// Sᵀ += mask (−inf where blocked; rows of open keys skip it); mx[r] = max(mx[r], column r of Sᵀ).
+[[gnu::noinline]] void mask_scores(float* __restrict ST, const float* __restrict mask, const uint8_t* open,
+                                   float* __restrict mx, int64_t nk, int64_t np) {
+    for (int64_t c = 0; c < nk; ++c) {
+        float* s = ST + c * np;
+        const float* m = mask + c * np;
+        if (open && open[c])
+            for (int64_t r = 0; r < lanes(np); ++r) mx[r] = mx[r] > s[r] ? mx[r] : s[r];
+        else
+            for (int64_t r = 0; r < lanes(np); ++r) {
+                const float x = s[r] + m[r];
+                s[r] = x;
+                mx[r] = mx[r] > x ? mx[r] : x;
+            }
     }
 }
 
-// s = e^(s − shift); sum += s.
-void exp_row(float* __restrict s, const float* __restrict shift, float* __restrict sum, int64_t np) {
-    for (int64_t r = 0; r < lanes(np); ++r) {
-        const float p = fast::exp(s[r] - shift[r]);
-        s[r] = p;
-        sum[r] += p;
+// Pᵀ = e^(Sᵀ − shift) (−inf gives 0); sum[r] += column r of Pᵀ.
+[[gnu::noinline]] void exp_scores(float* __restrict ST, const float* __restrict shift, float* __restrict sum,
+                                  int64_t nk, int64_t np) {
+    for (int64_t c = 0; c < nk; ++c) {
+        float* s = ST + c * np;
+        for (int64_t r = 0; r < lanes(np); ++r) {
+            const float p = fast::exp(s[r] - shift[r]);
+            s[r] = p;
+            sum[r] += p;
+        }
     }
 }
 
-// p = e^(s − L), 0 where blocked; ds = p·(dp − Δ) (in place: s → p, dp → ds).
-void grad_row(float* __restrict s, float* __restrict dp, const uint8_t* __restrict blocked, const float* __restrict L,
-              const float* __restrict delta, int64_t np) {
-    for (int64_t r = 0; r < lanes(np); ++r) {
-        const float e = fast::exp(s[r] - L[r]);
-        const float p = blocked[r] ? 0.f : e;
-        s[r] = p;
-        dp[r] = p * (dp[r] - delta[r]);
-    }
-}
-
-void add_row(float* __restrict s, const float* __restrict bias, int64_t np) {
-    for (int64_t r = 0; r < lanes(np); ++r) s[r] += bias[r];
-}
-
-// Sᵀ [nk, np] += bias, then −inf where blocked; mx[r] = max(mx[r], column r of Sᵀ).
-void mask_scores(const Block& blk, int64_t np, float* ST, float* mx) {
-    for (int64_t c = 0; c < blk.nk; ++c) {
-        if (blk.bias_t) add_row(ST + c * np, blk.bias_t + c * np, np);
-        mask_row(ST + c * np, blk.blocked_t + c * np, mx, np);
+// Pᵀ = e^(Sᵀ + mask − L) (0 where blocked); dSᵀ = Pᵀ ∘ (dPᵀ − Δ) (in place: S → P, dP → dS).
+[[gnu::noinline]] void grad_scores(float* __restrict ST, float* __restrict dPT, const float* __restrict mask,
+                                   const uint8_t* open, const float* __restrict L, const float* __restrict delta,
+                                   int64_t nk, int64_t np) {
+    for (int64_t c = 0; c < nk; ++c) {
+        float *s = ST + c * np, *dp = dPT + c * np;
+        const float* m = mask + c * np;
+        if (open && open[c])
+            for (int64_t r = 0; r < lanes(np); ++r) {
+                const float p = fast::exp(s[r] - L[r]);
+                s[r] = p;
+                dp[r] = p * (dp[r] - delta[r]);
+            }
+        else
+            for (int64_t r = 0; r < lanes(np); ++r) {
+                const float p = fast::exp(s[r] + m[r] - L[r]);
+                s[r] = p;
+                dp[r] = p * (dp[r] - delta[r]);
+            }
     }
 }
 
@@ -177,9 +190,9 @@ void forward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const
     small::gemm<false>(nk, np, D, scale, kb, ldk, w.qt.data(), np, false, ST, np);  // Sᵀ = s·Kb Qbᵀ
     for (int64_t r = 0; r < np; ++r) m_old[r] = r < nq && is_live(blk, r) ? w.m[size_t(blk.queries[r])] : kNegInf;
     std::copy(m_old, m_old + np, m_new);
-    mask_scores(blk, np, ST, m_new);  // m' = max(m_i, rowmax S_r)
+    mask_scores(ST, blk.mask_t, blk.open, m_new, nk, np);  // m' = max(m_i, rowmax S_r)
     for (int64_t r = 0; r < np; ++r) shift[r] = m_new[r] == kNegInf ? 0.f : m_new[r], sum[r] = 0.f;
-    for (int64_t c = 0; c < nk; ++c) exp_row(ST + c * np, shift, sum, np);  // P = e^(S − m'), blocked (−inf) → 0
+    exp_scores(ST, shift, sum, nk, np);  // P = e^(S − m'), blocked (−inf) → 0
     small::gemm<true>(nq, D, nk, 1.f, ST, np, vb, ldv, false, w.pv.data(), D);  // P Vb = (Pᵀ)ᵀ Vb
     for (int64_t r = 0; r < nq; ++r) {
         if (!is_live(blk, r) || m_new[r] == kNegInf) continue;  // not live, or no allowed key yet
@@ -219,10 +232,7 @@ void backward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, cons
         L[r] = live ? lse[i] : kInf;
         dlt[r] = live ? delta[i] : 0.f;
     }
-    for (int64_t c = 0; c < nk; ++c) {  // P = e^(S − L_i), dSᵀ = Pᵀ ∘ (dPᵀ − Δ)
-        if (blk.bias_t) add_row(PT + c * np, blk.bias_t + c * np, np);
-        grad_row(PT + c * np, dST + c * np, blk.blocked_t + c * np, L, dlt, np);
-    }
+    grad_scores(PT, dST, blk.mask_t, blk.open, L, dlt, nk, np);  // P = e^(S − L_i), dSᵀ = Pᵀ ∘ (dPᵀ − Δ)
     small::gemm<true>(nq, D, nk, scale, dST, np, kb, ldk, false, w.dqb.data(), D);  // dQb = s·dS Kb
     for (int64_t r = 0; r < nq; ++r) {
         if (!is_live(blk, r)) continue;

@@ -47,7 +47,6 @@ std::vector<SparseLayout> SparseStridedAttention::make_layouts(int64_t N) const 
 }
 
 std::vector<SparseLayout> SparseStridedAttention::make_fused_layouts(int64_t N) const {
-    std::vector<SparseLayout> L = make_layouts(N);
     const int64_t l = stride_for(N), tile = std::min(padded_slots(l), 2 * padded_slots(1));
     std::vector<std::vector<int64_t>> queries, keys;
     for (int64_t a = 0; a < N; a += tile) {
@@ -57,10 +56,15 @@ std::vector<SparseLayout> SparseStridedAttention::make_fused_layouts(int64_t N) 
         for (int64_t i = a; i < b; ++i) queries.back().push_back(i);
         for (int64_t j = std::max<int64_t>(0, a - l + 1); j < std::min(N, b + l - 1); ++j) keys.back().push_back(j);
     }
-    L[0] = make_sparse_layout(N, tile, queries, keys, {}, [&](int64_t i, int64_t j) {
-        return (!causal || j <= i) && std::abs(i - j) < l;
+    SparseLayout local = make_sparse_layout(N, tile, queries, keys, {}, [&](int64_t i, int64_t j) {
+        return (!causal || j <= i) && std::abs(i - j) < l && j != i;
     });
-    return L;
+    std::vector<std::vector<int64_t>> residues(static_cast<size_t>(l));  // residue class r: r, r + l, r + 2l, …
+    for (int64_t i = 0; i < N; ++i) residues[size_t(i % l)].push_back(i);
+    SparseLayout strided = make_sparse_layout(N, (N + l - 1) / l, residues, residues, {}, [&](int64_t i, int64_t j) {
+        return (!causal || j <= i) && std::abs(i - j) % l == 0;
+    });
+    return {std::move(local), std::move(strided)};
 }
 
 // Strided block [r, t, t']: query t·l + r against key t'·l + r; true = blocked (j = i, padding
