@@ -28,6 +28,15 @@ static std::vector<float> transposed_mask(const std::vector<bool>& mask, int64_t
     return t;
 }
 
+// The step of sorted, evenly spaced rows (1 for a single row), else 0.
+static int64_t even_step(const std::vector<int64_t>& rows) {
+    if (rows.size() < 2) return 1;
+    const int64_t step = rows[1] - rows[0];
+    for (size_t c = 2; c < rows.size(); ++c)
+        if (rows[c] - rows[c - 1] != step) return 0;
+    return step;
+}
+
 SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector<std::vector<int64_t>>& query_blocks,
                                 const std::vector<std::vector<int64_t>>& key_candidates,
                                 const std::vector<int64_t>& dense_queries, const Pattern& allowed) {
@@ -76,6 +85,8 @@ SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector
         const std::vector<int64_t>& qs = query_blocks[size_t(b)];
         const std::vector<int64_t>& ks = keys[size_t(b)];
         for (size_t c = 0; c < ks.size(); ++c) ki[size_t(b * kb) + c] = ks[c];
+        L.key_count.push_back(int64_t(ks.size()));
+        L.key_step.push_back(even_step(ks));
         for (size_t r = 0; r < qs.size(); ++r) {
             int64_t i = qs[r], slot = b * bs + int64_t(r);
             check(i >= 0 && i < N && out[size_t(i)] < 0, "make_sparse_layout: query ", i,

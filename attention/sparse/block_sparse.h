@@ -62,6 +62,10 @@ struct SparseLayout {
     // [nb·kb], [N]: 1 where a key slot is allowed for every query slot of its block (the kernel
     // then skips its mask row).
     std::vector<uint8_t> open_keys, dense_open_keys;
+    // [nb]: the keys block b really has (the rest of its kb slots are padding), and the step
+    // between them when they are evenly spaced tokens (the kernel then reads and updates them in
+    // place instead of gathering them), else 0.
+    std::vector<int64_t> key_count, key_step;
     std::vector<uint8_t> live;  // [nb·bs + G]: 1 where the slot's output is its token's (out_index)
 };
 

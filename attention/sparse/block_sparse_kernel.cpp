@@ -47,6 +47,7 @@ struct Block {
     const uint8_t* live;  // [nq], 1 = the slot's output counts
     const uint8_t* open;  // [nk], 1 = the key is allowed in every query slot: its mask row is
                           // skipped (padding slots then keep finite scores, never read); or null
+    int64_t key_step = 0;  // keys[c] = keys[0] + c·key_step: read and updated in place; 0 = gathered
 };
 
 using BlockVisitor = std::function<void(const Block&)>;
@@ -61,11 +62,13 @@ int64_t padded(int64_t nq) { return padded_slots(nq); }
 void for_each_block(const SparseLayout& L, const BlockVisitor& f) {
     const int64_t bs = L.block_size, kb = L.block_keys, np = padded(bs);
     for (int64_t b = 0; b < L.blocks; ++b)
-        f(Block{L.query_rows.data() + b * bs, bs, L.key_rows.data() + b * kb, kb, L.mask_t.data() + b * kb * np,
-                L.live.data() + b * bs, L.open_keys.data() + b * kb});
+        if (L.key_count[size_t(b)] > 0)  // (trailing padding key slots are left out)
+            f(Block{L.query_rows.data() + b * bs, bs, L.key_rows.data() + b * kb, L.key_count[size_t(b)],
+                    L.mask_t.data() + b * kb * np, L.live.data() + b * bs, L.open_keys.data() + b * kb,
+                    L.key_step[size_t(b)]});
     if (!L.dense_rows.empty())
         f(Block{L.dense_rows.data(), int64_t(L.dense_rows.size()), nullptr, L.seq_len, L.dense_mask_t.data(),
-                L.live.data() + L.blocks * bs, L.dense_open_keys.data()});
+                L.live.data() + L.blocks * bs, L.dense_open_keys.data(), 0});
 }
 
 // HeadBlocks keep their masks and biases as [nq, nk]: made one transposed tile here, block by block.
@@ -80,7 +83,7 @@ void for_each_block(const HeadBlocks& h, const BlockVisitor& f) {
                 if (!h.blocked[at]) mask[size_t(c * np + r)] = h.bias.empty() ? 0.f : h.bias[at];
             }
         f(Block{h.queries.data() + b * nq, nq, h.keys.data() + b * nk, nk, mask.data(), h.live.data() + b * nq,
-                nullptr});
+                nullptr, 0});
     }
 }
 
@@ -92,11 +95,12 @@ void gather(const HeadRows& X, int64_t bh, const int64_t* rows, int64_t n, int64
     }
 }
 
-// Xb [nk, D] with its row stride: the head itself for dense rows, else gathered into `xb`.
+// Xb [nk, D] with its row stride: the head itself for dense rows and evenly spaced keys, else
+// gathered into `xb`.
 const float* key_rows(const Block& blk, const HeadRows& X, int64_t bh, int64_t D, std::vector<float>& xb, int64_t& ld) {
-    if (!blk.keys) {
-        ld = X.row;
-        return X.at(bh, 0);
+    if (!blk.keys || blk.key_step > 0) {
+        ld = blk.keys ? blk.key_step * X.row : X.row;
+        return X.at(bh, blk.keys ? blk.keys[0] : 0);
     }
     xb.resize(size_t(blk.nk * D));
     gather(X, bh, blk.keys, blk.nk, D, xb.data());
@@ -239,9 +243,10 @@ void backward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, cons
         float* dq = dQ.at(bh, blk.queries[r]);
         for (int64_t d = 0; d < D; ++d) dq[d] += w.dqb[size_t(r * D + d)];
     }
-    if (!blk.keys) {  // dense rows: dV += Pᵀ dOb, dK += s·dSᵀ Qb straight into the head
-        small::gemm<false>(nk, D, nq, 1.f, PT, np, w.dob.data(), D, true, dV.at(bh, 0), dV.row);
-        small::gemm<false>(nk, D, nq, scale, dST, np, w.qb.data(), D, true, dK.at(bh, 0), dK.row);
+    if (!blk.keys || blk.key_step > 0) {  // dense rows, evenly spaced keys: dV += Pᵀ dOb, dK += s·dSᵀ Qb in place
+        const int64_t first = blk.keys ? blk.keys[0] : 0, step = blk.keys ? blk.key_step : 1;
+        small::gemm<false>(nk, D, nq, 1.f, PT, np, w.dob.data(), D, true, dV.at(bh, first), step * dV.row);
+        small::gemm<false>(nk, D, nq, scale, dST, np, w.qb.data(), D, true, dK.at(bh, first), step * dK.row);
         return;
     }
     w.dkb.resize(size_t(nk * D)), w.dvb.resize(size_t(nk * D));
