@@ -21,7 +21,9 @@
 // Two implementations, held equal by tests:
 //  - sparse_attention: one fused op (block_sparse_kernel.cpp) that walks the blocks of one or
 //    more layouts with an online softmax per query (as the fused softmax kernel walks key
-//    tiles), gathering a block's rows into per-thread scratch; the backward recomputes the
+//    tiles), gathering a block's rows into per-thread scratch (evenly spaced keys are read in
+//    place) and holding its scores transposed, [keys, query slots padded to the vector width],
+//    so that masking and softmax run as vector loops along the queries; the backward recomputes the
 //    block scores from the saved row log-sum-exp. Memory O(B·H·N·D) (output, gradients)
 //    plus O(B·H·N) saved; the block scores live only in scratch. Several layouts share one
 //    softmax row (their allowed keys must not overlap): sparse_strided's local + strided parts.
