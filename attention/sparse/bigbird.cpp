@@ -67,17 +67,22 @@ std::vector<SparseLayout> BigBirdAttention::make_layouts(int64_t N) const {
     };
     std::vector<int64_t> globals;
     for (int64_t s = 0; s < g; ++s) tokens_of(s, globals);
+    // A query block of `group` consecutive blocks fills the kernel's vector width (block_sparse.h's
+    // padded_slots) when b is smaller: 16 queries of 2 blocks of 8 share their window's keys.
+    const int64_t group = std::max<int64_t>(1, padded_slots(block) / block);
     std::vector<std::vector<int64_t>> queries, keys;
-    for (int64_t t = g; t < nb; ++t) {
+    for (int64_t t0 = g; t0 < nb; t0 += group) {
         std::vector<int64_t> qs, cand = globals;
-        tokens_of(t, qs);
-        for (int64_t s = std::max<int64_t>(0, t - 1); s <= std::min(nb - 1, t + 1); ++s) tokens_of(s, cand);
-        for (int64_t m = 0; m < random_blocks; ++m)
-            if (int64_t s = table_[size_t(t * random_blocks + m)]; s >= 0) tokens_of(s, cand);
+        const int64_t t1 = std::min(nb, t0 + group);  // blocks t0 … t1 − 1
+        for (int64_t t = t0; t < t1; ++t) tokens_of(t, qs);
+        for (int64_t s = std::max<int64_t>(0, t0 - 1); s <= std::min(nb - 1, t1); ++s) tokens_of(s, cand);
+        for (int64_t t = t0; t < t1; ++t)
+            for (int64_t m = 0; m < random_blocks; ++m)
+                if (int64_t s = table_[size_t(t * random_blocks + m)]; s >= 0) tokens_of(s, cand);
         queries.push_back(std::move(qs));
         keys.push_back(std::move(cand));
     }
-    return {make_sparse_layout(N, std::min(block, N), queries, keys, globals, pattern(N))};
+    return {make_sparse_layout(N, std::min(group * block, N), queries, keys, globals, pattern(N))};
 }
 
 Tensor BigBirdAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {

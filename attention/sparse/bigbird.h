@@ -13,8 +13,10 @@
 // blocks among those outside its window and outside the global blocks (causal: only earlier
 // ones), or all of them when fewer exist. It is the buffer "random_blocks" (Int64 [nb, r],
 // -1 = none): fixed in eval mode; redrawn at every training forward only with redraw=true.
-// Computed by block_sparse: each non-global query block gathers its (3 + g + r)·b keys; the
-// g·b global queries are dense rows over all N keys.
+// Computed by block_sparse: each non-global query block gathers its (3 + g + r)·b keys (when b
+// is below the kernel's vector width, ⌊16/b⌋ consecutive blocks (AVX-512; padded_slots) form one
+// query block with the union of their keys, so that no score lane is padding); the g·b global
+// queries are dense rows over all N keys.
 // Time O(N·b·(3 + g + r)·D), memory O(N·b·(3 + g + r)) per head (plus g·b·N for the
 // global rows).
 // Cost (attention/cost.h): forward 4·B·H·D·pairs flops, pairs ≈ N·b(3 + g + r) + g·b·N

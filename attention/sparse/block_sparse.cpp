@@ -4,9 +4,38 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/kernels/small_gemm.h"
 #include "core/ops/ops.h"
 
 namespace attnlab::attention {
+
+int64_t padded_slots(int64_t n) { return (n + small::kLanes - 1) / small::kLanes * small::kLanes; }
+
+// mask [blocks, rows, cols] (true = blocked) -> [blocks, cols, padded_slots(rows)] additive
+// scores, 0 = allowed, −inf = blocked (and the padding slots); open[b·cols + c] = 1 when
+// column c of block b is allowed in every row.
+static std::vector<float> transposed_mask(const std::vector<bool>& mask, int64_t blocks, int64_t rows, int64_t cols,
+                                          std::vector<uint8_t>& open) {
+    const int64_t np = padded_slots(rows);
+    std::vector<float> t(size_t(blocks * cols * np), -INFINITY);
+    open.assign(size_t(blocks * cols), 1);
+    for (int64_t b = 0; b < blocks; ++b)
+        for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c = 0; c < cols; ++c) {
+                if (mask[size_t((b * rows + r) * cols + c)]) open[size_t(b * cols + c)] = 0;
+                else t[size_t((b * cols + c) * np + r)] = 0.f;
+            }
+    return t;
+}
+
+// The step of sorted, evenly spaced rows (1 for a single row), else 0.
+static int64_t even_step(const std::vector<int64_t>& rows) {
+    if (rows.size() < 2) return 1;
+    const int64_t step = rows[1] - rows[0];
+    for (size_t c = 2; c < rows.size(); ++c)
+        if (rows[c] - rows[c - 1] != step) return 0;
+    return step;
+}
 
 SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector<std::vector<int64_t>>& query_blocks,
                                 const std::vector<std::vector<int64_t>>& key_candidates,
@@ -56,6 +85,8 @@ SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector
         const std::vector<int64_t>& qs = query_blocks[size_t(b)];
         const std::vector<int64_t>& ks = keys[size_t(b)];
         for (size_t c = 0; c < ks.size(); ++c) ki[size_t(b * kb) + c] = ks[c];
+        L.key_count.push_back(int64_t(ks.size()));
+        L.key_step.push_back(even_step(ks));
         for (size_t r = 0; r < qs.size(); ++r) {
             int64_t i = qs[r], slot = b * bs + int64_t(r);
             check(i >= 0 && i < N && out[size_t(i)] < 0, "make_sparse_layout: query ", i,
@@ -69,7 +100,8 @@ SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector
     L.query_index = Tensor::from_indices(qi, {nb * bs});
     L.key_index = Tensor::from_indices(ki, {nb * kb});
     L.block_mask = Tensor::from_bools(mask, {nb, bs, kb});
-    L.query_rows = qi, L.key_rows = ki, L.blocked.assign(mask.begin(), mask.end());
+    L.query_rows = qi, L.key_rows = ki;
+    L.mask_t = transposed_mask(mask, nb, bs, kb, L.open_keys);
 
     const int64_t G = int64_t(dense_queries.size());
     if (G > 0) {
@@ -82,7 +114,8 @@ SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector
         }
         L.dense_index = Tensor::from_indices(dense_queries, {G});
         L.dense_mask = Tensor::from_bools(dmask, {G, N});
-        L.dense_rows = dense_queries, L.dense_blocked.assign(dmask.begin(), dmask.end());
+        L.dense_rows = dense_queries;
+        L.dense_mask_t = transposed_mask(dmask, 1, G, N, L.dense_open_keys);
     }
     for (int64_t i = 0; i < N; ++i) check(out[size_t(i)] >= 0, "make_sparse_layout: token ", i, " is in no query block");
     L.out_index = Tensor::from_indices(out, {N});

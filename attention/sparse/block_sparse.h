@@ -21,7 +21,9 @@
 // Two implementations, held equal by tests:
 //  - sparse_attention: one fused op (block_sparse_kernel.cpp) that walks the blocks of one or
 //    more layouts with an online softmax per query (as the fused softmax kernel walks key
-//    tiles), gathering a block's rows into per-thread scratch; the backward recomputes the
+//    tiles), gathering a block's rows into per-thread scratch (evenly spaced keys are read in
+//    place) and holding its scores transposed, [keys, query slots padded to the vector width],
+//    so that masking and softmax run as vector loops along the queries; the backward recomputes the
 //    block scores from the saved row log-sum-exp. Memory O(B·H·N·D) (output, gradients)
 //    plus O(B·H·N) saved; the block scores live only in scratch. Several layouts share one
 //    softmax row (their allowed keys must not overlap): sparse_strided's local + strided parts.
@@ -53,12 +55,25 @@ struct SparseLayout {
     Tensor dense_index;      // Int64 [G] queries computed as dense rows (undefined when G = 0)
     Tensor dense_mask;       // Bool [G, N], true = blocked
     Tensor out_index;        // Int64 [N]: row of [Ob; Od] holding token i's output
-    // The same as host vectors, for the fused op: query_index, key_index, block_mask,
-    // dense_index, dense_mask, out_index.
+    // The same as host vectors, for the fused op: query_index, key_index, dense_index, out_index,
+    // and the masks transposed to the kernel's tiles (keys × query slots padded to the vector
+    // width, padding slots blocked) as additive scores, 0 = allowed and −inf = blocked:
+    // block_mask as [nb, kb, padded_slots(bs)], dense_mask as [N, padded_slots(G)].
     std::vector<int64_t> query_rows, key_rows, dense_rows, out_rows;
-    std::vector<uint8_t> blocked, dense_blocked;
+    std::vector<float> mask_t, dense_mask_t;
+    // [nb·kb], [N]: 1 where a key slot is allowed for every query slot of its block (the kernel
+    // then skips its mask row).
+    std::vector<uint8_t> open_keys, dense_open_keys;
+    // [nb]: the keys block b really has (the rest of its kb slots are padding), and the step
+    // between them when they are evenly spaced tokens (the kernel then reads and updates them in
+    // place instead of gathering them), else 0.
+    std::vector<int64_t> key_count, key_step;
     std::vector<uint8_t> live;  // [nb·bs + G]: 1 where the slot's output is its token's (out_index)
 };
+
+// n query slots rounded up to the vector width (small_gemm.h's kLanes): the width of the fused
+// kernel's score tiles, which hold a block's scores transposed, [keys, padded slots].
+int64_t padded_slots(int64_t n);
 
 // Blocks that differ from head to head (reformer's hash buckets), for the fused op: heads[b·H + h]
 // holds equally sized blocks of nq query rows against nk key rows, with a mask and an additive
@@ -83,6 +98,9 @@ SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector
 Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const SparseLayout& layout);
 // The same over the union of several layouts' patterns, which must not share a (query, key) pair.
 Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const std::vector<const SparseLayout*>& layouts);
+// The same over layouts the caller keeps (no copy; the op holds them until its backward).
+Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                        std::shared_ptr<const std::vector<SparseLayout>> layouts);
 // The same over per-head blocks ([B·H] of them).
 Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                         std::shared_ptr<const std::vector<HeadBlocks>> heads);

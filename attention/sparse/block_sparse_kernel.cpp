@@ -8,6 +8,9 @@
 //             and once all blocks are done: out_i = acc_i / l_i, L_i = m_i + log l_i (saved).
 //   backward: Δ_i = dO_i·O_i;  P = e^(S − L_i);  dVb = Pᵀ dOb;  dS = P ∘ (dOb Vbᵀ − Δ);
 //             dQb = s·dS Kb;  dKb = s·dSᵀ Qb;  rows added back to the tokens they came from.
+// The scores are held transposed, Sᵀ [nk, np] with the query slots padded to the vector
+// width, and the mask with them, so that the masking, the online softmax and dS all run as
+// vector loops along the queries, one key row at a time.
 // A slot is live when its token's output comes from it (out_index): padding slots and
 // block slots overridden by a dense row are skipped. The dense rows are one more block:
 // their G queries against all N keys. A token with no allowed key gets out_i = 0.
@@ -32,123 +35,176 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// One block: nq queries (token rows) against nk keys (token rows; null = 0..nk−1).
+// One block: nq queries (token rows) against nk keys (token rows; null = 0..nk−1). Its mask
+// (and bias) come as one additive score tile, transposed: [nk, padded(nq)], −inf where blocked
+// (and in the padding slots), else 0 or the bias.
 struct Block {
     const int64_t* queries;
     int64_t nq;
     const int64_t* keys;
     int64_t nk;
-    const uint8_t* blocked;  // [nq, nk], 1 = blocked
-    const uint8_t* live;     // [nq], 1 = the slot's output counts
-    const float* bias;       // [nq, nk] added to the scores, or null
+    const float* mask_t;  // [nk, np] added to the scaled scores
+    const uint8_t* live;  // [nq], 1 = the slot's output counts
+    const uint8_t* open;  // [nk], 1 = the key is allowed in every query slot: its mask row is
+                          // skipped (padding slots then keep finite scores, never read); or null
+    int64_t key_step = 0;  // keys[c] = keys[0] + c·key_step: read and updated in place; 0 = gathered
 };
 
 using BlockVisitor = std::function<void(const Block&)>;
 using BlockSource = std::function<void(int64_t bh, const BlockVisitor&)>;  // the blocks of head bh
 
+// Query slots rounded up to the vector width: the scores are kept transposed, Sᵀ = s·Kb Qbᵀ
+// [nk, np], so that the products, the masking and the softmax all run along the (padded)
+// queries with full vectors, and only the few queries, not the many keys, are transposed.
+// Query r's scores are column r; padding columns come from zero queries and are never written back.
+int64_t padded(int64_t nq) { return padded_slots(nq); }
+
 void for_each_block(const SparseLayout& L, const BlockVisitor& f) {
-    const int64_t bs = L.block_size, kb = L.block_keys;
+    const int64_t bs = L.block_size, kb = L.block_keys, np = padded(bs);
     for (int64_t b = 0; b < L.blocks; ++b)
-        f(Block{L.query_rows.data() + b * bs, bs, L.key_rows.data() + b * kb, kb, L.blocked.data() + b * bs * kb,
-                L.live.data() + b * bs, nullptr});
+        if (L.key_count[size_t(b)] > 0)  // (trailing padding key slots are left out)
+            f(Block{L.query_rows.data() + b * bs, bs, L.key_rows.data() + b * kb, L.key_count[size_t(b)],
+                    L.mask_t.data() + b * kb * np, L.live.data() + b * bs, L.open_keys.data() + b * kb,
+                    L.key_step[size_t(b)]});
     if (!L.dense_rows.empty())
-        f(Block{L.dense_rows.data(), int64_t(L.dense_rows.size()), nullptr, L.seq_len, L.dense_blocked.data(),
-                L.live.data() + L.blocks * bs, nullptr});
+        f(Block{L.dense_rows.data(), int64_t(L.dense_rows.size()), nullptr, L.seq_len, L.dense_mask_t.data(),
+                L.live.data() + L.blocks * bs, L.dense_open_keys.data(), 0});
 }
 
+// HeadBlocks keep their masks and biases as [nq, nk]: made one transposed tile here, block by block.
 void for_each_block(const HeadBlocks& h, const BlockVisitor& f) {
-    const int64_t blocks = h.nq > 0 ? int64_t(h.queries.size()) / h.nq : 0;
-    for (int64_t b = 0; b < blocks; ++b)
-        f(Block{h.queries.data() + b * h.nq, h.nq, h.keys.data() + b * h.nk, h.nk, h.blocked.data() + b * h.nq * h.nk,
-                h.live.data() + b * h.nq, h.bias.empty() ? nullptr : h.bias.data() + b * h.nq * h.nk});
+    const int64_t blocks = h.nq > 0 ? int64_t(h.queries.size()) / h.nq : 0, nq = h.nq, nk = h.nk, np = padded(nq);
+    std::vector<float> mask(size_t(nk * np));
+    for (int64_t b = 0; b < blocks; ++b) {
+        std::fill(mask.begin(), mask.end(), kNegInf);
+        for (int64_t r = 0; r < nq; ++r)
+            for (int64_t c = 0; c < nk; ++c) {
+                const size_t at = size_t((b * nq + r) * nk + c);
+                if (!h.blocked[at]) mask[size_t(c * np + r)] = h.bias.empty() ? 0.f : h.bias[at];
+            }
+        f(Block{h.queries.data() + b * nq, nq, h.keys.data() + b * nk, nk, mask.data(), h.live.data() + b * nq,
+                nullptr, 0});
+    }
 }
 
-// Sᵀ [nk, np] += the block's bias (transposed).
-void add_bias(const Block& blk, int64_t np, float* ST) {
-    if (!blk.bias) return;
-    for (int64_t r = 0; r < blk.nq; ++r)
-        for (int64_t c = 0; c < blk.nk; ++c) ST[c * np + r] += blk.bias[r * blk.nk + c];
-}
-
-
-// rows [n, D] <- the given token rows of a head; or, transposed, [D, n].
-void gather(const HeadRows& X, int64_t bh, const int64_t* rows, int64_t n, int64_t D, float* out, bool transposed) {
+// rows [n, D] <- the given token rows of a head.
+void gather(const HeadRows& X, int64_t bh, const int64_t* rows, int64_t n, int64_t D, float* out) {
     for (int64_t r = 0; r < n; ++r) {
         const float* x = X.at(bh, rows ? rows[r] : r);
-        if (transposed)
-            for (int64_t d = 0; d < D; ++d) out[d * n + r] = x[d];
-        else
-            std::copy(x, x + D, out + r * D);
+        std::copy(x, x + D, out + r * D);
     }
 }
 
-// Xb [nk, D] with its row stride: the head itself for dense rows, else gathered into `xb`.
+// Xb [nk, D] with its row stride: the head itself for dense rows and evenly spaced keys, else
+// gathered into `xb`.
 const float* key_rows(const Block& blk, const HeadRows& X, int64_t bh, int64_t D, std::vector<float>& xb, int64_t& ld) {
-    if (!blk.keys) {
-        ld = X.row;
-        return X.at(bh, 0);
+    if (!blk.keys || blk.key_step > 0) {
+        ld = blk.keys ? blk.key_step * X.row : X.row;
+        return X.at(bh, blk.keys ? blk.keys[0] : 0);
     }
     xb.resize(size_t(blk.nk * D));
-    gather(X, bh, blk.keys, blk.nk, D, xb.data(), false);
+    gather(X, bh, blk.keys, blk.nk, D, xb.data());
     ld = D;
     return xb.data();
 }
 
 struct Scratch {
-    std::vector<float> qb, qt, kb, vb, S, pv, dob, dot, dS, dqb, dkb, dvb, alpha, delta;
-    std::vector<float> m, l;  // per token of the head
+    std::vector<float> qb, qt, kb, vb, S, pv, dob, dot, dS, dqb, dkb, dvb, delta;
+    std::vector<float> m_old, m_new, shift, sum;  // per query slot of a block
+    std::vector<float> m, l;                      // per token of the head
 };
 
 bool is_live(const Block& blk, int64_t r) { return blk.live[r] != 0; }
 
-// Query slots rounded up to the vector width: the scores are kept transposed, Sᵀ = s·Kb Qbᵀ
-// [nk, np], so that the products run along the (padded) queries and the D columns with full
-// vectors, and only the few queries, not the many keys, are transposed. Query r's scores are
-// column r; padding columns come from zero queries and are never read.
-int64_t padded(int64_t nq) { return (nq + small::kLanes - 1) / small::kLanes * small::kLanes; }
+// np is a multiple of kLanes, and saying so (lanes(np)) lets GCC drop the scalar tail of the
+// loops below. The mask is float, not bytes: a byte operand makes GCC take 64 slots per step,
+// and the usual np = 16 or 32 then ran in the scalar tail.
+inline int64_t lanes(int64_t np) {
+    if (np % small::kLanes != 0) __builtin_unreachable();
+    return np;
+}
+
+// The three passes over a block's Sᵀ [nk, np], one key row at a time. Each is one call per
+// block (noinline keeps restrict meaning no aliasing), its loops along the np query slots.
+
+// Sᵀ += mask (−inf where blocked; rows of open keys skip it); mx[r] = max(mx[r], column r of Sᵀ).
+[[gnu::noinline]] void mask_scores(float* __restrict ST, const float* __restrict mask, const uint8_t* open,
+                                   float* __restrict mx, int64_t nk, int64_t np) {
+    for (int64_t c = 0; c < nk; ++c) {
+        float* s = ST + c * np;
+        const float* m = mask + c * np;
+        if (open && open[c])
+            for (int64_t r = 0; r < lanes(np); ++r) mx[r] = mx[r] > s[r] ? mx[r] : s[r];
+        else
+            for (int64_t r = 0; r < lanes(np); ++r) {
+                const float x = s[r] + m[r];
+                s[r] = x;
+                mx[r] = mx[r] > x ? mx[r] : x;
+            }
+    }
+}
+
+// Pᵀ = e^(Sᵀ − shift) (−inf gives 0); sum[r] += column r of Pᵀ.
+[[gnu::noinline]] void exp_scores(float* __restrict ST, const float* __restrict shift, float* __restrict sum,
+                                  int64_t nk, int64_t np) {
+    for (int64_t c = 0; c < nk; ++c) {
+        float* s = ST + c * np;
+        for (int64_t r = 0; r < lanes(np); ++r) {
+            const float p = fast::exp(s[r] - shift[r]);
+            s[r] = p;
+            sum[r] += p;
+        }
+    }
+}
+
+// Pᵀ = e^(Sᵀ + mask − L) (0 where blocked); dSᵀ = Pᵀ ∘ (dPᵀ − Δ) (in place: S → P, dP → dS).
+[[gnu::noinline]] void grad_scores(float* __restrict ST, float* __restrict dPT, const float* __restrict mask,
+                                   const uint8_t* open, const float* __restrict L, const float* __restrict delta,
+                                   int64_t nk, int64_t np) {
+    for (int64_t c = 0; c < nk; ++c) {
+        float *s = ST + c * np, *dp = dPT + c * np;
+        const float* m = mask + c * np;
+        if (open && open[c])
+            for (int64_t r = 0; r < lanes(np); ++r) {
+                const float p = fast::exp(s[r] - L[r]);
+                s[r] = p;
+                dp[r] = p * (dp[r] - delta[r]);
+            }
+        else
+            for (int64_t r = 0; r < lanes(np); ++r) {
+                const float p = fast::exp(s[r] + m[r] - L[r]);
+                s[r] = p;
+                dp[r] = p * (dp[r] - delta[r]);
+            }
+    }
+}
 
 void forward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
                    const HeadRows& O, int64_t bh, int64_t D, float scale, Scratch& w) {
     const int64_t nq = blk.nq, nk = blk.nk, np = padded(nq);
-    w.qb.resize(size_t(nq * D)), w.qt.resize(size_t(D * np)), w.S.resize(size_t(nk * np));
-    w.pv.resize(size_t(nq * D)), w.alpha.resize(size_t(nq));
-    gather(Q, bh, blk.queries, nq, D, w.qb.data(), false);
+    w.qb.resize(size_t(nq * D)), w.qt.resize(size_t(D * np)), w.S.resize(size_t(nk * np)), w.pv.resize(size_t(nq * D));
+    w.m_old.resize(size_t(np)), w.m_new.resize(size_t(np)), w.shift.resize(size_t(np)), w.sum.resize(size_t(np));
+    gather(Q, bh, blk.queries, nq, D, w.qb.data());
     small::transpose_padded(w.qb.data(), D, nq, D, w.qt.data(), np);
     int64_t ldk, ldv;
     const float* kb = key_rows(blk, K, bh, D, w.kb, ldk);
     const float* vb = key_rows(blk, V, bh, D, w.vb, ldv);
-    float* ST = w.S.data();
+    float *ST = w.S.data(), *m_old = w.m_old.data(), *m_new = w.m_new.data(), *shift = w.shift.data(),
+          *sum = w.sum.data();
     small::gemm<false>(nk, np, D, scale, kb, ldk, w.qt.data(), np, false, ST, np);  // Sᵀ = s·Kb Qbᵀ
-    add_bias(blk, np, ST);
-    for (int64_t r = 0; r < nq; ++r) {
-        const uint8_t* blocked = blk.blocked + r * nk;
-        const int64_t i = blk.queries[r];
-        float row_max = kNegInf;
-        if (is_live(blk, r))
-            for (int64_t c = 0; c < nk; ++c)
-                if (!blocked[c]) row_max = std::max(row_max, ST[c * np + r]);
-        if (row_max == kNegInf) {  // not live, or no allowed key in this block
-            for (int64_t c = 0; c < nk; ++c) ST[c * np + r] = 0.f;
-            w.alpha[size_t(r)] = -1.f;  // marks "nothing to add"
-            continue;
-        }
-        const float m_new = std::max(w.m[size_t(i)], row_max);
-        float sum = 0.f;
-        for (int64_t c = 0; c < nk; ++c) {
-            float& p = ST[c * np + r];
-            p = blocked[c] ? 0.f : fast::exp(p - m_new);
-            sum += p;
-        }
-        const float alpha = w.m[size_t(i)] == kNegInf ? 0.f : fast::exp(w.m[size_t(i)] - m_new);
-        w.l[size_t(i)] = w.l[size_t(i)] * alpha + sum;
-        w.m[size_t(i)] = m_new;
-        w.alpha[size_t(r)] = alpha;
-    }
+    for (int64_t r = 0; r < np; ++r) m_old[r] = r < nq && is_live(blk, r) ? w.m[size_t(blk.queries[r])] : kNegInf;
+    std::copy(m_old, m_old + np, m_new);
+    mask_scores(ST, blk.mask_t, blk.open, m_new, nk, np);  // m' = max(m_i, rowmax S_r)
+    for (int64_t r = 0; r < np; ++r) shift[r] = m_new[r] == kNegInf ? 0.f : m_new[r], sum[r] = 0.f;
+    exp_scores(ST, shift, sum, nk, np);  // P = e^(S − m'), blocked (−inf) → 0
     small::gemm<true>(nq, D, nk, 1.f, ST, np, vb, ldv, false, w.pv.data(), D);  // P Vb = (Pᵀ)ᵀ Vb
     for (int64_t r = 0; r < nq; ++r) {
-        const float alpha = w.alpha[size_t(r)];
-        if (alpha < 0.f) continue;
-        float* acc = O.at(bh, blk.queries[r]);
+        if (!is_live(blk, r) || m_new[r] == kNegInf) continue;  // not live, or no allowed key yet
+        const int64_t i = blk.queries[r];
+        const float alpha = m_old[r] == kNegInf ? 0.f : fast::exp(m_old[r] - m_new[r]);
+        w.l[size_t(i)] = w.l[size_t(i)] * alpha + sum[r];
+        w.m[size_t(i)] = m_new[r];
+        float* acc = O.at(bh, i);
         const float* pv = w.pv.data() + r * D;
         for (int64_t d = 0; d < D; ++d) acc[d] = acc[d] * alpha + pv[d];
     }
@@ -157,11 +213,13 @@ void forward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const
 void backward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
                     const HeadRows& dO, const float* lse, const float* delta, const HeadRows& dQ, const HeadRows& dK,
                     const HeadRows& dV, int64_t bh, int64_t D, float scale, Scratch& w) {
+    constexpr float kInf = std::numeric_limits<float>::infinity();
     const int64_t nq = blk.nq, nk = blk.nk, np = padded(nq);
     w.qb.resize(size_t(nq * D)), w.qt.resize(size_t(D * np)), w.dob.resize(size_t(nq * D)), w.dot.resize(size_t(D * np));
     w.S.resize(size_t(nk * np)), w.dS.resize(size_t(nk * np)), w.dqb.resize(size_t(nq * D));
-    gather(Q, bh, blk.queries, nq, D, w.qb.data(), false);
-    gather(dO, bh, blk.queries, nq, D, w.dob.data(), false);
+    w.shift.resize(size_t(np)), w.sum.resize(size_t(np));
+    gather(Q, bh, blk.queries, nq, D, w.qb.data());
+    gather(dO, bh, blk.queries, nq, D, w.dob.data());
     for (int64_t r = 0; r < nq; ++r)  // rows that are not live take no gradient
         if (!is_live(blk, r)) std::fill(w.dob.data() + r * D, w.dob.data() + (r + 1) * D, 0.f);
     small::transpose_padded(w.qb.data(), D, nq, D, w.qt.data(), np);
@@ -169,30 +227,26 @@ void backward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, cons
     int64_t ldk, ldv;
     const float* kb = key_rows(blk, K, bh, D, w.kb, ldk);
     const float* vb = key_rows(blk, V, bh, D, w.vb, ldv);
-    float *PT = w.S.data(), *dST = w.dS.data();
+    float *PT = w.S.data(), *dST = w.dS.data(), *L = w.shift.data(), *dlt = w.sum.data();
     small::gemm<false>(nk, np, D, scale, kb, ldk, w.qt.data(), np, false, PT, np);  // Sᵀ = s·Kb Qbᵀ
-    add_bias(blk, np, PT);
     small::gemm<false>(nk, np, D, 1.f, vb, ldv, w.dot.data(), np, false, dST, np);  // dPᵀ = Vb dObᵀ
-    for (int64_t r = 0; r < nq; ++r) {
-        const uint8_t* blocked = blk.blocked + r * nk;
-        const int64_t i = blk.queries[r];
-        const float L_i = lse[i], dlt = delta[i];
-        const bool live = is_live(blk, r) && L_i != kNegInf;
-        for (int64_t c = 0; c < nk; ++c) {
-            float &p = PT[c * np + r], &ds = dST[c * np + r];
-            p = live && !blocked[c] ? fast::exp(p - L_i) : 0.f;
-            ds = p * (ds - dlt);  // dSᵀ = Pᵀ ∘ (dPᵀ − Δ)
-        }
+    for (int64_t r = 0; r < np; ++r) {  // a slot that is not live (or sees no key) gets L = +∞, so P = 0
+        const int64_t i = r < nq ? blk.queries[r] : 0;
+        const bool live = r < nq && is_live(blk, r) && lse[i] != kNegInf;
+        L[r] = live ? lse[i] : kInf;
+        dlt[r] = live ? delta[i] : 0.f;
     }
+    grad_scores(PT, dST, blk.mask_t, blk.open, L, dlt, nk, np);  // P = e^(S − L_i), dSᵀ = Pᵀ ∘ (dPᵀ − Δ)
     small::gemm<true>(nq, D, nk, scale, dST, np, kb, ldk, false, w.dqb.data(), D);  // dQb = s·dS Kb
     for (int64_t r = 0; r < nq; ++r) {
         if (!is_live(blk, r)) continue;
         float* dq = dQ.at(bh, blk.queries[r]);
         for (int64_t d = 0; d < D; ++d) dq[d] += w.dqb[size_t(r * D + d)];
     }
-    if (!blk.keys) {  // dense rows: dV += Pᵀ dOb, dK += s·dSᵀ Qb straight into the head
-        small::gemm<false>(nk, D, nq, 1.f, PT, np, w.dob.data(), D, true, dV.at(bh, 0), dV.row);
-        small::gemm<false>(nk, D, nq, scale, dST, np, w.qb.data(), D, true, dK.at(bh, 0), dK.row);
+    if (!blk.keys || blk.key_step > 0) {  // dense rows, evenly spaced keys: dV += Pᵀ dOb, dK += s·dSᵀ Qb in place
+        const int64_t first = blk.keys ? blk.keys[0] : 0, step = blk.keys ? blk.key_step : 1;
+        small::gemm<false>(nk, D, nq, 1.f, PT, np, w.dob.data(), D, true, dV.at(bh, first), step * dV.row);
+        small::gemm<false>(nk, D, nq, scale, dST, np, w.qb.data(), D, true, dK.at(bh, first), step * dK.row);
         return;
     }
     w.dkb.resize(size_t(nk * D)), w.dvb.resize(size_t(nk * D));
@@ -267,12 +321,16 @@ static Tensor fused_sparse_attention(const Tensor& q_in, const Tensor& k_in, con
 
 Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                         const std::vector<const SparseLayout*>& layouts_in) {
-    auto layouts = std::make_shared<std::vector<SparseLayout>>();  // copied: a variant may rebuild its own
-    for (const SparseLayout* L : layouts_in) {
-        check(L->seq_len == q.size(2), "sparse_attention: layout built for N = ", L->seq_len, ", got ", q.size(2),
+    auto layouts = std::make_shared<std::vector<SparseLayout>>();  // copied: the caller may rebuild its own
+    for (const SparseLayout* L : layouts_in) layouts->push_back(*L);
+    return sparse_attention(q, k, v, std::shared_ptr<const std::vector<SparseLayout>>(std::move(layouts)));
+}
+
+Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                        std::shared_ptr<const std::vector<SparseLayout>> layouts) {
+    for (const SparseLayout& L : *layouts)
+        check(L.seq_len == q.size(2), "sparse_attention: layout built for N = ", L.seq_len, ", got ", q.size(2),
               " tokens");
-        layouts->push_back(*L);
-    }
     const std::vector<SparseLayout>* all = layouts.get();
     return fused_sparse_attention(q, k, v, [all](int64_t, const BlockVisitor& f) {
         for (const SparseLayout& L : *all) for_each_block(L, f);

@@ -28,7 +28,9 @@ bool LongformerAttention::allowed(int64_t i, int64_t j, int64_t) const {
 
 std::vector<SparseLayout> LongformerAttention::make_layouts(int64_t N) const {
     const int64_t g = std::min(global_tokens, N), reach = (window / 2) * dilation;
-    const int64_t bs = std::max<int64_t>(1, std::min(window, (N - g + dilation - 1) / dilation));
+    // Query blocks of the window rounded up to the kernel's vector width (block_sparse.h's
+    // padded_slots), so that no score lane is padding: 16 queries see 16 + w + g keys.
+    const int64_t bs = std::max<int64_t>(1, std::min(padded_slots(window), (N - g + dilation - 1) / dilation));
     std::vector<std::vector<int64_t>> queries, keys;
     std::vector<int64_t> globals(g);
     for (int64_t j = 0; j < g; ++j) globals[size_t(j)] = j;

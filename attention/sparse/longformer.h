@@ -9,10 +9,11 @@
 // spread over w·d + 1 positions, plus the g global tokens; a global token sees everything and
 // is seen by everything. The default g = 1 is the ViT class token.
 // Computed by block_sparse: the non-global queries are grouped by residue mod d, then into
-// blocks of w consecutive ones; a block gathers the 2w keys of its window span plus the g
-// global keys; the g global queries are dense rows over all N keys.
-// Time O(N·(2w + g)·D), memory O(N·(2w + g)) per head (the window part costs 2× the exact
-// w + 1 keys per query: the price of dense blocks).
+// blocks of t = w rounded up to the kernel's vector width (padded_slots, 16 with AVX-512)
+// consecutive ones, so that no score lane is padding; a block gathers the t + w keys of its
+// window span plus the g global keys; the g global queries are dense rows over all N keys.
+// Time O(N·(t + w + g)·D), memory O(N·(t + w + g)) per head (the window part costs
+// (t + w)/(w + 1) times the exact w + 1 keys per query: the price of dense blocks).
 // Cost (attention/cost.h): forward 4·B·H·D·pairs flops, pairs ≈ N(w + 1 + 2g) (counted
 // exactly by longformer_pairs), backward twice that; traffic q, k, v, out, the row
 // log-sum-exp and the gradients.

@@ -13,11 +13,12 @@
 //   pattern_state()    what else the pattern depends on, so the cached layout is rebuilt
 //                      when it changes (bigbird's random blocks);
 //   composed(q, k, v)  the reference path (default: sparse_attention_reference of the layout).
-// The layouts are built once per (N, causal, pattern_state()). forward runs the fused
+// The layouts are built once per (N, causal, pattern_state()) (and per path: make_fused_layouts). forward runs the fused
 // sparse_attention, or the composed reference when `reference` or reference_mode() is set.
 // attention/reference/sparse.h turns allowed() into a dense O(N²) mask for the tests.
 // Time and memory: those of block_sparse for the variant's layouts.
 #pragma once
+#include <memory>
 #include <vector>
 
 #include "attention/attention.h"
@@ -39,6 +40,10 @@ public:
 
 protected:
     virtual std::vector<SparseLayout> make_layouts(int64_t N) const = 0;
+    // The layouts the fused op runs; the default is make_layouts(N). A variant whose composed
+    // reference needs its blocks in one shape may tile the same pattern differently for the
+    // kernel (sparse_strided: narrower local query tiles, so fewer masked pairs are computed).
+    virtual std::vector<SparseLayout> make_fused_layouts(int64_t N) const { return make_layouts(N); }
     virtual std::vector<int64_t> pattern_state() const { return {}; }
     virtual Tensor composed(const Tensor& q, const Tensor& k, const Tensor& v, const std::vector<SparseLayout>& L) const;
     // allowed() for N tokens as a Pattern, for make_sparse_layout.
@@ -47,10 +52,12 @@ protected:
     }
 
 private:
-    const std::vector<SparseLayout>& layouts(int64_t N);
+    // The layouts for N tokens: the reference's (make_layouts) or the fused op's (make_fused_layouts),
+    // each built on first use and kept while N, causal and pattern_state() stay the same.
+    std::shared_ptr<const std::vector<SparseLayout>> layouts(int64_t N, bool fused);
 
     const char* name_;
-    std::vector<SparseLayout> layouts_;
+    std::shared_ptr<const std::vector<SparseLayout>> layouts_, fused_;  // shared with the ops that use them
     int64_t layouts_n_ = -1;
     bool layouts_causal_ = false;
     std::vector<int64_t> layouts_state_;

@@ -46,6 +46,27 @@ std::vector<SparseLayout> SparseStridedAttention::make_layouts(int64_t N) const 
     return {std::move(local), std::move(strided)};
 }
 
+std::vector<SparseLayout> SparseStridedAttention::make_fused_layouts(int64_t N) const {
+    const int64_t l = stride_for(N), tile = std::min(padded_slots(l), 2 * padded_slots(1));
+    std::vector<std::vector<int64_t>> queries, keys;
+    for (int64_t a = 0; a < N; a += tile) {
+        const int64_t b = std::min(N, a + tile);  // queries a … b − 1 see keys a − l + 1 … b + l − 2
+        queries.emplace_back();
+        keys.emplace_back();
+        for (int64_t i = a; i < b; ++i) queries.back().push_back(i);
+        for (int64_t j = std::max<int64_t>(0, a - l + 1); j < std::min(N, b + l - 1); ++j) keys.back().push_back(j);
+    }
+    SparseLayout local = make_sparse_layout(N, tile, queries, keys, {}, [&](int64_t i, int64_t j) {
+        return (!causal || j <= i) && std::abs(i - j) < l && j != i;
+    });
+    std::vector<std::vector<int64_t>> residues(static_cast<size_t>(l));  // residue class r: r, r + l, r + 2l, …
+    for (int64_t i = 0; i < N; ++i) residues[size_t(i % l)].push_back(i);
+    SparseLayout strided = make_sparse_layout(N, (N + l - 1) / l, residues, residues, {}, [&](int64_t i, int64_t j) {
+        return (!causal || j <= i) && std::abs(i - j) % l == 0;
+    });
+    return {std::move(local), std::move(strided)};
+}
+
 // Strided block [r, t, t']: query t·l + r against key t'·l + r; true = blocked (j = i, padding
 // keys, and with causal the future).
 static Tensor strided_mask(int64_t N, int64_t l, bool causal) {

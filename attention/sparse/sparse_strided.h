@@ -20,7 +20,10 @@
 // N is padded to T·l (T = ⌈N/l⌉) with masked keys. That composition is the reference
 // (reference = true); the fast path gives the same two parts as two SparseLayouts (local, and
 // one block per residue class with j = i left to the local part) to the fused
-// sparse_attention, which merges them in one online softmax per query.
+// sparse_attention, which merges them in one online softmax per query. Its local part is cut
+// into tiles of t = min(l, 2 vectors) consecutive queries (32 with AVX-512) against the t + 2l − 2
+// keys within l − 1 of the tile, instead of blocks of l against 3l keys, and j = i moves to the
+// strided part, whose non-causal blocks then allow every pair (make_fused_layouts).
 // Time O(N·(3l + N/l)·D), memory O(N·(3l + N/l)) per head: O(N√N·D) with l = √N.
 // Cost (attention/cost.h): forward 4·B·H·D·pairs flops, pairs = Σ_i (allowed keys of i) ≈
 // N(2l + N/l) (causal ≈ half; counted exactly by sparse_strided_pairs), backward twice that;
@@ -49,6 +52,11 @@ protected:
     // {local, strided}: A(1) in blocks of l consecutive queries; A(2) without j = i, one block
     // per residue class.
     std::vector<SparseLayout> make_layouts(int64_t N) const override;
+    // {local, strided} for the fused op: the same pattern, but the local part in tiles of at most
+    // two vectors of consecutive queries (kLanes·2), each against the keys within l − 1 of the
+    // tile, instead of blocks of l against 3l keys ((t + 2l − 2)/t key slots per query instead
+    // of 3), and j = i in the strided part, so that non-causal residue blocks need no mask.
+    std::vector<SparseLayout> make_fused_layouts(int64_t N) const override;
     // The composition above on the local layout and the [B,H,l,T,T] strided scores.
     Tensor composed(const Tensor& q, const Tensor& k, const Tensor& v, const std::vector<SparseLayout>& L) const override;
 };

@@ -84,6 +84,28 @@ TEST_CASE("block-sparse variants: the fused op equals the composed reference, ou
         }
 }
 
+TEST_CASE("block-sparse kernel tiles that differ from the pattern's blocks: the fused op equals the reference",
+          "[attention][sparse][fused]") {
+    // sparse_strided l = 40 runs its local part in query tiles of at most 2 vectors (narrower than l);
+    // bigbird's blocks of 8 and longformer's window of 8 are packed into query blocks of a full vector.
+    const std::vector<Variant> tiled = {{"sparse_strided", {{"stride", int64_t(40)}}},
+                                        {"bigbird", {{"seed", int64_t(2)}}},
+                                        {"longformer", {}},
+                                        {"longformer", {{"window", int64_t(6)}, {"dilation", int64_t(3)}}}};
+    for (bool causal : {false, true})
+        for (Variant var : tiled) {
+            var.opts.set("causal", causal);
+            INFO(var.name << " causal=" << causal);
+            const int64_t N = 150;
+            auto attn = attention::make_attention(var.name, var.opts, {N, 8, 2});
+            auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
+                set_reference(*attn, reference);
+                return attn->forward(q, k, v);
+            };
+            check_fast_path_equals_reference(run, random_qkv(1, 2, N, 8, 11, 2.f), 1e-5f);
+        }
+}
+
 TEST_CASE("longformer with several global tokens (dense rows): the fused op equals the reference",
           "[attention][sparse][fused]") {
     for (bool causal : {false, true}) {
