@@ -7,7 +7,7 @@
 #include <cmath>
 #include <limits>
 
-#include "attention/sparse/block_sparse.h"
+#include "attention/hashing/reformer_kernel.h"
 #include "core/autograd/autograd.h"
 #include "core/ops/ops.h"
 #include "core/kernels/parallel.h"
@@ -16,85 +16,6 @@
 namespace attnlab::attention {
 
 namespace {
-
-// The hash rounds of one (batch, head): every round's sorted order and who attends to whom.
-struct Rounds {
-    int64_t nh, N, m;
-    const int32_t* bucket;       // [nh, N]
-    std::vector<int64_t> order;  // [nh, N]: the token at sorted position p of round r
-    std::vector<int64_t> pos;    // [nh, N]: the sorted position of token i in round r
-    std::vector<uint8_t> alone;  // [nh, N]: no other token of i's bucket in i's chunk or the one before
-
-    Rounds(const int32_t* bucket_, int64_t nh_, int64_t N_, int64_t m_, int64_t nbuckets)
-        : nh(nh_), N(N_), m(m_), bucket(bucket_), order(size_t(nh * N)), pos(size_t(nh * N)), alone(size_t(nh * N)) {
-        std::vector<int64_t> start(size_t(nbuckets) + 1);
-        for (int64_t r = 0; r < nh; ++r) {
-            const int32_t* h = bucket + r * N;
-            int64_t* ord = order.data() + r * N;
-            std::fill(start.begin(), start.end(), 0);  // counting sort by bucket; stable, so by position within one
-            for (int64_t i = 0; i < N; ++i) ++start[size_t(h[i]) + 1];
-            for (int64_t b = 0; b < nbuckets; ++b) start[size_t(b) + 1] += start[size_t(b)];
-            for (int64_t i = 0; i < N; ++i) ord[start[size_t(h[i])]++] = i;
-            for (int64_t p = 0; p < N; ++p) pos[size_t(r * N + ord[p])] = p;
-            // A bucket is a run of sorted positions and i's keys are the window [(c−1)m, (c+1)m), so
-            // some other token of its bucket is a key exactly when a neighbour p ± 1 is one.
-            for (int64_t p = 0; p < N; ++p) {
-                int64_t lo = (p / m - 1) * m, hi = (p / m + 1) * m;
-                bool before = p - 1 >= lo && p - 1 >= 0 && h[ord[p - 1]] == h[ord[p]];
-                bool after = p + 1 < hi && p + 1 < N && h[ord[p + 1]] == h[ord[p]];
-                alone[size_t(r * N + ord[p])] = !before && !after;
-            }
-        }
-    }
-
-    // Query i attends to key j in round r.
-    bool attends(int64_t r, int64_t i, int64_t j) const {
-        if (i == j) return alone[size_t(r * N + i)];
-        if (bucket[r * N + i] != bucket[r * N + j]) return false;
-        int64_t ci = pos[size_t(r * N + i)] / m, cj = pos[size_t(r * N + j)] / m;
-        return cj == ci || cj == ci - 1;
-    }
-    // In how many rounds query i attends to key j.
-    int64_t count(int64_t i, int64_t j) const {
-        int64_t c = 0;
-        for (int64_t r = 0; r < nh; ++r) c += attends(r, i, j);
-        return c;
-    }
-};
-
-// The fused path's blocks of one head: per round r and chunk c (block r·nc + c), the chunk's m
-// query slots (sorted positions c·m …; past N: padding) against the 2m key slots of chunks c − 1
-// and c, with the mask and −log c_ij bias of the composed path below.
-HeadBlocks chunk_blocks(const Rounds& R, int64_t nc) {
-    const int64_t nh = R.nh, N = R.N, m = R.m;
-    HeadBlocks h;
-    h.nq = m, h.nk = 2 * m;
-    const size_t blocks = size_t(nh * nc);
-    h.queries.resize(blocks * size_t(m)), h.live.resize(blocks * size_t(m)), h.keys.resize(blocks * size_t(2 * m));
-    h.blocked.resize(blocks * size_t(2 * m * m)), h.bias.resize(blocks * size_t(2 * m * m));
-    for (int64_t r = 0; r < nh; ++r) {
-        const int64_t* ord = R.order.data() + r * N;
-        for (int64_t c = 0; c < nc; ++c) {
-            const int64_t b = r * nc + c;
-            for (int64_t s = 0; s < 2 * m; ++s) {
-                const int64_t kp = (c - 1) * m + s;  // sorted position of key slot s
-                h.keys[size_t(b * 2 * m + s)] = kp >= 0 && kp < N ? ord[kp] : ord[c * m];
-            }
-            for (int64_t a = 0; a < m; ++a) {
-                const int64_t p = c * m + a, slot = b * m + a;
-                h.live[size_t(slot)] = p < N;
-                h.queries[size_t(slot)] = p < N ? ord[p] : ord[c * m];
-                for (int64_t s = 0; s < 2 * m; ++s) {
-                    const int64_t kp = (c - 1) * m + s;
-                    const bool seen = p < N && kp >= 0 && kp < N && R.attends(r, ord[p], ord[kp]);
-                    h.blocked[size_t(slot * 2 * m + s)] = !seen;
-                    h.bias[size_t(slot * 2 * m + s)] = seen && nh > 1 ? -std::log(float(R.count(ord[p], ord[kp]))) : 0.f;
-                }
-            }
-        }
-    }
-    return h;
-}
 
 // logsumexp over the last dim, keepdim: the normalizer z of softmax(s) = exp(s − z).
 Tensor logsumexp_last(const Tensor& s) {
@@ -167,14 +88,12 @@ Tensor ReformerAttention::forward(const Tensor& q, const Tensor& k, const Tensor
     // Which rows to gather, and the bias on every (query slot, key slot) score: −log c_ij where
     // attended, −inf elsewhere. Key slots 0..m−1 are the previous chunk, m..2m−1 the own chunk.
     std::vector<int32_t> bucket = hash(q);
-    if (!reference && !reference_mode()) {  // the fused block-sparse op: one online softmax over every round's chunks
-        auto heads = std::make_shared<std::vector<HeadBlocks>>(size_t(BH));
+    if (!reference && !reference_mode()) {  // the fused op: one online softmax over every round's chunks
+        auto heads = std::make_shared<std::vector<LshRounds>>(size_t(BH));
         parallel_for(0, BH, 1, [&](int64_t lo, int64_t hi) {
-            for (int64_t bh = lo; bh < hi; ++bh)
-                (*heads)[size_t(bh)] = chunk_blocks(Rounds(bucket.data() + bh * nh * N, nh, N, m, buckets), nc);
+            for (int64_t bh = lo; bh < hi; ++bh) (*heads)[size_t(bh)] = LshRounds(bucket.data() + bh * nh * N, nh, N, m, buckets);
         });
-        Tensor keys = q * rsqrt(sum(q * q, {-1}, true) + 1e-12f);  // shared QK: unit queries
-        return sparse_attention(q, keys, v, heads);
+        return lsh_chunk_attention(q, v, heads);
     }
     Tensor qidx = Tensor::empty({BH * nh * nc * m}, DType::Int64);      // rows of Q, sorted order
     Tensor kidx = Tensor::empty({BH * nh * nc * 2 * m}, DType::Int64);  // rows of K, V per chunk
@@ -185,9 +104,9 @@ Tensor ReformerAttention::forward(const Tensor& q, const Tensor& k, const Tensor
     const float inf = std::numeric_limits<float>::infinity();
     parallel_for(0, BH, 1, [&](int64_t lo, int64_t hi) {
         for (int64_t bh = lo; bh < hi; ++bh) {
-            Rounds rounds(bucket.data() + bh * nh * N, nh, N, m, buckets);
+            LshRounds rounds(bucket.data() + bh * nh * N, nh, N, m, buckets);
             for (int64_t r = 0; r < nh; ++r) {
-                const int64_t* ord = rounds.order.data() + r * N;
+                const int32_t* ord = rounds.order.data() + r * N;
                 const int64_t row = bh * nh + r;  // (batch·head, round)
                 for (int64_t i = 0; i < N; ++i) po[row * N + i] = row * nc * m + rounds.pos[size_t(r * N + i)];
                 for (int64_t c = 0; c < nc; ++c) {
