@@ -30,6 +30,7 @@
 // chunk m (clamped to N), redraw, seed (-1: drawn from default_generator() at construction).
 #pragma once
 #include "attention/attention.h"
+#include "attention/hashing/reformer_kernel.h"
 #include "core/util/rng.h"
 
 namespace attnlab::attention {
@@ -38,6 +39,8 @@ class ReformerAttention : public Attention {
 public:
     ReformerAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
+    // The fused op takes the packed projection whole (one [B, N, 3C] gradient, as softmax).
+    Tensor forward_packed(const Tensor& qkv, int64_t heads) override;
     std::string describe() const override;
     nn::RandomState random_state() const override { return generator_state(gen_); }
     void set_random_state(const nn::RandomState& s) override { restore_generator(gen_, s, 2, "reformer"); }
@@ -53,6 +56,10 @@ public:
 
 private:
     void draw_rotations(int64_t D);
+    // Rotations checked (drawn first or redrawn when training with redraw), q hashed, and every
+    // head's rounds sorted: [B·H].
+    std::shared_ptr<std::vector<LshRounds>> rounds_for(const Tensor& q);
+    Tensor composed(const Tensor& q, const Tensor& v, const std::vector<LshRounds>& heads);
 
     Generator gen_;
 };

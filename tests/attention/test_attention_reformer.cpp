@@ -123,3 +123,61 @@ TEST_CASE("reformer fused op equals its composed reference, outputs and gradient
         check_fast_path_equals_reference(run, random_qkv(2, 2, c.N, 8, uint64_t(c.N), 1.5f), 1e-5f);
     }
 }
+
+TEST_CASE("reformer fused op on the packed projection equals its composed reference, output and qkv gradient",
+          "[attention][reformer][fused]") {
+    struct Case {
+        int64_t N, buckets, n_hashes, chunk;
+    };
+    for (Case c : {Case{1, 2, 1, 4}, Case{37, 4, 2, 8}, Case{64, 8, 3, 16}, Case{29, 2, 2, 3}}) {
+        INFO("N=" << c.N << " buckets=" << c.buckets << " n_hashes=" << c.n_hashes << " chunk=" << c.chunk);
+        auto attn = reformer({{"buckets", c.buckets}, {"n_hashes", c.n_hashes}, {"chunk", c.chunk}, {"redraw", false},
+                              {"seed", int64_t(4)}});
+        Generator g(uint64_t(c.N));
+        Tensor values = Tensor::randn({2, c.N, 3 * 2 * 8}, g) * 1.5f;  // B = 2, heads = 2, D = 8
+        Tensor out[2], grad[2];
+        for (int reference = 0; reference < 2; ++reference) {
+            attn->reference = reference == 1;
+            Tensor qkv = leaf(values);
+            out[reference] = attn->forward_packed(qkv, 2);
+            Generator up(11);
+            out[reference].backward(Tensor::randn(out[reference].shape(), up));
+            grad[reference] = qkv.grad();
+        }
+        require_close(out[0], out[1], 1e-5f);
+        require_close(grad[0], grad[1], 1e-5f);
+    }
+}
+
+// Random buckets for hand-made rounds: the fused op without the hashing, so that finite
+// differences never move a token to another bucket.
+static std::shared_ptr<std::vector<attention::LshRounds>> random_rounds(int64_t BH, int64_t nh, int64_t N, int64_t m,
+                                                                        int64_t buckets, uint64_t seed) {
+    Generator g(seed);
+    auto rounds = std::make_shared<std::vector<attention::LshRounds>>();
+    for (int64_t bh = 0; bh < BH; ++bh) {
+        std::vector<int32_t> bucket(size_t(nh * N));
+        for (int32_t& b : bucket) b = int32_t(g.randint(buckets));
+        rounds->emplace_back(bucket.data(), nh, N, m, buckets);
+    }
+    return rounds;
+}
+
+TEST_CASE("gradcheck: the fused LSH chunk op in q and v, alone and on the packed projection",
+          "[attention][reformer][fused][gradcheck]") {
+    struct Case {
+        int64_t N, buckets, n_hashes, chunk;
+    };
+    for (Case c : {Case{9, 2, 2, 3}, Case{7, 3, 3, 2}, Case{6, 1, 1, 6}, Case{10, 2, 1, 4}}) {
+        INFO("N=" << c.N << " buckets=" << c.buckets << " n_hashes=" << c.n_hashes << " chunk=" << c.chunk);
+        auto rounds = random_rounds(2 * 2, c.n_hashes, c.N, c.chunk, c.buckets, uint64_t(c.N));
+        QKV x = random_qkv(2, 2, c.N, 4, 77);
+        require_gradcheck([&](const std::vector<Tensor>& in) { return attention::lsh_chunk_attention(in[0], in[1], rounds); },
+                          {x.q, x.v});
+        Generator g(5);
+        Tensor qkv = leaf(Tensor::randn({2, c.N, 3 * 2 * 4}, g));
+        require_gradcheck([&](const std::vector<Tensor>& in) {
+            return attention::lsh_chunk_attention_packed(in[0], 2, rounds);
+        }, {qkv});
+    }
+}
