@@ -98,11 +98,6 @@ Tensor ReformerAttention::forward(const Tensor& q, const Tensor& k, const Tensor
     return composed(q, v, *rounds);
 }
 
-Tensor ReformerAttention::forward_packed(const Tensor& qkv, int64_t heads) {
-    if (reference || reference_mode()) return Attention::forward_packed(qkv, heads);
-    return lsh_chunk_attention_packed(qkv, heads, rounds_for(split_packed(qkv, heads)[0]));
-}
-
 // The readable reference: every round's chunks gathered into tensors by index_select, and the
 // rest differentiable ops (the integer work, which rows and which bias, in plain loops).
 Tensor ReformerAttention::composed(const Tensor& q, const Tensor& v, const std::vector<LshRounds>& heads) {

@@ -39,8 +39,6 @@ class ReformerAttention : public Attention {
 public:
     ReformerAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
-    // The fused op takes the packed projection whole (one [B, N, 3C] gradient, as softmax).
-    Tensor forward_packed(const Tensor& qkv, int64_t heads) override;
     std::string describe() const override;
     nn::RandomState random_state() const override { return generator_state(gen_); }
     void set_random_state(const nn::RandomState& s) override { restore_generator(gen_, s, 2, "reformer"); }

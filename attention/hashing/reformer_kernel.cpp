@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <limits>
 
 #include "attention/head_rows.h"
@@ -258,20 +257,19 @@ void backward_head(const LshRounds& R, const HeadRows& Q, const HeadRows& V, con
     }
 }
 
-// The op on q, v rows (strided [B,H,N,D] views with unit last stride, no gradient), recorded
-// on `inputs`; grads(dq, dv) allocates the gradients of `inputs`, returns them and sets dq, dv
-// to the views of them to fill.
-using GradTargets = std::function<std::vector<Tensor>(Tensor& dq, Tensor& dv)>;
+}  // namespace
 
-Tensor fused(const Tensor& q, const Tensor& v, std::shared_ptr<const std::vector<LshRounds>> rounds,
-             const std::vector<Tensor>& inputs, GradTargets grads) {
+Tensor lsh_chunk_attention(const Tensor& q_in, const Tensor& v_in, std::shared_ptr<const std::vector<LshRounds>> rounds) {
     PROFILE_SCOPE("lsh_chunk_attention");
-    const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3);
+    check(q_in.dim() == 4 && q_in.shape() == v_in.shape(), "lsh_chunk_attention: expected q, v [B,H,N,D] of one shape, got ",
+          to_string(q_in.shape()), ", ", to_string(v_in.shape()));
+    const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2), D = q_in.size(3);
     check(int64_t(rounds->size()) == B * H, "lsh_chunk_attention: ", rounds->size(), " heads of rounds for q ",
-          to_string(q.shape()));
+          to_string(q_in.shape()));
     for (const LshRounds& R : *rounds)
-        check(R.N == N, "lsh_chunk_attention: rounds hashed for N = ", R.N, ", got q ", to_string(q.shape()));
+        check(R.N == N, "lsh_chunk_attention: rounds hashed for N = ", R.N, ", got q ", to_string(q_in.shape()));
     const float scale = 1.f / std::sqrt(float(D));
+    Tensor q = unit_last_stride(q_in.detach()), v = unit_last_stride(v_in.detach());
     Tensor out = Tensor::zeros({B, H, N, D}), lse = Tensor::empty({B, H, N});
     {
         HeadRows Q(q), V(v), O(out);
@@ -281,12 +279,11 @@ Tensor fused(const Tensor& q, const Tensor& v, std::shared_ptr<const std::vector
             for (int64_t bh = lo; bh < hi; ++bh) forward_head((*rounds)[size_t(bh)], Q, V, O, L + bh * N, bh, D, scale, w);
         });
     }
-    return record("lsh_chunk_attention", out, inputs,
-                  [q, v, out_saved = out.detach(), lse, rounds, scale, grads](const Tensor& g_in) {
+    return record("lsh_chunk_attention", out, {q_in, v_in},
+                  [q, v, out_saved = out.detach(), lse, rounds, scale](const Tensor& g_in) {
                       Tensor g = unit_last_stride(g_in);
                       const int64_t BH = q.size(0) * q.size(1), N = q.size(2), D = q.size(3);
-                      Tensor dq, dv;
-                      std::vector<Tensor> result = grads(dq, dv);
+                      Tensor dq = Tensor::zeros(q.shape()), dv = Tensor::zeros(v.shape());
                       HeadRows Q(q), V(v), O(out_saved), G(g), dQ(dq), dV(dv);
                       parallel_for_balanced(0, BH, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
                           Scratch w;
@@ -294,40 +291,8 @@ Tensor fused(const Tensor& q, const Tensor& v, std::shared_ptr<const std::vector
                               backward_head((*rounds)[size_t(bh)], Q, V, O, G, lse.data() + bh * N, dQ, dV, bh, D,
                                             scale, w);
                       });
-                      return result;
+                      return std::vector<Tensor>{dq, dv};
                   });
-}
-
-}  // namespace
-
-std::vector<Tensor> split_packed(const Tensor& qkv, int64_t heads) {
-    check(qkv.dim() == 3 && heads > 0 && qkv.size(2) % (3 * heads) == 0, "reformer: packed qkv ",
-          to_string(qkv.shape()), " with ", heads, " heads: expected [B, N, 3·heads·D]");
-    const int64_t B = qkv.size(0), N = qkv.size(1), D = qkv.size(2) / (3 * heads);
-    Tensor t = qkv.reshape({B, N, 3, heads, D}).permute({2, 0, 3, 1, 4});  // [3, B, H, N, D]
-    return {t.narrow(0, 0, 1).squeeze(0), t.narrow(0, 1, 1).squeeze(0), t.narrow(0, 2, 1).squeeze(0)};
-}
-
-Tensor lsh_chunk_attention(const Tensor& q, const Tensor& v, std::shared_ptr<const std::vector<LshRounds>> rounds) {
-    check(q.dim() == 4 && q.shape() == v.shape(), "lsh_chunk_attention: expected q, v [B,H,N,D] of one shape, got ",
-          to_string(q.shape()), ", ", to_string(v.shape()));
-    Shape qs = q.shape(), vs = v.shape();
-    return fused(unit_last_stride(q.detach()), unit_last_stride(v.detach()), rounds, {q, v},
-                 [qs, vs](Tensor& dq, Tensor& dv) {
-                     dq = Tensor::zeros(qs), dv = Tensor::zeros(vs);
-                     return std::vector<Tensor>{dq, dv};
-                 });
-}
-
-Tensor lsh_chunk_attention_packed(const Tensor& qkv, int64_t heads, std::shared_ptr<const std::vector<LshRounds>> rounds) {
-    std::vector<Tensor> x = split_packed(unit_last_stride(qkv.detach()), heads);
-    Shape shape = qkv.shape();
-    return fused(x[0], x[2], rounds, {qkv}, [shape, heads](Tensor& dq, Tensor& dv) {
-        Tensor dqkv = Tensor::zeros(shape);  // the k third stays zero (shared QK)
-        std::vector<Tensor> d = split_packed(dqkv, heads);
-        dq = d[0], dv = d[2];
-        return std::vector<Tensor>{dqkv};
-    });
 }
 
 }  // namespace attnlab::attention

@@ -58,10 +58,5 @@ struct LshRounds {
 // q, v [B,H,N,D], rounds[b·H + h] -> [B,H,N,D]: Reformer's LSH attention with shared QK (the
 // fused op; reformer.cpp's composed path is its reference). Differentiable in q and v.
 Tensor lsh_chunk_attention(const Tensor& q, const Tensor& v, std::shared_ptr<const std::vector<LshRounds>> rounds);
-// The same on the packed projection qkv [B, N, 3·heads·D] (Attention::forward_packed): its
-// backward writes the one gradient [B, N, 3·heads·D] (k's third zero) instead of three.
-Tensor lsh_chunk_attention_packed(const Tensor& qkv, int64_t heads, std::shared_ptr<const std::vector<LshRounds>> rounds);
-// The strided q, k, v views [B, H, N, D] of a packed qkv [B, N, 3·heads·D] (no copies).
-std::vector<Tensor> split_packed(const Tensor& qkv, int64_t heads);
 
 }  // namespace attnlab::attention
