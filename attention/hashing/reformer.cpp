@@ -75,32 +75,28 @@ std::vector<int32_t> ReformerAttention::hash(const Tensor& q) {
     return bucket;
 }
 
-std::shared_ptr<std::vector<LshRounds>> ReformerAttention::rounds_for(const Tensor& q) {
-    const int64_t BH = q.size(0) * q.size(1), N = q.size(2), D = q.size(3), nh = n_hashes, m = std::min(chunk, N);
+std::shared_ptr<LshHashes> ReformerAttention::hashes_for(const Tensor& q) {
+    const int64_t N = q.size(2), D = q.size(3);
     check(rotations.size(1) == D || rotations.size(1) == 0, "reformer: rotations drawn for head dim ",
           rotations.size(1), ", got q ", to_string(q.shape()));
     if (rotations.size(1) == 0 || (redraw && is_training())) draw_rotations(D);
-    std::vector<int32_t> bucket = hash(q);
-    auto rounds = std::make_shared<std::vector<LshRounds>>(size_t(BH));
-    parallel_for(0, BH, 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t bh = lo; bh < hi; ++bh)
-            (*rounds)[size_t(bh)] = LshRounds(bucket.data() + bh * nh * N, nh, N, m, buckets);
-    });
-    return rounds;
+    auto x = std::make_shared<LshHashes>();
+    x->bucket = hash(q), x->nh = n_hashes, x->buckets = buckets, x->m = std::min(chunk, N);
+    return x;
 }
 
 Tensor ReformerAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {
     check_qkv("reformer attention", q, k, v);
     check(k.size(2) == q.size(2), "reformer attention: self-attention only (shared QK), got ", q.size(2),
           " queries and ", k.size(2), " keys");
-    auto rounds = rounds_for(q);
-    if (!reference && !reference_mode()) return lsh_chunk_attention(q, v, rounds);
-    return composed(q, v, *rounds);
+    auto hashes = hashes_for(q);
+    if (!reference && !reference_mode()) return lsh_chunk_attention(q, v, hashes);
+    return composed(q, v, *hashes);
 }
 
 // The readable reference: every round's chunks gathered into tensors by index_select, and the
 // rest differentiable ops (the integer work, which rows and which bias, in plain loops).
-Tensor ReformerAttention::composed(const Tensor& q, const Tensor& v, const std::vector<LshRounds>& heads) {
+Tensor ReformerAttention::composed(const Tensor& q, const Tensor& v, const LshHashes& hashes) {
     const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3), BH = B * H, nh = n_hashes;
     const int64_t m = std::min(chunk, N), nc = (N + m - 1) / m;
     // Which rows to gather, and the bias on every (query slot, key slot) score: −log c_ij where
@@ -114,7 +110,7 @@ Tensor ReformerAttention::composed(const Tensor& q, const Tensor& v, const std::
     const float inf = std::numeric_limits<float>::infinity();
     parallel_for(0, BH, 1, [&](int64_t lo, int64_t hi) {
         for (int64_t bh = lo; bh < hi; ++bh) {
-            const LshRounds& rounds = heads[size_t(bh)];
+            LshRounds rounds(hashes.bucket.data() + bh * nh * N, nh, N, m, buckets);
             for (int64_t r = 0; r < nh; ++r) {
                 const int32_t* ord = rounds.order.data() + r * N;
                 const int64_t row = bh * nh + r;  // (batch·head, round)

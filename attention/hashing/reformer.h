@@ -54,10 +54,9 @@ public:
 
 private:
     void draw_rotations(int64_t D);
-    // Rotations checked (drawn first or redrawn when training with redraw), q hashed, and every
-    // head's rounds sorted: [B·H].
-    std::shared_ptr<std::vector<LshRounds>> rounds_for(const Tensor& q);
-    Tensor composed(const Tensor& q, const Tensor& v, const std::vector<LshRounds>& heads);
+    // Rotations checked (drawn first, or redrawn when training with redraw), then q hashed.
+    std::shared_ptr<LshHashes> hashes_for(const Tensor& q);
+    Tensor composed(const Tensor& q, const Tensor& v, const LshHashes& hashes);
 
     Generator gen_;
 };

@@ -62,6 +62,7 @@ struct Scratch {
     std::vector<float> qt, S, bias, pv, alpha;  // one chunk
     std::vector<float> m, l;           // [N] running max and sum of the online softmax
     std::vector<float> neg_log;        // [nh + 1]: −log c
+    LshRounds rounds;                  // the head's rounds
     std::vector<float> dos, dot, dS, dqs, dks, dvs, dk, lse_s, delta_s, delta;  // backward
 };
 
@@ -257,17 +258,22 @@ void backward_head(const LshRounds& R, const HeadRows& Q, const HeadRows& V, con
     }
 }
 
+// w.rounds <- the rounds of head bh.
+const LshRounds& sort_rounds(const LshHashes& x, int64_t bh, int64_t N, Scratch& w) {
+    w.rounds = LshRounds(x.bucket.data() + bh * x.nh * N, x.nh, N, x.m, x.buckets);
+    return w.rounds;
+}
+
 }  // namespace
 
-Tensor lsh_chunk_attention(const Tensor& q_in, const Tensor& v_in, std::shared_ptr<const std::vector<LshRounds>> rounds) {
+Tensor lsh_chunk_attention(const Tensor& q_in, const Tensor& v_in, std::shared_ptr<const LshHashes> hashes) {
     PROFILE_SCOPE("lsh_chunk_attention");
     check(q_in.dim() == 4 && q_in.shape() == v_in.shape(), "lsh_chunk_attention: expected q, v [B,H,N,D] of one shape, got ",
           to_string(q_in.shape()), ", ", to_string(v_in.shape()));
     const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2), D = q_in.size(3);
-    check(int64_t(rounds->size()) == B * H, "lsh_chunk_attention: ", rounds->size(), " heads of rounds for q ",
-          to_string(q_in.shape()));
-    for (const LshRounds& R : *rounds)
-        check(R.N == N, "lsh_chunk_attention: rounds hashed for N = ", R.N, ", got q ", to_string(q_in.shape()));
+    check(int64_t(hashes->bucket.size()) == B * H * hashes->nh * N && hashes->m >= 1 && hashes->m <= N,
+          "lsh_chunk_attention: ", hashes->bucket.size(), " buckets (", hashes->nh, " rounds) and chunk ", hashes->m,
+          " for q ", to_string(q_in.shape()), ": expected B·H·n_h·N buckets and 1 ≤ chunk ≤ N");
     const float scale = 1.f / std::sqrt(float(D));
     Tensor q = unit_last_stride(q_in.detach()), v = unit_last_stride(v_in.detach());
     Tensor out = Tensor::zeros({B, H, N, D}), lse = Tensor::empty({B, H, N});
@@ -276,11 +282,11 @@ Tensor lsh_chunk_attention(const Tensor& q_in, const Tensor& v_in, std::shared_p
         float* L = lse.data();
         parallel_for_balanced(0, B * H, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
             Scratch w;
-            for (int64_t bh = lo; bh < hi; ++bh) forward_head((*rounds)[size_t(bh)], Q, V, O, L + bh * N, bh, D, scale, w);
+            for (int64_t bh = lo; bh < hi; ++bh) forward_head(sort_rounds(*hashes, bh, N, w), Q, V, O, L + bh * N, bh, D, scale, w);
         });
     }
     return record("lsh_chunk_attention", out, {q_in, v_in},
-                  [q, v, out_saved = out.detach(), lse, rounds, scale](const Tensor& g_in) {
+                  [q, v, out_saved = out.detach(), lse, hashes, scale](const Tensor& g_in) {
                       Tensor g = unit_last_stride(g_in);
                       const int64_t BH = q.size(0) * q.size(1), N = q.size(2), D = q.size(3);
                       Tensor dq = Tensor::zeros(q.shape()), dv = Tensor::zeros(v.shape());
@@ -288,7 +294,7 @@ Tensor lsh_chunk_attention(const Tensor& q_in, const Tensor& v_in, std::shared_p
                       parallel_for_balanced(0, BH, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
                           Scratch w;
                           for (int64_t bh = lo; bh < hi; ++bh)
-                              backward_head((*rounds)[size_t(bh)], Q, V, O, G, lse.data() + bh * N, dQ, dV, bh, D,
+                              backward_head(sort_rounds(*hashes, bh, N, w), Q, V, O, G, lse.data() + bh * N, dQ, dV, bh, D,
                                             scale, w);
                       });
                       return std::vector<Tensor>{dq, dv};

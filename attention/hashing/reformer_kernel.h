@@ -20,8 +20,8 @@
 // q, v, the rounds and L, as the fused softmax kernel does: P = e^(S − L), Δ_i = dO_i·O_i,
 // dS = P ∘ (dO Vᵀ − Δ), dQ = dS K/√D, dK = dSᵀ Q/√D, dV = Pᵀ dO; then
 // dq += dK through the normalization: r (dK − (k·dK) k), r = (‖q‖² + 10⁻¹²)^(−½).
-// Time O(n_h·N·2m·D + n_h²·N·2m) per head; memory saved: out, L [B,H,N] and the rounds
-// (O(n_h·N) integers per head), besides q and v.
+// Time O(n_h·N·2m·D + n_h²·N·2m) per head; memory saved: out, L [B,H,N] and the buckets
+// [B,H,n_h,N] (int32), besides q and v.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -55,8 +55,15 @@ struct LshRounds {
     }
 };
 
-// q, v [B,H,N,D], rounds[b·H + h] -> [B,H,N,D]: Reformer's LSH attention with shared QK (the
+// The buckets of every head and round, all the op keeps: each head's rounds are sorted again
+// from them, in forward and in backward (O(n_h·N) per head, against O(n_h·N·2m·D) of attention).
+struct LshHashes {
+    std::vector<int32_t> bucket;  // [B·H, nh, N] in 0 … buckets − 1
+    int64_t nh = 1, buckets = 1, m = 1;
+};
+
+// q, v [B,H,N,D] and their hashes -> [B,H,N,D]: Reformer's LSH attention with shared QK (the
 // fused op; reformer.cpp's composed path is its reference). Differentiable in q and v.
-Tensor lsh_chunk_attention(const Tensor& q, const Tensor& v, std::shared_ptr<const std::vector<LshRounds>> rounds);
+Tensor lsh_chunk_attention(const Tensor& q, const Tensor& v, std::shared_ptr<const LshHashes> hashes);
 
 }  // namespace attnlab::attention

@@ -124,30 +124,28 @@ TEST_CASE("reformer fused op equals its composed reference, outputs and gradient
     }
 }
 
-// Random buckets for hand-made rounds: the fused op without the hashing, so that finite
-// differences never move a token to another bucket.
-static std::shared_ptr<std::vector<attention::LshRounds>> random_rounds(int64_t BH, int64_t nh, int64_t N, int64_t m,
-                                                                        int64_t buckets, uint64_t seed) {
+// Random buckets: the fused op without the hashing, so that finite differences never move a
+// token to another bucket.
+static std::shared_ptr<attention::LshHashes> random_hashes(int64_t BH, int64_t nh, int64_t N, int64_t m,
+                                                           int64_t buckets, uint64_t seed) {
     Generator g(seed);
-    auto rounds = std::make_shared<std::vector<attention::LshRounds>>();
-    for (int64_t bh = 0; bh < BH; ++bh) {
-        std::vector<int32_t> bucket(size_t(nh * N));
-        for (int32_t& b : bucket) b = int32_t(g.randint(buckets));
-        rounds->emplace_back(bucket.data(), nh, N, m, buckets);
-    }
-    return rounds;
+    auto x = std::make_shared<attention::LshHashes>();
+    x->bucket.resize(size_t(BH * nh * N));
+    for (int32_t& b : x->bucket) b = int32_t(g.randint(buckets));
+    x->nh = nh, x->buckets = buckets, x->m = m;
+    return x;
 }
 
-TEST_CASE("gradcheck: the fused LSH chunk op in q and v, with hand-made rounds",
+TEST_CASE("gradcheck: the fused LSH chunk op in q and v, with random buckets",
           "[attention][reformer][fused][gradcheck]") {
     struct Case {
         int64_t N, buckets, n_hashes, chunk;
     };
     for (Case c : {Case{9, 2, 2, 3}, Case{7, 3, 3, 2}, Case{6, 1, 1, 6}, Case{10, 2, 1, 4}}) {
         INFO("N=" << c.N << " buckets=" << c.buckets << " n_hashes=" << c.n_hashes << " chunk=" << c.chunk);
-        auto rounds = random_rounds(2 * 2, c.n_hashes, c.N, c.chunk, c.buckets, uint64_t(c.N));
+        auto hashes = random_hashes(2 * 2, c.n_hashes, c.N, c.chunk, c.buckets, uint64_t(c.N));
         QKV x = random_qkv(2, 2, c.N, 4, 77);
-        require_gradcheck([&](const std::vector<Tensor>& in) { return attention::lsh_chunk_attention(in[0], in[1], rounds); },
+        require_gradcheck([&](const std::vector<Tensor>& in) { return attention::lsh_chunk_attention(in[0], in[1], hashes); },
                           {x.q, x.v});
     }
 }
