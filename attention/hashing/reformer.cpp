@@ -1,7 +1,7 @@
 // reformer.cpp — see reformer.h. The integer work (hashing, sorting, which sorted slot sees
-// which) runs without gradients in plain loops; the float work is the fused block-sparse op,
-// or (reference) differentiable ops on rows gathered from the flattened [B·H·N, D] tensors,
-// so that its backward is their composition.
+// which) runs without gradients in plain loops; the float work is the fused op
+// (reformer_kernel.cpp), or (reference) differentiable ops on rows gathered from the flattened
+// [B·H·N, D] tensors, so that its backward is their composition.
 #include "attention/hashing/reformer.h"
 
 #include <cmath>

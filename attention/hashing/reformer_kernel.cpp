@@ -21,8 +21,8 @@
 namespace attnlab::attention {
 
 LshRounds::LshRounds(const int32_t* bucket, int64_t nh_, int64_t N_, int64_t m_, int64_t nbuckets)
-    : nh(nh_), N(N_), m(m_), order(size_t(nh * N)), pos(size_t(nh * N)), chunk(size_t(nh * N)),
-      hashT(size_t(nh * N)), alone(size_t(nh * N)) {
+    : nh(nh_), N(N_), m(m_), order(size_t(nh * N)), pos(size_t(nh * N)), place(size_t(nh * N)), alone(size_t(nh * N)) {
+    const int64_t nc = (N + m - 1) / m;
     std::vector<int64_t> start(size_t(nbuckets) + 1);
     for (int64_t r = 0; r < nh; ++r) {
         const int32_t* h = bucket + r * N;
@@ -34,8 +34,7 @@ LshRounds::LshRounds(const int32_t* bucket, int64_t nh_, int64_t N_, int64_t m_,
         for (int64_t p = 0; p < N; ++p) {
             const int64_t i = ord[p];
             pos[size_t(r * N + i)] = int32_t(p);
-            chunk[size_t(i * nh + r)] = int32_t(p / m);
-            hashT[size_t(i * nh + r)] = h[i];
+            place[size_t(i * nh + r)] = int64_t(h[i]) * (nc + 1) + p / m;
         }
         // A bucket is a run of sorted positions and i's keys are the window [(c−1)m, (c+1)m), so
         // some other token of its bucket is a key exactly when a neighbour p ± 1 is one.
@@ -58,8 +57,7 @@ int64_t padded(int64_t n) { return (n + small::kLanes - 1) / small::kLanes * sma
 struct Scratch {
     std::vector<float> k, rn;          // [N, D] unit keys, [N] their inverse norms r_j
     std::vector<float> qs, ks, vs;     // [N, D] q, k, v rows of the round in sorted order
-    std::vector<int32_t> hs;           // [N] buckets of the round in sorted order
-    std::vector<float> qt, S, bias, pv, alpha;  // one chunk
+    std::vector<float> qt, S, pv, alpha;  // one chunk
     std::vector<float> m, l;           // [N] running max and sum of the online softmax
     std::vector<float> neg_log;        // [nh + 1]: −log c
     LshRounds rounds;                  // the head's rounds
@@ -77,7 +75,7 @@ Chunk chunk_of(const LshRounds& R, int64_t r, int64_t c) {
 }
 
 // k_j = q_j · r_j, r_j = (‖q_j‖² + 10⁻¹²)^(−½), for the N rows of head bh.
-// (and the table −log c, c = 0 … n_h, for chunk_bias)
+// (and the table −log c, c = 0 … n_h, for add_chunk_bias)
 void unit_keys(const LshRounds& R, const HeadRows& Q, int64_t bh, int64_t N, int64_t D, Scratch& w) {
     w.neg_log.resize(size_t(R.nh + 1));
     for (int64_t c = 0; c <= R.nh; ++c) w.neg_log[size_t(c)] = -std::log(float(c));
@@ -98,47 +96,55 @@ void gather_sorted(const float* X, int64_t ld, const int32_t* ord, int64_t N, in
     for (int64_t p = 0; p < N; ++p) std::copy(X + ord[p] * ld, X + ord[p] * ld + D, out.data() + p * D);
 }
 
-// The round's sorted q, k, v rows and buckets.
+// The round's q, k, v rows in sorted order.
 void gather_round(const LshRounds& R, int64_t r, const HeadRows& Q, const HeadRows& V, int64_t bh, int64_t D,
                   Scratch& w) {
     const int32_t* ord = R.order.data() + r * R.N;
     gather_sorted(Q.at(bh, 0), Q.row, ord, R.N, D, w.qs);
     gather_sorted(w.k.data(), D, ord, R.N, D, w.ks);
     gather_sorted(V.at(bh, 0), V.row, ord, R.N, D, w.vs);
-    w.hs.resize(size_t(R.N));
-    for (int64_t p = 0; p < R.N; ++p) w.hs[size_t(p)] = R.hashT[size_t(int64_t(ord[p]) * R.nh + r)];
 }
 
-// bias [nq, nk]: −log c_ij where query slot a attends to key slot s in this round, −∞ elsewhere.
-// Within the window a key is attended when it shares the query's bucket (itself: when alone).
-void chunk_bias(const LshRounds& R, const Chunk& ch, const Scratch& w, std::vector<float>& bias) {
+// Sᵀ [nk, np] += the bias of query slot a and key slot s: −log c_ij where the query attends
+// to the key in this round, −∞ elsewhere (within the window: the keys of its bucket; itself
+// when alone).
+void add_chunk_bias(const LshRounds& R, const Chunk& ch, Scratch& w) {
     const int32_t* ord = R.order.data() + ch.r * R.N;
-    bias.resize(size_t(ch.nq * ch.nk));
+    const int64_t nh = R.nh, r = ch.r;
     for (int64_t a = 0; a < ch.nq; ++a) {
         const int64_t p = ch.p0 + a, i = ord[p];
-        float* b = bias.data() + a * ch.nk;
+        const int64_t* pi = R.place.data() + i * nh;
+        float* col = w.S.data() + a;  // Sᵀ column a, stride np
         for (int64_t s = 0; s < ch.nk; ++s) {
-            const int64_t kp = ch.kp0 + s, j = ord[kp];
-            const bool seen = kp == p ? R.alone[size_t(i * R.nh + ch.r)] != 0 : w.hs[size_t(kp)] == w.hs[size_t(p)];
-            b[s] = !seen ? kNegInf : R.nh == 1 ? 0.f : w.neg_log[size_t(R.count(i, j))];
+            const int64_t kp = ch.kp0 + s;
+            const int64_t* pj = R.place.data() + ord[kp] * nh;
+            float bias = kNegInf;
+            if (kp == p) {
+                int64_t c = 0;  // the rounds in which i is alone
+                for (int64_t t = 0; t < nh; ++t) c += R.alone[size_t(i * nh + t)];
+                if (R.alone[size_t(i * nh + r)]) bias = w.neg_log[size_t(c)];
+            } else if (LshRounds::near(pi[r], pj[r])) {
+                int64_t c = 0;
+                for (int64_t t = 0; t < nh; ++t) c += LshRounds::near(pi[t], pj[t]);
+                bias = w.neg_log[size_t(c)];
+            }
+            col[s * ch.np] += bias;
         }
     }
 }
 
 // Sᵀ [nk, np] = Kb Qbᵀ/√D + biasᵀ for the chunk (from the sorted rows in w).
-void chunk_scores(const Chunk& ch, int64_t D, float scale, Scratch& w) {
+void chunk_scores(const LshRounds& R, const Chunk& ch, int64_t D, float scale, Scratch& w) {
     w.qt.resize(size_t(D * ch.np)), w.S.resize(size_t(ch.nk * ch.np));
     small::transpose_padded(w.qs.data() + ch.p0 * D, D, ch.nq, D, w.qt.data(), ch.np);
     small::gemm<false>(ch.nk, ch.np, D, scale, w.ks.data() + ch.kp0 * D, D, w.qt.data(), ch.np, false, w.S.data(), ch.np);
-    for (int64_t a = 0; a < ch.nq; ++a)
-        for (int64_t s = 0; s < ch.nk; ++s) w.S[size_t(s * ch.np + a)] += w.bias[size_t(a * ch.nk + s)];
+    add_chunk_bias(R, ch, w);
 }
 
 // The online softmax update of the chunk's query rows: m_i, l_i and acc_i = O row i.
 void forward_chunk(const LshRounds& R, const Chunk& ch, const HeadRows& O, int64_t bh, int64_t D, float scale,
                    Scratch& w) {
-    chunk_bias(R, ch, w, w.bias);
-    chunk_scores(ch, D, scale, w);
+    chunk_scores(R, ch, D, scale, w);
     const int32_t* ord = R.order.data() + ch.r * R.N;
     float* ST = w.S.data();
     w.alpha.resize(size_t(ch.nq)), w.pv.resize(size_t(ch.nq * D));
@@ -192,8 +198,7 @@ void forward_head(const LshRounds& R, const HeadRows& Q, const HeadRows& V, cons
 
 // One chunk's gradients into the round's sorted dQ (written), dK and dV (accumulated).
 void backward_chunk(const LshRounds& R, const Chunk& ch, int64_t D, float scale, Scratch& w) {
-    chunk_bias(R, ch, w, w.bias);
-    chunk_scores(ch, D, scale, w);
+    chunk_scores(R, ch, D, scale, w);
     const int64_t np = ch.np, nk = ch.nk, nq = ch.nq;
     w.dot.resize(size_t(D * np)), w.dS.resize(size_t(nk * np));
     small::transpose_padded(w.dos.data() + ch.p0 * D, D, nq, D, w.dot.data(), np);

@@ -35,8 +35,9 @@ struct LshRounds {
     int64_t nh = 0, N = 0, m = 0;
     std::vector<int32_t> order;   // [nh, N]: the token at sorted position p of round r
     std::vector<int32_t> pos;     // [nh, N]: the sorted position of token i in round r
-    std::vector<int32_t> chunk;   // [N, nh]: pos / m, token-major (c_ij reads every round of i and j)
-    std::vector<int32_t> hashT;   // [N, nh]: bucket, token-major
+    // [N, nh], token-major (c_ij reads every round of i and j): h_r(i)·(n_c + 1) + chunk_r(i), so
+    // that j shares i's bucket and sits in i's chunk or the one before iff place_i − place_j ∈ {0, 1}
+    std::vector<int64_t> place;
     std::vector<uint8_t> alone;   // [N, nh]: i attends only to itself in round r
 
     LshRounds() = default;
@@ -45,9 +46,9 @@ struct LshRounds {
 
     bool attends(int64_t r, int64_t i, int64_t j) const {  // query i attends to key j in round r
         if (i == j) return alone[size_t(i * nh + r)];
-        const int32_t behind = chunk[size_t(i * nh + r)] - chunk[size_t(j * nh + r)];
-        return hashT[size_t(i * nh + r)] == hashT[size_t(j * nh + r)] && (behind == 0 || behind == 1);
+        return near(place[size_t(i * nh + r)], place[size_t(j * nh + r)]);
     }
+    static bool near(int64_t place_i, int64_t place_j) { return uint64_t(place_i - place_j) <= 1; }
     int64_t count(int64_t i, int64_t j) const {  // c_ij
         int64_t c = 0;
         for (int64_t r = 0; r < nh; ++r) c += attends(r, i, j);
