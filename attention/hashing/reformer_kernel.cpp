@@ -59,7 +59,9 @@ struct Scratch {
     std::vector<float> qs, ks, vs;     // [N, D] q, k, v rows of the round in sorted order
     std::vector<float> qt, S, pv, alpha;  // one chunk
     std::vector<float> m, l;           // [N] running max and sum of the online softmax
-    std::vector<float> neg_log;        // [nh + 1]: −log c
+    std::vector<float> bias_for;       // [nh + 1]: −log c for a pair attended in c rounds, −∞ for c = 0
+    std::vector<int64_t> ps;           // [N, nh] the places (LshRounds) of the round's tokens in sorted order
+    std::vector<float> brow;           // [nk] one query's bias
     LshRounds rounds;                  // the head's rounds
     std::vector<float> dos, dot, dS, dqs, dks, dvs, dk, lse_s, delta_s, delta;  // backward
 };
@@ -75,10 +77,10 @@ Chunk chunk_of(const LshRounds& R, int64_t r, int64_t c) {
 }
 
 // k_j = q_j · r_j, r_j = (‖q_j‖² + 10⁻¹²)^(−½), for the N rows of head bh.
-// (and the table −log c, c = 0 … n_h, for add_chunk_bias)
+// (and the table bias_for, for add_chunk_bias)
 void unit_keys(const LshRounds& R, const HeadRows& Q, int64_t bh, int64_t N, int64_t D, Scratch& w) {
-    w.neg_log.resize(size_t(R.nh + 1));
-    for (int64_t c = 0; c <= R.nh; ++c) w.neg_log[size_t(c)] = -std::log(float(c));
+    w.bias_for.assign(1, kNegInf);
+    for (int64_t c = 1; c <= R.nh; ++c) w.bias_for.push_back(-std::log(float(c)));
     w.k.resize(size_t(N * D)), w.rn.resize(size_t(N));
     for (int64_t j = 0; j < N; ++j) {
         const float* q = Q.at(bh, j);
@@ -96,40 +98,39 @@ void gather_sorted(const float* X, int64_t ld, const int32_t* ord, int64_t N, in
     for (int64_t p = 0; p < N; ++p) std::copy(X + ord[p] * ld, X + ord[p] * ld + D, out.data() + p * D);
 }
 
-// The round's q, k, v rows in sorted order.
+// The round's q, k, v rows and places in sorted order.
 void gather_round(const LshRounds& R, int64_t r, const HeadRows& Q, const HeadRows& V, int64_t bh, int64_t D,
                   Scratch& w) {
     const int32_t* ord = R.order.data() + r * R.N;
     gather_sorted(Q.at(bh, 0), Q.row, ord, R.N, D, w.qs);
     gather_sorted(w.k.data(), D, ord, R.N, D, w.ks);
     gather_sorted(V.at(bh, 0), V.row, ord, R.N, D, w.vs);
+    w.ps.resize(size_t(R.N * R.nh));
+    for (int64_t p = 0; p < R.N; ++p)
+        std::copy_n(R.place.data() + int64_t(ord[p]) * R.nh, R.nh, w.ps.data() + p * R.nh);
 }
 
 // Sᵀ [nk, np] += the bias of query slot a and key slot s: −log c_ij where the query attends
 // to the key in this round, −∞ elsewhere (within the window: the keys of its bucket; itself
-// when alone).
+// only when alone, in as many rounds as it is alone).
 void add_chunk_bias(const LshRounds& R, const Chunk& ch, Scratch& w) {
-    const int32_t* ord = R.order.data() + ch.r * R.N;
     const int64_t nh = R.nh, r = ch.r;
+    const int32_t* ord = R.order.data() + r * R.N;
+    w.brow.resize(size_t(ch.nk));
     for (int64_t a = 0; a < ch.nq; ++a) {
         const int64_t p = ch.p0 + a, i = ord[p];
-        const int64_t* pi = R.place.data() + i * nh;
-        float* col = w.S.data() + a;  // Sᵀ column a, stride np
-        for (int64_t s = 0; s < ch.nk; ++s) {
-            const int64_t kp = ch.kp0 + s;
-            const int64_t* pj = R.place.data() + ord[kp] * nh;
-            float bias = kNegInf;
-            if (kp == p) {
-                int64_t c = 0;  // the rounds in which i is alone
-                for (int64_t t = 0; t < nh; ++t) c += R.alone[size_t(i * nh + t)];
-                if (R.alone[size_t(i * nh + r)]) bias = w.neg_log[size_t(c)];
-            } else if (LshRounds::near(pi[r], pj[r])) {
-                int64_t c = 0;
-                for (int64_t t = 0; t < nh; ++t) c += LshRounds::near(pi[t], pj[t]);
-                bias = w.neg_log[size_t(c)];
-            }
-            col[s * ch.np] += bias;
+        const int64_t* pi = w.ps.data() + p * nh;
+        for (int64_t s = 0; s < ch.nk; ++s) {  // c = 0 when not attended in round r
+            const int64_t* pj = w.ps.data() + (ch.kp0 + s) * nh;
+            int64_t c = 0;
+            for (int64_t t = 0; t < nh; ++t) c += LshRounds::near(pi[t], pj[t]);
+            w.brow[size_t(s)] = w.bias_for[size_t(LshRounds::near(pi[r], pj[r]) ? c : 0)];
         }
+        int64_t alone = 0;
+        for (int64_t t = 0; t < nh; ++t) alone += R.alone[size_t(i * nh + t)];
+        w.brow[size_t(p - ch.kp0)] = w.bias_for[size_t(R.alone[size_t(i * nh + r)] ? alone : 0)];
+        float* col = w.S.data() + a;  // Sᵀ column a, stride np
+        for (int64_t s = 0; s < ch.nk; ++s) col[s * ch.np] += w.brow[size_t(s)];
     }
 }
 
