@@ -60,8 +60,8 @@ struct Scratch {
     std::vector<float> qt, S, pv, alpha;  // one chunk
     std::vector<float> m, l;           // [N] running max and sum of the online softmax
     std::vector<float> bias_for;       // [nh + 1]: −log c for a pair attended in c rounds, −∞ for c = 0
-    std::vector<int64_t> ps;           // [N, nh] the places (LshRounds) of the round's tokens in sorted order
-    std::vector<float> brow;           // [nk] one query's bias
+    std::vector<int64_t> ps;           // [nh, N] the places (LshRounds) of the round's tokens in sorted order
+    std::vector<int32_t> cnt;          // [nq] one key's c_ij over the chunk's queries
     LshRounds rounds;                  // the head's rounds
     std::vector<float> dos, dot, dS, dqs, dks, dvs, dk, lse_s, delta_s, delta;  // backward
 };
@@ -105,32 +105,42 @@ void gather_round(const LshRounds& R, int64_t r, const HeadRows& Q, const HeadRo
     gather_sorted(Q.at(bh, 0), Q.row, ord, R.N, D, w.qs);
     gather_sorted(w.k.data(), D, ord, R.N, D, w.ks);
     gather_sorted(V.at(bh, 0), V.row, ord, R.N, D, w.vs);
-    w.ps.resize(size_t(R.N * R.nh));
-    for (int64_t p = 0; p < R.N; ++p)
-        std::copy_n(R.place.data() + int64_t(ord[p]) * R.nh, R.nh, w.ps.data() + p * R.nh);
+    w.ps.resize(size_t(R.nh * R.N));
+    for (int64_t t = 0; t < R.nh; ++t)
+        for (int64_t p = 0; p < R.N; ++p) w.ps[size_t(t * R.N + p)] = R.place[size_t(int64_t(ord[p]) * R.nh + t)];
 }
 
 // Sᵀ [nk, np] += the bias of query slot a and key slot s: −log c_ij where the query attends
 // to the key in this round, −∞ elsewhere (within the window: the keys of its bucket; itself
 // only when alone, in as many rounds as it is alone).
 void add_chunk_bias(const LshRounds& R, const Chunk& ch, Scratch& w) {
-    const int64_t nh = R.nh, r = ch.r;
-    const int32_t* ord = R.order.data() + r * R.N;
-    w.brow.resize(size_t(ch.nk));
-    for (int64_t a = 0; a < ch.nq; ++a) {
-        const int64_t p = ch.p0 + a, i = ord[p];
-        const int64_t* pi = w.ps.data() + p * nh;
-        for (int64_t s = 0; s < ch.nk; ++s) {  // c = 0 when not attended in round r
-            const int64_t* pj = w.ps.data() + (ch.kp0 + s) * nh;
-            int64_t c = 0;
-            for (int64_t t = 0; t < nh; ++t) c += LshRounds::near(pi[t], pj[t]);
-            w.brow[size_t(s)] = w.bias_for[size_t(LshRounds::near(pi[r], pj[r]) ? c : 0)];
+    const int64_t nh = R.nh, r = ch.r, N = R.N, nq = ch.nq;
+    const int32_t* ord = R.order.data() + r * N;
+    const int64_t* ps = w.ps.data();
+    w.cnt.resize(size_t(nq));
+    int32_t* cnt = w.cnt.data();
+    for (int64_t s = 0; s < ch.nk; ++s) {  // row s of Sᵀ: key slot s against every query slot a
+        const int64_t kp = ch.kp0 + s;
+        std::fill(cnt, cnt + nq, 0);
+        for (int64_t t = 0; t < nh; ++t) {
+            const int64_t* pt = ps + t * N + ch.p0;
+            const int64_t pj = ps[t * N + kp];
+            for (int64_t a = 0; a < nq; ++a) cnt[a] += uint64_t(pt[a] - pj) <= 1;
         }
-        int64_t alone = 0;
-        for (int64_t t = 0; t < nh; ++t) alone += R.alone[size_t(i * nh + t)];
-        w.brow[size_t(p - ch.kp0)] = w.bias_for[size_t(R.alone[size_t(i * nh + r)] ? alone : 0)];
-        float* col = w.S.data() + a;  // Sᵀ column a, stride np
-        for (int64_t s = 0; s < ch.nk; ++s) col[s * ch.np] += w.brow[size_t(s)];
+        const int64_t* pr = ps + r * N + ch.p0;
+        const int64_t pj = ps[r * N + kp];
+        float* row = w.S.data() + s * ch.np;
+        const int64_t self = kp - ch.p0;  // the query slot of the key's own token, if in this chunk
+        for (int64_t a = 0; a < nq; ++a) {
+            if (a == self) {  // itself: attended only when alone, in as many rounds as it is alone
+                const int64_t i = ord[kp];
+                int64_t alone = 0;
+                for (int64_t t = 0; t < nh; ++t) alone += R.alone[size_t(i * nh + t)];
+                row[a] += w.bias_for[size_t(R.alone[size_t(i * nh + r)] ? alone : 0)];
+            } else {  // c = 0 when not attended in round r
+                row[a] += w.bias_for[size_t(uint64_t(pr[a] - pj) <= 1 ? cnt[a] : 0)];
+            }
+        }
     }
 }
 
