@@ -57,7 +57,7 @@ int64_t padded(int64_t n) { return (n + small::kLanes - 1) / small::kLanes * sma
 struct Scratch {
     std::vector<float> k, rn;          // [N, D] unit keys, [N] their inverse norms r_j
     std::vector<float> qs, ks, vs;     // [N, D] q, k, v rows of the round in sorted order
-    std::vector<float> qt, S, pv, alpha;  // one chunk
+    std::vector<float> qt, S, pv, alpha, mx, sum;  // one chunk
     std::vector<float> m, l;           // [N] running max and sum of the online softmax
     std::vector<float> bias_for;       // [nh + 1]: −log c for a pair attended in c rounds, −∞ for c = 0
     std::vector<int64_t> ps;           // [nh, N] the places (LshRounds) of the round's tokens in sorted order
@@ -157,36 +157,38 @@ void forward_chunk(const LshRounds& R, const Chunk& ch, const HeadRows& O, int64
                    Scratch& w) {
     chunk_scores(R, ch, D, scale, w);
     const int32_t* ord = R.order.data() + ch.r * R.N;
+    const int64_t nq = ch.nq, nk = ch.nk, np = ch.np;
     float* ST = w.S.data();
-    w.alpha.resize(size_t(ch.nq)), w.pv.resize(size_t(ch.nq * D));
-    for (int64_t a = 0; a < ch.nq; ++a) {
+    w.alpha.resize(size_t(nq)), w.mx.resize(size_t(nq)), w.sum.resize(size_t(nq)), w.pv.resize(size_t(nq * D));
+    float *mx = w.mx.data(), *sum = w.sum.data(), *alpha = w.alpha.data();
+    // Every query has a finite score in every round (itself when alone, else a neighbour of its
+    // bucket), so every column of Sᵀ has a finite maximum; e^(−∞) is 0 (fast::exp clamps).
+    std::fill(mx, mx + nq, kNegInf), std::fill(sum, sum + nq, 0.f);
+    for (int64_t s = 0; s < nk; ++s)
+        for (int64_t a = 0; a < nq; ++a) mx[a] = std::max(mx[a], ST[s * np + a]);
+    for (int64_t a = 0; a < nq; ++a) {
+        const float m_old = w.m[size_t(ord[ch.p0 + a])];
+        const float m_new = std::max(m_old, mx[a]);
+        alpha[a] = m_old == kNegInf ? 0.f : fast::exp(m_old - m_new);
+        mx[a] = m_new;
+    }
+    for (int64_t s = 0; s < nk; ++s) {
+        float* row = ST + s * np;
+        for (int64_t a = 0; a < nq; ++a) {
+            row[a] = fast::exp(row[a] - mx[a]);
+            sum[a] += row[a];
+        }
+    }
+    for (int64_t a = 0; a < nq; ++a) {
         const int64_t i = ord[ch.p0 + a];
-        float row_max = kNegInf;
-        for (int64_t s = 0; s < ch.nk; ++s) row_max = std::max(row_max, ST[s * ch.np + a]);
-        if (row_max == kNegInf) {  // no key in this round (cannot happen: a token alone sees itself)
-            for (int64_t s = 0; s < ch.nk; ++s) ST[s * ch.np + a] = 0.f;
-            w.alpha[size_t(a)] = -1.f;
-            continue;
-        }
-        const float m_new = std::max(w.m[size_t(i)], row_max);
-        float sum = 0.f;
-        for (int64_t s = 0; s < ch.nk; ++s) {
-            float& p = ST[s * ch.np + a];
-            p = p == kNegInf ? 0.f : fast::exp(p - m_new);
-            sum += p;
-        }
-        const float alpha = w.m[size_t(i)] == kNegInf ? 0.f : fast::exp(w.m[size_t(i)] - m_new);
-        w.l[size_t(i)] = w.l[size_t(i)] * alpha + sum;
-        w.m[size_t(i)] = m_new;
-        w.alpha[size_t(a)] = alpha;
+        w.l[size_t(i)] = w.l[size_t(i)] * alpha[a] + sum[a];
+        w.m[size_t(i)] = mx[a];
     }
     small::gemm<true>(ch.nq, D, ch.nk, 1.f, ST, ch.np, w.vs.data() + ch.kp0 * D, D, false, w.pv.data(), D);  // P Vb
-    for (int64_t a = 0; a < ch.nq; ++a) {
-        const float alpha = w.alpha[size_t(a)];
-        if (alpha < 0.f) continue;
+    for (int64_t a = 0; a < nq; ++a) {
         float* acc = O.at(bh, ord[ch.p0 + a]);
         const float* pv = w.pv.data() + a * D;
-        for (int64_t d = 0; d < D; ++d) acc[d] = acc[d] * alpha + pv[d];
+        for (int64_t d = 0; d < D; ++d) acc[d] = acc[d] * alpha[a] + pv[d];
     }
 }
 
@@ -215,12 +217,12 @@ void backward_chunk(const LshRounds& R, const Chunk& ch, int64_t D, float scale,
     small::transpose_padded(w.dos.data() + ch.p0 * D, D, nq, D, w.dot.data(), np);
     float *PT = w.S.data(), *dST = w.dS.data();
     small::gemm<false>(nk, np, D, 1.f, w.vs.data() + ch.kp0 * D, D, w.dot.data(), np, false, dST, np);  // dPᵀ = Vb dObᵀ
-    for (int64_t a = 0; a < nq; ++a) {
-        const float L = w.lse_s[size_t(ch.p0 + a)], dlt = w.delta_s[size_t(ch.p0 + a)];
-        for (int64_t s = 0; s < nk; ++s) {
-            float &p = PT[s * np + a], &ds = dST[s * np + a];
-            p = p == kNegInf || L == kNegInf ? 0.f : fast::exp(p - L);
-            ds = p * (ds - dlt);  // dSᵀ = Pᵀ ∘ (dPᵀ − Δ)
+    const float *L = w.lse_s.data() + ch.p0, *dlt = w.delta_s.data() + ch.p0;  // L finite: see forward_chunk
+    for (int64_t s = 0; s < nk; ++s) {
+        float *p = PT + s * np, *ds = dST + s * np;
+        for (int64_t a = 0; a < nq; ++a) {
+            p[a] = fast::exp(p[a] - L[a]);
+            ds[a] = p[a] * (ds[a] - dlt[a]);  // dSᵀ = Pᵀ ∘ (dPᵀ − Δ)
         }
     }
     const float* qb = w.qs.data() + ch.p0 * D;
