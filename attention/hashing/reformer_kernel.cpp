@@ -22,7 +22,6 @@ namespace attnlab::attention {
 
 LshRounds::LshRounds(const int32_t* bucket, int64_t nh_, int64_t N_, int64_t m_, int64_t nbuckets)
     : nh(nh_), N(N_), m(m_), order(size_t(nh * N)), pos(size_t(nh * N)), place(size_t(nh * N)), alone(size_t(nh * N)) {
-    const int64_t nc = (N + m - 1) / m;
     std::vector<int64_t> start(size_t(nbuckets) + 1);
     for (int64_t r = 0; r < nh; ++r) {
         const int32_t* h = bucket + r * N;
@@ -34,7 +33,10 @@ LshRounds::LshRounds(const int32_t* bucket, int64_t nh_, int64_t N_, int64_t m_,
         for (int64_t p = 0; p < N; ++p) {
             const int64_t i = ord[p];
             pos[size_t(r * N + i)] = int32_t(p);
-            place[size_t(i * nh + r)] = int64_t(h[i]) * (nc + 1) + p / m;
+            int32_t& here = place[size_t(i * nh + r)];
+            if (p == 0) here = 0;
+            else if (h[i] != h[ord[p - 1]]) here = place[size_t(int64_t(ord[p - 1]) * nh + r)] + 2;
+            else here = place[size_t(int64_t(ord[p - 1]) * nh + r)] + (p % m == 0);
         }
         // A bucket is a run of sorted positions and i's keys are the window [(c−1)m, (c+1)m), so
         // some other token of its bucket is a key exactly when a neighbour p ± 1 is one.
@@ -60,8 +62,9 @@ struct Scratch {
     std::vector<float> qt, S, pv, alpha, mx, sum;  // one chunk
     std::vector<float> m, l;           // [N] running max and sum of the online softmax
     std::vector<float> bias_for;       // [nh + 1]: −log c for a pair attended in c rounds, −∞ for c = 0
-    std::vector<int64_t> ps;           // [nh, N] the places (LshRounds) of the round's tokens in sorted order
+    std::vector<int32_t> ps;           // [nh, N] the places (LshRounds) of the round's tokens in sorted order
     std::vector<int32_t> cnt;          // [nq] one key's c_ij over the chunk's queries
+    std::vector<float> brow;           // [nq] their bias
     LshRounds rounds;                  // the head's rounds
     std::vector<float> dos, dot, dS, dqs, dks, dvs, dk, lse_s, delta_s, delta;  // backward
 };
@@ -116,30 +119,36 @@ void gather_round(const LshRounds& R, int64_t r, const HeadRows& Q, const HeadRo
 void add_chunk_bias(const LshRounds& R, const Chunk& ch, Scratch& w) {
     const int64_t nh = R.nh, r = ch.r, N = R.N, nq = ch.nq;
     const int32_t* ord = R.order.data() + r * N;
-    const int64_t* ps = w.ps.data();
-    w.cnt.resize(size_t(nq));
-    int32_t* cnt = w.cnt.data();
+    const int32_t* ps = w.ps.data();
+    w.cnt.resize(size_t(nq)), w.brow.resize(size_t(nq));
+    int32_t* __restrict cnt = w.cnt.data();
+    float* __restrict brow = w.brow.data();
+    const float* __restrict bias_for = w.bias_for.data();
     for (int64_t s = 0; s < ch.nk; ++s) {  // row s of Sᵀ: key slot s against every query slot a
         const int64_t kp = ch.kp0 + s;
         std::fill(cnt, cnt + nq, 0);
         for (int64_t t = 0; t < nh; ++t) {
-            const int64_t* pt = ps + t * N + ch.p0;
-            const int64_t pj = ps[t * N + kp];
-            for (int64_t a = 0; a < nq; ++a) cnt[a] += uint64_t(pt[a] - pj) <= 1;
+            const int32_t* pt = ps + t * N + ch.p0;
+            const int32_t pj = ps[t * N + kp];
+            for (int64_t a = 0; a < nq; ++a) cnt[a] += uint32_t(pt[a] - pj) <= 1u;
         }
-        const int64_t* pr = ps + r * N + ch.p0;
-        const int64_t pj = ps[r * N + kp];
-        float* row = w.S.data() + s * ch.np;
+        const int32_t* pr = ps + r * N + ch.p0;
+        const int32_t pj = ps[r * N + kp];
+        float* __restrict row = w.S.data() + s * ch.np;
         const int64_t self = kp - ch.p0;  // the query slot of the key's own token, if in this chunk
-        for (int64_t a = 0; a < nq; ++a) {
-            if (a == self) {  // itself: attended only when alone, in as many rounds as it is alone
-                const int64_t i = ord[kp];
-                int64_t alone = 0;
-                for (int64_t t = 0; t < nh; ++t) alone += R.alone[size_t(i * nh + t)];
-                row[a] += w.bias_for[size_t(R.alone[size_t(i * nh + r)] ? alone : 0)];
-            } else {  // c = 0 when not attended in round r
-                row[a] += w.bias_for[size_t(uint64_t(pr[a] - pj) <= 1 ? cnt[a] : 0)];
-            }
+        const float raw_self = self >= 0 ? row[self] : 0.f;
+        for (int64_t a = 0; a < nq; ++a) cnt[a] = uint32_t(pr[a] - pj) <= 1u ? cnt[a] : 0;  // 0: not attended in round r
+        for (int64_t a = 0; a < nq; ++a) brow[a] = kNegInf;
+        for (int32_t c = 1; c <= nh; ++c) {  // brow = bias_for[cnt], as selects (vectorized, unlike a table lookup)
+            const float bc = bias_for[c];
+            for (int64_t a = 0; a < nq; ++a) brow[a] = cnt[a] == c ? bc : brow[a];
+        }
+        for (int64_t a = 0; a < nq; ++a) row[a] += brow[a];
+        if (self >= 0) {  // itself: attended only when alone, in as many rounds as it is alone
+            const int64_t i = ord[kp];
+            int64_t alone = 0;
+            for (int64_t t = 0; t < nh; ++t) alone += R.alone[size_t(i * nh + t)];
+            row[self] = raw_self + w.bias_for[size_t(R.alone[size_t(i * nh + r)] ? alone : 0)];
         }
     }
 }

@@ -35,9 +35,11 @@ struct LshRounds {
     int64_t nh = 0, N = 0, m = 0;
     std::vector<int32_t> order;   // [nh, N]: the token at sorted position p of round r
     std::vector<int32_t> pos;     // [nh, N]: the sorted position of token i in round r
-    // [N, nh], token-major (c_ij reads every round of i and j): h_r(i)·(n_c + 1) + chunk_r(i), so
-    // that j shares i's bucket and sits in i's chunk or the one before iff place_i − place_j ∈ {0, 1}
-    std::vector<int64_t> place;
+    // [N, nh], token-major (c_ij reads every round of i and j): numbers that grow along the
+    // sorted order by 1 where the chunk changes within a bucket and by 2 where the bucket changes,
+    // so that j shares i's bucket and sits in i's chunk or the one before iff
+    // place_i − place_j ∈ {0, 1}. At most 2N: int32.
+    std::vector<int32_t> place;
     std::vector<uint8_t> alone;   // [N, nh]: i attends only to itself in round r
 
     LshRounds() = default;
@@ -48,7 +50,7 @@ struct LshRounds {
         if (i == j) return alone[size_t(i * nh + r)];
         return near(place[size_t(i * nh + r)], place[size_t(j * nh + r)]);
     }
-    static bool near(int64_t place_i, int64_t place_j) { return uint64_t(place_i - place_j) <= 1; }
+    static bool near(int32_t place_i, int32_t place_j) { return uint32_t(place_i - place_j) <= 1u; }
     int64_t count(int64_t i, int64_t j) const {  // c_ij
         int64_t c = 0;
         for (int64_t r = 0; r < nh; ++r) c += attends(r, i, j);
