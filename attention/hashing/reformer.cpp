@@ -8,9 +8,11 @@
 #include <limits>
 
 #include "attention/hashing/reformer_kernel.h"
+#include "attention/head_rows.h"
 #include "core/autograd/autograd.h"
 #include "core/ops/ops.h"
 #include "core/kernels/parallel.h"
+#include "core/kernels/small_gemm.h"
 #include "core/util/reference_mode.h"
 
 namespace attnlab::attention {
@@ -54,23 +56,26 @@ std::vector<int32_t> ReformerAttention::hash(const Tensor& q) {
     const int64_t BH = q.size(0) * q.size(1), N = q.size(2), D = q.size(3), half = buckets / 2;
     std::vector<int32_t> bucket(size_t(BH * n_hashes * N), 0);
     if (buckets == 1) return bucket;
-    NoGradGuard no_grad;
-    Tensor R = reshape(permute(rotations, {1, 0, 2}), {D, n_hashes * half});  // every round side by side
-    Tensor xr = contiguous(matmul(reshape(q.detach(), {BH * N, D}), R));       // [B·H·N, n_h·b/2]
-    const float* px = xr.data();
+    const int64_t cols = n_hashes * half;
+    Tensor R = contiguous(permute(rotations, {1, 0, 2}));  // [D, n_h, b/2]: every round side by side
+    Tensor x = unit_last_stride(q.detach());
+    HeadRows Q(x);
     parallel_for(0, BH, 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t bh = lo; bh < hi; ++bh)
+        std::vector<float> xr(size_t(N * cols));  // one head's x R, [N, n_h·b/2]
+        for (int64_t bh = lo; bh < hi; ++bh) {
+            small::gemm<false>(N, cols, D, 1.f, Q.at(bh, 0), Q.row, R.data(), cols, false, xr.data(), cols);
             for (int64_t i = 0; i < N; ++i)
                 for (int64_t r = 0; r < n_hashes; ++r) {
-                    const float* x = px + (bh * N + i) * n_hashes * half + r * half;
+                    const float* xi = xr.data() + i * cols + r * half;
                     float best = -std::numeric_limits<float>::infinity();
                     int32_t arg = 0;  // argmax over [xR ; −xR], first maximum wins
                     for (int64_t c = 0; c < half; ++c)
-                        if (x[c] > best) best = x[c], arg = int32_t(c);
+                        if (xi[c] > best) best = xi[c], arg = int32_t(c);
                     for (int64_t c = 0; c < half; ++c)
-                        if (-x[c] > best) best = -x[c], arg = int32_t(half + c);
+                        if (-xi[c] > best) best = -xi[c], arg = int32_t(half + c);
                     bucket[size_t((bh * n_hashes + r) * N + i)] = arg;
                 }
+        }
     });
     return bucket;
 }
