@@ -18,7 +18,7 @@
 // There is no causal form: masking j > i inside the chunks still lets later tokens change which
 // earlier tokens share a chunk.
 // Time O(n_h·N·(b/2 + 2m)·D) (plus O(n_h²·N·m) integer work for the counts c_ij), memory
-// O(n_h·N·(2m + D)) per head.
+// O(n_h·N·(2m + D)) per head (the composed reference; the fused op keeps O(N·D + n_h·N)).
 // Cost (attention/cost.h): forward n_h·(B·H·N·D·b + 4·B·H·D·(2mN − m²)) flops (hashing, then
 // every query against its chunk and the previous one), backward twice that; traffic q, k, v,
 // out, per round the sort order and log-sum-exp, and the gradients.

@@ -79,11 +79,14 @@ Chunk chunk_of(const LshRounds& R, int64_t r, int64_t c) {
     return Chunk{r, p0, nq, kp0, p0 + nq - kp0, padded(nq)};
 }
 
-// k_j = q_j · r_j, r_j = (‖q_j‖² + 10⁻¹²)^(−½), for the N rows of head bh.
-// (and the table bias_for, for add_chunk_bias)
-void unit_keys(const LshRounds& R, const HeadRows& Q, int64_t bh, int64_t N, int64_t D, Scratch& w) {
+// w.bias_for: −∞, then −log c for c = 1 … n_h.
+void bias_table(int64_t nh, Scratch& w) {
     w.bias_for.assign(1, kNegInf);
-    for (int64_t c = 1; c <= R.nh; ++c) w.bias_for.push_back(-std::log(float(c)));
+    for (int64_t c = 1; c <= nh; ++c) w.bias_for.push_back(-std::log(float(c)));
+}
+
+// k_j = q_j · r_j, r_j = (‖q_j‖² + 10⁻¹²)^(−½), for the N rows of head bh.
+void unit_keys(const HeadRows& Q, int64_t bh, int64_t N, int64_t D, Scratch& w) {
     w.k.resize(size_t(N * D)), w.rn.resize(size_t(N));
     for (int64_t j = 0; j < N; ++j) {
         const float* q = Q.at(bh, j);
@@ -204,7 +207,8 @@ void forward_chunk(const LshRounds& R, const Chunk& ch, const HeadRows& O, int64
 void forward_head(const LshRounds& R, const HeadRows& Q, const HeadRows& V, const HeadRows& O, float* lse, int64_t bh,
                   int64_t D, float scale, Scratch& w) {
     const int64_t N = R.N, nc = (N + R.m - 1) / R.m;
-    unit_keys(R, Q, bh, N, D, w);
+    unit_keys(Q, bh, N, D, w);
+    bias_table(R.nh, w);
     w.m.assign(size_t(N), kNegInf), w.l.assign(size_t(N), 0.f);
     for (int64_t r = 0; r < R.nh; ++r) {
         gather_round(R, r, Q, V, bh, D, w);
@@ -254,7 +258,8 @@ void backward_head(const LshRounds& R, const HeadRows& Q, const HeadRows& V, con
                    const float* lse, const HeadRows& dQ, const HeadRows& dV, int64_t bh, int64_t D, float scale,
                    Scratch& w) {
     const int64_t N = R.N, nc = (N + R.m - 1) / R.m;
-    unit_keys(R, Q, bh, N, D, w);
+    unit_keys(Q, bh, N, D, w);
+    bias_table(R.nh, w);
     w.delta.resize(size_t(N));
     for (int64_t i = 0; i < N; ++i) {  // Δ_i = dO_i · O_i
         const float *g = G.at(bh, i), *o = O.at(bh, i);
@@ -301,6 +306,8 @@ Tensor lsh_chunk_attention(const Tensor& q_in, const Tensor& v_in, std::shared_p
     check(int64_t(hashes->bucket.size()) == B * H * hashes->nh * N && hashes->m >= 1 && hashes->m <= N,
           "lsh_chunk_attention: ", hashes->bucket.size(), " buckets (", hashes->nh, " rounds) and chunk ", hashes->m,
           " for q ", to_string(q_in.shape()), ": expected B·H·n_h·N buckets and 1 ≤ chunk ≤ N");
+    for (int32_t b : hashes->bucket)
+        check(b >= 0 && b < hashes->buckets, "lsh_chunk_attention: bucket ", b, " outside 0 … ", hashes->buckets - 1);
     const float scale = 1.f / std::sqrt(float(D));
     Tensor q = unit_last_stride(q_in.detach()), v = unit_last_stride(v_in.detach());
     Tensor out = Tensor::zeros({B, H, N, D}), lse = Tensor::empty({B, H, N});

@@ -2,22 +2,23 @@
 // attention, reformer.h) and the fused op that attends over them.
 //
 // LshRounds: per round r the tokens sorted by (bucket, position) (a stable counting sort),
-// every token's sorted position and chunk, and whether it is alone (no other token of its
-// bucket in its chunk or the previous one, so it attends to itself). Query i attends to key j
+// every token's sorted position, its place (bucket and chunk in one number) and whether it is
+// alone (no other token of its bucket in its chunk or the previous one, so it attends to itself). Query i attends to key j
 // in round r when
 //   j = i:  i is alone in round r;     j ≠ i:  h_r(i) = h_r(j) and chunk_r(j) ∈ {chunk_r(i), chunk_r(i) − 1}
 // and c_ij = #rounds in which it does. Integer work only: O(n_h·N) time and memory per head.
 //
-// lsh_chunk_attention(q, v, rounds): for every head, round and chunk of m sorted positions,
+// lsh_chunk_attention(q, v, hashes): for every head, round and chunk of m sorted positions,
 // the chunk's queries against the keys of its own and the previous chunk, one online softmax
 // per query over all rounds (which is the rounds combined by their logsumexp, reformer.h):
 //   k_j = q_j / √(‖q_j‖² + 10⁻¹²)    (shared QK, computed inside the op)
 //   S_ij = q_i·k_j / √D − log c_ij  where i attends to j in the round, −∞ elsewhere
 //   out_i = Σ_j e^(S_ij − L_i) v_j over every round's chunk,  L_i = logsumexp_j S_ij (saved)
-// The mask and the bias are recomputed from the rounds per chunk, never stored. Forward per
+// Each head's rounds are sorted from the buckets, and the mask and the bias recomputed from
+// them per chunk: never stored. Forward per
 // head and round: gather Q, K, V in sorted order, then per chunk Sᵀ = K Qᵀ/√D [≤2m, ≤m]
 // (small GEMM), P V, and the online update of the tokens' rows. Backward recomputes S from
-// q, v, the rounds and L, as the fused softmax kernel does: P = e^(S − L), Δ_i = dO_i·O_i,
+// q, v, the buckets and L, as the fused softmax kernel does: P = e^(S − L), Δ_i = dO_i·O_i,
 // dS = P ∘ (dO Vᵀ − Δ), dQ = dS K/√D, dK = dSᵀ Q/√D, dV = Pᵀ dO; then
 // dq += dK through the normalization: r (dK − (k·dK) k), r = (‖q‖² + 10⁻¹²)^(−½).
 // Time O(n_h·N·2m·D + n_h²·N·2m) per head; memory saved: out, L [B,H,N] and the buckets

@@ -149,3 +149,14 @@ TEST_CASE("gradcheck: the fused LSH chunk op in q and v, with random buckets",
                           {x.q, x.v});
     }
 }
+
+TEST_CASE("the fused LSH chunk op rejects buckets that do not fit q or the bucket count", "[attention][reformer][errors]") {
+    QKV x = random_qkv(1, 2, 5, 4, 1);
+    auto hashes = random_hashes(2, 2, 5, 2, 3, 1);
+    hashes->bucket[3] = 3;
+    REQUIRE_THROWS_WITH(attention::lsh_chunk_attention(x.q, x.v, hashes),
+                        Catch::Contains("lsh_chunk_attention: bucket 3 outside 0 … 2"));
+    REQUIRE_THROWS_WITH(attention::lsh_chunk_attention(x.q, x.v, random_hashes(1, 2, 5, 2, 3, 1)),
+                        Catch::Contains("lsh_chunk_attention: 10 buckets (2 rounds) and chunk 2 for q [1,2,5,4]: "
+                                        "expected B·H·n_h·N buckets and 1 ≤ chunk ≤ N"));
+}
