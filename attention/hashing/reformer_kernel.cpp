@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "attention/head_rows.h"
@@ -62,9 +63,8 @@ struct Scratch {
     std::vector<float> qt, S, pv, alpha, mx, sum;  // one chunk
     std::vector<float> m, l;           // [N] running max and sum of the online softmax
     std::vector<float> bias_for;       // [nh + 1]: −log c for a pair attended in c rounds, −∞ for c = 0
-    std::vector<int32_t> ps;           // [nh, N] the places (LshRounds) of the round's tokens in sorted order
-    std::vector<int32_t> cnt;          // [nq] one key's c_ij over the chunk's queries
-    std::vector<float> brow;           // [nq] their bias
+    std::vector<int32_t> ps;           // [nh, ps_ld] the places (LshRounds) of the round's tokens in sorted order
+    int64_t ps_ld = 0;                 // N + one vector of padding
     LshRounds rounds;                  // the head's rounds
     std::vector<float> dos, dot, dS, dqs, dks, dvs, dk, lse_s, delta_s, delta;  // backward
 };
@@ -111,47 +111,50 @@ void gather_round(const LshRounds& R, int64_t r, const HeadRows& Q, const HeadRo
     gather_sorted(Q.at(bh, 0), Q.row, ord, R.N, D, w.qs);
     gather_sorted(w.k.data(), D, ord, R.N, D, w.ks);
     gather_sorted(V.at(bh, 0), V.row, ord, R.N, D, w.vs);
-    w.ps.resize(size_t(R.nh * R.N));
+    w.ps_ld = R.N + small::kLanes;  // a vector may start at any query slot
+    w.ps.assign(size_t(R.nh * w.ps_ld), 0);
     for (int64_t t = 0; t < R.nh; ++t)
-        for (int64_t p = 0; p < R.N; ++p) w.ps[size_t(t * R.N + p)] = R.place[size_t(int64_t(ord[p]) * R.nh + t)];
+        for (int64_t p = 0; p < R.N; ++p) w.ps[size_t(t * w.ps_ld + p)] = R.place[size_t(int64_t(ord[p]) * R.nh + t)];
+}
+
+// One vector register of query slots (small::kLanes): places and counts as int32 lanes.
+typedef int32_t VecI __attribute__((vector_size(4 * small::kLanes)));
+typedef uint32_t VecU __attribute__((vector_size(4 * small::kLanes)));
+
+VecI load_ints(const int32_t* p) {
+    VecI v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
 }
 
 // Sᵀ [nk, np] += the bias of query slot a and key slot s: −log c_ij where the query attends
 // to the key in this round, −∞ elsewhere (within the window: the keys of its bucket; itself
-// only when alone, in as many rounds as it is alone).
+// only when alone, in as many rounds as it is alone). A register of query slots at a time.
 void add_chunk_bias(const LshRounds& R, const Chunk& ch, Scratch& w) {
-    const int64_t nh = R.nh, r = ch.r, N = R.N, nq = ch.nq;
-    const int32_t* ord = R.order.data() + r * N;
-    const int32_t* ps = w.ps.data();
-    w.cnt.resize(size_t(nq)), w.brow.resize(size_t(nq));
-    int32_t* __restrict cnt = w.cnt.data();
-    float* __restrict brow = w.brow.data();
-    const float* __restrict bias_for = w.bias_for.data();
+    const int64_t nh = R.nh, r = ch.r, ld = w.ps_ld;
+    const int32_t* ord = R.order.data() + r * R.N;
+    const int32_t* ps = w.ps.data();  // [nh, ld]
+    const float* bias_for = w.bias_for.data();
     for (int64_t s = 0; s < ch.nk; ++s) {  // row s of Sᵀ: key slot s against every query slot a
         const int64_t kp = ch.kp0 + s;
-        std::fill(cnt, cnt + nq, 0);
-        for (int64_t t = 0; t < nh; ++t) {
-            const int32_t* pt = ps + t * N + ch.p0;
-            const int32_t pj = ps[t * N + kp];
-            for (int64_t a = 0; a < nq; ++a) cnt[a] += uint32_t(pt[a] - pj) <= 1u;
-        }
-        const int32_t* pr = ps + r * N + ch.p0;
-        const int32_t pj = ps[r * N + kp];
-        float* __restrict row = w.S.data() + s * ch.np;
+        float* row = w.S.data() + s * ch.np;
         const int64_t self = kp - ch.p0;  // the query slot of the key's own token, if in this chunk
         const float raw_self = self >= 0 ? row[self] : 0.f;
-        for (int64_t a = 0; a < nq; ++a) cnt[a] = uint32_t(pr[a] - pj) <= 1u ? cnt[a] : 0;  // 0: not attended in round r
-        for (int64_t a = 0; a < nq; ++a) brow[a] = kNegInf;
-        for (int32_t c = 1; c <= nh; ++c) {  // brow = bias_for[cnt], as selects (vectorized, unlike a table lookup)
-            const float bc = bias_for[c];
-            for (int64_t a = 0; a < nq; ++a) brow[a] = cnt[a] == c ? bc : brow[a];
+        for (int64_t a = 0; a < ch.np; a += small::kLanes) {  // padding slots get some bias, never read
+            VecI c = {};  // c_ij: −1 per round where the places are near (vector comparisons give −1)
+            for (int64_t t = 0; t < nh; ++t)
+                c += VecU(load_ints(ps + t * ld + ch.p0 + a) - ps[t * ld + kp]) <= 1u;
+            const VecI seen = VecU(load_ints(ps + r * ld + ch.p0 + a) - ps[r * ld + kp]) <= 1u;
+            c = -(c & seen);  // 0 where not attended in round r
+            small::VecF bias = small::VecF{} + kNegInf;
+            for (int32_t k = 1; k <= nh; ++k) bias = c == k ? small::VecF{} + bias_for[k] : bias;
+            small::store_vec(row + a, small::load_vec(row + a) + bias);
         }
-        for (int64_t a = 0; a < nq; ++a) row[a] += brow[a];
         if (self >= 0) {  // itself: attended only when alone, in as many rounds as it is alone
             const int64_t i = ord[kp];
             int64_t alone = 0;
             for (int64_t t = 0; t < nh; ++t) alone += R.alone[size_t(i * nh + t)];
-            row[self] = raw_self + w.bias_for[size_t(R.alone[size_t(i * nh + r)] ? alone : 0)];
+            row[self] = raw_self + bias_for[R.alone[size_t(i * nh + r)] ? alone : 0];
         }
     }
 }
