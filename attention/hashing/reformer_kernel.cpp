@@ -313,7 +313,7 @@ Tensor lsh_chunk_attention(const Tensor& q_in, const Tensor& v_in, std::shared_p
         check(b >= 0 && b < hashes->buckets, "lsh_chunk_attention: bucket ", b, " outside 0 … ", hashes->buckets - 1);
     const float scale = 1.f / std::sqrt(float(D));
     Tensor q = unit_last_stride(q_in.detach()), v = unit_last_stride(v_in.detach());
-    Tensor out = Tensor::zeros({B, H, N, D}), lse = Tensor::empty({B, H, N});
+    Tensor out = heads_output(B, H, N, D, /*zeroed=*/true), lse = Tensor::empty({B, H, N});  // [B,N,H,D] memory
     {
         HeadRows Q(q), V(v), O(out);
         float* L = lse.data();
