@@ -1,100 +1,23 @@
 // reformer.cpp — see reformer.h. The integer work (hashing, sorting, which sorted slot sees
-// which) runs without gradients in plain loops; the float work is the fused block-sparse op,
-// or (reference) differentiable ops on rows gathered from the flattened [B·H·N, D] tensors,
-// so that its backward is their composition.
+// which) runs without gradients in plain loops; the float work is the fused op
+// (reformer_kernel.cpp), or (reference) differentiable ops on rows gathered from the flattened
+// [B·H·N, D] tensors, so that its backward is their composition.
 #include "attention/hashing/reformer.h"
 
 #include <cmath>
 #include <limits>
 
-#include "attention/sparse/block_sparse.h"
+#include "attention/hashing/reformer_kernel.h"
+#include "attention/head_rows.h"
 #include "core/autograd/autograd.h"
 #include "core/ops/ops.h"
 #include "core/kernels/parallel.h"
+#include "core/kernels/small_gemm.h"
 #include "core/util/reference_mode.h"
 
 namespace attnlab::attention {
 
 namespace {
-
-// The hash rounds of one (batch, head): every round's sorted order and who attends to whom.
-struct Rounds {
-    int64_t nh, N, m;
-    const int32_t* bucket;       // [nh, N]
-    std::vector<int64_t> order;  // [nh, N]: the token at sorted position p of round r
-    std::vector<int64_t> pos;    // [nh, N]: the sorted position of token i in round r
-    std::vector<uint8_t> alone;  // [nh, N]: no other token of i's bucket in i's chunk or the one before
-
-    Rounds(const int32_t* bucket_, int64_t nh_, int64_t N_, int64_t m_, int64_t nbuckets)
-        : nh(nh_), N(N_), m(m_), bucket(bucket_), order(size_t(nh * N)), pos(size_t(nh * N)), alone(size_t(nh * N)) {
-        std::vector<int64_t> start(size_t(nbuckets) + 1);
-        for (int64_t r = 0; r < nh; ++r) {
-            const int32_t* h = bucket + r * N;
-            int64_t* ord = order.data() + r * N;
-            std::fill(start.begin(), start.end(), 0);  // counting sort by bucket; stable, so by position within one
-            for (int64_t i = 0; i < N; ++i) ++start[size_t(h[i]) + 1];
-            for (int64_t b = 0; b < nbuckets; ++b) start[size_t(b) + 1] += start[size_t(b)];
-            for (int64_t i = 0; i < N; ++i) ord[start[size_t(h[i])]++] = i;
-            for (int64_t p = 0; p < N; ++p) pos[size_t(r * N + ord[p])] = p;
-            // A bucket is a run of sorted positions and i's keys are the window [(c−1)m, (c+1)m), so
-            // some other token of its bucket is a key exactly when a neighbour p ± 1 is one.
-            for (int64_t p = 0; p < N; ++p) {
-                int64_t lo = (p / m - 1) * m, hi = (p / m + 1) * m;
-                bool before = p - 1 >= lo && p - 1 >= 0 && h[ord[p - 1]] == h[ord[p]];
-                bool after = p + 1 < hi && p + 1 < N && h[ord[p + 1]] == h[ord[p]];
-                alone[size_t(r * N + ord[p])] = !before && !after;
-            }
-        }
-    }
-
-    // Query i attends to key j in round r.
-    bool attends(int64_t r, int64_t i, int64_t j) const {
-        if (i == j) return alone[size_t(r * N + i)];
-        if (bucket[r * N + i] != bucket[r * N + j]) return false;
-        int64_t ci = pos[size_t(r * N + i)] / m, cj = pos[size_t(r * N + j)] / m;
-        return cj == ci || cj == ci - 1;
-    }
-    // In how many rounds query i attends to key j.
-    int64_t count(int64_t i, int64_t j) const {
-        int64_t c = 0;
-        for (int64_t r = 0; r < nh; ++r) c += attends(r, i, j);
-        return c;
-    }
-};
-
-// The fused path's blocks of one head: per round r and chunk c (block r·nc + c), the chunk's m
-// query slots (sorted positions c·m …; past N: padding) against the 2m key slots of chunks c − 1
-// and c, with the mask and −log c_ij bias of the composed path below.
-HeadBlocks chunk_blocks(const Rounds& R, int64_t nc) {
-    const int64_t nh = R.nh, N = R.N, m = R.m;
-    HeadBlocks h;
-    h.nq = m, h.nk = 2 * m;
-    const size_t blocks = size_t(nh * nc);
-    h.queries.resize(blocks * size_t(m)), h.live.resize(blocks * size_t(m)), h.keys.resize(blocks * size_t(2 * m));
-    h.blocked.resize(blocks * size_t(2 * m * m)), h.bias.resize(blocks * size_t(2 * m * m));
-    for (int64_t r = 0; r < nh; ++r) {
-        const int64_t* ord = R.order.data() + r * N;
-        for (int64_t c = 0; c < nc; ++c) {
-            const int64_t b = r * nc + c;
-            for (int64_t s = 0; s < 2 * m; ++s) {
-                const int64_t kp = (c - 1) * m + s;  // sorted position of key slot s
-                h.keys[size_t(b * 2 * m + s)] = kp >= 0 && kp < N ? ord[kp] : ord[c * m];
-            }
-            for (int64_t a = 0; a < m; ++a) {
-                const int64_t p = c * m + a, slot = b * m + a;
-                h.live[size_t(slot)] = p < N;
-                h.queries[size_t(slot)] = p < N ? ord[p] : ord[c * m];
-                for (int64_t s = 0; s < 2 * m; ++s) {
-                    const int64_t kp = (c - 1) * m + s;
-                    const bool seen = p < N && kp >= 0 && kp < N && R.attends(r, ord[p], ord[kp]);
-                    h.blocked[size_t(slot * 2 * m + s)] = !seen;
-                    h.bias[size_t(slot * 2 * m + s)] = seen && nh > 1 ? -std::log(float(R.count(ord[p], ord[kp]))) : 0.f;
-                }
-            }
-        }
-    }
-    return h;
-}
 
 // logsumexp over the last dim, keepdim: the normalizer z of softmax(s) = exp(s − z).
 Tensor logsumexp_last(const Tensor& s) {
@@ -133,49 +56,56 @@ std::vector<int32_t> ReformerAttention::hash(const Tensor& q) {
     const int64_t BH = q.size(0) * q.size(1), N = q.size(2), D = q.size(3), half = buckets / 2;
     std::vector<int32_t> bucket(size_t(BH * n_hashes * N), 0);
     if (buckets == 1) return bucket;
-    NoGradGuard no_grad;
-    Tensor R = reshape(permute(rotations, {1, 0, 2}), {D, n_hashes * half});  // every round side by side
-    Tensor xr = contiguous(matmul(reshape(q.detach(), {BH * N, D}), R));       // [B·H·N, n_h·b/2]
-    const float* px = xr.data();
+    const int64_t cols = n_hashes * half;
+    Tensor R = contiguous(permute(rotations, {1, 0, 2}));  // [D, n_h, b/2]: every round side by side
+    Tensor x = unit_last_stride(q.detach());
+    HeadRows Q(x);
     parallel_for(0, BH, 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t bh = lo; bh < hi; ++bh)
+        std::vector<float> xr(size_t(N * cols));  // one head's x R, [N, n_h·b/2]
+        for (int64_t bh = lo; bh < hi; ++bh) {
+            small::gemm<false>(N, cols, D, 1.f, Q.at(bh, 0), Q.row, R.data(), cols, false, xr.data(), cols);
             for (int64_t i = 0; i < N; ++i)
                 for (int64_t r = 0; r < n_hashes; ++r) {
-                    const float* x = px + (bh * N + i) * n_hashes * half + r * half;
+                    const float* xi = xr.data() + i * cols + r * half;
                     float best = -std::numeric_limits<float>::infinity();
                     int32_t arg = 0;  // argmax over [xR ; −xR], first maximum wins
                     for (int64_t c = 0; c < half; ++c)
-                        if (x[c] > best) best = x[c], arg = int32_t(c);
+                        if (xi[c] > best) best = xi[c], arg = int32_t(c);
                     for (int64_t c = 0; c < half; ++c)
-                        if (-x[c] > best) best = -x[c], arg = int32_t(half + c);
+                        if (-xi[c] > best) best = -xi[c], arg = int32_t(half + c);
                     bucket[size_t((bh * n_hashes + r) * N + i)] = arg;
                 }
+        }
     });
     return bucket;
 }
 
-Tensor ReformerAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {
-    check_qkv("reformer attention", q, k, v);
-    const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3), BH = B * H, nh = n_hashes;
-    check(k.size(2) == N, "reformer attention: self-attention only (shared QK), got ", N, " queries and ", k.size(2),
-          " keys");
+std::shared_ptr<LshHashes> ReformerAttention::hashes_for(const Tensor& q) {
+    const int64_t N = q.size(2), D = q.size(3);
     check(rotations.size(1) == D || rotations.size(1) == 0, "reformer: rotations drawn for head dim ",
           rotations.size(1), ", got q ", to_string(q.shape()));
     if (rotations.size(1) == 0 || (redraw && is_training())) draw_rotations(D);
-    const int64_t m = std::min(chunk, N), nc = (N + m - 1) / m;
+    auto x = std::make_shared<LshHashes>();
+    x->bucket = hash(q), x->nh = n_hashes, x->buckets = buckets, x->m = std::min(chunk, N);
+    return x;
+}
 
+Tensor ReformerAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {
+    check_qkv("reformer attention", q, k, v);
+    check(k.size(2) == q.size(2), "reformer attention: self-attention only (shared QK), got ", q.size(2),
+          " queries and ", k.size(2), " keys");
+    auto hashes = hashes_for(q);
+    if (!reference && !reference_mode()) return lsh_chunk_attention(q, v, hashes);
+    return composed(q, v, *hashes);
+}
+
+// The readable reference: every round's chunks gathered into tensors by index_select, and the
+// rest differentiable ops (the integer work, which rows and which bias, in plain loops).
+Tensor ReformerAttention::composed(const Tensor& q, const Tensor& v, const LshHashes& hashes) {
+    const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3), BH = B * H, nh = n_hashes;
+    const int64_t m = std::min(chunk, N), nc = (N + m - 1) / m;
     // Which rows to gather, and the bias on every (query slot, key slot) score: −log c_ij where
     // attended, −inf elsewhere. Key slots 0..m−1 are the previous chunk, m..2m−1 the own chunk.
-    std::vector<int32_t> bucket = hash(q);
-    if (!reference && !reference_mode()) {  // the fused block-sparse op: one online softmax over every round's chunks
-        auto heads = std::make_shared<std::vector<HeadBlocks>>(size_t(BH));
-        parallel_for(0, BH, 1, [&](int64_t lo, int64_t hi) {
-            for (int64_t bh = lo; bh < hi; ++bh)
-                (*heads)[size_t(bh)] = chunk_blocks(Rounds(bucket.data() + bh * nh * N, nh, N, m, buckets), nc);
-        });
-        Tensor keys = q * rsqrt(sum(q * q, {-1}, true) + 1e-12f);  // shared QK: unit queries
-        return sparse_attention(q, keys, v, heads);
-    }
     Tensor qidx = Tensor::empty({BH * nh * nc * m}, DType::Int64);      // rows of Q, sorted order
     Tensor kidx = Tensor::empty({BH * nh * nc * 2 * m}, DType::Int64);  // rows of K, V per chunk
     Tensor oidx = Tensor::empty({BH * nh * N}, DType::Int64);           // slot of token i in round r
@@ -185,9 +115,9 @@ Tensor ReformerAttention::forward(const Tensor& q, const Tensor& k, const Tensor
     const float inf = std::numeric_limits<float>::infinity();
     parallel_for(0, BH, 1, [&](int64_t lo, int64_t hi) {
         for (int64_t bh = lo; bh < hi; ++bh) {
-            Rounds rounds(bucket.data() + bh * nh * N, nh, N, m, buckets);
+            LshRounds rounds(hashes.bucket.data() + bh * nh * N, nh, N, m, buckets);
             for (int64_t r = 0; r < nh; ++r) {
-                const int64_t* ord = rounds.order.data() + r * N;
+                const int32_t* ord = rounds.order.data() + r * N;
                 const int64_t row = bh * nh + r;  // (batch·head, round)
                 for (int64_t i = 0; i < N; ++i) po[row * N + i] = row * nc * m + rounds.pos[size_t(r * N + i)];
                 for (int64_t c = 0; c < nc; ++c) {

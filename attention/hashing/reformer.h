@@ -18,18 +18,21 @@
 // There is no causal form: masking j > i inside the chunks still lets later tokens change which
 // earlier tokens share a chunk.
 // Time O(n_h·N·(b/2 + 2m)·D) (plus O(n_h²·N·m) integer work for the counts c_ij), memory
-// O(n_h·N·(2m + D)) per head.
+// O(n_h·N·(2m + D)) per head (the composed reference; the fused op keeps O(N·D + n_h·N)).
 // Cost (attention/cost.h): forward n_h·(B·H·N·D·b + 4·B·H·D·(2mN − m²)) flops (hashing, then
 // every query against its chunk and the previous one), backward twice that; traffic q, k, v,
 // out, per round the sort order and log-sum-exp, and the gradients.
-// Fast path: every round's chunks as per-head blocks (with the −log c_ij bias) of the fused
-// block-sparse op (block_sparse.h), one online softmax per query over all rounds, which is
-// the same union softmax; the composed gathers + matmul + logsumexp are its reference
-// (reference = true), held equal by tests.
+// Fast path: the fused op lsh_chunk_attention (reformer_kernel.h): per head, round and chunk,
+// the sorted rows' scores with the mask and −log c_ij recomputed from the buckets (never
+// stored), one online softmax per query over all rounds (the same union softmax), and a
+// backward that recomputes them from q, v, the buckets and the saved logsumexp; it keeps only
+// out, L and the buckets. The composed gathers + matmul + logsumexp are its reference
+// (reference = true or ATTNLAB_REFERENCE=1), held equal by tests.
 // Options (types and defaults: attention/registry.cpp): buckets b (1 or even), n_hashes n_h,
 // chunk m (clamped to N), redraw, seed (-1: drawn from default_generator() at construction).
 #pragma once
 #include "attention/attention.h"
+#include "attention/hashing/reformer_kernel.h"
 #include "core/util/rng.h"
 
 namespace attnlab::attention {
@@ -53,6 +56,9 @@ public:
 
 private:
     void draw_rotations(int64_t D);
+    // Rotations checked (drawn first, or redrawn when training with redraw), then q hashed.
+    std::shared_ptr<LshHashes> hashes_for(const Tensor& q);
+    Tensor composed(const Tensor& q, const Tensor& v, const LshHashes& hashes);
 
     Generator gen_;
 };

@@ -123,3 +123,40 @@ TEST_CASE("reformer fused op equals its composed reference, outputs and gradient
         check_fast_path_equals_reference(run, random_qkv(2, 2, c.N, 8, uint64_t(c.N), 1.5f), 1e-5f);
     }
 }
+
+// Random buckets: the fused op without the hashing, so that finite differences never move a
+// token to another bucket.
+static std::shared_ptr<attention::LshHashes> random_hashes(int64_t BH, int64_t nh, int64_t N, int64_t m,
+                                                           int64_t buckets, uint64_t seed) {
+    Generator g(seed);
+    auto x = std::make_shared<attention::LshHashes>();
+    x->bucket.resize(size_t(BH * nh * N));
+    for (int32_t& b : x->bucket) b = int32_t(g.randint(buckets));
+    x->nh = nh, x->buckets = buckets, x->m = m;
+    return x;
+}
+
+TEST_CASE("gradcheck: the fused LSH chunk op in q and v, with random buckets",
+          "[attention][reformer][fused][gradcheck]") {
+    struct Case {
+        int64_t N, buckets, n_hashes, chunk;
+    };
+    for (Case c : {Case{9, 2, 2, 3}, Case{7, 3, 3, 2}, Case{6, 1, 1, 6}, Case{10, 2, 1, 4}}) {
+        INFO("N=" << c.N << " buckets=" << c.buckets << " n_hashes=" << c.n_hashes << " chunk=" << c.chunk);
+        auto hashes = random_hashes(2 * 2, c.n_hashes, c.N, c.chunk, c.buckets, uint64_t(c.N));
+        QKV x = random_qkv(2, 2, c.N, 4, 77);
+        require_gradcheck([&](const std::vector<Tensor>& in) { return attention::lsh_chunk_attention(in[0], in[1], hashes); },
+                          {x.q, x.v});
+    }
+}
+
+TEST_CASE("the fused LSH chunk op rejects buckets that do not fit q or the bucket count", "[attention][reformer][errors]") {
+    QKV x = random_qkv(1, 2, 5, 4, 1);
+    auto hashes = random_hashes(2, 2, 5, 2, 3, 1);
+    hashes->bucket[3] = 3;
+    REQUIRE_THROWS_WITH(attention::lsh_chunk_attention(x.q, x.v, hashes),
+                        Catch::Contains("lsh_chunk_attention: bucket 3 outside 0 … 2"));
+    REQUIRE_THROWS_WITH(attention::lsh_chunk_attention(x.q, x.v, random_hashes(1, 2, 5, 2, 3, 1)),
+                        Catch::Contains("lsh_chunk_attention: 10 buckets (2 rounds) and chunk 2 for q [1,2,5,4]: "
+                                        "expected B·H·n_h·N buckets and 1 ≤ chunk ≤ N"));
+}

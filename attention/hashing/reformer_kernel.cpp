@@ -1,0 +1,341 @@
+// reformer_kernel.cpp — see reformer_kernel.h: the hash rounds of a head (integer work) and
+// the fused LSH chunk attention, forward and backward, one head per task.
+//
+// Per head and round the rows are gathered once in sorted order, so a chunk's queries and its
+// 2m keys are contiguous slices; scores are kept transposed, Sᵀ [nk, np] (np = queries
+// padded to the vector width), as in the block-sparse kernel (block_sparse_kernel.cpp).
+#include "attention/hashing/reformer_kernel.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "attention/head_rows.h"
+#include "core/autograd/autograd.h"
+#include "core/kernels/fastmath.h"
+#include "core/kernels/parallel.h"
+#include "core/kernels/small_gemm.h"
+#include "core/util/error.h"
+#include "core/util/profiler.h"
+
+namespace attnlab::attention {
+
+LshRounds::LshRounds(const int32_t* bucket, int64_t nh_, int64_t N_, int64_t m_, int64_t nbuckets)
+    : nh(nh_), N(N_), m(m_), order(size_t(nh * N)), pos(size_t(nh * N)), place(size_t(nh * N)), alone(size_t(nh * N)) {
+    std::vector<int64_t> start(size_t(nbuckets) + 1);
+    for (int64_t r = 0; r < nh; ++r) {
+        const int32_t* h = bucket + r * N;
+        int32_t* ord = order.data() + r * N;
+        std::fill(start.begin(), start.end(), 0);  // counting sort by bucket; stable, so by position within one
+        for (int64_t i = 0; i < N; ++i) ++start[size_t(h[i]) + 1];
+        for (int64_t b = 0; b < nbuckets; ++b) start[size_t(b) + 1] += start[size_t(b)];
+        for (int64_t i = 0; i < N; ++i) ord[start[size_t(h[i])]++] = int32_t(i);
+        for (int64_t p = 0; p < N; ++p) {
+            const int64_t i = ord[p];
+            pos[size_t(r * N + i)] = int32_t(p);
+            int32_t& here = place[size_t(i * nh + r)];
+            if (p == 0) here = 0;
+            else if (h[i] != h[ord[p - 1]]) here = place[size_t(int64_t(ord[p - 1]) * nh + r)] + 2;
+            else here = place[size_t(int64_t(ord[p - 1]) * nh + r)] + (p % m == 0);
+        }
+        // A bucket is a run of sorted positions and i's keys are the window [(c−1)m, (c+1)m), so
+        // some other token of its bucket is a key exactly when a neighbour p ± 1 is one.
+        for (int64_t p = 0; p < N; ++p) {
+            const int64_t lo = (p / m - 1) * m, hi = (p / m + 1) * m;
+            const bool before = p - 1 >= lo && p - 1 >= 0 && h[ord[p - 1]] == h[ord[p]];
+            const bool after = p + 1 < hi && p + 1 < N && h[ord[p + 1]] == h[ord[p]];
+            alone[size_t(int64_t(ord[p]) * nh + r)] = !before && !after;
+        }
+    }
+}
+
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+int64_t padded(int64_t n) { return (n + small::kLanes - 1) / small::kLanes * small::kLanes; }
+
+// One head's work space, reused across heads by a thread.
+struct Scratch {
+    std::vector<float> k, rn;          // [N, D] unit keys, [N] their inverse norms r_j
+    std::vector<float> qs, ks, vs;     // [N, D] q, k, v rows of the round in sorted order
+    std::vector<float> qt, S, pv, alpha, mx, sum;  // one chunk
+    std::vector<float> m, l;           // [N] running max and sum of the online softmax
+    std::vector<float> bias_for;       // [nh + 1]: −log c for a pair attended in c rounds, −∞ for c = 0
+    std::vector<int32_t> ps;           // [nh, ps_ld] the places (LshRounds) of the round's tokens in sorted order
+    int64_t ps_ld = 0;                 // N + one vector of padding
+    LshRounds rounds;                  // the head's rounds
+    std::vector<float> dos, dot, dS, dqs, dks, dvs, dk, lse_s, delta_s, delta;  // backward
+};
+
+// The chunk c of round r: queries at sorted positions p0 … p0+nq−1, keys kp0 … p0+nq−1.
+struct Chunk {
+    int64_t r, p0, nq, kp0, nk, np;
+};
+
+Chunk chunk_of(const LshRounds& R, int64_t r, int64_t c) {
+    const int64_t p0 = c * R.m, nq = std::min(R.m, R.N - p0), kp0 = std::max<int64_t>(0, p0 - R.m);
+    return Chunk{r, p0, nq, kp0, p0 + nq - kp0, padded(nq)};
+}
+
+// w.bias_for: −∞, then −log c for c = 1 … n_h.
+void bias_table(int64_t nh, Scratch& w) {
+    w.bias_for.assign(1, kNegInf);
+    for (int64_t c = 1; c <= nh; ++c) w.bias_for.push_back(-std::log(float(c)));
+}
+
+// k_j = q_j · r_j, r_j = (‖q_j‖² + 10⁻¹²)^(−½), for the N rows of head bh.
+void unit_keys(const HeadRows& Q, int64_t bh, int64_t N, int64_t D, Scratch& w) {
+    w.k.resize(size_t(N * D)), w.rn.resize(size_t(N));
+    for (int64_t j = 0; j < N; ++j) {
+        const float* q = Q.at(bh, j);
+        float ss = 0.f;
+        for (int64_t d = 0; d < D; ++d) ss += q[d] * q[d];
+        const float r = 1.f / std::sqrt(ss + 1e-12f);
+        w.rn[size_t(j)] = r;
+        for (int64_t d = 0; d < D; ++d) w.k[size_t(j * D + d)] = q[d] * r;
+    }
+}
+
+// out [N, D] <- rows of X (a head's rows, or a [N, D] buffer) in round r's sorted order.
+void gather_sorted(const float* X, int64_t ld, const int32_t* ord, int64_t N, int64_t D, std::vector<float>& out) {
+    out.resize(size_t(N * D));
+    for (int64_t p = 0; p < N; ++p) std::copy(X + ord[p] * ld, X + ord[p] * ld + D, out.data() + p * D);
+}
+
+// The round's q, k, v rows and places in sorted order.
+void gather_round(const LshRounds& R, int64_t r, const HeadRows& Q, const HeadRows& V, int64_t bh, int64_t D,
+                  Scratch& w) {
+    const int32_t* ord = R.order.data() + r * R.N;
+    gather_sorted(Q.at(bh, 0), Q.row, ord, R.N, D, w.qs);
+    gather_sorted(w.k.data(), D, ord, R.N, D, w.ks);
+    gather_sorted(V.at(bh, 0), V.row, ord, R.N, D, w.vs);
+    w.ps_ld = R.N + small::kLanes;  // a vector may start at any query slot
+    w.ps.assign(size_t(R.nh * w.ps_ld), 0);
+    for (int64_t t = 0; t < R.nh; ++t)
+        for (int64_t p = 0; p < R.N; ++p) w.ps[size_t(t * w.ps_ld + p)] = R.place[size_t(int64_t(ord[p]) * R.nh + t)];
+}
+
+// One vector register of query slots (small::kLanes): places and counts as int32 lanes.
+typedef int32_t VecI __attribute__((vector_size(4 * small::kLanes)));
+typedef uint32_t VecU __attribute__((vector_size(4 * small::kLanes)));
+
+VecI load_ints(const int32_t* p) {
+    VecI v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// Sᵀ [nk, np] += the bias of query slot a and key slot s: −log c_ij where the query attends
+// to the key in this round, −∞ elsewhere (within the window: the keys of its bucket; itself
+// only when alone, in as many rounds as it is alone). A register of query slots at a time.
+void add_chunk_bias(const LshRounds& R, const Chunk& ch, Scratch& w) {
+    const int64_t nh = R.nh, r = ch.r, ld = w.ps_ld;
+    const int32_t* ord = R.order.data() + r * R.N;
+    const int32_t* ps = w.ps.data();  // [nh, ld]
+    const float* bias_for = w.bias_for.data();
+    for (int64_t s = 0; s < ch.nk; ++s) {  // row s of Sᵀ: key slot s against every query slot a
+        const int64_t kp = ch.kp0 + s;
+        float* row = w.S.data() + s * ch.np;
+        const int64_t self = kp - ch.p0;  // the query slot of the key's own token, if in this chunk
+        const float raw_self = self >= 0 ? row[self] : 0.f;
+        for (int64_t a = 0; a < ch.np; a += small::kLanes) {  // padding slots get some bias, never read
+            VecI c = {};  // c_ij: −1 per round where the places are near (vector comparisons give −1)
+            for (int64_t t = 0; t < nh; ++t)
+                c += VecU(load_ints(ps + t * ld + ch.p0 + a) - ps[t * ld + kp]) <= 1u;
+            const VecI seen = VecU(load_ints(ps + r * ld + ch.p0 + a) - ps[r * ld + kp]) <= 1u;
+            c = -(c & seen);  // 0 where not attended in round r
+            small::VecF bias = small::VecF{} + kNegInf;
+            for (int32_t k = 1; k <= nh; ++k) bias = c == k ? small::VecF{} + bias_for[k] : bias;
+            small::store_vec(row + a, small::load_vec(row + a) + bias);
+        }
+        if (self >= 0) {  // itself: attended only when alone, in as many rounds as it is alone
+            const int64_t i = ord[kp];
+            int64_t alone = 0;
+            for (int64_t t = 0; t < nh; ++t) alone += R.alone[size_t(i * nh + t)];
+            row[self] = raw_self + bias_for[R.alone[size_t(i * nh + r)] ? alone : 0];
+        }
+    }
+}
+
+// Sᵀ [nk, np] = Kb Qbᵀ/√D + biasᵀ for the chunk (from the sorted rows in w).
+void chunk_scores(const LshRounds& R, const Chunk& ch, int64_t D, float scale, Scratch& w) {
+    w.qt.resize(size_t(D * ch.np)), w.S.resize(size_t(ch.nk * ch.np));
+    small::transpose_padded(w.qs.data() + ch.p0 * D, D, ch.nq, D, w.qt.data(), ch.np);
+    small::gemm<false>(ch.nk, ch.np, D, scale, w.ks.data() + ch.kp0 * D, D, w.qt.data(), ch.np, false, w.S.data(), ch.np);
+    add_chunk_bias(R, ch, w);
+}
+
+// The online softmax update of the chunk's query rows: m_i, l_i and acc_i = O row i.
+void forward_chunk(const LshRounds& R, const Chunk& ch, const HeadRows& O, int64_t bh, int64_t D, float scale,
+                   Scratch& w) {
+    chunk_scores(R, ch, D, scale, w);
+    const int32_t* ord = R.order.data() + ch.r * R.N;
+    const int64_t nq = ch.nq, nk = ch.nk, np = ch.np;
+    float* ST = w.S.data();
+    w.alpha.resize(size_t(nq)), w.mx.resize(size_t(nq)), w.sum.resize(size_t(nq)), w.pv.resize(size_t(nq * D));
+    float *mx = w.mx.data(), *sum = w.sum.data(), *alpha = w.alpha.data();
+    // Every query has a finite score in every round (itself when alone, else a neighbour of its
+    // bucket), so every column of Sᵀ has a finite maximum; e^(−∞) is 0 (fast::exp clamps).
+    std::fill(mx, mx + nq, kNegInf), std::fill(sum, sum + nq, 0.f);
+    for (int64_t s = 0; s < nk; ++s)
+        for (int64_t a = 0; a < nq; ++a) mx[a] = std::max(mx[a], ST[s * np + a]);
+    for (int64_t a = 0; a < nq; ++a) {
+        const float m_old = w.m[size_t(ord[ch.p0 + a])];
+        const float m_new = std::max(m_old, mx[a]);
+        alpha[a] = m_old == kNegInf ? 0.f : fast::exp(m_old - m_new);
+        mx[a] = m_new;
+    }
+    for (int64_t s = 0; s < nk; ++s) {
+        float* row = ST + s * np;
+        for (int64_t a = 0; a < nq; ++a) {
+            row[a] = fast::exp(row[a] - mx[a]);
+            sum[a] += row[a];
+        }
+    }
+    for (int64_t a = 0; a < nq; ++a) {
+        const int64_t i = ord[ch.p0 + a];
+        w.l[size_t(i)] = w.l[size_t(i)] * alpha[a] + sum[a];
+        w.m[size_t(i)] = mx[a];
+    }
+    small::gemm<true>(ch.nq, D, ch.nk, 1.f, ST, ch.np, w.vs.data() + ch.kp0 * D, D, false, w.pv.data(), D);  // P Vb
+    for (int64_t a = 0; a < nq; ++a) {
+        float* acc = O.at(bh, ord[ch.p0 + a]);
+        const float* pv = w.pv.data() + a * D;
+        for (int64_t d = 0; d < D; ++d) acc[d] = acc[d] * alpha[a] + pv[d];
+    }
+}
+
+void forward_head(const LshRounds& R, const HeadRows& Q, const HeadRows& V, const HeadRows& O, float* lse, int64_t bh,
+                  int64_t D, float scale, Scratch& w) {
+    const int64_t N = R.N, nc = (N + R.m - 1) / R.m;
+    unit_keys(Q, bh, N, D, w);
+    bias_table(R.nh, w);
+    w.m.assign(size_t(N), kNegInf), w.l.assign(size_t(N), 0.f);
+    for (int64_t r = 0; r < R.nh; ++r) {
+        gather_round(R, r, Q, V, bh, D, w);
+        for (int64_t c = 0; c < nc; ++c) forward_chunk(R, chunk_of(R, r, c), O, bh, D, scale, w);
+    }
+    for (int64_t i = 0; i < N; ++i) {  // out_i = acc_i / l_i, L_i = m_i + log l_i
+        const float l = w.l[size_t(i)], inv = l > 0.f ? 1.f / l : 0.f;
+        float* o = O.at(bh, i);
+        for (int64_t d = 0; d < D; ++d) o[d] *= inv;
+        lse[i] = l > 0.f ? w.m[size_t(i)] + std::log(l) : kNegInf;
+    }
+}
+
+// One chunk's gradients into the round's sorted dQ (written), dK and dV (accumulated).
+void backward_chunk(const LshRounds& R, const Chunk& ch, int64_t D, float scale, Scratch& w) {
+    chunk_scores(R, ch, D, scale, w);
+    const int64_t np = ch.np, nk = ch.nk, nq = ch.nq;
+    w.dot.resize(size_t(D * np)), w.dS.resize(size_t(nk * np));
+    small::transpose_padded(w.dos.data() + ch.p0 * D, D, nq, D, w.dot.data(), np);
+    float *PT = w.S.data(), *dST = w.dS.data();
+    small::gemm<false>(nk, np, D, 1.f, w.vs.data() + ch.kp0 * D, D, w.dot.data(), np, false, dST, np);  // dPᵀ = Vb dObᵀ
+    const float *L = w.lse_s.data() + ch.p0, *dlt = w.delta_s.data() + ch.p0;  // L finite: see forward_chunk
+    for (int64_t s = 0; s < nk; ++s) {
+        float *p = PT + s * np, *ds = dST + s * np;
+        for (int64_t a = 0; a < nq; ++a) {
+            p[a] = fast::exp(p[a] - L[a]);
+            ds[a] = p[a] * (ds[a] - dlt[a]);  // dSᵀ = Pᵀ ∘ (dPᵀ − Δ)
+        }
+    }
+    const float* qb = w.qs.data() + ch.p0 * D;
+    const float* dob = w.dos.data() + ch.p0 * D;
+    small::gemm<true>(nq, D, nk, scale, dST, np, w.ks.data() + ch.kp0 * D, D, false, w.dqs.data() + ch.p0 * D, D);
+    small::gemm<false>(nk, D, nq, scale, dST, np, qb, D, true, w.dks.data() + ch.kp0 * D, D);  // dKb += s·dSᵀ Qb
+    small::gemm<false>(nk, D, nq, 1.f, PT, np, dob, D, true, w.dvs.data() + ch.kp0 * D, D);    // dVb += Pᵀ dOb
+}
+
+// A round's sorted rows added back to the tokens they came from.
+void scatter_add(const float* sorted, const int32_t* ord, int64_t N, int64_t D, float* X, int64_t ld) {
+    for (int64_t p = 0; p < N; ++p) {
+        const float* s = sorted + p * D;
+        float* x = X + ord[p] * ld;
+        for (int64_t d = 0; d < D; ++d) x[d] += s[d];
+    }
+}
+
+void backward_head(const LshRounds& R, const HeadRows& Q, const HeadRows& V, const HeadRows& O, const HeadRows& G,
+                   const float* lse, const HeadRows& dQ, const HeadRows& dV, int64_t bh, int64_t D, float scale,
+                   Scratch& w) {
+    const int64_t N = R.N, nc = (N + R.m - 1) / R.m;
+    unit_keys(Q, bh, N, D, w);
+    bias_table(R.nh, w);
+    w.delta.resize(size_t(N));
+    for (int64_t i = 0; i < N; ++i) {  // Δ_i = dO_i · O_i
+        const float *g = G.at(bh, i), *o = O.at(bh, i);
+        float s = 0.f;
+        for (int64_t d = 0; d < D; ++d) s += g[d] * o[d];
+        w.delta[size_t(i)] = s;
+    }
+    w.dk.assign(size_t(N * D), 0.f);
+    w.lse_s.resize(size_t(N)), w.delta_s.resize(size_t(N));
+    for (int64_t r = 0; r < R.nh; ++r) {
+        const int32_t* ord = R.order.data() + r * N;
+        gather_round(R, r, Q, V, bh, D, w);
+        gather_sorted(G.at(bh, 0), G.row, ord, N, D, w.dos);
+        for (int64_t p = 0; p < N; ++p) w.lse_s[size_t(p)] = lse[ord[p]], w.delta_s[size_t(p)] = w.delta[size_t(ord[p])];
+        w.dqs.resize(size_t(N * D)), w.dks.assign(size_t(N * D), 0.f), w.dvs.assign(size_t(N * D), 0.f);
+        for (int64_t c = 0; c < nc; ++c) backward_chunk(R, chunk_of(R, r, c), D, scale, w);
+        scatter_add(w.dqs.data(), ord, N, D, dQ.at(bh, 0), dQ.row);
+        scatter_add(w.dks.data(), ord, N, D, w.dk.data(), D);
+        scatter_add(w.dvs.data(), ord, N, D, dV.at(bh, 0), dV.row);
+    }
+    for (int64_t j = 0; j < N; ++j) {  // dq_j += r_j (dk_j − (k_j·dk_j) k_j)
+        const float *k = w.k.data() + j * D, *dk = w.dk.data() + j * D;
+        float kdk = 0.f;
+        for (int64_t d = 0; d < D; ++d) kdk += k[d] * dk[d];
+        float* dq = dQ.at(bh, j);
+        const float r = w.rn[size_t(j)];
+        for (int64_t d = 0; d < D; ++d) dq[d] += r * (dk[d] - kdk * k[d]);
+    }
+}
+
+// w.rounds <- the rounds of head bh.
+const LshRounds& sort_rounds(const LshHashes& x, int64_t bh, int64_t N, Scratch& w) {
+    w.rounds = LshRounds(x.bucket.data() + bh * x.nh * N, x.nh, N, x.m, x.buckets);
+    return w.rounds;
+}
+
+}  // namespace
+
+Tensor lsh_chunk_attention(const Tensor& q_in, const Tensor& v_in, std::shared_ptr<const LshHashes> hashes) {
+    PROFILE_SCOPE("lsh_chunk_attention");
+    check(q_in.dim() == 4 && q_in.shape() == v_in.shape(), "lsh_chunk_attention: expected q, v [B,H,N,D] of one shape, got ",
+          to_string(q_in.shape()), ", ", to_string(v_in.shape()));
+    const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2), D = q_in.size(3);
+    check(int64_t(hashes->bucket.size()) == B * H * hashes->nh * N && hashes->m >= 1 && hashes->m <= N,
+          "lsh_chunk_attention: ", hashes->bucket.size(), " buckets (", hashes->nh, " rounds) and chunk ", hashes->m,
+          " for q ", to_string(q_in.shape()), ": expected B·H·n_h·N buckets and 1 ≤ chunk ≤ N");
+    for (int32_t b : hashes->bucket)
+        check(b >= 0 && b < hashes->buckets, "lsh_chunk_attention: bucket ", b, " outside 0 … ", hashes->buckets - 1);
+    const float scale = 1.f / std::sqrt(float(D));
+    Tensor q = unit_last_stride(q_in.detach()), v = unit_last_stride(v_in.detach());
+    Tensor out = heads_output(B, H, N, D, /*zeroed=*/true), lse = Tensor::empty({B, H, N});  // [B,N,H,D] memory
+    {
+        HeadRows Q(q), V(v), O(out);
+        float* L = lse.data();
+        parallel_for_balanced(0, B * H, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
+            Scratch w;
+            for (int64_t bh = lo; bh < hi; ++bh) forward_head(sort_rounds(*hashes, bh, N, w), Q, V, O, L + bh * N, bh, D, scale, w);
+        });
+    }
+    return record("lsh_chunk_attention", out, {q_in, v_in},
+                  [q, v, out_saved = out.detach(), lse, hashes, scale](const Tensor& g_in) {
+                      Tensor g = unit_last_stride(g_in);
+                      const int64_t BH = q.size(0) * q.size(1), N = q.size(2), D = q.size(3);
+                      Tensor dq = Tensor::zeros(q.shape()), dv = Tensor::zeros(v.shape());
+                      HeadRows Q(q), V(v), O(out_saved), G(g), dQ(dq), dV(dv);
+                      parallel_for_balanced(0, BH, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
+                          Scratch w;
+                          for (int64_t bh = lo; bh < hi; ++bh)
+                              backward_head(sort_rounds(*hashes, bh, N, w), Q, V, O, G, lse.data() + bh * N, dQ, dV, bh, D,
+                                            scale, w);
+                      });
+                      return std::vector<Tensor>{dq, dv};
+                  });
+}
+
+}  // namespace attnlab::attention
