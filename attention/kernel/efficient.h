@@ -28,6 +28,8 @@ class EfficientAttention : public Attention {
 public:
     EfficientAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
+    // The fused op on the packed projection: one [B, N, 3C] gradient (reference: the split views).
+    Tensor forward_packed(const Tensor& qkv, int64_t heads) override;
     std::string describe() const override { return "EfficientAttention"; }
 
     bool reference = false;  // true: the composed ops (readable reference) instead of the fused op

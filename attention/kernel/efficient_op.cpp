@@ -150,9 +150,24 @@ void backward_head(const HeadRows& Q, const HeadRows& K, const HeadRows& V, cons
     }
 }
 
-}  // namespace
+// dq, dk, dv apart, or (heads > 0) the views of one gradient of the packed qkv's shape, every
+// element of which backward_head writes (no zero-fill).
+struct Grads {
+    Tensor packed, dq, dk, dv;
+    Grads(const Tensor& q, const Tensor& k, const Tensor& v, const Shape& packed_shape, int64_t heads) {
+        if (heads > 0) {
+            packed = Tensor::empty(packed_shape);
+            auto views = split_packed_qkv(packed, heads);
+            dq = views[0], dk = views[1], dv = views[2];
+        } else {
+            dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
+        }
+    }
+    std::vector<Tensor> list() const { return packed.defined() ? std::vector<Tensor>{packed} : std::vector<Tensor>{dq, dk, dv}; }
+};
 
-Tensor efficient_attention_fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in) {
+// The op on q, k, v (views of `qkv` when heads > 0, the gradient then going to qkv whole).
+Tensor fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& qkv, int64_t heads) {
     PROFILE_SCOPE("efficient_attention");
     check(q_in.dim() == 4 && k_in.dim() == 4 && v_in.dim() == 4 && q_in.shape() == k_in.shape() &&
               v_in.size(0) == q_in.size(0) && v_in.size(1) == q_in.size(1) && v_in.size(2) == q_in.size(2),
@@ -170,18 +185,32 @@ Tensor efficient_attention_fused(const Tensor& q_in, const Tensor& k_in, const T
             for (int64_t bh = lo; bh < hi; ++bh) forward_head(Q, K, V, O, bh, d, saved_p + bh * d.saved(), s);
         });
     }
-    return record("efficient_attention", out, {q_in, k_in, v_in}, [q, k, v, saved, d](const Tensor& g_in) {
-        Tensor g = unit_last_stride(g_in);
-        Tensor dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
-        HeadRows Q(q), K(k), V(v), G(g), dQ(dq), dK(dk), dV(dv);
-        const float* saved_p = saved.data();
-        parallel_for_balanced(0, q.size(0) * q.size(1), 8 * num_threads(), [&](int64_t lo, int64_t hi) {
-            Scratch s(d);
-            for (int64_t bh = lo; bh < hi; ++bh)
-                backward_head(Q, K, V, G, dQ, dK, dV, bh, d, saved_p + bh * d.saved(), s);
-        });
-        return std::vector<Tensor>{dq, dk, dv};
-    });
+    const std::vector<Tensor> inputs = heads > 0 ? std::vector<Tensor>{qkv} : std::vector<Tensor>{q_in, k_in, v_in};
+    return record("efficient_attention", out, inputs,
+                  [q, k, v, saved, d, heads, packed_shape = heads > 0 ? qkv.shape() : Shape{}](const Tensor& g_in) {
+                      Tensor g = unit_last_stride(g_in);
+                      Grads grads(q, k, v, packed_shape, heads);
+                      HeadRows Q(q), K(k), V(v), G(g), dQ(grads.dq), dK(grads.dk), dV(grads.dv);
+                      const float* saved_p = saved.data();
+                      parallel_for_balanced(0, q.size(0) * q.size(1), 8 * num_threads(), [&](int64_t lo, int64_t hi) {
+                          Scratch s(d);
+                          for (int64_t bh = lo; bh < hi; ++bh)
+                              backward_head(Q, K, V, G, dQ, dK, dV, bh, d, saved_p + bh * d.saved(), s);
+                      });
+                      return grads.list();
+                  });
+}
+
+}  // namespace
+
+Tensor efficient_attention_fused(const Tensor& q, const Tensor& k, const Tensor& v) {
+    return fused(q, k, v, Tensor(), 0);
+}
+
+Tensor efficient_attention_fused_packed(const Tensor& qkv_in, int64_t heads) {
+    Tensor qkv = unit_last_stride(qkv_in.detach());
+    auto views = split_packed_qkv(qkv, heads);
+    return fused(views[0], views[1], views[2], qkv_in, heads);
 }
 
 }  // namespace attnlab::attention

@@ -19,4 +19,9 @@ namespace attnlab::attention {
 // q, k [B,H,N,D], v [B,H,N,Dv] (last dim unit stride or not) -> [B,H,N,Dv]; differentiable in q, k, v.
 Tensor efficient_attention_fused(const Tensor& q, const Tensor& k, const Tensor& v);
 
+// The same on the packed qkv projection [B, N, 3·heads·D] (q, k, v its strided views, see
+// split_packed_qkv in head_rows.h): the backward returns one gradient of qkv's shape, its
+// q, k, v slices written in place (no zero-filled buffer, no three gradients added into it).
+Tensor efficient_attention_fused_packed(const Tensor& qkv, int64_t heads);
+
 }  // namespace attnlab::attention

@@ -40,6 +40,8 @@ class LinearEluAttention : public Attention {
 public:
     LinearEluAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
+    // The fused op on the packed projection: one [B, N, 3C] gradient (reference: the split views).
+    Tensor forward_packed(const Tensor& qkv, int64_t heads) override;
     std::string describe() const override { return causal ? "LinearEluAttention(causal)" : "LinearEluAttention"; }
 
     // One autoregressive token: q_t, k_t [B, H, D], v_t [B, H, Dv] -> out_t [B, H, Dv].

@@ -169,21 +169,40 @@ Tensor PerformerAttention::features(const Tensor& x, bool is_query) const {
 Tensor PerformerAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {
     check_qkv("performer", q, k, v);
     check(q.size(-1) == D_, "performer: head dim of q ", to_string(q.shape()), " is not the ", D_, " it was built for");
-    if (is_training() && redraw_interval_ > 0) {
-        if (forwards_since_draw_ == redraw_interval_) {
-            draw_projection();
-            forwards_since_draw_ = 0;
-        }
-        ++forwards_since_draw_;
-    }
+    count_forward();
     if (trig_)  // signed features may sum to ≤ 0: no floor there (−∞), the estimator's instability shows as is
         return kernel_attention(features(q, true), features(k, false), v, causal, -INFINITY);
-    if (!reference && !reference_mode()) {
-        auto phi_q = std::make_shared<PositiveFeatures>(W_, D_), phi_k = std::make_shared<PositiveFeatures>(W_, D_);
-        phi_k->key_shift = key_shifts(*phi_k, k);
-        return feature_map_attention(q, k, v, phi_q, phi_k, causal, 0.f, FLT_MIN);
-    }
+    if (!reference && !reference_mode())
+        return feature_map_attention(q, k, v, query_features(), key_features(k), causal, 0.f, FLT_MIN);
     return kernel_attention(features(q, true), features(k, false), v, causal, FLT_MIN);
+}
+
+Tensor PerformerAttention::forward_packed(const Tensor& qkv, int64_t heads) {
+    if (trig_ || reference || reference_mode()) return Attention::forward_packed(qkv, heads);
+    check(qkv.dim() == 3 && heads > 0 && qkv.size(2) == 3 * heads * D_, "performer: packed qkv ",
+          to_string(qkv.shape()), " with ", heads, " heads does not have the head dim ", D_, " it was built for");
+    count_forward();
+    return feature_map_attention_packed(qkv, heads, query_features(), key_features(split_packed_qkv(qkv, heads)[1]),
+                                        causal, 0.f, FLT_MIN);
+}
+
+void PerformerAttention::count_forward() {
+    if (!is_training() || redraw_interval_ == 0) return;
+    if (forwards_since_draw_ == redraw_interval_) {
+        draw_projection();
+        forwards_since_draw_ = 0;
+    }
+    ++forwards_since_draw_;
+}
+
+std::shared_ptr<const FeatureMap> PerformerAttention::query_features() const {
+    return std::make_shared<PositiveFeatures>(W_, D_);
+}
+
+std::shared_ptr<const FeatureMap> PerformerAttention::key_features(const Tensor& k) const {
+    auto phi = std::make_shared<PositiveFeatures>(W_, D_);
+    phi->key_shift = key_shifts(*phi, k);
+    return phi;
 }
 
 std::string PerformerAttention::describe() const {

@@ -43,15 +43,21 @@
 // never in eval mode), seed (-1 = drawn from the global generator), causal (prefix sums over
 // j ≤ i), orthogonal, trig.
 #pragma once
+#include <memory>
+
 #include "attention/attention.h"
 #include "core/util/rng.h"
 
 namespace attnlab::attention {
 
+struct FeatureMap;  // feature_map_attention.h
+
 class PerformerAttention : public Attention {
 public:
     PerformerAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
+    // The fused op on the packed projection: one [B, N, 3C] gradient (reference: the split views).
+    Tensor forward_packed(const Tensor& qkv, int64_t heads) override;
     std::string describe() const override;
     nn::RandomState random_state() const override {
         return generator_state(gen_, {uint64_t(forwards_since_draw_)});
@@ -69,6 +75,10 @@ public:
 
 private:
     void draw_projection();
+    void count_forward();  // redraws W every redraw_interval training forwards
+    // The fused op's feature maps for these keys (their shift: the max exponent per head).
+    std::shared_ptr<const FeatureMap> query_features() const;
+    std::shared_ptr<const FeatureMap> key_features(const Tensor& k) const;
 
     int64_t M_, D_, redraw_interval_;
     bool orthogonal_, trig_;
