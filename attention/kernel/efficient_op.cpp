@@ -37,7 +37,9 @@ void row_softmax(const HeadRows& Q, int64_t bh, int64_t c0, int64_t rows, int64_
     for (int64_t r = 0; r < rows; ++r) {
         const float* x = Q.at(bh, c0 + r);
         float* o = out + r * D;
-        const float mx = *std::max_element(x, x + D);
+        float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+        for (int64_t d = 0; d < D; ++d) mx = std::max(mx, x[d]);
         float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
         for (int64_t d = 0; d < D; ++d) sum += (o[d] = fast::exp(x[d] - mx));
