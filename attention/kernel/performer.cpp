@@ -24,6 +24,19 @@ namespace {
 // features() for the fused op, on rows: exp(c·W x − c²‖x‖²/2 − shift − ½ log M), c = D^(−1/4);
 // the shift is the row's max over the features (queries) or the head's max over all its keys
 // (key_shift[bh], found by key_shifts()). The shift is a constant: no gradient through it.
+// max_m p[m], 16 lanes at a time (std::max_element is a scalar loop).
+float row_max(const float* p, int64_t M) {
+    float lanes[16];
+    std::fill(lanes, lanes + 16, -INFINITY);
+    int64_t m = 0;
+    for (; m + 16 <= M; m += 16)
+#pragma omp simd
+        for (int64_t l = 0; l < 16; ++l) lanes[l] = p[m + l] > lanes[l] ? p[m + l] : lanes[l];
+    float mx = *std::max_element(lanes, lanes + 16);
+    for (; m < M; ++m) mx = std::max(mx, p[m]);
+    return mx;
+}
+
 struct PositiveFeatures final : FeatureMap {
     Tensor W, Wt;  // [M, D] and its transpose [D, M]
     float c;
@@ -38,10 +51,14 @@ struct PositiveFeatures final : FeatureMap {
         const int64_t M = W.size(0);
         small::gemm<false>(rows, M, D, c, x, ldx, Wt.data(), M, false, e, M);
         for (int64_t r = 0; r < rows; ++r) {
+            const float* xr = x + r * ldx;
             float ss = 0.f;
-            for (int64_t d = 0; d < D; ++d) ss += x[r * ldx + d] * x[r * ldx + d];
+#pragma omp simd reduction(+ : ss)
+            for (int64_t d = 0; d < D; ++d) ss += xr[d] * xr[d];
             const float half = 0.5f * c * c * ss;
-            for (int64_t m = 0; m < M; ++m) e[r * M + m] -= half;
+            float* er = e + r * M;
+#pragma omp simd
+            for (int64_t m = 0; m < M; ++m) er[m] -= half;
         }
     }
     void forward(int64_t bh, const float* x, int64_t ldx, int64_t rows, int64_t D, float* phi) const override {
@@ -50,7 +67,7 @@ struct PositiveFeatures final : FeatureMap {
         exponent(x, ldx, rows, D, phi);
         for (int64_t r = 0; r < rows; ++r) {
             float* p = phi + r * M;
-            float shift = key_shift.empty() ? *std::max_element(p, p + M) : key_shift[size_t(bh)];
+            const float shift = key_shift.empty() ? row_max(p, M) : key_shift[size_t(bh)];
 #pragma omp simd
             for (int64_t m = 0; m < M; ++m) p[m] = fast::exp(p[m] - (shift + log_sqrt_m));
         }
@@ -66,9 +83,15 @@ struct PositiveFeatures final : FeatureMap {
         for (int64_t i = 0; i < rows * M; ++i) de[i] = dphi[i] * phi[i];
         small::gemm<false>(rows, D, M, c, de, M, W.data(), D, false, dx, lddx);
         for (int64_t r = 0; r < rows; ++r) {
+            const float* der = de + r * M;
             float s = 0.f;
-            for (int64_t m = 0; m < M; ++m) s += de[r * M + m];
-            for (int64_t d = 0; d < D; ++d) dx[r * lddx + d] -= c * c * s * x[r * ldx + d];
+#pragma omp simd reduction(+ : s)
+            for (int64_t m = 0; m < M; ++m) s += der[m];
+            const float scale = c * c * s;
+            const float* xr = x + r * ldx;
+            float* dr = dx + r * lddx;
+#pragma omp simd
+            for (int64_t d = 0; d < D; ++d) dr[d] -= scale * xr[d];
         }
     }
 };
