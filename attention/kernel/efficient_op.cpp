@@ -73,6 +73,29 @@ void column_exps(const HeadRows& K, int64_t bh, int64_t c0, int64_t rows, int64_
     }
 }
 
+// The running column max m over the keys so far, raised to cover the chunk's rows; where m_d
+// grows, the sums made with the old m_d (row d of Ctx and s_d) are rescaled by exp(m_old − m_new),
+// so one pass over the keys gives the sums with the final (exact) max, as flash attention does.
+void raise_column_max(const HeadRows& K, int64_t bh, int64_t c0, int64_t rows, int64_t D, float* m, float* ctx,
+                      int64_t Dv, float* s) {
+    thread_local std::vector<float> chunk_max;
+    chunk_max.assign(m, m + D);
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* x = K.at(bh, c0 + r);
+#pragma omp simd
+        for (int64_t d = 0; d < D; ++d) chunk_max[size_t(d)] = std::max(chunk_max[size_t(d)], x[d]);
+    }
+    for (int64_t d = 0; d < D; ++d) {
+        if (!(chunk_max[size_t(d)] > m[d])) continue;
+        if (m[d] > -INFINITY) {  // (nothing summed yet while m_d is −∞)
+            const float scale = std::exp(m[d] - chunk_max[size_t(d)]);
+            for (int64_t e = 0; e < Dv; ++e) ctx[d * Dv + e] *= scale;
+            s[d] *= scale;
+        }
+        m[d] = chunk_max[size_t(d)];
+    }
+}
+
 // Prefetches the rows of the chunk after the one at c0 (none past N).
 void prefetch_next(const HeadRows& X, int64_t bh, int64_t c0, int64_t N, int64_t cols) {
     prefetch_rows(X, bh, std::min(c0 + kChunk, N), std::min(c0 + 2 * kChunk, N), cols);
@@ -90,17 +113,13 @@ void forward_head(const HeadRows& Q, const HeadRows& K, const HeadRows& V, const
     const int64_t N = dims.N, D = dims.D, Dv = dims.Dv;
     float *ctx = saved, *m = saved + D * Dv, *inv_s = m + D;
     std::fill(m, m + D, -INFINITY);
-    for (int64_t j = 0; j < N; ++j) {
-        if (j % kChunk == 0) prefetch_next(K, bh, j, N, D);
-        const float* x = K.at(bh, j);
-#pragma omp simd
-        for (int64_t d = 0; d < D; ++d) m[d] = std::max(m[d], x[d]);
-    }
     std::fill(ctx, ctx + D * Dv, 0.f);
     std::fill(inv_s, inv_s + D, 0.f);
-    for (int64_t c0 = 0; c0 < N; c0 += kChunk) {  // Σ_j exp(k_j − m) v_jᵀ and s
+    for (int64_t c0 = 0; c0 < N; c0 += kChunk) {  // Σ_j exp(k_j − m) v_jᵀ and s, m the running column max
         const int64_t rows = std::min(kChunk, N - c0);
+        prefetch_next(K, bh, c0, N, D);
         prefetch_next(V, bh, c0, N, Dv);
+        raise_column_max(K, bh, c0, rows, D, m, ctx, Dv, inv_s);
         column_exps(K, bh, c0, rows, D, m, nullptr, s.rho.data());
         for (int64_t r = 0; r < rows; ++r)
 #pragma omp simd
