@@ -8,6 +8,7 @@
 #include "attention/kernel/feature_map_attention.h"
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 #include <vector>
 
@@ -113,6 +114,24 @@ void prefetch_chunk(const HeadRows& X, int64_t bh, int64_t c0, int64_t N, int64_
     if (c0 >= 0) prefetch_rows(X, bh, c0, std::min(c0 + kChunk, N), cols);
 }
 
+// φ(K_c) for a running_shift() map: the exponents, the shift raised to their max (the sums S, z
+// made with the old shift rescaled by exp(old − new)), then φ = exp(e − shift).
+void shifted_key_features(const FeatureMap& phi, const HeadRows& K, int64_t bh, int64_t c0, int64_t rows,
+                          const Dims& d, float& shift, float* S, float* z, float* pk) {
+    phi.exponent(bh, K.at(bh, c0), K.row, rows, d.D, pk);
+    float mx = shift;
+    for (int64_t i = 0; i < rows * d.M; ++i) mx = std::max(mx, pk[i]);
+    if (mx > shift) {
+        if (shift > -INFINITY) {  // (nothing summed while the shift is −∞)
+            const float scale = std::exp(shift - mx);
+            for (int64_t i = 0; i < d.M * d.Dv; ++i) S[i] *= scale;
+            for (int64_t m = 0; m < d.M; ++m) z[m] *= scale;
+        }
+        shift = mx;
+    }
+    phi.exp_shifted(pk, rows, shift);
+}
+
 void forward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRows& Q, const HeadRows& K,
                   const HeadRows& V, const HeadRows& O, int64_t bh, const Dims& d, bool causal, float eps,
                   float min_mean_kernel, float* den, uint8_t* floored, float* saved_state, Scratch& s) {
@@ -120,15 +139,18 @@ void forward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRo
     float *S = s.S.data(), *z = s.z.data();
     std::fill(S, S + M * Dv, 0.f);
     std::fill(z, z + M, 0.f);
+    float shift = -INFINITY;  // φ_k's running shift (running_shift() maps)
     if (!causal)  // S = Σ_c φ(K_c)ᵀ V_c,  z = Σ_c colsum φ(K_c)
         for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
             const int64_t rows = std::min(kChunk, N - c0);
             prefetch_chunk(K, bh, c0 + kChunk, N, D);
             prefetch_chunk(V, bh, c0 + kChunk, N, Dv);
-            phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
+            if (phi_k.running_shift()) shifted_key_features(phi_k, K, bh, c0, rows, d, shift, S, z, s.pk.data());
+            else phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
             product(true, M, Dv, rows, s.pk.data(), M, V.at(bh, c0), V.row, true, S, Dv);
             add_weighted_rows(s.pk.data(), nullptr, rows, M, z);
         }
+    if (!causal && phi_k.running_shift()) phi_k.set_shift(bh, shift);
     for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
         const int64_t rows = std::min(kChunk, N - c0);
         prefetch_chunk(Q, bh, c0 + kChunk, N, D);
@@ -141,9 +163,11 @@ void forward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRo
             product(false, rows, rows, M, s.pq.data(), M, transposed(s.pk.data(), rows, M, M, s.chunk_t), rows, false,
                     s.A.data(), rows);
             keep_lower(s.A.data(), rows);
-            for (int64_t r = 0; r < rows; ++r) {
+            for (int64_t r = 0; r < rows; ++r) {  // (the upper triangle is 0: whole rows, vectorized)
+                const float* a = s.A.data() + r * rows;
                 float t = 0.f;
-                for (int64_t j = 0; j <= r; ++j) t += s.A[size_t(r * rows + j)];
+#pragma omp simd reduction(+ : t)
+                for (int64_t j = 0; j < rows; ++j) t += a[j];
                 rs[r] = t;
             }
             product(false, rows, Dv, rows, s.A.data(), rows, V.at(bh, c0), V.row, false, num, Dv);
@@ -159,6 +183,7 @@ void forward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRo
             const float raw = rs[r] + eps, floor = float(causal ? c0 + r + 1 : N) * min_mean_kernel;
             const float dn = std::max(raw, floor), inv = 1.f / dn;
             float* o = O.at(bh, c0 + r);
+#pragma omp simd
             for (int64_t e = 0; e < Dv; ++e) o[e] = num[r * Dv + e] * inv;
             den[c0 + r] = dn;
             floored[c0 + r] = raw < floor;
@@ -177,10 +202,12 @@ void extended_grads(const HeadRows& G, const HeadRows* O, int64_t bh, int64_t c0
     for (int64_t r = 0; r < rows; ++r) {
         const float* g = G.at(bh, c0 + r);
         const float inv = 1.f / den[c0 + r];
+#pragma omp simd
         for (int64_t e = 0; e < Dv; ++e) gs[r * Dv + e] = g[e] * inv;
         if (!O) continue;
         const float* o = O->at(bh, c0 + r);
         float dot = 0.f;
+#pragma omp simd reduction(+ : dot)
         for (int64_t e = 0; e < Dv; ++e) dot += g[e] * o[e];
         gz[r] = floored[c0 + r] ? 0.f : -dot * inv;
     }

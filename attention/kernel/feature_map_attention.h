@@ -45,6 +45,14 @@ struct FeatureMap {
     // Features [0, Mg) depend on x, [Mg, M) are constants (taylor's 1): their dφ is not formed
     // (backward must not read it), so every gradient product is Mg wide. Mg = M by default.
     virtual int64_t varying_features(int64_t D) const { return features(D); }
+    // Maps whose features are exp(e(x) − c_bh), c_bh the max of e over the head's keys (performer's
+    // keys): with running_shift() true the op finds c_bh in its non-causal pass over the keys (the
+    // running max, the sums so far rescaled by exp(c_old − c_new) where it grows, as flash
+    // attention does), then records it with set_shift() for forward() in the backward.
+    virtual bool running_shift() const { return false; }
+    virtual void exponent(int64_t bh, const float* x, int64_t ldx, int64_t rows, int64_t D, float* e) const {}
+    virtual void exp_shifted(float* e, int64_t rows, float shift) const {}  // φ from e [rows, M], in place
+    virtual void set_shift(int64_t bh, float shift) const {}
     // phi [rows, M] (contiguous) = φ(x) for x [rows, D] with row stride ldx.
     virtual void forward(int64_t bh, const float* x, int64_t ldx, int64_t rows, int64_t D, float* phi) const = 0;
     // dx [rows, D] (row stride lddx) = (∂φ/∂x)ᵀ dphi, given x and its phi from forward.

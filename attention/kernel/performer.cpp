@@ -21,9 +21,6 @@ namespace attnlab::attention {
 
 namespace {
 
-// features() for the fused op, on rows: exp(c·W x − c²‖x‖²/2 − shift − ½ log M), c = D^(−1/4);
-// the shift is the row's max over the features (queries) or the head's max over all its keys
-// (key_shift[bh], found by key_shifts()). The shift is a constant: no gradient through it.
 // max_m p[m], 16 lanes at a time (std::max_element is a scalar loop).
 float row_max(const float* p, int64_t M) {
     float lanes[16];
@@ -37,10 +34,15 @@ float row_max(const float* p, int64_t M) {
     return mx;
 }
 
+// features() for the fused op, on rows: exp(c·W x − c²‖x‖²/2 − shift − ½ log M), c = D^(−1/4);
+// the shift is the row's max over the features (queries) or the head's max over all its keys
+// (key_shift[bh]: found by key_shifts() before a causal call, by the op's own pass over the
+// keys otherwise, see running_shift). The shift is a constant: no gradient through it.
 struct PositiveFeatures final : FeatureMap {
     Tensor W, Wt;  // [M, D] and its transpose [D, M]
     float c;
-    std::vector<float> key_shift;  // per batch·head; empty for queries
+    mutable std::vector<float> key_shift;  // per batch·head; empty for queries
+    bool find_shift = false;               // keys of a non-causal call: the op finds key_shift
 
     PositiveFeatures(const Tensor& W_, int64_t D)
         : W(W_.contiguous()), Wt(W_.T().contiguous()), c(std::pow(float(D), -0.25f)) {}
@@ -62,16 +64,24 @@ struct PositiveFeatures final : FeatureMap {
         }
     }
     void forward(int64_t bh, const float* x, int64_t ldx, int64_t rows, int64_t D, float* phi) const override {
-        const int64_t M = W.size(0);
-        const float log_sqrt_m = 0.5f * std::log(float(M));
         exponent(x, ldx, rows, D, phi);
-        for (int64_t r = 0; r < rows; ++r) {
-            float* p = phi + r * M;
-            const float shift = key_shift.empty() ? row_max(p, M) : key_shift[size_t(bh)];
-#pragma omp simd
-            for (int64_t m = 0; m < M; ++m) p[m] = fast::exp(p[m] - (shift + log_sqrt_m));
-        }
+        if (key_shift.empty())
+            for (int64_t r = 0; r < rows; ++r) exp_shifted(phi + r * features(D), 1, row_max(phi + r * features(D), features(D)));
+        else
+            exp_shifted(phi, rows, key_shift[size_t(bh)]);
     }
+    bool running_shift() const override { return find_shift; }
+    void exponent(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, float* e) const override {
+        exponent(x, ldx, rows, D, e);
+    }
+    // e [rows, M] -> exp(e − shift − ½ log M) in place.
+    void exp_shifted(float* e, int64_t rows, float shift) const override {
+        const int64_t n = rows * W.size(0);
+        const float offset = shift + 0.5f * std::log(float(W.size(0)));
+#pragma omp simd
+        for (int64_t i = 0; i < n; ++i) e[i] = fast::exp(e[i] - offset);
+    }
+    void set_shift(int64_t bh, float shift) const override { key_shift[size_t(bh)] = shift; }
     // dexponent = dphi ∘ phi;  dx = c·dexponent W − c²·(Σ_m dexponent_m)·x  (per-thread scratch)
     void backward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, const float* phi, const float* dphi,
                   float* dx, int64_t lddx) const override {
@@ -224,7 +234,12 @@ std::shared_ptr<const FeatureMap> PerformerAttention::query_features() const {
 
 std::shared_ptr<const FeatureMap> PerformerAttention::key_features(const Tensor& k) const {
     auto phi = std::make_shared<PositiveFeatures>(W_, D_);
-    phi->key_shift = key_shifts(*phi, k);
+    if (causal) {
+        phi->key_shift = key_shifts(*phi, k);
+    } else {  // found by feature_map_attention in its pass over the keys
+        phi->key_shift.assign(size_t(k.size(0) * k.size(1)), -INFINITY);
+        phi->find_shift = true;
+    }
     return phi;
 }
 
