@@ -22,6 +22,7 @@
 // Fast path: the fused feature_map_attention op (φ, state, normalizer and causal
 // prefix sums in chunks, hand-written backward; feature_map_attention.h); the
 // composed ops above are its reference (reference = true), held equal by tests.
+// forward_packed takes the packed qkv projection whole (one [B, N, 3C] gradient).
 // Options (types and defaults: attention/registry.cpp): causal, eps.
 #pragma once
 #include "attention/attention.h"

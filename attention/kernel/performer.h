@@ -36,8 +36,10 @@
 // Cost (attention/cost.h): forward 8·B·H·N·M·D + 2·B·H·N·M flops (W q and W k, then φ(K)ᵀV,
 // φ(Q)(…) and the normalizer), backward twice that; traffic q, k, v, out and their gradients.
 // Fast path: the fused feature_map_attention op (features, state and normalizer chunk by
-// chunk, hand-written backward; the key shift is found in a first pass over the keys); the
+// chunk, hand-written backward; the key shift is found in the op's own pass over the keys as a
+// running max, S and z rescaled where it grows, or, causal, in a first pass over the keys); the
 // composed features() + kernel_attention are its reference (reference = true), held equal by tests.
+// forward_packed takes the packed qkv projection whole (one [B, N, 3C] gradient).
 // Options (types and defaults: attention/registry.cpp): features M, redraw_interval (0 =
 // never; r > 0 draws a new W after every r training forwards, so each W serves r of them;
 // never in eval mode), seed (-1 = drawn from the global generator), causal (prefix sums over

@@ -24,6 +24,7 @@
 // Fast path: the fused feature_map_attention op (features, state and normalizer chunk by
 // chunk, hand-written backward); the composed features() + kernel_attention are its
 // reference (reference = true), held equal by tests.
+// forward_packed takes the packed qkv projection whole (one [B, N, 3C] gradient).
 // Options (types and defaults: attention/registry.cpp): features M, sigma σ, redraw (true
 // draws a new W at every training forward, W stays fixed in eval mode), seed (-1 = drawn
 // from the global generator), causal (prefix sums over j ≤ i).
