@@ -2,6 +2,8 @@
 // fused attention kernels (block_sparse_kernel.cpp, feature_map_attention.cpp)
 // that walk rows themselves instead of going through ops.
 #pragma once
+#include <array>
+
 #include "core/ops/ops.h"
 #include "core/tensor/tensor.h"
 
@@ -33,6 +35,17 @@ inline void prefetch_rows(const HeadRows& X, int64_t bh, int64_t begin, int64_t 
         const char* p = reinterpret_cast<const char*>(X.at(bh, i));
         for (int64_t b = 0; b < cols * int64_t(sizeof(float)); b += 64) __builtin_prefetch(p + b);
     }
+}
+
+// q, k, v [B, H, N, D] as strided views of a packed projection qkv [B, N, 3·heads·D] (laid
+// out [B, N, 3, heads, D]), as Attention::forward_packed splits it: no copies.
+inline std::array<Tensor, 3> split_packed_qkv(const Tensor& qkv, int64_t heads) {
+    check(qkv.dim() == 3 && heads > 0 && qkv.size(2) % (3 * heads) == 0, "attention: packed qkv ",
+          to_string(qkv.shape()), " with ", heads, " heads: expected [B, N, 3·heads·D]");
+    const int64_t B = qkv.size(0), N = qkv.size(1), D = qkv.size(2) / (3 * heads);
+    Tensor heads_first = qkv.reshape({B, N, 3, heads, D}).permute({2, 0, 3, 1, 4});
+    return {heads_first.narrow(0, 0, 1).squeeze(0), heads_first.narrow(0, 1, 1).squeeze(0),
+            heads_first.narrow(0, 2, 1).squeeze(0)};
 }
 
 // t itself when its last dimension has unit stride, else a contiguous copy.

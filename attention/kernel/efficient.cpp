@@ -19,4 +19,9 @@ Tensor EfficientAttention::forward(const Tensor& q, const Tensor& k, const Tenso
     return matmul(rq, context);                           // [B,H,N,Dv]
 }
 
+Tensor EfficientAttention::forward_packed(const Tensor& qkv, int64_t heads) {
+    if (reference || reference_mode()) return Attention::forward_packed(qkv, heads);
+    return efficient_attention_fused_packed(qkv, heads);
+}
+
 }  // namespace attnlab::attention

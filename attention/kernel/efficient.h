@@ -16,6 +16,7 @@
 // ρ_k(K)ᵀ V and the column max and sum for the backward, recomputing ρ_q(Q), ρ_k(K) in
 // chunks; the composed form above (O(N·D) per head for the normalized Q and K) is its
 // reference (reference = true, or ATTNLAB_REFERENCE=1), held equal by tests.
+// forward_packed takes the packed qkv projection whole (one [B, N, 3C] gradient).
 // Cost (attention/cost.h): forward 4·B·H·N·D² flops, backward twice that; traffic q, k, v,
 // out and their gradients.
 // Options: none.
@@ -28,6 +29,8 @@ class EfficientAttention : public Attention {
 public:
     EfficientAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
+    // The fused op on the packed projection: one [B, N, 3C] gradient (reference: the split views).
+    Tensor forward_packed(const Tensor& qkv, int64_t heads) override;
     std::string describe() const override { return "EfficientAttention"; }
 
     bool reference = false;  // true: the composed ops (readable reference) instead of the fused op

@@ -8,6 +8,7 @@
 #include "attention/kernel/feature_map_attention.h"
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 #include <vector>
 
@@ -24,9 +25,10 @@ namespace {
 
 constexpr int64_t kChunk = 64;  // C rows per chunk
 
-// Sizes of one call: M features, Dv value columns.
+// Sizes of one call: M features, the first Mg of them depending on x (the rest constant:
+// their dφ is never formed, but for the normalizer's use below), Dv value columns.
 struct Dims {
-    int64_t N, D, Dv, M;
+    int64_t N, D, Dv, M, Mg;
 };
 
 // Per-thread scratch: φ(Q_c), φ(K_c), their gradients [C, M]; g_c/den, num_c [C, Dv]; the
@@ -84,19 +86,50 @@ void row_dots(const float* X, const float* y, int64_t rows, int64_t M, bool accu
     }
 }
 
-// X[r, m] += w_r·y[m] (the rank-1 normalizer term), X [rows, M].
-void add_outer(const float* w, const float* y, int64_t rows, int64_t M, float* X) {
+// X[r, m] += w_r·y[m] for m < cols (the rank-1 normalizer term), X [rows, ldx].
+void add_outer(const float* w, const float* y, int64_t rows, int64_t cols, float* X, int64_t ldx) {
     for (int64_t r = 0; r < rows; ++r) {
         const float wr = w[r];
-        float* x = X + r * M;
+        float* x = X + r * ldx;
 #pragma omp simd
-        for (int64_t m = 0; m < M; ++m) x[m] += wr * y[m];
+        for (int64_t m = 0; m < cols; ++m) x[m] += wr * y[m];
     }
+}
+
+// dphi[r, m] = gs_r·S[m, ·] for the constant features m in [Mg, M) (each a dot of Dv): the
+// non-causal normalizer gradient needs all of gs Sᵀ, the main product forms its first Mg columns.
+void constant_feature_columns(const float* gs, const float* S, int64_t rows, int64_t Dv, int64_t Mg, int64_t M,
+                              float* dphi) {
+    for (int64_t m = Mg; m < M; ++m)
+        for (int64_t r = 0; r < rows; ++r) {
+            float t = 0.f;
+#pragma omp simd reduction(+ : t)
+            for (int64_t e = 0; e < Dv; ++e) t += gs[r * Dv + e] * S[m * Dv + e];
+            dphi[r * M + m] = t;
+        }
 }
 
 // Prefetches the rows of the chunk starting at c0 (none past N or before 0).
 void prefetch_chunk(const HeadRows& X, int64_t bh, int64_t c0, int64_t N, int64_t cols) {
     if (c0 >= 0) prefetch_rows(X, bh, c0, std::min(c0 + kChunk, N), cols);
+}
+
+// φ(K_c) for a running_shift() map: the exponents, the shift raised to their max (the sums S, z
+// made with the old shift rescaled by exp(old − new)), then φ = exp(e − shift).
+void shifted_key_features(const FeatureMap& phi, const HeadRows& K, int64_t bh, int64_t c0, int64_t rows,
+                          const Dims& d, float& shift, float* S, float* z, float* pk) {
+    phi.exponent(bh, K.at(bh, c0), K.row, rows, d.D, pk);
+    float mx = shift;
+    for (int64_t i = 0; i < rows * d.M; ++i) mx = std::max(mx, pk[i]);
+    if (mx > shift) {
+        if (shift > -INFINITY) {  // (nothing summed while the shift is −∞)
+            const float scale = std::exp(shift - mx);
+            for (int64_t i = 0; i < d.M * d.Dv; ++i) S[i] *= scale;
+            for (int64_t m = 0; m < d.M; ++m) z[m] *= scale;
+        }
+        shift = mx;
+    }
+    phi.exp_shifted(pk, rows, shift);
 }
 
 void forward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRows& Q, const HeadRows& K,
@@ -106,15 +139,18 @@ void forward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRo
     float *S = s.S.data(), *z = s.z.data();
     std::fill(S, S + M * Dv, 0.f);
     std::fill(z, z + M, 0.f);
+    float shift = -INFINITY;  // φ_k's running shift (running_shift() maps)
     if (!causal)  // S = Σ_c φ(K_c)ᵀ V_c,  z = Σ_c colsum φ(K_c)
         for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
             const int64_t rows = std::min(kChunk, N - c0);
             prefetch_chunk(K, bh, c0 + kChunk, N, D);
             prefetch_chunk(V, bh, c0 + kChunk, N, Dv);
-            phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
+            if (phi_k.running_shift()) shifted_key_features(phi_k, K, bh, c0, rows, d, shift, S, z, s.pk.data());
+            else phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
             product(true, M, Dv, rows, s.pk.data(), M, V.at(bh, c0), V.row, true, S, Dv);
             add_weighted_rows(s.pk.data(), nullptr, rows, M, z);
         }
+    if (!causal && phi_k.running_shift()) phi_k.set_shift(bh, shift);
     for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
         const int64_t rows = std::min(kChunk, N - c0);
         prefetch_chunk(Q, bh, c0 + kChunk, N, D);
@@ -127,9 +163,11 @@ void forward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRo
             product(false, rows, rows, M, s.pq.data(), M, transposed(s.pk.data(), rows, M, M, s.chunk_t), rows, false,
                     s.A.data(), rows);
             keep_lower(s.A.data(), rows);
-            for (int64_t r = 0; r < rows; ++r) {
+            for (int64_t r = 0; r < rows; ++r) {  // (the upper triangle is 0: whole rows, vectorized)
+                const float* a = s.A.data() + r * rows;
                 float t = 0.f;
-                for (int64_t j = 0; j <= r; ++j) t += s.A[size_t(r * rows + j)];
+#pragma omp simd reduction(+ : t)
+                for (int64_t j = 0; j < rows; ++j) t += a[j];
                 rs[r] = t;
             }
             product(false, rows, Dv, rows, s.A.data(), rows, V.at(bh, c0), V.row, false, num, Dv);
@@ -145,6 +183,7 @@ void forward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRo
             const float raw = rs[r] + eps, floor = float(causal ? c0 + r + 1 : N) * min_mean_kernel;
             const float dn = std::max(raw, floor), inv = 1.f / dn;
             float* o = O.at(bh, c0 + r);
+#pragma omp simd
             for (int64_t e = 0; e < Dv; ++e) o[e] = num[r * Dv + e] * inv;
             den[c0 + r] = dn;
             floored[c0 + r] = raw < floor;
@@ -163,10 +202,12 @@ void extended_grads(const HeadRows& G, const HeadRows* O, int64_t bh, int64_t c0
     for (int64_t r = 0; r < rows; ++r) {
         const float* g = G.at(bh, c0 + r);
         const float inv = 1.f / den[c0 + r];
+#pragma omp simd
         for (int64_t e = 0; e < Dv; ++e) gs[r * Dv + e] = g[e] * inv;
         if (!O) continue;
         const float* o = O->at(bh, c0 + r);
         float dot = 0.f;
+#pragma omp simd reduction(+ : dot)
         for (int64_t e = 0; e < Dv; ++e) dot += g[e] * o[e];
         gz[r] = floored[c0 + r] ? 0.f : -dot * inv;
     }
@@ -198,7 +239,7 @@ void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadR
                    const HeadRows& V, const HeadRows* O, const HeadRows& G, const HeadRows& dQ, const HeadRows& dK,
                    const HeadRows& dV, int64_t bh, const Dims& d, bool causal, const float* den,
                    const uint8_t* floored, const float* saved_state, Scratch& s) {
-    const int64_t N = d.N, D = d.D, Dv = d.Dv, M = d.M;
+    const int64_t N = d.N, D = d.D, Dv = d.Dv, M = d.M, Mg = d.Mg;
     float *S = s.S.data(), *z = s.z.data(), *Rv = s.Rv.data(), *rz = s.rz.data();
     float *gs = s.gs.data(), *gz = s.gz.data();
     // queries, in order: dφ(Q_c) = tril(g'_c V'_cᵀ) φ(K_c) + gs S_prevᵀ + gz z_prevᵀ (non-causal: S, z);
@@ -221,15 +262,18 @@ void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadR
         phi_q.forward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data());
         extended_grads(G, O, bh, c0, rows, Dv, den, floored, gs, gz);
         if (causal) transposed(S, M, Dv, Dv, s.state_t);
-        product(false, rows, M, Dv, gs, Dv, s.state_t.data(), M, false, s.dpq.data(), M);
-        if (!causal) normalizer_grads(s.pq.data(), s.dpq.data(), rows, M, den + c0, floored + c0, gz);
-        add_outer(gz, z, rows, M, s.dpq.data());
+        product(false, rows, Mg, Dv, gs, Dv, s.state_t.data(), M, false, s.dpq.data(), M);
+        if (!causal) {
+            if (Mg < M) constant_feature_columns(gs, S, rows, Dv, Mg, M, s.dpq.data());
+            normalizer_grads(s.pq.data(), s.dpq.data(), rows, M, den + c0, floored + c0, gz);
+        }
+        add_outer(gz, z, rows, Mg, s.dpq.data(), M);
         if (causal) {
             prefetch_chunk(K, bh, c0 + kChunk, N, D);
             prefetch_chunk(V, bh, c0 + kChunk, N, Dv);
             phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
             masked_grad_scores(s, V, bh, c0, rows, Dv, s.chunk_t, s.dA.data());
-            product(false, rows, M, rows, s.dA.data(), rows, s.pk.data(), M, true, s.dpq.data(), M);
+            product(false, rows, Mg, rows, s.dA.data(), rows, s.pk.data(), M, true, s.dpq.data(), M);
             product(true, M, Dv, rows, s.pk.data(), M, V.at(bh, c0), V.row, true, S, Dv);
             add_weighted_rows(s.pk.data(), nullptr, rows, M, z);
         } else {
@@ -247,10 +291,10 @@ void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadR
         prefetch_chunk(V, bh, c0 + step, N, Dv);
         phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
         if (causal) transposed(Rv, M, Dv, Dv, s.state_t);
-        product(false, rows, M, Dv, V.at(bh, c0), V.row, s.state_t.data(), M, false, s.dpk.data(), M);
+        product(false, rows, Mg, Dv, V.at(bh, c0), V.row, s.state_t.data(), M, false, s.dpk.data(), M);
         for (int64_t r = 0; r < rows; ++r)
 #pragma omp simd
-            for (int64_t m = 0; m < M; ++m) s.dpk[size_t(r * M + m)] += rz[m];
+            for (int64_t m = 0; m < Mg; ++m) s.dpk[size_t(r * M + m)] += rz[m];
         product(false, rows, Dv, M, s.pk.data(), M, Rv, Dv, false, dV.at(bh, c0), dV.row);
         if (causal) {
             prefetch_chunk(Q, bh, c0 + step, N, D);
@@ -262,7 +306,7 @@ void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadR
                     s.A.data(), rows);
             keep_lower(s.A.data(), rows);
             masked_grad_scores(s, V, bh, c0, rows, Dv, s.chunk_t, s.dA.data());
-            product(true, rows, M, rows, s.dA.data(), rows, s.pq.data(), M, true, s.dpk.data(), M);
+            product(true, rows, Mg, rows, s.dA.data(), rows, s.pq.data(), M, true, s.dpk.data(), M);
             product(true, rows, Dv, rows, s.A.data(), rows, gs, Dv, true, dV.at(bh, c0), dV.row);
             product(true, M, Dv, rows, s.pq.data(), M, gs, Dv, true, Rv, Dv);
             add_weighted_rows(s.pq.data(), gz, rows, M, rz);
@@ -271,19 +315,35 @@ void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadR
     }
 }
 
-}  // namespace
+// The three gradients: dq, dk, dv [B,H,N,·] apart, or, for a packed call (heads > 0), the
+// views of one [B, N, 3·H·D] gradient (every element is written by backward_head: no zero-fill).
+struct Grads {
+    Tensor packed, dq, dk, dv;
+    Grads(const Tensor& q, const Tensor& k, const Tensor& v, const Shape& packed_shape, int64_t heads) {
+        if (heads > 0) {
+            packed = Tensor::empty(packed_shape);
+            auto views = split_packed_qkv(packed, heads);
+            dq = views[0], dk = views[1], dv = views[2];
+        } else {
+            dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
+        }
+    }
+    std::vector<Tensor> list() const { return packed.defined() ? std::vector<Tensor>{packed} : std::vector<Tensor>{dq, dk, dv}; }
+};
 
-Tensor feature_map_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
-                             std::shared_ptr<const FeatureMap> phi_q, std::shared_ptr<const FeatureMap> phi_k,
-                             bool causal, float eps, float min_mean_kernel) {
+// The op on q, k, v (views of `qkv` when heads > 0, the gradient then going to qkv whole).
+Tensor fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& qkv, int64_t heads,
+             std::shared_ptr<const FeatureMap> phi_q, std::shared_ptr<const FeatureMap> phi_k, bool causal, float eps,
+             float min_mean_kernel) {
     PROFILE_SCOPE("feature_map_attention");
     check(q_in.dim() == 4 && k_in.dim() == 4 && v_in.dim() == 4 && q_in.shape() == k_in.shape() &&
               v_in.size(0) == q_in.size(0) && v_in.size(1) == q_in.size(1) && v_in.size(2) == q_in.size(2),
           "feature_map_attention: expected q, k [B,H,N,D] and v [B,H,N,Dv] with the same B, H, N, got ",
           to_string(q_in.shape()), ", ", to_string(k_in.shape()), ", ", to_string(v_in.shape()));
     const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2), D = q_in.size(3), Dv = v_in.size(3);
-    const Dims d{N, D, Dv, phi_q->features(D)};
-    check(phi_k->features(D) == d.M, "feature_map_attention: φ_q has ", d.M, " features, φ_k ", phi_k->features(D));
+    const Dims d{N, D, Dv, phi_q->features(D), phi_q->varying_features(D)};
+    check(phi_k->features(D) == d.M && phi_k->varying_features(D) == d.Mg, "feature_map_attention: φ_q has ", d.M,
+          " features (", d.Mg, " varying), φ_k ", phi_k->features(D), " (", phi_k->varying_features(D), ")");
     Tensor q = unit_last_stride(q_in.detach()), k = unit_last_stride(k_in.detach()), v = unit_last_stride(v_in.detach());
     Tensor out = heads_output(B, H, N, Dv), den = Tensor::empty({B, H, N});
     Tensor state = causal ? Tensor() : Tensor::empty({B, H, d.M * d.Dv + d.M});  // [S, z] per head
@@ -298,12 +358,13 @@ Tensor feature_map_attention(const Tensor& q_in, const Tensor& k_in, const Tenso
                              floored->data() + bh * N, state_p ? state_p + bh * (d.M * d.Dv + d.M) : nullptr, s);
         });
     }
-    return record("feature_map_attention", out, {q_in, k_in, v_in},
+    const std::vector<Tensor> inputs = heads > 0 ? std::vector<Tensor>{qkv} : std::vector<Tensor>{q_in, k_in, v_in};
+    return record("feature_map_attention", out, inputs,
                   [q, k, v, out_saved = causal ? out.detach() : Tensor(), den, floored, state, phi_q, phi_k, causal,
-                   d](const Tensor& g_in) {
+                   d, heads, packed_shape = heads > 0 ? qkv.shape() : Shape{}](const Tensor& g_in) {
                       Tensor g = unit_last_stride(g_in);
-                      Tensor dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
-                      HeadRows Q(q), K(k), V(v), G(g), dQ(dq), dK(dk), dV(dv);
+                      Grads grads(q, k, v, packed_shape, heads);
+                      HeadRows Q(q), K(k), V(v), G(g), dQ(grads.dq), dK(grads.dk), dV(grads.dv);
                       std::optional<HeadRows> O;  // the output, kept only when causal
                       if (causal) O.emplace(out_saved);
                       const float* den_p = den.data();
@@ -315,8 +376,25 @@ Tensor feature_map_attention(const Tensor& q_in, const Tensor& k_in, const Tenso
                                             den_p + bh * d.N, floored->data() + bh * d.N,
                                             state_p ? state_p + bh * (d.M * d.Dv + d.M) : nullptr, s);
                       });
-                      return std::vector<Tensor>{dq, dk, dv};
+                      return grads.list();
                   });
+}
+
+}  // namespace
+
+Tensor feature_map_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                             std::shared_ptr<const FeatureMap> phi_q, std::shared_ptr<const FeatureMap> phi_k,
+                             bool causal, float eps, float min_mean_kernel) {
+    return fused(q, k, v, Tensor(), 0, std::move(phi_q), std::move(phi_k), causal, eps, min_mean_kernel);
+}
+
+Tensor feature_map_attention_packed(const Tensor& qkv_in, int64_t heads, std::shared_ptr<const FeatureMap> phi_q,
+                                    std::shared_ptr<const FeatureMap> phi_k, bool causal, float eps,
+                                    float min_mean_kernel) {
+    Tensor qkv = unit_last_stride(qkv_in.detach());
+    auto views = split_packed_qkv(qkv, heads);
+    return fused(views[0], views[1], views[2], qkv_in, heads, std::move(phi_q), std::move(phi_k), causal, eps,
+                 min_mean_kernel);
 }
 
 }  // namespace attnlab::attention

@@ -20,11 +20,15 @@
 // (non-causal: S'_i = S', R_j = R for all), again chunked: within a chunk the
 // masked C×C products, across chunks the running S' (forward order) and R
 // (reverse order). Then dq, dk through φ's own backward.
+// Constant features (FeatureMap::varying_features) get no dφ columns, but for gs S_mᵀ in
+// the non-causal normalizer (a dot of Dv per row and constant).
 // Non-causal, the output is not kept: g_i·out_i = φ(q_i)·(S g_i) / den_i, and S g_i / den_i
 // is row i of the product gs Sᵀ that dφ(q) needs anyway (gs = rows g_i / den_i).
 // Time O(N·M·Dv + N·C·(M + Dv)) per head; memory kept for the backward: the row
 // denominators [B,H,N], and S, z [B,H,M·(Dv+1)] when non-causal or the output when
-// causal; a few C×max(M, C, Dv) scratch blocks per thread. φ(Q), φ(K) are recomputed
+// causal; a few C×max(M, C, Dv) scratch blocks per thread.
+// Packed entry (feature_map_attention_packed): q, k, v are read from the [B, N, 3·H·D]
+// projection where they are and the three gradients are written into one tensor of its shape. φ(Q), φ(K) are recomputed
 // chunk by chunk, never stored whole.
 #pragma once
 #include <memory>
@@ -38,6 +42,17 @@ namespace attnlab::attention {
 struct FeatureMap {
     virtual ~FeatureMap() = default;
     virtual int64_t features(int64_t D) const = 0;  // M
+    // Features [0, Mg) depend on x, [Mg, M) are constants (taylor's 1): their dφ is not formed
+    // (backward must not read it), so every gradient product is Mg wide. Mg = M by default.
+    virtual int64_t varying_features(int64_t D) const { return features(D); }
+    // Maps whose features are exp(e(x) − c_bh), c_bh the max of e over the head's keys (performer's
+    // keys): with running_shift() true the op finds c_bh in its non-causal pass over the keys (the
+    // running max, the sums so far rescaled by exp(c_old − c_new) where it grows, as flash
+    // attention does), then records it with set_shift() for forward() in the backward.
+    virtual bool running_shift() const { return false; }
+    virtual void exponent(int64_t bh, const float* x, int64_t ldx, int64_t rows, int64_t D, float* e) const {}
+    virtual void exp_shifted(float* e, int64_t rows, float shift) const {}  // φ from e [rows, M], in place
+    virtual void set_shift(int64_t bh, float shift) const {}
     // phi [rows, M] (contiguous) = φ(x) for x [rows, D] with row stride ldx.
     virtual void forward(int64_t bh, const float* x, int64_t ldx, int64_t rows, int64_t D, float* phi) const = 0;
     // dx [rows, D] (row stride lddx) = (∂φ/∂x)ᵀ dphi, given x and its phi from forward.
@@ -50,5 +65,13 @@ struct FeatureMap {
 Tensor feature_map_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                              std::shared_ptr<const FeatureMap> phi_q, std::shared_ptr<const FeatureMap> phi_k,
                              bool causal, float eps, float min_mean_kernel = 0.f);
+
+// The same on the packed qkv projection [B, N, 3·heads·D] (laid out [B, N, 3, heads, D]; q, k, v
+// are its strided views, see split_packed_qkv), as Attention::forward_packed receives it: the
+// backward returns one gradient [B, N, 3·heads·D], its q, k, v slices written in place by the
+// kernel (no zero-filled buffer, no three gradients added into it).
+Tensor feature_map_attention_packed(const Tensor& qkv, int64_t heads, std::shared_ptr<const FeatureMap> phi_q,
+                                    std::shared_ptr<const FeatureMap> phi_k, bool causal, float eps,
+                                    float min_mean_kernel = 0.f);
 
 }  // namespace attnlab::attention

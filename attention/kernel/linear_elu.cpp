@@ -33,6 +33,11 @@ struct EluPlusOne final : FeatureMap {
     }
 };
 
+static std::shared_ptr<const FeatureMap> elu_plus_one() {
+    static const auto map = std::make_shared<const EluPlusOne>();
+    return map;
+}
+
 LinearAttentionState LinearAttentionState::zeros(int64_t B, int64_t H, int64_t D, int64_t Dv) {
     return {Tensor::zeros({B, H, D, Dv}), Tensor::zeros({B, H, D})};
 }
@@ -44,10 +49,7 @@ LinearEluAttention::LinearEluAttention(const Options& opts, const AttentionConte
 
 Tensor LinearEluAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {
     check_qkv("linear_elu attention", q, k, v);
-    if (!reference && !reference_mode()) {
-        static const auto elu_plus_one = std::make_shared<const EluPlusOne>();
-        return feature_map_attention(q, k, v, elu_plus_one, elu_plus_one, causal, eps);
-    }
+    if (!reference && !reference_mode()) return feature_map_attention(q, k, v, elu_plus_one(), elu_plus_one(), causal, eps);
     Tensor fq = phi(q), fk = phi(k);  // [B,H,N,D]
     Tensor num, den;
     if (causal) {
@@ -58,6 +60,11 @@ Tensor LinearEluAttention::forward(const Tensor& q, const Tensor& k, const Tenso
         den = sum(fq * sum(fk, {2}, true), {-1}, true);      // φ(q_i)ᵀ Σ_j φ(k_j)
     }
     return num / (den + eps);
+}
+
+Tensor LinearEluAttention::forward_packed(const Tensor& qkv, int64_t heads) {
+    if (reference || reference_mode()) return Attention::forward_packed(qkv, heads);
+    return feature_map_attention_packed(qkv, heads, elu_plus_one(), elu_plus_one(), causal, eps);
 }
 
 Tensor LinearEluAttention::step(LinearAttentionState& state, const Tensor& q_t, const Tensor& k_t,

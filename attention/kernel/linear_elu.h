@@ -22,6 +22,7 @@
 // Fast path: the fused feature_map_attention op (φ, state, normalizer and causal
 // prefix sums in chunks, hand-written backward; feature_map_attention.h); the
 // composed ops above are its reference (reference = true), held equal by tests.
+// forward_packed takes the packed qkv projection whole (one [B, N, 3C] gradient).
 // Options (types and defaults: attention/registry.cpp): causal, eps.
 #pragma once
 #include "attention/attention.h"
@@ -40,6 +41,8 @@ class LinearEluAttention : public Attention {
 public:
     LinearEluAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
+    // The fused op on the packed projection: one [B, N, 3C] gradient (reference: the split views).
+    Tensor forward_packed(const Tensor& qkv, int64_t heads) override;
     std::string describe() const override { return causal ? "LinearEluAttention(causal)" : "LinearEluAttention"; }
 
     // One autoregressive token: q_t, k_t [B, H, D], v_t [B, H, Dv] -> out_t [B, H, Dv].

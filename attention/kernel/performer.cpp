@@ -21,13 +21,23 @@ namespace attnlab::attention {
 
 namespace {
 
+// max over the M floats of a row (vectorized: the max reduction in a form that GCC vectorizes).
+float row_max(const float* p, int64_t M) {
+    float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+    for (int64_t i = 0; i < M; ++i) mx = p[i] > mx ? p[i] : mx;
+    return mx;
+}
+
 // features() for the fused op, on rows: exp(c·W x − c²‖x‖²/2 − shift − ½ log M), c = D^(−1/4);
 // the shift is the row's max over the features (queries) or the head's max over all its keys
-// (key_shift[bh], found by key_shifts()). The shift is a constant: no gradient through it.
+// (key_shift[bh]: found by key_shifts() before a causal call, by the op's own pass over the
+// keys otherwise, see running_shift). The shift is a constant: no gradient through it.
 struct PositiveFeatures final : FeatureMap {
     Tensor W, Wt;  // [M, D] and its transpose [D, M]
     float c;
-    std::vector<float> key_shift;  // per batch·head; empty for queries
+    mutable std::vector<float> key_shift;  // per batch·head; empty for queries
+    bool find_shift = false;               // keys of a non-causal call: the op finds key_shift
 
     PositiveFeatures(const Tensor& W_, int64_t D)
         : W(W_.contiguous()), Wt(W_.T().contiguous()), c(std::pow(float(D), -0.25f)) {}
@@ -38,23 +48,35 @@ struct PositiveFeatures final : FeatureMap {
         const int64_t M = W.size(0);
         small::gemm<false>(rows, M, D, c, x, ldx, Wt.data(), M, false, e, M);
         for (int64_t r = 0; r < rows; ++r) {
+            const float* xr = x + r * ldx;
             float ss = 0.f;
-            for (int64_t d = 0; d < D; ++d) ss += x[r * ldx + d] * x[r * ldx + d];
+#pragma omp simd reduction(+ : ss)
+            for (int64_t d = 0; d < D; ++d) ss += xr[d] * xr[d];
             const float half = 0.5f * c * c * ss;
-            for (int64_t m = 0; m < M; ++m) e[r * M + m] -= half;
+            float* er = e + r * M;
+#pragma omp simd
+            for (int64_t m = 0; m < M; ++m) er[m] -= half;
         }
     }
     void forward(int64_t bh, const float* x, int64_t ldx, int64_t rows, int64_t D, float* phi) const override {
-        const int64_t M = W.size(0);
-        const float log_sqrt_m = 0.5f * std::log(float(M));
         exponent(x, ldx, rows, D, phi);
-        for (int64_t r = 0; r < rows; ++r) {
-            float* p = phi + r * M;
-            float shift = key_shift.empty() ? *std::max_element(p, p + M) : key_shift[size_t(bh)];
-#pragma omp simd
-            for (int64_t m = 0; m < M; ++m) p[m] = fast::exp(p[m] - (shift + log_sqrt_m));
-        }
+        if (key_shift.empty())
+            for (int64_t r = 0; r < rows; ++r) exp_shifted(phi + r * features(D), 1, row_max(phi + r * features(D), features(D)));
+        else
+            exp_shifted(phi, rows, key_shift[size_t(bh)]);
     }
+    bool running_shift() const override { return find_shift; }
+    void exponent(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, float* e) const override {
+        exponent(x, ldx, rows, D, e);
+    }
+    // e [rows, M] -> exp(e − shift − ½ log M) in place.
+    void exp_shifted(float* e, int64_t rows, float shift) const override {
+        const int64_t n = rows * W.size(0);
+        const float offset = shift + 0.5f * std::log(float(W.size(0)));
+#pragma omp simd
+        for (int64_t i = 0; i < n; ++i) e[i] = fast::exp(e[i] - offset);
+    }
+    void set_shift(int64_t bh, float shift) const override { key_shift[size_t(bh)] = shift; }
     // dexponent = dphi ∘ phi;  dx = c·dexponent W − c²·(Σ_m dexponent_m)·x  (per-thread scratch)
     void backward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, const float* phi, const float* dphi,
                   float* dx, int64_t lddx) const override {
@@ -66,9 +88,15 @@ struct PositiveFeatures final : FeatureMap {
         for (int64_t i = 0; i < rows * M; ++i) de[i] = dphi[i] * phi[i];
         small::gemm<false>(rows, D, M, c, de, M, W.data(), D, false, dx, lddx);
         for (int64_t r = 0; r < rows; ++r) {
+            const float* der = de + r * M;
             float s = 0.f;
-            for (int64_t m = 0; m < M; ++m) s += de[r * M + m];
-            for (int64_t d = 0; d < D; ++d) dx[r * lddx + d] -= c * c * s * x[r * ldx + d];
+#pragma omp simd reduction(+ : s)
+            for (int64_t m = 0; m < M; ++m) s += der[m];
+            const float scale = c * c * s;
+            const float* xr = x + r * ldx;
+            float* dr = dx + r * lddx;
+#pragma omp simd
+            for (int64_t d = 0; d < D; ++d) dr[d] -= scale * xr[d];
         }
     }
 };
@@ -169,21 +197,45 @@ Tensor PerformerAttention::features(const Tensor& x, bool is_query) const {
 Tensor PerformerAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {
     check_qkv("performer", q, k, v);
     check(q.size(-1) == D_, "performer: head dim of q ", to_string(q.shape()), " is not the ", D_, " it was built for");
-    if (is_training() && redraw_interval_ > 0) {
-        if (forwards_since_draw_ == redraw_interval_) {
-            draw_projection();
-            forwards_since_draw_ = 0;
-        }
-        ++forwards_since_draw_;
-    }
+    count_forward();
     if (trig_)  // signed features may sum to ≤ 0: no floor there (−∞), the estimator's instability shows as is
         return kernel_attention(features(q, true), features(k, false), v, causal, -INFINITY);
-    if (!reference && !reference_mode()) {
-        auto phi_q = std::make_shared<PositiveFeatures>(W_, D_), phi_k = std::make_shared<PositiveFeatures>(W_, D_);
-        phi_k->key_shift = key_shifts(*phi_k, k);
-        return feature_map_attention(q, k, v, phi_q, phi_k, causal, 0.f, FLT_MIN);
-    }
+    if (!reference && !reference_mode())
+        return feature_map_attention(q, k, v, query_features(), key_features(k), causal, 0.f, FLT_MIN);
     return kernel_attention(features(q, true), features(k, false), v, causal, FLT_MIN);
+}
+
+Tensor PerformerAttention::forward_packed(const Tensor& qkv, int64_t heads) {
+    if (trig_ || reference || reference_mode()) return Attention::forward_packed(qkv, heads);
+    check(qkv.dim() == 3 && heads > 0 && qkv.size(2) == 3 * heads * D_, "performer: packed qkv ",
+          to_string(qkv.shape()), " with ", heads, " heads does not have the head dim ", D_, " it was built for");
+    count_forward();
+    return feature_map_attention_packed(qkv, heads, query_features(), key_features(split_packed_qkv(qkv, heads)[1]),
+                                        causal, 0.f, FLT_MIN);
+}
+
+void PerformerAttention::count_forward() {
+    if (!is_training() || redraw_interval_ == 0) return;
+    if (forwards_since_draw_ == redraw_interval_) {
+        draw_projection();
+        forwards_since_draw_ = 0;
+    }
+    ++forwards_since_draw_;
+}
+
+std::shared_ptr<const FeatureMap> PerformerAttention::query_features() const {
+    return std::make_shared<PositiveFeatures>(W_, D_);
+}
+
+std::shared_ptr<const FeatureMap> PerformerAttention::key_features(const Tensor& k) const {
+    auto phi = std::make_shared<PositiveFeatures>(W_, D_);
+    if (causal) {
+        phi->key_shift = key_shifts(*phi, k);
+    } else {  // found by feature_map_attention in its pass over the keys
+        phi->key_shift.assign(size_t(k.size(0) * k.size(1)), -INFINITY);
+        phi->find_shift = true;
+    }
+    return phi;
 }
 
 std::string PerformerAttention::describe() const {

@@ -36,22 +36,30 @@
 // Cost (attention/cost.h): forward 8·B·H·N·M·D + 2·B·H·N·M flops (W q and W k, then φ(K)ᵀV,
 // φ(Q)(…) and the normalizer), backward twice that; traffic q, k, v, out and their gradients.
 // Fast path: the fused feature_map_attention op (features, state and normalizer chunk by
-// chunk, hand-written backward; the key shift is found in a first pass over the keys); the
+// chunk, hand-written backward; the key shift is found in the op's own pass over the keys as a
+// running max, S and z rescaled where it grows, or, causal, in a first pass over the keys); the
 // composed features() + kernel_attention are its reference (reference = true), held equal by tests.
+// forward_packed takes the packed qkv projection whole (one [B, N, 3C] gradient).
 // Options (types and defaults: attention/registry.cpp): features M, redraw_interval (0 =
 // never; r > 0 draws a new W after every r training forwards, so each W serves r of them;
 // never in eval mode), seed (-1 = drawn from the global generator), causal (prefix sums over
 // j ≤ i), orthogonal, trig.
 #pragma once
+#include <memory>
+
 #include "attention/attention.h"
 #include "core/util/rng.h"
 
 namespace attnlab::attention {
 
+struct FeatureMap;  // feature_map_attention.h
+
 class PerformerAttention : public Attention {
 public:
     PerformerAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
+    // The fused op on the packed projection: one [B, N, 3C] gradient (reference: the split views).
+    Tensor forward_packed(const Tensor& qkv, int64_t heads) override;
     std::string describe() const override;
     nn::RandomState random_state() const override {
         return generator_state(gen_, {uint64_t(forwards_since_draw_)});
@@ -69,6 +77,10 @@ public:
 
 private:
     void draw_projection();
+    void count_forward();  // redraws W every redraw_interval training forwards
+    // The fused op's feature maps for these keys (their shift: the max exponent per head).
+    std::shared_ptr<const FeatureMap> query_features() const;
+    std::shared_ptr<const FeatureMap> key_features(const Tensor& k) const;
 
     int64_t M_, D_, redraw_interval_;
     bool orthogonal_, trig_;

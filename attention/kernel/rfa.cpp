@@ -108,13 +108,23 @@ Tensor RandomFeatureAttention::forward(const Tensor& q, const Tensor& k, const T
     check_qkv("rfa", q, k, v);
     check(q.size(-1) == D_, "rfa: head dim of q ", to_string(q.shape()), " is not the ", D_, " it was built for");
     if (redraw_ && is_training()) draw_frequencies();
-    float min_mean_kernel = std::max(std::exp(-2.f / (sigma_ * sigma_)), 1e-6f);
     if (!reference && !reference_mode()) {
         auto phi = std::make_shared<FourierFeatures>(W_);
-        return feature_map_attention(q, k, v, phi, phi, causal, 0.f, min_mean_kernel);
+        return feature_map_attention(q, k, v, phi, phi, causal, 0.f, min_mean_kernel());
     }
-    return kernel_attention(features(q), features(k), v, causal, min_mean_kernel);
+    return kernel_attention(features(q), features(k), v, causal, min_mean_kernel());
 }
+
+Tensor RandomFeatureAttention::forward_packed(const Tensor& qkv, int64_t heads) {
+    if (reference || reference_mode()) return Attention::forward_packed(qkv, heads);
+    check(qkv.dim() == 3 && heads > 0 && qkv.size(2) == 3 * heads * D_, "rfa: packed qkv ", to_string(qkv.shape()),
+          " with ", heads, " heads does not have the head dim ", D_, " it was built for");
+    if (redraw_ && is_training()) draw_frequencies();
+    auto phi = std::make_shared<FourierFeatures>(W_);
+    return feature_map_attention_packed(qkv, heads, phi, phi, causal, 0.f, min_mean_kernel());
+}
+
+float RandomFeatureAttention::min_mean_kernel() const { return std::max(std::exp(-2.f / (sigma_ * sigma_)), 1e-6f); }
 
 std::string RandomFeatureAttention::describe() const {
     return cat("RandomFeatureAttention(M=", M_, ", sigma=", sigma_, redraw_ ? ", redraw" : "", causal ? ", causal" : "", ")");

@@ -24,6 +24,7 @@
 // Fast path: the fused feature_map_attention op (features, state and normalizer chunk by
 // chunk, hand-written backward); the composed features() + kernel_attention are its
 // reference (reference = true), held equal by tests.
+// forward_packed takes the packed qkv projection whole (one [B, N, 3C] gradient).
 // Options (types and defaults: attention/registry.cpp): features M, sigma σ, redraw (true
 // draws a new W at every training forward, W stays fixed in eval mode), seed (-1 = drawn
 // from the global generator), causal (prefix sums over j ≤ i).
@@ -37,6 +38,8 @@ class RandomFeatureAttention : public Attention {
 public:
     RandomFeatureAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
+    // The fused op on the packed projection: one [B, N, 3C] gradient (reference: the split views).
+    Tensor forward_packed(const Tensor& qkv, int64_t heads) override;
     std::string describe() const override;
     nn::RandomState random_state() const override { return generator_state(gen_); }
     void set_random_state(const nn::RandomState& s) override { restore_generator(gen_, s, 2, "rfa"); }
@@ -48,6 +51,7 @@ public:
 
 private:
     void draw_frequencies();
+    float min_mean_kernel() const;  // the denominator's floor per key, exp(−2/σ²) (at least 1e-6)
 
     int64_t M_, D_;
     float sigma_;

@@ -15,32 +15,50 @@ namespace attnlab::attention {
 // x / ‖x‖ along the last dim (the 1e-12 keeps a zero vector finite).
 static Tensor l2_normalize(const Tensor& x) { return x * rsqrt(sum(x * x, {-1}, true) + 1e-12f); }
 
-// φ(x) = [1, x̂] on rows for the fused op, x̂ = x·ρ, ρ = (‖x‖² + 1e-12)^(-1/2);
-// backward: dx = ρ·dx̂ − ρ³ (dx̂·x) x (the constant 1 has no gradient).
-struct OneAndUnit final : FeatureMap {
+// φ(x) = [x̂, 1] on rows for the fused op, x̂ = x·ρ, ρ = (‖x‖² + 1e-12)^(-1/2);
+// backward: dx = ρ·dx̂ − ρ³ (dx̂·x) x (the constant 1 has no gradient). The constant goes
+// last, so that the fused op's gradient products are D wide (varying_features; dφ's last
+// column is neither formed nor read).
+struct UnitAndOne final : FeatureMap {
     int64_t features(int64_t D) const override { return D + 1; }
+    int64_t varying_features(int64_t D) const override { return D; }
+    // 1/‖x‖ (ε-guarded), vectorized over D.
+    static float inv_norm(const float* x, int64_t D) {
+        float ss = 0.f;
+#pragma omp simd reduction(+ : ss)
+        for (int64_t d = 0; d < D; ++d) ss += x[d] * x[d];
+        return 1.f / std::sqrt(ss + 1e-12f);
+    }
     void forward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, float* phi) const override {
         for (int64_t r = 0; r < rows; ++r) {
             const float* xr = x + r * ldx;
             float* pr = phi + r * (D + 1);
-            float ss = 0.f;
-            for (int64_t d = 0; d < D; ++d) ss += xr[d] * xr[d];
-            const float rho = 1.f / std::sqrt(ss + 1e-12f);
-            pr[0] = 1.f;
-            for (int64_t d = 0; d < D; ++d) pr[1 + d] = xr[d] * rho;
+            const float rho = inv_norm(xr, D);
+#pragma omp simd
+            for (int64_t d = 0; d < D; ++d) pr[d] = xr[d] * rho;
+            pr[D] = 1.f;
         }
     }
+    // dx = ρ·g − ρ³·(g·x)·x with g the first D columns of dφ (the constant's is not read).
     void backward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, const float* phi, const float* dphi,
                   float* dx, int64_t lddx) const override {
         for (int64_t r = 0; r < rows; ++r) {
-            const float *xr = x + r * ldx, *gr = dphi + r * (D + 1) + 1;
-            float ss = 0.f, dot = 0.f;
-            for (int64_t d = 0; d < D; ++d) ss += xr[d] * xr[d], dot += gr[d] * xr[d];
-            const float rho = 1.f / std::sqrt(ss + 1e-12f), rho3 = rho * rho * rho;
-            for (int64_t d = 0; d < D; ++d) dx[r * lddx + d] = rho * gr[d] - rho3 * dot * xr[d];
+            const float *xr = x + r * ldx, *gr = dphi + r * (D + 1);
+            const float rho = inv_norm(xr, D), rho3 = rho * rho * rho;
+            float dot = 0.f;
+#pragma omp simd reduction(+ : dot)
+            for (int64_t d = 0; d < D; ++d) dot += gr[d] * xr[d];
+            float* dr = dx + r * lddx;
+#pragma omp simd
+            for (int64_t d = 0; d < D; ++d) dr[d] = rho * gr[d] - rho3 * dot * xr[d];
         }
     }
 };
+
+static std::shared_ptr<const FeatureMap> unit_and_one() {
+    static const auto map = std::make_shared<const UnitAndOne>();
+    return map;
+}
 
 TaylorAttention::TaylorAttention(const Options& opts, const AttentionContext&) : Attention(opts) {
     eps = float(opts.get_double("eps"));
@@ -49,10 +67,7 @@ TaylorAttention::TaylorAttention(const Options& opts, const AttentionContext&) :
 
 Tensor TaylorAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {
     check_qkv("taylor attention", q, k, v);
-    if (!reference && !reference_mode()) {
-        static const auto one_and_unit = std::make_shared<const OneAndUnit>();
-        return feature_map_attention(q, k, v, one_and_unit, one_and_unit, causal, eps);
-    }
+    if (!reference && !reference_mode()) return feature_map_attention(q, k, v, unit_and_one(), unit_and_one(), causal, eps);
     const int64_t N = k.size(2);
     Tensor qn = l2_normalize(q), kn = l2_normalize(k);  // [B,H,N,D]
     Tensor num, den;
@@ -65,6 +80,11 @@ Tensor TaylorAttention::forward(const Tensor& q, const Tensor& k, const Tensor& 
         den = float(N) + sum(qn * sum(kn, {2}, true), {-1}, true);              // N + q̂_iᵀ Σ_j k̂_j
     }
     return num / (den + eps);
+}
+
+Tensor TaylorAttention::forward_packed(const Tensor& qkv, int64_t heads) {
+    if (reference || reference_mode()) return Attention::forward_packed(qkv, heads);
+    return feature_map_attention_packed(qkv, heads, unit_and_one(), unit_and_one(), causal, eps);
 }
 
 }  // namespace attnlab::attention

@@ -15,9 +15,11 @@
 // Time O(N·D²); memory O(N·D + D²) per head.
 // Cost (attention/cost.h): forward 4·B·H·N·D² + 2·B·H·N·D flops (the normalizer), backward
 // twice that; traffic q, k, v, out and their gradients.
-// Fast path: the fused feature_map_attention op with φ(x) = [1, x̂] (state,
+// Fast path: the fused feature_map_attention op with φ(x) = [x̂, 1] (state,
 // normalizer and causal prefix sums in chunks, hand-written backward); the
-// composed ops above are its reference (reference = true), held equal by tests.
+// composed ops above are its reference (reference = true), held equal by tests. The
+// constant feature goes last and gets no gradient column, so the backward's products are D
+// wide (no column tail at D + 1). forward_packed takes the packed qkv projection whole.
 // Options (types and defaults: attention/registry.cpp): causal, eps.
 #pragma once
 #include "attention/attention.h"
@@ -28,6 +30,8 @@ class TaylorAttention : public Attention {
 public:
     TaylorAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
+    // The fused op on the packed projection: one [B, N, 3C] gradient (reference: the split views).
+    Tensor forward_packed(const Tensor& qkv, int64_t heads) override;
     std::string describe() const override { return causal ? "TaylorAttention(causal)" : "TaylorAttention"; }
 
     float eps;
