@@ -21,6 +21,9 @@
 // Time O(N·D²); memory O(D²) per head beyond inputs and output, causal or not.
 // Cost (attention/cost.h): forward 4·B·H·N·D² flops (causal too), backward twice that;
 // traffic q, k, v, out and their gradients.
+// Non-causal, the fast path is one fused op (linear_op.h: per head two small GEMMs
+// forward, four backward, no transposed copies); the composed form above is its
+// reference (reference = true or ATTNLAB_REFERENCE=1), held equal by a test.
 // Options (types and defaults: attention/registry.cpp): causal.
 #pragma once
 #include "attention/attention.h"
@@ -31,6 +34,7 @@ class LinearAttention : public Attention {
 public:
     LinearAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
+    bool reference = false;  // true: the composed ops (readable reference) instead of the fused op
     std::string describe() const override { return causal ? "LinearAttention(causal)" : "LinearAttention"; }
 };
 

@@ -1,4 +1,6 @@
 // test_attention_linear.cpp — linear attention Q(KᵀV)/D, the worked example.
+#include "attention/kernel/linear.h"
+#include "attention/kernel/linear_op.h"
 #include "attention/reference/kernel.h"
 #include "tests/support/attention_helpers.h"
 
@@ -36,4 +38,27 @@ TEST_CASE("gradcheck: linear attention, causal and not", "[attention][linear][gr
 TEST_CASE("linear attention memory grows linearly in N, causal and not", "[attention][linear][memory]") {
     check_memory_subquadratic("linear");
     check_memory_subquadratic("linear", {{"causal", true}});
+}
+
+TEST_CASE("linear fused op equals its composed reference, outputs and gradients, contiguous and strided",
+          "[attention][linear][fused]") {
+    for (int64_t N : {1, 7, 150}) {
+        INFO("N=" << N);
+        auto attn = std::dynamic_pointer_cast<attention::LinearAttention>(attention::make_attention("linear"));
+        auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
+            attn->reference = reference;
+            return attn->forward(q, k, v);
+        };
+        check_fast_path_equals_reference(run, random_qkv(2, 2, N, 8, uint64_t(N), 2.f), 1e-4f);
+        check_fast_path_equals_reference(run, strided_qkv(1, 2, N, 8, uint64_t(N) + 1), 1e-4f);
+    }
+}
+
+TEST_CASE("gradcheck: linear fused op with more rows than a register block", "[attention][linear][fused]") {
+    check_attention_gradients("linear", {}, 70, 3);
+}
+
+TEST_CASE("linear fused op rejects q, k, v of mismatched shapes", "[attention][linear][fused]") {
+    Tensor a = Tensor::zeros({1, 2, 5, 4}), b = Tensor::zeros({1, 2, 6, 4});
+    REQUIRE_THROWS_WITH(attention::linear_attention_fused(a, b, a, 1.f), Catch::Contains("expected q, k [B,H,N,D]"));
 }

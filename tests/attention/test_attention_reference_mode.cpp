@@ -3,6 +3,7 @@
 // switch does.
 #include "attention/hashing/reformer.h"
 #include "attention/kernel/efficient.h"
+#include "attention/kernel/linear.h"
 #include "attention/kernel/linear_elu.h"
 #include "attention/kernel/performer.h"
 #include "attention/kernel/rfa.h"
@@ -21,6 +22,7 @@ static bool* reference_switch(attention::Attention& a) {
     if (auto* p = dynamic_cast<attention::PerformerAttention*>(&a)) return &p->reference;
     if (auto* p = dynamic_cast<attention::RandomFeatureAttention*>(&a)) return &p->reference;
     if (auto* p = dynamic_cast<attention::LinearEluAttention*>(&a)) return &p->reference;
+    if (auto* p = dynamic_cast<attention::LinearAttention*>(&a)) return &p->reference;
     if (auto* p = dynamic_cast<attention::TaylorAttention*>(&a)) return &p->reference;
     if (auto* p = dynamic_cast<attention::EfficientAttention*>(&a)) return &p->reference;
     if (auto* p = dynamic_cast<attention::ReformerAttention*>(&a)) return &p->reference;
@@ -53,5 +55,5 @@ TEST_CASE("reference mode runs every fused variant's composed path, exactly as i
         Tensor by_switch = attn->forward(x.q, x.k, x.v);
         REQUIRE(by_mode.to_vector() == by_switch.to_vector());  // the same composed ops, bit for bit
     }
-    REQUIRE(fused == 12);  // linear_elu, taylor, rfa, performer, efficient, the four sparse ones, reformer, nystrom, linformer
+    REQUIRE(fused == 13);  // linear, linear_elu, taylor, rfa, performer, efficient, the four sparse ones, reformer, nystrom, linformer
 }
