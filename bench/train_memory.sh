@@ -11,7 +11,7 @@ set -euo pipefail
 build=${1:-build}
 patch=${2:-2}
 batch=${3:-128}
-variants=$("$build/apps/vit_train" --attention '?' --epochs 1 2>&1 | sed -n 's/.*valid variants: //p' | tr -d ',')
+variants=$( ("$build/apps/vit_train" --attention '?' --epochs 1 2>&1 || true) | sed -n 's/.*valid variants: //p' | tr -d ',')
 [ -n "$variants" ] || { echo "train_memory.sh: could not read the variant list from $build/apps/vit_train" >&2; exit 1; }
 echo "| variant | tokens | peak RSS (MB) | vs softmax | peak tensors (MB) | vs softmax |"
 echo "|---|---:|---:|---:|---:|---:|"
