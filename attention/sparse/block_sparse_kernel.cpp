@@ -1,7 +1,8 @@
 // block_sparse_kernel.cpp — the fused sparse_attention op (see block_sparse.h): the blocks
 // of one or more SparseLayouts, with an online softmax per query, forward and backward.
 //
-// Per head and block (nq query slots, nk key slots, gathered into per-thread scratch), scale s:
+// Per head and block (nq query slots gathered into per-thread scratch; nk key slots read in place
+// as runs of evenly spaced tokens, or gathered when they are too scattered), scale s:
 //   forward:  S = s·Qb Kbᵀ, −inf where blocked; for each live query row r (token i):
 //               m' = max(m_i, rowmax S_r),  P_r = e^(S_r − m'),  α = e^(m_i − m'),
 //               l_i = α·l_i + rowsum P_r,   acc_i = α·acc_i + (P Vb)_r,   m_i = m'
@@ -47,7 +48,8 @@ struct Block {
     const uint8_t* live;  // [nq], 1 = the slot's output counts
     const uint8_t* open;  // [nk], 1 = the key is allowed in every query slot: its mask row is
                           // skipped (padding slots then keep finite scores, never read); or null
-    int64_t key_step = 0;  // keys[c] = keys[0] + c·key_step: read and updated in place; 0 = gathered
+    const KeyRun* runs = nullptr;  // the keys as runs of evenly spaced tokens, read and updated in
+    int64_t n_runs = 0;            // place; none: gathered
 };
 
 using BlockVisitor = std::function<void(const Block&)>;
@@ -65,10 +67,11 @@ void for_each_block(const SparseLayout& L, const BlockVisitor& f) {
         if (L.key_count[size_t(b)] > 0)  // (trailing padding key slots are left out)
             f(Block{L.query_rows.data() + b * bs, bs, L.key_rows.data() + b * kb, L.key_count[size_t(b)],
                     L.mask_t.data() + b * kb * np, L.live.data() + b * bs, L.open_keys.data() + b * kb,
-                    L.key_step[size_t(b)]});
+                    L.key_runs.data() + L.run_offset[size_t(b)], L.run_offset[size_t(b + 1)] - L.run_offset[size_t(b)]});
+    const KeyRun all{0, 0, L.seq_len, 1};  // the dense rows see every key
     if (!L.dense_rows.empty())
         f(Block{L.dense_rows.data(), int64_t(L.dense_rows.size()), nullptr, L.seq_len, L.dense_mask_t.data(),
-                L.live.data() + L.blocks * bs, L.dense_open_keys.data(), 0});
+                L.live.data() + L.blocks * bs, L.dense_open_keys.data(), &all, 1});
 }
 
 // HeadBlocks keep their masks and biases as [nq, nk]: made one transposed tile here, block by block.
@@ -83,7 +86,7 @@ void for_each_block(const HeadBlocks& h, const BlockVisitor& f) {
                 if (!h.blocked[at]) mask[size_t(c * np + r)] = h.bias.empty() ? 0.f : h.bias[at];
             }
         f(Block{h.queries.data() + b * nq, nq, h.keys.data() + b * nk, nk, mask.data(), h.live.data() + b * nq,
-                nullptr, 0});
+                nullptr});
     }
 }
 
@@ -95,23 +98,49 @@ void gather(const HeadRows& X, int64_t bh, const int64_t* rows, int64_t n, int64
     }
 }
 
-// Xb [nk, D] with its row stride: the head itself for dense rows and evenly spaced keys, else
+// Rows slot … slot + count − 1 of a block's Xb, the first at x, one every ld floats.
+struct RowRun {
+    const float* x;
+    int64_t ld, slot, count;
+};
+
+// A block's Xb [nk, D] as runs of rows: its key runs read in place in the head, or else one run
 // gathered into `xb`.
-const float* key_rows(const Block& blk, const HeadRows& X, int64_t bh, int64_t D, std::vector<float>& xb, int64_t& ld) {
-    if (!blk.keys || blk.key_step > 0) {
-        ld = blk.keys ? blk.key_step * X.row : X.row;
-        return X.at(bh, blk.keys ? blk.keys[0] : 0);
+void key_rows(const Block& blk, const HeadRows& X, int64_t bh, int64_t D, std::vector<float>& xb,
+              std::vector<RowRun>& out) {
+    out.clear();
+    if (blk.n_runs > 0) {
+        for (int64_t r = 0; r < blk.n_runs; ++r) {
+            const KeyRun& run = blk.runs[r];
+            out.push_back(RowRun{X.at(bh, run.first), run.step * X.row, run.slot, run.count});
+        }
+        return;
     }
     xb.resize(size_t(blk.nk * D));
     gather(X, bh, blk.keys, blk.nk, D, xb.data());
-    ld = D;
-    return xb.data();
+    out.push_back(RowRun{xb.data(), D, 0, blk.nk});
+}
+
+// Sᵀ [nk, np] = alpha·Xb Ybᵀ, Yb given transposed (yt [D, np]): one product per run of Xb's rows.
+void scores_t(const std::vector<RowRun>& xb, const float* yt, int64_t np, int64_t D, float alpha, float* ST) {
+    for (const RowRun& r : xb) small::gemm<false>(r.count, np, D, alpha, r.x, r.ld, yt, np, false, ST + r.slot * np, np);
+}
+
+// C [nq, D] = alpha·(Aᵀ)ᵀ Xb = alpha·A Xb for A given transposed (at [nk, np]): the runs' products summed.
+void times_rows(const float* at, int64_t np, const std::vector<RowRun>& xb, int64_t nq, int64_t D, float alpha,
+                float* C) {
+    bool acc = false;
+    for (const RowRun& r : xb) {
+        small::gemm<true>(nq, D, r.count, alpha, at + r.slot * np, np, r.x, r.ld, acc, C, D);
+        acc = true;
+    }
 }
 
 struct Scratch {
     std::vector<float> qb, qt, kb, vb, S, pv, dob, dot, dS, dqb, dkb, dvb, delta;
     std::vector<float> m_old, m_new, shift, sum;  // per query slot of a block
     std::vector<float> m, l;                      // per token of the head
+    std::vector<RowRun> kr, vr;                   // the block's key and value rows
 };
 
 bool is_live(const Block& blk, int64_t r) { return blk.live[r] != 0; }
@@ -186,18 +215,17 @@ void forward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const
     w.m_old.resize(size_t(np)), w.m_new.resize(size_t(np)), w.shift.resize(size_t(np)), w.sum.resize(size_t(np));
     gather(Q, bh, blk.queries, nq, D, w.qb.data());
     small::transpose_padded(w.qb.data(), D, nq, D, w.qt.data(), np);
-    int64_t ldk, ldv;
-    const float* kb = key_rows(blk, K, bh, D, w.kb, ldk);
-    const float* vb = key_rows(blk, V, bh, D, w.vb, ldv);
+    key_rows(blk, K, bh, D, w.kb, w.kr);
+    key_rows(blk, V, bh, D, w.vb, w.vr);
     float *ST = w.S.data(), *m_old = w.m_old.data(), *m_new = w.m_new.data(), *shift = w.shift.data(),
           *sum = w.sum.data();
-    small::gemm<false>(nk, np, D, scale, kb, ldk, w.qt.data(), np, false, ST, np);  // Sᵀ = s·Kb Qbᵀ
+    scores_t(w.kr, w.qt.data(), np, D, scale, ST);  // Sᵀ = s·Kb Qbᵀ
     for (int64_t r = 0; r < np; ++r) m_old[r] = r < nq && is_live(blk, r) ? w.m[size_t(blk.queries[r])] : kNegInf;
     std::copy(m_old, m_old + np, m_new);
     mask_scores(ST, blk.mask_t, blk.open, m_new, nk, np);  // m' = max(m_i, rowmax S_r)
     for (int64_t r = 0; r < np; ++r) shift[r] = m_new[r] == kNegInf ? 0.f : m_new[r], sum[r] = 0.f;
     exp_scores(ST, shift, sum, nk, np);  // P = e^(S − m'), blocked (−inf) → 0
-    small::gemm<true>(nq, D, nk, 1.f, ST, np, vb, ldv, false, w.pv.data(), D);  // P Vb = (Pᵀ)ᵀ Vb
+    times_rows(ST, np, w.vr, nq, D, 1.f, w.pv.data());  // P Vb = (Pᵀ)ᵀ Vb
     for (int64_t r = 0; r < nq; ++r) {
         if (!is_live(blk, r) || m_new[r] == kNegInf) continue;  // not live, or no allowed key yet
         const int64_t i = blk.queries[r];
@@ -224,12 +252,11 @@ void backward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, cons
         if (!is_live(blk, r)) std::fill(w.dob.data() + r * D, w.dob.data() + (r + 1) * D, 0.f);
     small::transpose_padded(w.qb.data(), D, nq, D, w.qt.data(), np);
     small::transpose_padded(w.dob.data(), D, nq, D, w.dot.data(), np);
-    int64_t ldk, ldv;
-    const float* kb = key_rows(blk, K, bh, D, w.kb, ldk);
-    const float* vb = key_rows(blk, V, bh, D, w.vb, ldv);
+    key_rows(blk, K, bh, D, w.kb, w.kr);
+    key_rows(blk, V, bh, D, w.vb, w.vr);
     float *PT = w.S.data(), *dST = w.dS.data(), *L = w.shift.data(), *dlt = w.sum.data();
-    small::gemm<false>(nk, np, D, scale, kb, ldk, w.qt.data(), np, false, PT, np);  // Sᵀ = s·Kb Qbᵀ
-    small::gemm<false>(nk, np, D, 1.f, vb, ldv, w.dot.data(), np, false, dST, np);  // dPᵀ = Vb dObᵀ
+    scores_t(w.kr, w.qt.data(), np, D, scale, PT);  // Sᵀ = s·Kb Qbᵀ
+    scores_t(w.vr, w.dot.data(), np, D, 1.f, dST);  // dPᵀ = Vb dObᵀ
     for (int64_t r = 0; r < np; ++r) {  // a slot that is not live (or sees no key) gets L = +∞, so P = 0
         const int64_t i = r < nq ? blk.queries[r] : 0;
         const bool live = r < nq && is_live(blk, r) && lse[i] != kNegInf;
@@ -237,16 +264,20 @@ void backward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, cons
         dlt[r] = live ? delta[i] : 0.f;
     }
     grad_scores(PT, dST, blk.mask_t, blk.open, L, dlt, nk, np);  // P = e^(S − L_i), dSᵀ = Pᵀ ∘ (dPᵀ − Δ)
-    small::gemm<true>(nq, D, nk, scale, dST, np, kb, ldk, false, w.dqb.data(), D);  // dQb = s·dS Kb
+    times_rows(dST, np, w.kr, nq, D, scale, w.dqb.data());  // dQb = s·dS Kb
     for (int64_t r = 0; r < nq; ++r) {
         if (!is_live(blk, r)) continue;
         float* dq = dQ.at(bh, blk.queries[r]);
         for (int64_t d = 0; d < D; ++d) dq[d] += w.dqb[size_t(r * D + d)];
     }
-    if (!blk.keys || blk.key_step > 0) {  // dense rows, evenly spaced keys: dV += Pᵀ dOb, dK += s·dSᵀ Qb in place
-        const int64_t first = blk.keys ? blk.keys[0] : 0, step = blk.keys ? blk.key_step : 1;
-        small::gemm<false>(nk, D, nq, 1.f, PT, np, w.dob.data(), D, true, dV.at(bh, first), step * dV.row);
-        small::gemm<false>(nk, D, nq, scale, dST, np, w.qb.data(), D, true, dK.at(bh, first), step * dK.row);
+    if (blk.n_runs > 0) {  // keys in runs: dV += Pᵀ dOb, dK += s·dSᵀ Qb in place, run by run
+        for (int64_t r = 0; r < blk.n_runs; ++r) {
+            const KeyRun& run = blk.runs[r];
+            small::gemm<false>(run.count, D, nq, 1.f, PT + run.slot * np, np, w.dob.data(), D, true,
+                               dV.at(bh, run.first), run.step * dV.row);
+            small::gemm<false>(run.count, D, nq, scale, dST + run.slot * np, np, w.qb.data(), D, true,
+                               dK.at(bh, run.first), run.step * dK.row);
+        }
         return;
     }
     w.dkb.resize(size_t(nk * D)), w.dvb.resize(size_t(nk * D));
