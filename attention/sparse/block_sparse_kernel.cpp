@@ -14,7 +14,8 @@
 // vector loops along the queries, one key row at a time.
 // A slot is live when its token's output comes from it (out_index): padding slots and
 // block slots overridden by a dense row are skipped. The dense rows are one more block:
-// their G queries against all N keys. A token with no allowed key gets out_i = 0.
+// their G queries against all N keys (row by row, one key at a time, when G ≤ 4). A token
+// with no allowed key gets out_i = 0.
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -208,8 +209,98 @@ inline int64_t lanes(int64_t np) {
     }
 }
 
-void forward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
+// A dense row's query against all N keys, one key at a time (no transposed tile: with few dense
+// rows its padding slots would cost np / G times the rows themselves). The same online update.
+// Dense blocks of at most kRowByRow queries go this way.
+constexpr int64_t kRowByRow = 4;
+
+bool row_by_row(const Block& blk) { return !blk.keys && blk.nq <= kRowByRow; }
+
+// a·b in kLanes partial sums (a vector register: a plain sum is one serial chain without fast-math).
+inline float dot(const float* __restrict a, const float* __restrict b, int64_t D) {
+    float part[small::kLanes] = {};
+    int64_t d = 0;
+    for (; d + small::kLanes <= D; d += small::kLanes)
+        for (int l = 0; l < small::kLanes; ++l) part[l] += a[d + l] * b[d + l];
+    float s = 0.f;
+    for (; d < D; ++d) s += a[d] * b[d];
+    for (int l = 0; l < small::kLanes; ++l) s += part[l];
+    return s;
+}
+
+// The additive mask of slot r at key j (0 for open keys).
+inline float mask_at(const Block& blk, int64_t r, int64_t j, int64_t np) {
+    return blk.open && blk.open[j] ? 0.f : blk.mask_t[j * np + r];
+}
+
+[[gnu::noinline]] void forward_row(const Block& blk, int64_t r, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
+                 const HeadRows& O, int64_t bh, int64_t D, float scale, Scratch& w) {
+    if (!is_live(blk, r)) return;
+    const int64_t i = blk.queries[r], N = blk.nk, np = padded(blk.nq);
+    w.S.resize(size_t(N)), w.pv.assign(size_t(D), 0.f);
+    float *s = w.S.data(), *pv = w.pv.data();
+    const float* q = Q.at(bh, i);
+    const float m_old = w.m[size_t(i)];
+    float mx = m_old;
+    for (int64_t j = 0; j < N; ++j) {  // s_j = s·q·k_j + mask, m' = max(m_i, max_j s_j)
+        s[j] = scale * dot(q, K.at(bh, j), D) + mask_at(blk, r, j, np);
+        mx = mx > s[j] ? mx : s[j];
+    }
+    if (mx == kNegInf) return;  // no allowed key yet
+    float sum = 0.f;
+    for (int64_t j = 0; j < N; ++j) {  // p_j = e^(s_j − m'), Σ p_j (a vector loop along the keys)
+        s[j] = fast::exp(s[j] - mx);
+        sum += s[j];
+    }
+    for (int64_t j = 0; j < N; ++j) {  // Σ p_j v_j
+        const float* v = V.at(bh, j);
+        for (int64_t d = 0; d < D; ++d) pv[d] += s[j] * v[d];
+    }
+    const float alpha = m_old == kNegInf ? 0.f : fast::exp(m_old - mx);
+    w.l[size_t(i)] = w.l[size_t(i)] * alpha + sum;
+    w.m[size_t(i)] = mx;
+    float* acc = O.at(bh, i);
+    for (int64_t d = 0; d < D; ++d) acc[d] = acc[d] * alpha + pv[d];
+}
+
+// Its backward: p_j = e^(s_j − L_i), ds_j = p_j (dO_i·v_j − Δ_i); dv_j += p_j dO_i, dk_j += s·ds_j q_i,
+// dq_i += s·Σ ds_j k_j. In three passes over the keys: the dot products, then p and ds as vector
+// loops along the keys, then the updates.
+[[gnu::noinline]] void backward_row(const Block& blk, int64_t r, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
+                  const HeadRows& dO, const float* lse, const float* delta, const HeadRows& dQ, const HeadRows& dK,
+                  const HeadRows& dV, int64_t bh, int64_t D, float scale, Scratch& w) {
+    if (!is_live(blk, r)) return;
+    const int64_t i = blk.queries[r], N = blk.nk, np = padded(blk.nq);
+    if (lse[i] == kNegInf) return;  // sees no key: no gradient
+    w.S.resize(size_t(N)), w.dS.resize(size_t(N)), w.dqb.assign(size_t(D), 0.f);
+    float *p = w.S.data(), *ds = w.dS.data(), *dqi = w.dqb.data();
+    const float *q = Q.at(bh, i), *g = dO.at(bh, i), L = lse[i], dl = delta[i];
+    for (int64_t j = 0; j < N; ++j) {  // s_j + mask − L_i, dO_i·v_j
+        p[j] = scale * dot(q, K.at(bh, j), D) + mask_at(blk, r, j, np) - L;
+        ds[j] = dot(g, V.at(bh, j), D);
+    }
+    for (int64_t j = 0; j < N; ++j) {
+        const float pj = fast::exp(p[j]);
+        p[j] = pj;
+        ds[j] = pj * (ds[j] - dl);
+    }
+    for (int64_t j = 0; j < N; ++j) {
+        if (p[j] == 0.f) continue;  // blocked
+        const float pj = p[j], sds = scale * ds[j], dsj = ds[j];
+        const float* k = K.at(bh, j);
+        float *dk = dK.at(bh, j), *dv = dV.at(bh, j);
+        for (int64_t d = 0; d < D; ++d) dv[d] += pj * g[d], dk[d] += sds * q[d], dqi[d] += dsj * k[d];
+    }
+    float* dq = dQ.at(bh, i);
+    for (int64_t d = 0; d < D; ++d) dq[d] += scale * dqi[d];
+}
+
+[[gnu::noinline]] void forward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
                    const HeadRows& O, int64_t bh, int64_t D, float scale, Scratch& w) {
+    if (row_by_row(blk)) {
+        for (int64_t r = 0; r < blk.nq; ++r) forward_row(blk, r, Q, K, V, O, bh, D, scale, w);
+        return;
+    }
     const int64_t nq = blk.nq, nk = blk.nk, np = padded(nq);
     w.qb.resize(size_t(nq * D)), w.qt.resize(size_t(D * np)), w.S.resize(size_t(nk * np)), w.pv.resize(size_t(nq * D));
     w.m_old.resize(size_t(np)), w.m_new.resize(size_t(np)), w.shift.resize(size_t(np)), w.sum.resize(size_t(np));
@@ -238,10 +329,14 @@ void forward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const
     }
 }
 
-void backward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
+[[gnu::noinline]] void backward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
                     const HeadRows& dO, const float* lse, const float* delta, const HeadRows& dQ, const HeadRows& dK,
                     const HeadRows& dV, int64_t bh, int64_t D, float scale, Scratch& w) {
     constexpr float kInf = std::numeric_limits<float>::infinity();
+    if (row_by_row(blk)) {
+        for (int64_t r = 0; r < blk.nq; ++r) backward_row(blk, r, Q, K, V, dO, lse, delta, dQ, dK, dV, bh, D, scale, w);
+        return;
+    }
     const int64_t nq = blk.nq, nk = blk.nk, np = padded(nq);
     w.qb.resize(size_t(nq * D)), w.qt.resize(size_t(D * np)), w.dob.resize(size_t(nq * D)), w.dot.resize(size_t(D * np));
     w.S.resize(size_t(nk * np)), w.dS.resize(size_t(nk * np)), w.dqb.resize(size_t(nq * D));
