@@ -429,12 +429,8 @@ static Tensor fused_sparse_attention(const Tensor& q_in, const Tensor& k_in, con
                           Scratch w;
                           for (int64_t bh = lo; bh < hi; ++bh) {
                               w.delta.resize(size_t(N));
-                              for (int64_t i = 0; i < N; ++i) {  // Δ_i = dO_i · O_i
-                                  const float *gi = G.at(bh, i), *oi = O.at(bh, i);
-                                  float s = 0.f;
-                                  for (int64_t d = 0; d < D; ++d) s += gi[d] * oi[d];
-                                  w.delta[size_t(i)] = s;
-                              }
+                              for (int64_t i = 0; i < N; ++i)  // Δ_i = dO_i · O_i (in vector partial sums)
+                                  w.delta[size_t(i)] = dot(G.at(bh, i), O.at(bh, i), D);
                               blocks(bh, [&](const Block& blk) {
                                   backward_block(blk, Q, K, V, G, lse.data() + bh * N, w.delta.data(), dQ, dK, dV, bh,
                                                  D, scale, w);
