@@ -129,7 +129,7 @@ TEST_CASE("block-sparse layouts: a block's keys as runs of evenly spaced tokens,
     const int64_t N = 100;
     std::vector<std::vector<int64_t>> blocks = {{0, 1}, {2, 3}, {4, 5}};
     // the primes below 100 are scattered: more than kMaxKeyRuns runs
-    std::vector<std::vector<int64_t>> keys = {{3, 0, 1, 2}, {0, 3, 6, 9, 12}, {2,  3,  5,  7,  11, 13, 17, 19, 23,
+    std::vector<std::vector<int64_t>> keys = {{3, 0, 1, 2}, {0, 10, 11, 12, 13}, {2,  3,  5,  7,  11, 13, 17, 19, 23,
                                                                                29, 31, 37, 41, 43, 47, 53, 59, 61,
                                                                                67, 71, 73, 79, 83, 89, 97}};
     std::vector<int64_t> dense;
@@ -138,7 +138,7 @@ TEST_CASE("block-sparse layouts: a block's keys as runs of evenly spaced tokens,
     attention::SparseLayout L = attention::make_sparse_layout(N, 2, blocks, keys, dense, all);
     REQUIRE(L.run_offset.size() == 4);
     CHECK(L.run_offset[1] - L.run_offset[0] == 1);  // 0 1 2 3: one run of step 1
-    CHECK(L.run_offset[2] - L.run_offset[1] == 1);  // 0 3 6 9 12: one run of step 3
+    CHECK(L.run_offset[2] - L.run_offset[1] == 2);  // a global token and a window: 0 10, then 11 12 13
     CHECK(L.run_offset[3] - L.run_offset[2] == 0);  // scattered keys are gathered
     for (int64_t b = 0; b < 2; ++b) {
         std::vector<int64_t> spelled;
