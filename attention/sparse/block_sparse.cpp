@@ -28,13 +28,20 @@ static std::vector<float> transposed_mask(const std::vector<bool>& mask, int64_t
     return t;
 }
 
-// The step of sorted, evenly spaced rows (1 for a single row), else 0.
-static int64_t even_step(const std::vector<int64_t>& rows) {
-    if (rows.size() < 2) return 1;
-    const int64_t step = rows[1] - rows[0];
-    for (size_t c = 2; c < rows.size(); ++c)
-        if (rows[c] - rows[c - 1] != step) return 0;
-    return step;
+// Sorted rows as runs of evenly spaced tokens, greedily: a run takes the step of its first two
+// rows and goes on while the step holds. None (gathered) when that makes more than
+// kMaxKeyRuns runs: each run costs the kernel a few more small products.
+static std::vector<KeyRun> key_runs_of(const std::vector<int64_t>& rows) {
+    std::vector<KeyRun> runs;
+    for (size_t c = 0; c < rows.size();) {
+        const int64_t step = c + 1 < rows.size() ? rows[c + 1] - rows[c] : 1;
+        size_t e = c + 1;
+        while (e < rows.size() && rows[e] - rows[e - 1] == step) ++e;
+        runs.push_back(KeyRun{int64_t(c), rows[c], int64_t(e - c), step});
+        if (int64_t(runs.size()) > kMaxKeyRuns) return {};
+        c = e;
+    }
+    return runs;
 }
 
 SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector<std::vector<int64_t>>& query_blocks,
@@ -78,6 +85,7 @@ SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector
     }
 
     SparseLayout L;
+    L.run_offset.push_back(0);
     L.seq_len = N, L.blocks = nb, L.block_size = bs, L.block_keys = kb;
     std::vector<int64_t> qi(size_t(nb * bs), 0), ki(size_t(nb * kb), 0), out(size_t(N), -1);
     std::vector<bool> mask(size_t(nb * bs * kb), true);
@@ -86,7 +94,9 @@ SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector
         const std::vector<int64_t>& ks = keys[size_t(b)];
         for (size_t c = 0; c < ks.size(); ++c) ki[size_t(b * kb) + c] = ks[c];
         L.key_count.push_back(int64_t(ks.size()));
-        L.key_step.push_back(even_step(ks));
+        const std::vector<KeyRun> runs = key_runs_of(ks);
+        L.key_runs.insert(L.key_runs.end(), runs.begin(), runs.end());
+        L.run_offset.push_back(int64_t(L.key_runs.size()));
         for (size_t r = 0; r < qs.size(); ++r) {
             int64_t i = qs[r], slot = b * bs + int64_t(r);
             check(i >= 0 && i < N && out[size_t(i)] < 0, "make_sparse_layout: query ", i,

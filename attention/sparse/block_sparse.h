@@ -21,8 +21,8 @@
 // Two implementations, held equal by tests:
 //  - sparse_attention: one fused op (block_sparse_kernel.cpp) that walks the blocks of one or
 //    more layouts with an online softmax per query (as the fused softmax kernel walks key
-//    tiles), gathering a block's rows into per-thread scratch (evenly spaced keys are read in
-//    place) and holding its scores transposed, [keys, query slots padded to the vector width],
+//    tiles), gathering a block's queries into per-thread scratch (its keys, runs of evenly
+//    spaced tokens, are read in place) and holding its scores transposed, [keys, query slots padded to the vector width],
 //    so that masking and softmax run as vector loops along the queries; the backward recomputes the
 //    block scores from the saved row log-sum-exp. Memory O(B·H·N·D) (output, gradients)
 //    plus O(B·H·N) saved; the block scores live only in scratch. Several layouts share one
@@ -44,6 +44,15 @@ namespace attnlab::attention {
 // (once per sequence length) and by pattern_mask, never in forward.
 using Pattern = std::function<bool(int64_t i, int64_t j)>;
 
+// Key slots slot … slot + count − 1 of a block hold the tokens first, first + step, … (step ≥ 1).
+struct KeyRun {
+    int64_t slot, first, count, step;
+};
+// A block whose keys need more runs than this is gathered instead: a window and the global
+// tokens (longformer) or one strided run (sparse_strided) are read in place; bigbird's window,
+// global and random blocks measured faster gathered into one product than as 5–6 short ones.
+constexpr int64_t kMaxKeyRuns = 2;
+
 struct SparseLayout {
     int64_t seq_len = 0;     // N
     int64_t blocks = 0;      // nb
@@ -64,10 +73,13 @@ struct SparseLayout {
     // [nb·kb], [N]: 1 where a key slot is allowed for every query slot of its block (the kernel
     // then skips its mask row).
     std::vector<uint8_t> open_keys, dense_open_keys;
-    // [nb]: the keys block b really has (the rest of its kb slots are padding), and the step
-    // between them when they are evenly spaced tokens (the kernel then reads and updates them in
-    // place instead of gathering them), else 0.
-    std::vector<int64_t> key_count, key_step;
+    // [nb]: the keys block b really has (the rest of its kb slots are padding).
+    std::vector<int64_t> key_count;
+    // Block b's keys as runs of evenly spaced tokens, key_runs[run_offset[b] .. run_offset[b+1]):
+    // the kernel reads and updates them in place instead of gathering them (a window's keys are
+    // one contiguous run, with the global tokens one more). No runs: the keys are gathered.
+    std::vector<KeyRun> key_runs;
+    std::vector<int64_t> run_offset;  // [nb + 1], run_offset[0] = 0
     std::vector<uint8_t> live;  // [nb·bs + G]: 1 where the slot's output is its token's (out_index)
 };
 

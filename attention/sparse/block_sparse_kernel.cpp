@@ -1,7 +1,8 @@
 // block_sparse_kernel.cpp — the fused sparse_attention op (see block_sparse.h): the blocks
 // of one or more SparseLayouts, with an online softmax per query, forward and backward.
 //
-// Per head and block (nq query slots, nk key slots, gathered into per-thread scratch), scale s:
+// Per head and block (nq query slots gathered into per-thread scratch; nk key slots read in place
+// as runs of evenly spaced tokens, or gathered when they are too scattered), scale s:
 //   forward:  S = s·Qb Kbᵀ, −inf where blocked; for each live query row r (token i):
 //               m' = max(m_i, rowmax S_r),  P_r = e^(S_r − m'),  α = e^(m_i − m'),
 //               l_i = α·l_i + rowsum P_r,   acc_i = α·acc_i + (P Vb)_r,   m_i = m'
@@ -13,7 +14,8 @@
 // vector loops along the queries, one key row at a time.
 // A slot is live when its token's output comes from it (out_index): padding slots and
 // block slots overridden by a dense row are skipped. The dense rows are one more block:
-// their G queries against all N keys. A token with no allowed key gets out_i = 0.
+// their G queries against all N keys (row by row, one key at a time, when G ≤ 4). A token
+// with no allowed key gets out_i = 0.
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -47,7 +49,8 @@ struct Block {
     const uint8_t* live;  // [nq], 1 = the slot's output counts
     const uint8_t* open;  // [nk], 1 = the key is allowed in every query slot: its mask row is
                           // skipped (padding slots then keep finite scores, never read); or null
-    int64_t key_step = 0;  // keys[c] = keys[0] + c·key_step: read and updated in place; 0 = gathered
+    const KeyRun* runs = nullptr;  // the keys as runs of evenly spaced tokens, read and updated in
+    int64_t n_runs = 0;            // place; none: gathered
 };
 
 using BlockVisitor = std::function<void(const Block&)>;
@@ -65,10 +68,11 @@ void for_each_block(const SparseLayout& L, const BlockVisitor& f) {
         if (L.key_count[size_t(b)] > 0)  // (trailing padding key slots are left out)
             f(Block{L.query_rows.data() + b * bs, bs, L.key_rows.data() + b * kb, L.key_count[size_t(b)],
                     L.mask_t.data() + b * kb * np, L.live.data() + b * bs, L.open_keys.data() + b * kb,
-                    L.key_step[size_t(b)]});
+                    L.key_runs.data() + L.run_offset[size_t(b)], L.run_offset[size_t(b + 1)] - L.run_offset[size_t(b)]});
+    const KeyRun all{0, 0, L.seq_len, 1};  // the dense rows see every key
     if (!L.dense_rows.empty())
         f(Block{L.dense_rows.data(), int64_t(L.dense_rows.size()), nullptr, L.seq_len, L.dense_mask_t.data(),
-                L.live.data() + L.blocks * bs, L.dense_open_keys.data(), 0});
+                L.live.data() + L.blocks * bs, L.dense_open_keys.data(), &all, 1});
 }
 
 // HeadBlocks keep their masks and biases as [nq, nk]: made one transposed tile here, block by block.
@@ -83,7 +87,7 @@ void for_each_block(const HeadBlocks& h, const BlockVisitor& f) {
                 if (!h.blocked[at]) mask[size_t(c * np + r)] = h.bias.empty() ? 0.f : h.bias[at];
             }
         f(Block{h.queries.data() + b * nq, nq, h.keys.data() + b * nk, nk, mask.data(), h.live.data() + b * nq,
-                nullptr, 0});
+                nullptr});
     }
 }
 
@@ -95,23 +99,49 @@ void gather(const HeadRows& X, int64_t bh, const int64_t* rows, int64_t n, int64
     }
 }
 
-// Xb [nk, D] with its row stride: the head itself for dense rows and evenly spaced keys, else
+// Rows slot … slot + count − 1 of a block's Xb, the first at x, one every ld floats.
+struct RowRun {
+    const float* x;
+    int64_t ld, slot, count;
+};
+
+// A block's Xb [nk, D] as runs of rows: its key runs read in place in the head, or else one run
 // gathered into `xb`.
-const float* key_rows(const Block& blk, const HeadRows& X, int64_t bh, int64_t D, std::vector<float>& xb, int64_t& ld) {
-    if (!blk.keys || blk.key_step > 0) {
-        ld = blk.keys ? blk.key_step * X.row : X.row;
-        return X.at(bh, blk.keys ? blk.keys[0] : 0);
+void key_rows(const Block& blk, const HeadRows& X, int64_t bh, int64_t D, std::vector<float>& xb,
+              std::vector<RowRun>& out) {
+    out.clear();
+    if (blk.n_runs > 0) {
+        for (int64_t r = 0; r < blk.n_runs; ++r) {
+            const KeyRun& run = blk.runs[r];
+            out.push_back(RowRun{X.at(bh, run.first), run.step * X.row, run.slot, run.count});
+        }
+        return;
     }
     xb.resize(size_t(blk.nk * D));
     gather(X, bh, blk.keys, blk.nk, D, xb.data());
-    ld = D;
-    return xb.data();
+    out.push_back(RowRun{xb.data(), D, 0, blk.nk});
+}
+
+// Sᵀ [nk, np] = alpha·Xb Ybᵀ, Yb given transposed (yt [D, np]): one product per run of Xb's rows.
+void scores_t(const std::vector<RowRun>& xb, const float* yt, int64_t np, int64_t D, float alpha, float* ST) {
+    for (const RowRun& r : xb) small::gemm<false>(r.count, np, D, alpha, r.x, r.ld, yt, np, false, ST + r.slot * np, np);
+}
+
+// C [nq, D] = alpha·(Aᵀ)ᵀ Xb = alpha·A Xb for A given transposed (at [nk, np]): the runs' products summed.
+void times_rows(const float* at, int64_t np, const std::vector<RowRun>& xb, int64_t nq, int64_t D, float alpha,
+                float* C) {
+    bool acc = false;
+    for (const RowRun& r : xb) {
+        small::gemm<true>(nq, D, r.count, alpha, at + r.slot * np, np, r.x, r.ld, acc, C, D);
+        acc = true;
+    }
 }
 
 struct Scratch {
     std::vector<float> qb, qt, kb, vb, S, pv, dob, dot, dS, dqb, dkb, dvb, delta;
     std::vector<float> m_old, m_new, shift, sum;  // per query slot of a block
     std::vector<float> m, l;                      // per token of the head
+    std::vector<RowRun> kr, vr;                   // the block's key and value rows
 };
 
 bool is_live(const Block& blk, int64_t r) { return blk.live[r] != 0; }
@@ -179,25 +209,114 @@ inline int64_t lanes(int64_t np) {
     }
 }
 
-void forward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
+// A dense row's query against all N keys, one key at a time (no transposed tile: with few dense
+// rows its padding slots would cost np / G times the rows themselves). The same online update.
+// Dense blocks of at most kRowByRow queries go this way.
+constexpr int64_t kRowByRow = 4;
+
+bool row_by_row(const Block& blk) { return !blk.keys && blk.nq <= kRowByRow; }
+
+// a·b in kLanes partial sums (a vector register: a plain sum is one serial chain without fast-math).
+inline float dot(const float* __restrict a, const float* __restrict b, int64_t D) {
+    float part[small::kLanes] = {};
+    int64_t d = 0;
+    for (; d + small::kLanes <= D; d += small::kLanes)
+        for (int l = 0; l < small::kLanes; ++l) part[l] += a[d + l] * b[d + l];
+    float s = 0.f;
+    for (; d < D; ++d) s += a[d] * b[d];
+    for (int l = 0; l < small::kLanes; ++l) s += part[l];
+    return s;
+}
+
+// The additive mask of slot r at key j (0 for open keys).
+inline float mask_at(const Block& blk, int64_t r, int64_t j, int64_t np) {
+    return blk.open && blk.open[j] ? 0.f : blk.mask_t[j * np + r];
+}
+
+[[gnu::noinline]] void forward_row(const Block& blk, int64_t r, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
+                 const HeadRows& O, int64_t bh, int64_t D, float scale, Scratch& w) {
+    if (!is_live(blk, r)) return;
+    const int64_t i = blk.queries[r], N = blk.nk, np = padded(blk.nq);
+    w.S.resize(size_t(N)), w.pv.assign(size_t(D), 0.f);
+    float *s = w.S.data(), *pv = w.pv.data();
+    const float* q = Q.at(bh, i);
+    const float m_old = w.m[size_t(i)];
+    float mx = m_old;
+    for (int64_t j = 0; j < N; ++j) {  // s_j = s·q·k_j + mask, m' = max(m_i, max_j s_j)
+        s[j] = scale * dot(q, K.at(bh, j), D) + mask_at(blk, r, j, np);
+        mx = mx > s[j] ? mx : s[j];
+    }
+    if (mx == kNegInf) return;  // no allowed key yet
+    float sum = 0.f;
+    for (int64_t j = 0; j < N; ++j) {  // p_j = e^(s_j − m'), Σ p_j (a vector loop along the keys)
+        s[j] = fast::exp(s[j] - mx);
+        sum += s[j];
+    }
+    for (int64_t j = 0; j < N; ++j) {  // Σ p_j v_j
+        const float* v = V.at(bh, j);
+        for (int64_t d = 0; d < D; ++d) pv[d] += s[j] * v[d];
+    }
+    const float alpha = m_old == kNegInf ? 0.f : fast::exp(m_old - mx);
+    w.l[size_t(i)] = w.l[size_t(i)] * alpha + sum;
+    w.m[size_t(i)] = mx;
+    float* acc = O.at(bh, i);
+    for (int64_t d = 0; d < D; ++d) acc[d] = acc[d] * alpha + pv[d];
+}
+
+// Its backward: p_j = e^(s_j − L_i), ds_j = p_j (dO_i·v_j − Δ_i); dv_j += p_j dO_i, dk_j += s·ds_j q_i,
+// dq_i += s·Σ ds_j k_j. In three passes over the keys: the dot products, then p and ds as vector
+// loops along the keys, then the updates.
+[[gnu::noinline]] void backward_row(const Block& blk, int64_t r, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
+                  const HeadRows& dO, const float* lse, const float* delta, const HeadRows& dQ, const HeadRows& dK,
+                  const HeadRows& dV, int64_t bh, int64_t D, float scale, Scratch& w) {
+    if (!is_live(blk, r)) return;
+    const int64_t i = blk.queries[r], N = blk.nk, np = padded(blk.nq);
+    if (lse[i] == kNegInf) return;  // sees no key: no gradient
+    w.S.resize(size_t(N)), w.dS.resize(size_t(N)), w.dqb.assign(size_t(D), 0.f);
+    float *p = w.S.data(), *ds = w.dS.data(), *dqi = w.dqb.data();
+    const float *q = Q.at(bh, i), *g = dO.at(bh, i), L = lse[i], dl = delta[i];
+    for (int64_t j = 0; j < N; ++j) {  // s_j + mask − L_i, dO_i·v_j
+        p[j] = scale * dot(q, K.at(bh, j), D) + mask_at(blk, r, j, np) - L;
+        ds[j] = dot(g, V.at(bh, j), D);
+    }
+    for (int64_t j = 0; j < N; ++j) {
+        const float pj = fast::exp(p[j]);
+        p[j] = pj;
+        ds[j] = pj * (ds[j] - dl);
+    }
+    for (int64_t j = 0; j < N; ++j) {
+        if (p[j] == 0.f) continue;  // blocked
+        const float pj = p[j], sds = scale * ds[j], dsj = ds[j];
+        const float* k = K.at(bh, j);
+        float *dk = dK.at(bh, j), *dv = dV.at(bh, j);
+        for (int64_t d = 0; d < D; ++d) dv[d] += pj * g[d], dk[d] += sds * q[d], dqi[d] += dsj * k[d];
+    }
+    float* dq = dQ.at(bh, i);
+    for (int64_t d = 0; d < D; ++d) dq[d] += scale * dqi[d];
+}
+
+[[gnu::noinline]] void forward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
                    const HeadRows& O, int64_t bh, int64_t D, float scale, Scratch& w) {
+    if (row_by_row(blk)) {
+        for (int64_t r = 0; r < blk.nq; ++r) forward_row(blk, r, Q, K, V, O, bh, D, scale, w);
+        return;
+    }
     const int64_t nq = blk.nq, nk = blk.nk, np = padded(nq);
     w.qb.resize(size_t(nq * D)), w.qt.resize(size_t(D * np)), w.S.resize(size_t(nk * np)), w.pv.resize(size_t(nq * D));
     w.m_old.resize(size_t(np)), w.m_new.resize(size_t(np)), w.shift.resize(size_t(np)), w.sum.resize(size_t(np));
     gather(Q, bh, blk.queries, nq, D, w.qb.data());
     small::transpose_padded(w.qb.data(), D, nq, D, w.qt.data(), np);
-    int64_t ldk, ldv;
-    const float* kb = key_rows(blk, K, bh, D, w.kb, ldk);
-    const float* vb = key_rows(blk, V, bh, D, w.vb, ldv);
+    key_rows(blk, K, bh, D, w.kb, w.kr);
+    key_rows(blk, V, bh, D, w.vb, w.vr);
     float *ST = w.S.data(), *m_old = w.m_old.data(), *m_new = w.m_new.data(), *shift = w.shift.data(),
           *sum = w.sum.data();
-    small::gemm<false>(nk, np, D, scale, kb, ldk, w.qt.data(), np, false, ST, np);  // Sᵀ = s·Kb Qbᵀ
+    scores_t(w.kr, w.qt.data(), np, D, scale, ST);  // Sᵀ = s·Kb Qbᵀ
     for (int64_t r = 0; r < np; ++r) m_old[r] = r < nq && is_live(blk, r) ? w.m[size_t(blk.queries[r])] : kNegInf;
     std::copy(m_old, m_old + np, m_new);
     mask_scores(ST, blk.mask_t, blk.open, m_new, nk, np);  // m' = max(m_i, rowmax S_r)
     for (int64_t r = 0; r < np; ++r) shift[r] = m_new[r] == kNegInf ? 0.f : m_new[r], sum[r] = 0.f;
     exp_scores(ST, shift, sum, nk, np);  // P = e^(S − m'), blocked (−inf) → 0
-    small::gemm<true>(nq, D, nk, 1.f, ST, np, vb, ldv, false, w.pv.data(), D);  // P Vb = (Pᵀ)ᵀ Vb
+    times_rows(ST, np, w.vr, nq, D, 1.f, w.pv.data());  // P Vb = (Pᵀ)ᵀ Vb
     for (int64_t r = 0; r < nq; ++r) {
         if (!is_live(blk, r) || m_new[r] == kNegInf) continue;  // not live, or no allowed key yet
         const int64_t i = blk.queries[r];
@@ -210,10 +329,14 @@ void forward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const
     }
 }
 
-void backward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
+[[gnu::noinline]] void backward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
                     const HeadRows& dO, const float* lse, const float* delta, const HeadRows& dQ, const HeadRows& dK,
                     const HeadRows& dV, int64_t bh, int64_t D, float scale, Scratch& w) {
     constexpr float kInf = std::numeric_limits<float>::infinity();
+    if (row_by_row(blk)) {
+        for (int64_t r = 0; r < blk.nq; ++r) backward_row(blk, r, Q, K, V, dO, lse, delta, dQ, dK, dV, bh, D, scale, w);
+        return;
+    }
     const int64_t nq = blk.nq, nk = blk.nk, np = padded(nq);
     w.qb.resize(size_t(nq * D)), w.qt.resize(size_t(D * np)), w.dob.resize(size_t(nq * D)), w.dot.resize(size_t(D * np));
     w.S.resize(size_t(nk * np)), w.dS.resize(size_t(nk * np)), w.dqb.resize(size_t(nq * D));
@@ -224,12 +347,11 @@ void backward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, cons
         if (!is_live(blk, r)) std::fill(w.dob.data() + r * D, w.dob.data() + (r + 1) * D, 0.f);
     small::transpose_padded(w.qb.data(), D, nq, D, w.qt.data(), np);
     small::transpose_padded(w.dob.data(), D, nq, D, w.dot.data(), np);
-    int64_t ldk, ldv;
-    const float* kb = key_rows(blk, K, bh, D, w.kb, ldk);
-    const float* vb = key_rows(blk, V, bh, D, w.vb, ldv);
+    key_rows(blk, K, bh, D, w.kb, w.kr);
+    key_rows(blk, V, bh, D, w.vb, w.vr);
     float *PT = w.S.data(), *dST = w.dS.data(), *L = w.shift.data(), *dlt = w.sum.data();
-    small::gemm<false>(nk, np, D, scale, kb, ldk, w.qt.data(), np, false, PT, np);  // Sᵀ = s·Kb Qbᵀ
-    small::gemm<false>(nk, np, D, 1.f, vb, ldv, w.dot.data(), np, false, dST, np);  // dPᵀ = Vb dObᵀ
+    scores_t(w.kr, w.qt.data(), np, D, scale, PT);  // Sᵀ = s·Kb Qbᵀ
+    scores_t(w.vr, w.dot.data(), np, D, 1.f, dST);  // dPᵀ = Vb dObᵀ
     for (int64_t r = 0; r < np; ++r) {  // a slot that is not live (or sees no key) gets L = +∞, so P = 0
         const int64_t i = r < nq ? blk.queries[r] : 0;
         const bool live = r < nq && is_live(blk, r) && lse[i] != kNegInf;
@@ -237,16 +359,20 @@ void backward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, cons
         dlt[r] = live ? delta[i] : 0.f;
     }
     grad_scores(PT, dST, blk.mask_t, blk.open, L, dlt, nk, np);  // P = e^(S − L_i), dSᵀ = Pᵀ ∘ (dPᵀ − Δ)
-    small::gemm<true>(nq, D, nk, scale, dST, np, kb, ldk, false, w.dqb.data(), D);  // dQb = s·dS Kb
+    times_rows(dST, np, w.kr, nq, D, scale, w.dqb.data());  // dQb = s·dS Kb
     for (int64_t r = 0; r < nq; ++r) {
         if (!is_live(blk, r)) continue;
         float* dq = dQ.at(bh, blk.queries[r]);
         for (int64_t d = 0; d < D; ++d) dq[d] += w.dqb[size_t(r * D + d)];
     }
-    if (!blk.keys || blk.key_step > 0) {  // dense rows, evenly spaced keys: dV += Pᵀ dOb, dK += s·dSᵀ Qb in place
-        const int64_t first = blk.keys ? blk.keys[0] : 0, step = blk.keys ? blk.key_step : 1;
-        small::gemm<false>(nk, D, nq, 1.f, PT, np, w.dob.data(), D, true, dV.at(bh, first), step * dV.row);
-        small::gemm<false>(nk, D, nq, scale, dST, np, w.qb.data(), D, true, dK.at(bh, first), step * dK.row);
+    if (blk.n_runs > 0) {  // keys in runs: dV += Pᵀ dOb, dK += s·dSᵀ Qb in place, run by run
+        for (int64_t r = 0; r < blk.n_runs; ++r) {
+            const KeyRun& run = blk.runs[r];
+            small::gemm<false>(run.count, D, nq, 1.f, PT + run.slot * np, np, w.dob.data(), D, true,
+                               dV.at(bh, run.first), run.step * dV.row);
+            small::gemm<false>(run.count, D, nq, scale, dST + run.slot * np, np, w.qb.data(), D, true,
+                               dK.at(bh, run.first), run.step * dK.row);
+        }
         return;
     }
     w.dkb.resize(size_t(nk * D)), w.dvb.resize(size_t(nk * D));
@@ -303,12 +429,8 @@ static Tensor fused_sparse_attention(const Tensor& q_in, const Tensor& k_in, con
                           Scratch w;
                           for (int64_t bh = lo; bh < hi; ++bh) {
                               w.delta.resize(size_t(N));
-                              for (int64_t i = 0; i < N; ++i) {  // Δ_i = dO_i · O_i
-                                  const float *gi = G.at(bh, i), *oi = O.at(bh, i);
-                                  float s = 0.f;
-                                  for (int64_t d = 0; d < D; ++d) s += gi[d] * oi[d];
-                                  w.delta[size_t(i)] = s;
-                              }
+                              for (int64_t i = 0; i < N; ++i)  // Δ_i = dO_i · O_i (in vector partial sums)
+                                  w.delta[size_t(i)] = dot(G.at(bh, i), O.at(bh, i), D);
                               blocks(bh, [&](const Block& blk) {
                                   backward_block(blk, Q, K, V, G, lse.data() + bh * N, w.delta.data(), dQ, dK, dV, bh,
                                                  D, scale, w);

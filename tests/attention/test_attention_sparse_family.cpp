@@ -123,3 +123,48 @@ TEST_CASE("gradcheck: the fused block-sparse op through sparse_strided and longf
     check_attention_gradients("sparse_strided", {{"stride", int64_t(3)}}, 11, 3);
     check_attention_gradients("longformer", {{"window", int64_t(2)}, {"global_tokens", int64_t(2)}, {"causal", true}}, 9, 3);
 }
+
+TEST_CASE("block-sparse layouts: a block's keys as runs of evenly spaced tokens, spelled out exactly",
+          "[attention][sparse][fused]") {
+    const int64_t N = 100;
+    std::vector<std::vector<int64_t>> blocks = {{0, 1}, {2, 3}, {4, 5}};
+    // the primes below 100 are scattered: more than kMaxKeyRuns runs
+    std::vector<std::vector<int64_t>> keys = {{3, 0, 1, 2}, {0, 10, 11, 12, 13}, {2,  3,  5,  7,  11, 13, 17, 19, 23,
+                                                                               29, 31, 37, 41, 43, 47, 53, 59, 61,
+                                                                               67, 71, 73, 79, 83, 89, 97}};
+    std::vector<int64_t> dense;
+    for (int64_t i = 6; i < N; ++i) dense.push_back(i);
+    auto all = [](int64_t, int64_t) { return true; };
+    attention::SparseLayout L = attention::make_sparse_layout(N, 2, blocks, keys, dense, all);
+    REQUIRE(L.run_offset.size() == 4);
+    CHECK(L.run_offset[1] - L.run_offset[0] == 1);  // 0 1 2 3: one run of step 1
+    CHECK(L.run_offset[2] - L.run_offset[1] == 2);  // a global token and a window: 0 10, then 11 12 13
+    CHECK(L.run_offset[3] - L.run_offset[2] == 0);  // scattered keys are gathered
+    for (int64_t b = 0; b < 2; ++b) {
+        std::vector<int64_t> spelled;
+        for (int64_t r = L.run_offset[size_t(b)]; r < L.run_offset[size_t(b + 1)]; ++r) {
+            const attention::KeyRun& run = L.key_runs[size_t(r)];
+            CHECK(run.slot == int64_t(spelled.size()));
+            for (int64_t c = 0; c < run.count; ++c) spelled.push_back(run.first + c * run.step);
+        }
+        CHECK(spelled == std::vector<int64_t>(L.key_rows.begin() + b * L.block_keys,
+                                              L.key_rows.begin() + b * L.block_keys + L.key_count[size_t(b)]));
+    }
+}
+
+TEST_CASE("block-sparse blocks with scattered keys (gathered, not read as runs): the fused op equals the reference",
+          "[attention][sparse][fused]") {
+    // bigbird with blocks of 1 and 12 random blocks: a query block of 16 sees about 200 scattered keys.
+    for (bool causal : {false, true}) {
+        INFO("causal=" << causal);
+        const int64_t N = 80;
+        auto attn = attention::make_attention(
+            "bigbird", {{"block", int64_t(1)}, {"random_blocks", int64_t(12)}, {"seed", int64_t(3)}, {"causal", causal}},
+            {N, 8, 2});
+        auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
+            set_reference(*attn, reference);
+            return attn->forward(q, k, v);
+        };
+        check_fast_path_equals_reference(run, random_qkv(1, 2, N, 8, 5, 2.f), 1e-5f);
+    }
+}
