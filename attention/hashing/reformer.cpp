@@ -99,6 +99,12 @@ Tensor ReformerAttention::forward(const Tensor& q, const Tensor& k, const Tensor
     return composed(q, v, *hashes);
 }
 
+Tensor ReformerAttention::forward_packed(const Tensor& qkv, int64_t heads) {
+    if (reference || reference_mode()) return Attention::forward_packed(qkv, heads);
+    Tensor q = split_packed_qkv(qkv, heads)[0];  // k and q have one length: self-attention
+    return lsh_chunk_attention_packed(qkv, heads, hashes_for(q));
+}
+
 // The readable reference: every round's chunks gathered into tensors by index_select, and the
 // rest differentiable ops (the integer work, which rows and which bias, in plain loops).
 Tensor ReformerAttention::composed(const Tensor& q, const Tensor& v, const LshHashes& hashes) {

@@ -27,7 +27,8 @@
 // stored), one online softmax per query over all rounds (the same union softmax), and a
 // backward that recomputes them from q, v, the buckets and the saved logsumexp; it keeps only
 // out, L and the buckets. The composed gathers + matmul + logsumexp are its reference
-// (reference = true or ATTNLAB_REFERENCE=1), held equal by tests.
+// (reference = true or ATTNLAB_REFERENCE=1), held equal by tests. forward_packed takes the
+// packed qkv projection whole (lsh_chunk_attention_packed: one [B, N, 3C] gradient).
 // Options (types and defaults: attention/registry.cpp): buckets b (1 or even), n_hashes n_h,
 // chunk m (clamped to N), redraw, seed (-1: drawn from default_generator() at construction).
 #pragma once
@@ -41,6 +42,8 @@ class ReformerAttention : public Attention {
 public:
     ReformerAttention(const Options& opts, const AttentionContext& ctx);
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v) override;
+    // The fused op on the packed projection: one [B, N, 3C] gradient (reference: the split views).
+    Tensor forward_packed(const Tensor& qkv, int64_t heads) override;
     std::string describe() const override;
     nn::RandomState random_state() const override { return generator_state(gen_); }
     void set_random_state(const nn::RandomState& s) override { restore_generator(gen_, s, 2, "reformer"); }

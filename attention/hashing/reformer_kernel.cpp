@@ -301,7 +301,12 @@ const LshRounds& sort_rounds(const LshHashes& x, int64_t bh, int64_t N, Scratch&
 
 }  // namespace
 
-Tensor lsh_chunk_attention(const Tensor& q_in, const Tensor& v_in, std::shared_ptr<const LshHashes> hashes) {
+namespace {
+
+// The op on q, v (strided views allowed); packed (heads > 0): q, v are views of qkv, the op's
+// input is qkv and its backward writes one gradient of qkv's shape (the k slice zero: shared QK).
+Tensor lsh_op(const Tensor& q_in, const Tensor& v_in, std::shared_ptr<const LshHashes> hashes, const Tensor& qkv,
+              int64_t heads) {
     PROFILE_SCOPE("lsh_chunk_attention");
     check(q_in.dim() == 4 && q_in.shape() == v_in.shape(), "lsh_chunk_attention: expected q, v [B,H,N,D] of one shape, got ",
           to_string(q_in.shape()), ", ", to_string(v_in.shape()));
@@ -322,11 +327,21 @@ Tensor lsh_chunk_attention(const Tensor& q_in, const Tensor& v_in, std::shared_p
             for (int64_t bh = lo; bh < hi; ++bh) forward_head(sort_rounds(*hashes, bh, N, w), Q, V, O, L + bh * N, bh, D, scale, w);
         });
     }
-    return record("lsh_chunk_attention", out, {q_in, v_in},
-                  [q, v, out_saved = out.detach(), lse, hashes, scale](const Tensor& g_in) {
+    const bool packed = heads > 0;
+    std::vector<Tensor> inputs = packed ? std::vector<Tensor>{qkv} : std::vector<Tensor>{q_in, v_in};
+    return record("lsh_chunk_attention", out, inputs,
+                  [q, v, out_saved = out.detach(), lse, hashes, scale, heads,
+                   packed_shape = packed ? qkv.shape() : Shape{}](const Tensor& g_in) {
                       Tensor g = unit_last_stride(g_in);
                       const int64_t BH = q.size(0) * q.size(1), N = q.size(2), D = q.size(3);
-                      Tensor dq = Tensor::zeros(q.shape()), dv = Tensor::zeros(v.shape());
+                      Tensor dqkv, dq, dv;  // dq, dv: zeroed, as the rounds add into them
+                      if (heads > 0) {
+                          dqkv = Tensor::zeros(packed_shape);
+                          auto views = split_packed_qkv(dqkv, heads);
+                          dq = views[0], dv = views[2];
+                      } else {
+                          dq = Tensor::zeros(q.shape()), dv = Tensor::zeros(v.shape());
+                      }
                       HeadRows Q(q), V(v), O(out_saved), G(g), dQ(dq), dV(dv);
                       parallel_for_balanced(0, BH, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
                           Scratch w;
@@ -334,8 +349,19 @@ Tensor lsh_chunk_attention(const Tensor& q_in, const Tensor& v_in, std::shared_p
                               backward_head(sort_rounds(*hashes, bh, N, w), Q, V, O, G, lse.data() + bh * N, dQ, dV, bh, D,
                                             scale, w);
                       });
-                      return std::vector<Tensor>{dq, dv};
+                      return heads > 0 ? std::vector<Tensor>{dqkv} : std::vector<Tensor>{dq, dv};
                   });
+}
+
+}  // namespace
+
+Tensor lsh_chunk_attention(const Tensor& q, const Tensor& v, std::shared_ptr<const LshHashes> hashes) {
+    return lsh_op(q, v, std::move(hashes), Tensor(), 0);
+}
+
+Tensor lsh_chunk_attention_packed(const Tensor& qkv, int64_t heads, std::shared_ptr<const LshHashes> hashes) {
+    auto [q, k, v] = split_packed_qkv(qkv, heads);
+    return lsh_op(q, v, std::move(hashes), qkv, heads);
 }
 
 }  // namespace attnlab::attention

@@ -70,4 +70,10 @@ struct LshHashes {
 // fused op; reformer.cpp's composed path is its reference). Differentiable in q and v.
 Tensor lsh_chunk_attention(const Tensor& q, const Tensor& v, std::shared_ptr<const LshHashes> hashes);
 
+// The same on the packed qkv projection [B, N, 3·heads·D] (laid out [B, N, 3, heads, D]; q, v
+// its strided views, see split_packed_qkv in head_rows.h), as Attention::forward_packed receives
+// it: the backward writes one gradient of qkv's shape (its k slice zero, since k is unused)
+// instead of the engine's zero-filled [B, N, 3C] per view and their sum.
+Tensor lsh_chunk_attention_packed(const Tensor& qkv, int64_t heads, std::shared_ptr<const LshHashes> hashes);
+
 }  // namespace attnlab::attention

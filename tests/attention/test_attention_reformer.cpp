@@ -1,7 +1,10 @@
-// Reformer LSH attention: shared-QK, hashing, sorted chunks, rounds combined by logsumexp.
+// Reformer LSH attention: shared-QK, hashing, sorted chunks, rounds combined by logsumexp; the
+// fused op and its packed-qkv entry against the composed reference.
 #include <cmath>
 
 #include "attention/hashing/reformer.h"
+#include "attention/head_rows.h"
+#include "core/util/reference_mode.h"
 #include "tests/support/sparse_attention_helpers.h"
 
 using namespace attnlab;
@@ -159,4 +162,65 @@ TEST_CASE("the fused LSH chunk op rejects buckets that do not fit q or the bucke
     REQUIRE_THROWS_WITH(attention::lsh_chunk_attention(x.q, x.v, random_hashes(1, 2, 5, 2, 3, 1)),
                         Catch::Contains("lsh_chunk_attention: 10 buckets (2 rounds) and chunk 2 for q [1,2,5,4]: "
                                         "expected B·H·n_h·N buckets and 1 ≤ chunk ≤ N"));
+}
+
+// out and the gradient of qkv [B, N, 3·H·D] for out·w: packed (whole) or through the split views.
+static std::pair<Tensor, Tensor> run_reformer_packed(attention::Attention& attn, const Tensor& qkv_init, int64_t H,
+                                                     bool packed) {
+    Tensor qkv = qkv_init.detach().clone().requires_grad_();
+    Tensor out;
+    if (packed) {
+        out = attn.forward_packed(qkv, H);
+    } else {
+        auto [q, k, v] = attention::split_packed_qkv(qkv, H);
+        out = attn.forward(q, k, v);
+    }
+    Generator g(7);
+    (out * Tensor::randn(out.shape(), g)).sum().backward();
+    return {out.detach(), qkv.grad()};
+}
+
+TEST_CASE("reformer forward_packed equals forward on the split views, output and qkv gradient",
+          "[attention][reformer][fused][packed]") {
+    const int64_t B = 2, H = 2, D = 8;
+    for (int64_t N : {2, 37, 70}) {  // 4 buckets need N ≥ 2
+        INFO("N=" << N);
+        auto attn = attention::make_attention(
+            "reformer", {{"buckets", int64_t(4)}, {"n_hashes", int64_t(2)}, {"chunk", int64_t(8)}, {"seed", int64_t(4)}},
+            {N, D, H});
+        attn->eval();  // no redraw between the two runs
+        Generator g(uint64_t(N) + 5);
+        Tensor qkv = Tensor::randn({B, N, 3 * H * D}, g) * 1.5f;
+        auto [out_packed, grad_packed] = run_reformer_packed(*attn, qkv, H, true);
+        auto [out_split, grad_split] = run_reformer_packed(*attn, qkv, H, false);
+        REQUIRE(grad_packed.shape() == qkv.shape());
+        REQUIRE(out_packed.contiguous().to_vector() == out_split.contiguous().to_vector());
+        REQUIRE(grad_packed.contiguous().to_vector() == grad_split.contiguous().to_vector());
+    }
+}
+
+TEST_CASE("reformer forward_packed in reference mode runs the composed ops on the split views",
+          "[attention][reformer][fused][packed]") {
+    const int64_t B = 1, H = 2, N = 70, D = 8;
+    auto attn = attention::make_attention(
+        "reformer", {{"buckets", int64_t(4)}, {"n_hashes", int64_t(3)}, {"chunk", int64_t(16)}, {"seed", int64_t(4)}},
+        {N, D, H});
+    attn->eval();
+    Generator g(9);
+    Tensor qkv = Tensor::randn({B, N, 3 * H * D}, g);
+    auto [fast_out, fast_grad] = run_reformer_packed(*attn, qkv, H, true);
+    ReferenceModeGuard on(true);
+    auto [ref_out, ref_grad] = run_reformer_packed(*attn, qkv, H, true);
+    require_close(fast_out, ref_out, 1e-4f);
+    require_close(fast_grad, ref_grad, 1e-4f);
+}
+
+TEST_CASE("gradcheck: the packed fused LSH chunk op in qkv, with random buckets",
+          "[attention][reformer][fused][packed][gradcheck]") {
+    const int64_t B = 2, H = 2, N = 9, D = 4;
+    auto hashes = random_hashes(B * H, 2, N, 3, 2, 11);
+    Generator g(13);
+    Tensor qkv = Tensor::randn({B, N, 3 * H * D}, g).requires_grad_();
+    require_gradcheck([&](const std::vector<Tensor>& in) { return attention::lsh_chunk_attention_packed(in[0], H, hashes); },
+                      {qkv});
 }
