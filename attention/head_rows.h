@@ -3,6 +3,7 @@
 // that walk rows themselves instead of going through ops.
 #pragma once
 #include <array>
+#include <vector>
 
 #include "core/ops/ops.h"
 #include "core/tensor/tensor.h"
@@ -46,6 +47,32 @@ inline std::array<Tensor, 3> split_packed_qkv(const Tensor& qkv, int64_t heads) 
     Tensor heads_first = qkv.reshape({B, N, 3, heads, D}).permute({2, 0, 3, 1, 4});
     return {heads_first.narrow(0, 0, 1).squeeze(0), heads_first.narrow(0, 1, 1).squeeze(0),
             heads_first.narrow(0, 2, 1).squeeze(0)};
+}
+
+// The three gradients of a fused op: dq, dk, dv [B,H,N,·] apart, or, for a packed call
+// (heads > 0), the views of one gradient of the packed qkv's shape [B, N, 3·H·D]. Left
+// uninitialized: the op's backward must write every element (no zero-fill).
+struct QkvGrads {
+    Tensor packed, dq, dk, dv;
+    QkvGrads(const Tensor& q, const Tensor& k, const Tensor& v, const Shape& packed_shape, int64_t heads) {
+        if (heads > 0) {
+            packed = Tensor::empty(packed_shape);
+            auto views = split_packed_qkv(packed, heads);
+            dq = views[0], dk = views[1], dv = views[2];
+        } else {
+            dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
+        }
+    }
+    // What the op's backward returns: {packed} or {dq, dk, dv}.
+    std::vector<Tensor> list() const { return packed.defined() ? std::vector<Tensor>{packed} : std::vector<Tensor>{dq, dk, dv}; }
+};
+
+// Checks q, k [B,H,N,D] and v [B,H,N,Dv] share B, H, N (and q, k their D); `who` names the op.
+inline void check_fused_qkv(const char* who, const Tensor& q, const Tensor& k, const Tensor& v) {
+    check(q.dim() == 4 && k.dim() == 4 && v.dim() == 4 && q.shape() == k.shape() && v.size(0) == q.size(0) &&
+              v.size(1) == q.size(1) && v.size(2) == q.size(2),
+          who, ": expected q, k [B,H,N,D] and v [B,H,N,Dv] with the same B, H, N, got ", to_string(q.shape()), ", ",
+          to_string(k.shape()), ", ", to_string(v.shape()));
 }
 
 // t itself when its last dimension has unit stride, else a contiguous copy.

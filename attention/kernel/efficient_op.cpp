@@ -173,29 +173,10 @@ void backward_head(const HeadRows& Q, const HeadRows& K, const HeadRows& V, cons
     }
 }
 
-// dq, dk, dv apart, or (heads > 0) the views of one gradient of the packed qkv's shape, every
-// element of which backward_head writes (no zero-fill).
-struct Grads {
-    Tensor packed, dq, dk, dv;
-    Grads(const Tensor& q, const Tensor& k, const Tensor& v, const Shape& packed_shape, int64_t heads) {
-        if (heads > 0) {
-            packed = Tensor::empty(packed_shape);
-            auto views = split_packed_qkv(packed, heads);
-            dq = views[0], dk = views[1], dv = views[2];
-        } else {
-            dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
-        }
-    }
-    std::vector<Tensor> list() const { return packed.defined() ? std::vector<Tensor>{packed} : std::vector<Tensor>{dq, dk, dv}; }
-};
-
 // The op on q, k, v (views of `qkv` when heads > 0, the gradient then going to qkv whole).
 Tensor fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& qkv, int64_t heads) {
     PROFILE_SCOPE("efficient_attention");
-    check(q_in.dim() == 4 && k_in.dim() == 4 && v_in.dim() == 4 && q_in.shape() == k_in.shape() &&
-              v_in.size(0) == q_in.size(0) && v_in.size(1) == q_in.size(1) && v_in.size(2) == q_in.size(2),
-          "efficient_attention_fused: expected q, k [B,H,N,D] and v [B,H,N,Dv] with the same B, H, N, got ",
-          to_string(q_in.shape()), ", ", to_string(k_in.shape()), ", ", to_string(v_in.shape()));
+    check_fused_qkv("efficient_attention_fused", q_in, k_in, v_in);
     const int64_t B = q_in.size(0), H = q_in.size(1);
     const Dims d{q_in.size(2), q_in.size(3), v_in.size(3)};
     Tensor q = unit_last_stride(q_in.detach()), k = unit_last_stride(k_in.detach()), v = unit_last_stride(v_in.detach());
@@ -212,7 +193,7 @@ Tensor fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const T
     return record("efficient_attention", out, inputs,
                   [q, k, v, saved, d, heads, packed_shape = heads > 0 ? qkv.shape() : Shape{}](const Tensor& g_in) {
                       Tensor g = unit_last_stride(g_in);
-                      Grads grads(q, k, v, packed_shape, heads);
+                      QkvGrads grads(q, k, v, packed_shape, heads);
                       HeadRows Q(q), K(k), V(v), G(g), dQ(grads.dq), dK(grads.dk), dV(grads.dv);
                       const float* saved_p = saved.data();
                       parallel_for_balanced(0, q.size(0) * q.size(1), 8 * num_threads(), [&](int64_t lo, int64_t hi) {

@@ -315,31 +315,12 @@ void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadR
     }
 }
 
-// The three gradients: dq, dk, dv [B,H,N,·] apart, or, for a packed call (heads > 0), the
-// views of one [B, N, 3·H·D] gradient (every element is written by backward_head: no zero-fill).
-struct Grads {
-    Tensor packed, dq, dk, dv;
-    Grads(const Tensor& q, const Tensor& k, const Tensor& v, const Shape& packed_shape, int64_t heads) {
-        if (heads > 0) {
-            packed = Tensor::empty(packed_shape);
-            auto views = split_packed_qkv(packed, heads);
-            dq = views[0], dk = views[1], dv = views[2];
-        } else {
-            dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
-        }
-    }
-    std::vector<Tensor> list() const { return packed.defined() ? std::vector<Tensor>{packed} : std::vector<Tensor>{dq, dk, dv}; }
-};
-
 // The op on q, k, v (views of `qkv` when heads > 0, the gradient then going to qkv whole).
 Tensor fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& qkv, int64_t heads,
              std::shared_ptr<const FeatureMap> phi_q, std::shared_ptr<const FeatureMap> phi_k, bool causal, float eps,
              float min_mean_kernel) {
     PROFILE_SCOPE("feature_map_attention");
-    check(q_in.dim() == 4 && k_in.dim() == 4 && v_in.dim() == 4 && q_in.shape() == k_in.shape() &&
-              v_in.size(0) == q_in.size(0) && v_in.size(1) == q_in.size(1) && v_in.size(2) == q_in.size(2),
-          "feature_map_attention: expected q, k [B,H,N,D] and v [B,H,N,Dv] with the same B, H, N, got ",
-          to_string(q_in.shape()), ", ", to_string(k_in.shape()), ", ", to_string(v_in.shape()));
+    check_fused_qkv("feature_map_attention", q_in, k_in, v_in);
     const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2), D = q_in.size(3), Dv = v_in.size(3);
     const Dims d{N, D, Dv, phi_q->features(D), phi_q->varying_features(D)};
     check(phi_k->features(D) == d.M && phi_k->varying_features(D) == d.Mg, "feature_map_attention: φ_q has ", d.M,
@@ -363,7 +344,7 @@ Tensor fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const T
                   [q, k, v, out_saved = causal ? out.detach() : Tensor(), den, floored, state, phi_q, phi_k, causal,
                    d, heads, packed_shape = heads > 0 ? qkv.shape() : Shape{}](const Tensor& g_in) {
                       Tensor g = unit_last_stride(g_in);
-                      Grads grads(q, k, v, packed_shape, heads);
+                      QkvGrads grads(q, k, v, packed_shape, heads);
                       HeadRows Q(q), K(k), V(v), G(g), dQ(grads.dq), dK(grads.dk), dV(grads.dv);
                       std::optional<HeadRows> O;  // the output, kept only when causal
                       if (causal) O.emplace(out_saved);

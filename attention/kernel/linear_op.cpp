@@ -47,10 +47,7 @@ void backward_head(const HeadRows& Q, const HeadRows& K, const HeadRows& V, cons
 
 Tensor linear_attention_fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, float scale) {
     PROFILE_SCOPE("linear_attention");
-    check(q_in.dim() == 4 && k_in.dim() == 4 && v_in.dim() == 4 && q_in.shape() == k_in.shape() &&
-              v_in.size(0) == q_in.size(0) && v_in.size(1) == q_in.size(1) && v_in.size(2) == q_in.size(2),
-          "linear_attention_fused: expected q, k [B,H,N,D] and v [B,H,N,Dv] with the same B, H, N, got ",
-          to_string(q_in.shape()), ", ", to_string(k_in.shape()), ", ", to_string(v_in.shape()));
+    check_fused_qkv("linear_attention_fused", q_in, k_in, v_in);
     const int64_t B = q_in.size(0), H = q_in.size(1);
     const Dims d{q_in.size(2), q_in.size(3), v_in.size(3)};
     Tensor q = unit_last_stride(q_in.detach()), k = unit_last_stride(k_in.detach()), v = unit_last_stride(v_in.detach());
