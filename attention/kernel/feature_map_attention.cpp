@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "attention/head_rows.h"
+#include "attention/kernel/row_math.h"
 #include "core/autograd/autograd.h"
 #include "core/ops/ops.h"
 #include "core/kernels/parallel.h"
@@ -78,10 +79,7 @@ void add_weighted_rows(const float* X, const float* w, int64_t rows, int64_t M, 
 // out[r] = X[r, ·]·y (+ out[r] when accumulate), X [rows, M].
 void row_dots(const float* X, const float* y, int64_t rows, int64_t M, bool accumulate, float* out) {
     for (int64_t r = 0; r < rows; ++r) {
-        const float* x = X + r * M;
-        float s = 0.f;
-#pragma omp simd reduction(+ : s)
-        for (int64_t m = 0; m < M; ++m) s += x[m] * y[m];
+        const float s = dot(X + r * M, y, M);
         out[r] = accumulate ? out[r] + s : s;
     }
 }
@@ -215,11 +213,7 @@ void extended_grads(const HeadRows& G, const HeadRows* O, int64_t bh, int64_t c0
 #pragma omp simd
         for (int64_t e = 0; e < Dv; ++e) gs[r * Dv + e] = g[e] * inv;
         if (!O) continue;
-        const float* o = O->at(bh, c0 + r);
-        float dot = 0.f;
-#pragma omp simd reduction(+ : dot)
-        for (int64_t e = 0; e < Dv; ++e) dot += g[e] * o[e];
-        gz[r] = floored[c0 + r] ? 0.f : -dot * inv;
+        gz[r] = floored[c0 + r] ? 0.f : -dot(g, O->at(bh, c0 + r), Dv) * inv;
     }
 }
 
@@ -227,12 +221,7 @@ void extended_grads(const HeadRows& G, const HeadRows* O, int64_t bh, int64_t c0
 // g_i·out_i = φ(q_i)·(S gs_i), and S gs_i is row i of gs Sᵀ, already in dpq.
 void normalizer_grads(const float* pq, const float* dpq, int64_t rows, int64_t M, const float* den,
                       const uint8_t* floored, float* gz) {
-    for (int64_t r = 0; r < rows; ++r) {
-        float dot = 0.f;
-#pragma omp simd reduction(+ : dot)
-        for (int64_t m = 0; m < M; ++m) dot += pq[r * M + m] * dpq[r * M + m];
-        gz[r] = floored[r] ? 0.f : -dot / den[r];
-    }
+    for (int64_t r = 0; r < rows; ++r) gz[r] = floored[r] ? 0.f : -dot(pq + r * M, dpq + r * M, M) / den[r];
 }
 
 // dA = tril(g'_c V'_cᵀ) = tril(gs V_cᵀ + gz 1ᵀ) [rows, rows].

@@ -4,7 +4,7 @@
 #include "attention/kernel/linear_elu.h"
 
 #include "attention/kernel/causal_product.h"
-#include "attention/kernel/exp_rows.h"
+#include "attention/kernel/row_math.h"
 #include "attention/kernel/feature_map_attention.h"
 #include "core/ops/ops.h"
 #include "core/util/reference_mode.h"
@@ -13,7 +13,7 @@ namespace attnlab::attention {
 
 static Tensor phi(const Tensor& x) { return elu(x) + 1.f; }  // > 0 everywhere
 
-// The same φ on rows for the fused op: x + 1 for x > 0, eˣ otherwise (exp_rows.h); φ' = 1 or eˣ = φ.
+// The same φ on rows for the fused op: x + 1 for x > 0, eˣ otherwise (row_math.h); φ' = 1 or eˣ = φ.
 struct EluPlusOne final : FeatureMap {
     int64_t features(int64_t D) const override { return D; }
     void forward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, float* phi) const override {
