@@ -100,13 +100,16 @@ inline void exp_nonpositive(const float* x, float shift, float* y, int64_t n) {
 #endif
 }
 
-// y[i] = x[i] + 1 where x[i] > 0, else exp(x[i]) (elu(x) + 1), for i < n.
+#if defined(__AVX512F__)
+// elu(v) + 1 for 16 lanes.
 inline __m512 elu_plus_one16(__m512 v) {
     const __m512 zero = _mm512_setzero_ps();
     const __m512 e = exp_nonpositive16(_mm512_maskz_min_ps(0xFFFF, v, zero));
     return _mm512_mask_add_ps(e, _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), v, _mm512_set1_ps(1.f));
 }
+#endif
 
+// y[i] = x[i] + 1 where x[i] > 0, else exp(x[i]) (elu(x) + 1), for i < n.
 inline void elu_plus_one(const float* x, float* y, int64_t n) {
 #if defined(__AVX512F__)
     int64_t i = 0;
