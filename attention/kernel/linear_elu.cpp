@@ -3,9 +3,11 @@
 // causal_product, so its backward comes from theirs.
 #include "attention/kernel/linear_elu.h"
 
+#include <algorithm>
+
 #include "attention/kernel/causal_product.h"
-#include "attention/kernel/row_math.h"
 #include "attention/kernel/feature_map_attention.h"
+#include "attention/kernel/row_math.h"
 #include "core/ops/ops.h"
 #include "core/util/reference_mode.h"
 
@@ -13,7 +15,8 @@ namespace attnlab::attention {
 
 static Tensor phi(const Tensor& x) { return elu(x) + 1.f; }  // > 0 everywhere
 
-// The same φ on rows for the fused op: x + 1 for x > 0, eˣ otherwise (row_math.h); φ' = 1 or eˣ = φ.
+// The same φ on rows for the fused op: x + 1 for x > 0, eˣ otherwise (row_math.h); φ' = 1 or eˣ = φ,
+// that is min(φ, 1), so the backward does not read x again.
 struct EluPlusOne final : FeatureMap {
     int64_t features(int64_t D) const override { return D; }
     void forward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, float* phi) const override {
@@ -21,10 +24,9 @@ struct EluPlusOne final : FeatureMap {
     }
     void backward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, const float* phi, const float* dphi,
                   float* dx, int64_t lddx) const override {
-        for (int64_t r = 0; r < rows; ++r)
+        for (int64_t r = 0; r < rows; ++r)  // φ' = min(φ, 1): φ = x + 1 ≥ 1 where x > 0, eˣ ≤ 1 elsewhere
 #pragma omp simd
-            for (int64_t d = 0; d < D; ++d)
-                dx[r * lddx + d] = x[r * ldx + d] > 0.f ? dphi[r * D + d] : dphi[r * D + d] * phi[r * D + d];
+            for (int64_t d = 0; d < D; ++d) dx[r * lddx + d] = dphi[r * D + d] * std::min(phi[r * D + d], 1.f);
     }
 };
 
