@@ -3,8 +3,6 @@
 // causal_product, so its backward comes from theirs.
 #include "attention/kernel/linear_elu.h"
 
-#include <algorithm>
-
 #include "attention/kernel/causal_product.h"
 #include "attention/kernel/feature_map_attention.h"
 #include "attention/kernel/row_math.h"
@@ -24,9 +22,12 @@ struct EluPlusOne final : FeatureMap {
     }
     void backward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, const float* phi, const float* dphi,
                   float* dx, int64_t lddx) const override {
-        for (int64_t r = 0; r < rows; ++r)  // φ' = min(φ, 1): φ = x + 1 ≥ 1 where x > 0, eˣ ≤ 1 elsewhere
+        for (int64_t r = 0; r < rows; ++r) {  // φ' = min(φ, 1): φ = x + 1 ≥ 1 where x > 0, eˣ ≤ 1 elsewhere
+            const float *p = phi + r * D, *g = dphi + r * D;
+            float* o = dx + r * lddx;
 #pragma omp simd
-            for (int64_t d = 0; d < D; ++d) dx[r * lddx + d] = dphi[r * D + d] * std::min(phi[r * D + d], 1.f);
+            for (int64_t d = 0; d < D; ++d) o[d] = g[d] * (p[d] < 1.f ? p[d] : 1.f);
+        }
     }
 };
 
