@@ -115,15 +115,6 @@ void prefetch_chunk(const HeadRows& X, int64_t bh, int64_t c0, int64_t N, int64_
     if (c0 >= 0) prefetch_rows(X, bh, c0, std::min(c0 + kChunk, N), cols);
 }
 
-// The same for rows about to be written (out, dq, dk, dv): their cache lines are fetched for
-// writing ahead, so a chunk's stores do not wait on each line's read-for-ownership in turn.
-void prefetch_chunk_for_write(const HeadRows& X, int64_t bh, int64_t c0, int64_t N, int64_t cols) {
-    for (int64_t i = std::max<int64_t>(c0, 0); i < std::min(c0 + kChunk, N); ++i) {
-        const char* p = reinterpret_cast<const char*>(X.at(bh, i));
-        for (int64_t b = 0; b < cols * int64_t(sizeof(float)); b += 64) __builtin_prefetch(p + b, 1);
-    }
-}
-
 // φ(K_c) for a running_shift() map: the exponents, the shift raised to their max (the sums S, z
 // made with the old shift rescaled by exp(old − new)), then φ = exp(e − shift).
 void shifted_key_features(const FeatureMap& phi, const HeadRows& K, int64_t bh, int64_t c0, int64_t rows,
@@ -175,7 +166,6 @@ void forward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRo
     for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
         const int64_t rows = std::min(kChunk, N - c0);
         prefetch_chunk(Q, bh, c0 + kChunk, N, D);
-        prefetch_chunk_for_write(O, bh, c0 + kChunk, N, Dv);
         phi_q.forward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data());
         float *num = s.num.data(), *rs = s.rowsum.data();
         if (causal) {  // num_c = tril(φQ_c φK_cᵀ) V_c + φQ_c S_prev (den: row sums + φQ_c z_prev), then S, z += chunk
@@ -274,7 +264,6 @@ void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadR
         prefetch_chunk(Q, bh, c0 + kChunk, N, D);
         prefetch_chunk(G, bh, c0 + kChunk, N, Dv);
         if (O) prefetch_chunk(*O, bh, c0 + kChunk, N, Dv);
-        prefetch_chunk_for_write(dQ, bh, c0 + kChunk, N, D);
         phi_q.forward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data());
         const float* den = causal ? saved_den + c0 : s.den.data();
         const uint8_t* floored = causal ? saved_floored + c0 : s.floored.data();
@@ -311,8 +300,6 @@ void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadR
         const int64_t rows = std::min(kChunk, N - c0);
         prefetch_chunk(K, bh, c0 + step, N, D);
         prefetch_chunk(V, bh, c0 + step, N, Dv);
-        prefetch_chunk_for_write(dK, bh, c0 + step, N, D);
-        prefetch_chunk_for_write(dV, bh, c0 + step, N, Dv);
         phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
         if (causal) transposed(Rv, M, Dv, Dv, s.state_t);
         product(false, rows, Mg, Dv, V.at(bh, c0), V.row, s.state_t.data(), M, false, s.dpk.data(), M);
