@@ -1,5 +1,6 @@
 // efficient_op.cpp — see efficient_op.h. One head at a time, heads in parallel; the chunk
-// products are single-threaded small::gemm calls reading q, k, v rows where they are.
+// products are single-threaded small::gemm calls reading q, k, v rows where they are; the
+// row softmax and the exps are the vectorized loops of row_math.h.
 #include "attention/kernel/efficient_op.h"
 
 #include <algorithm>
@@ -7,8 +8,8 @@
 #include <vector>
 
 #include "attention/head_rows.h"
+#include "attention/kernel/row_math.h"
 #include "core/autograd/autograd.h"
-#include "core/kernels/fastmath.h"
 #include "core/kernels/parallel.h"
 #include "core/kernels/small_gemm.h"
 #include "core/ops/ops.h"
@@ -34,31 +35,18 @@ struct Scratch {
 
 // ρ_q rows: softmax over the D features of each of `rows` query rows.
 void row_softmax(const HeadRows& Q, int64_t bh, int64_t c0, int64_t rows, int64_t D, float* out) {
-    for (int64_t r = 0; r < rows; ++r) {
-        const float* x = Q.at(bh, c0 + r);
-        float* o = out + r * D;
-        // (a scalar max: on rows of the packed projection a vectorized max measured slower, ~1.7x
-        // the whole forward at 1024 tokens, B = 16, H = 2)
-        const float mx = *std::max_element(x, x + D);
-#pragma omp simd
-        for (int64_t d = 0; d < D; ++d) o[d] = fast::exp(x[d] - mx);
-        float sum = 0.f;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t d = 0; d < D; ++d) sum += o[d];
-        const float inv = 1.f / sum;
-#pragma omp simd
-        for (int64_t d = 0; d < D; ++d) o[d] *= inv;
-    }
+    for (int64_t r = 0; r < rows; ++r) softmax_row(Q.at(bh, c0 + r), out + r * D, D);
 }
 
 // exp(k_jd − m_d)·scale_d for `rows` key rows (scale = null: 1).
 void column_exps(const HeadRows& K, int64_t bh, int64_t c0, int64_t rows, int64_t D, const float* m,
                  const float* scale, float* out) {
     for (int64_t r = 0; r < rows; ++r) {
-        const float* x = K.at(bh, c0 + r);
         float* o = out + r * D;
+        exp_nonpositive(K.at(bh, c0 + r), m, o, D);
+        if (!scale) continue;
 #pragma omp simd
-        for (int64_t d = 0; d < D; ++d) o[d] = fast::exp(x[d] - m[d]) * (scale ? scale[d] : 1.f);
+        for (int64_t d = 0; d < D; ++d) o[d] *= scale[d];
     }
 }
 
@@ -145,12 +133,10 @@ void backward_head(const HeadRows& Q, const HeadRows& K, const HeadRows& V, cons
         small::gemm<false>(rows, D, Dv, 1.f, G.at(bh, c0), G.row, s.trans.data(), D, false, drho, D);
         for (int64_t r = 0; r < rows; ++r) {
             const float *p = rho + r * D, *dp = drho + r * D;
-            float dot = 0.f;
-#pragma omp simd reduction(+ : dot)
-            for (int64_t d = 0; d < D; ++d) dot += p[d] * dp[d];
+            const float pdp = dot(p, dp, D);
             float* dq = dQ.at(bh, c0 + r);
 #pragma omp simd
-            for (int64_t d = 0; d < D; ++d) dq[d] = p[d] * (dp[d] - dot);
+            for (int64_t d = 0; d < D; ++d) dq[d] = p[d] * (dp[d] - pdp);
         }
     }
     std::vector<float> c(size_t(D), 0.f);  // c_d = Σ_e Ctx_de dCtx_de

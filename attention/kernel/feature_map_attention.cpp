@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "attention/head_rows.h"
+#include "attention/kernel/row_math.h"
 #include "core/autograd/autograd.h"
 #include "core/ops/ops.h"
 #include "core/kernels/parallel.h"
@@ -29,17 +30,20 @@ constexpr int64_t kChunk = 64;  // C rows per chunk
 // their dφ is never formed, but for the normalizer's use below), Dv value columns.
 struct Dims {
     int64_t N, D, Dv, M, Mg;
+    float eps, min_mean_kernel;  // den_i = max(φ(q_i)·z_i + eps, n_i·min_mean_kernel)
 };
 
 // Per-thread scratch: φ(Q_c), φ(K_c), their gradients [C, M]; g_c/den, num_c [C, Dv]; the
 // normalizer parts [C]; A, dA [C, C]; the running state S or Rv [M, Dv] with z or rz [M].
 struct Scratch {
-    std::vector<float> pq, pk, dpq, dpk, gs, num, gz, rowsum, A, dA, S, z, Rv, rz;
+    std::vector<float> pq, pk, dpq, dpk, gs, num, gz, rowsum, den, A, dA, S, z, Rv, rz;
+    std::vector<uint8_t> floored;  // the chunk's den_i and whether it is floored
     std::vector<float> state_t, chunk_t;  // transposed copies, so that every product's B is untransposed
     explicit Scratch(const Dims& d) {
         for (auto* b : {&pq, &pk, &dpq, &dpk}) b->resize(size_t(kChunk * d.M));
         for (auto* b : {&gs, &num}) b->resize(size_t(kChunk * d.Dv));
-        for (auto* b : {&gz, &rowsum}) b->resize(size_t(kChunk));
+        for (auto* b : {&gz, &rowsum, &den}) b->resize(size_t(kChunk));
+        floored.resize(size_t(kChunk));
         for (auto* b : {&A, &dA}) b->resize(size_t(kChunk * kChunk));
         for (auto* b : {&S, &Rv, &state_t}) b->resize(size_t(d.M * d.Dv));
         for (auto* b : {&z, &rz}) b->resize(size_t(d.M));
@@ -78,10 +82,7 @@ void add_weighted_rows(const float* X, const float* w, int64_t rows, int64_t M, 
 // out[r] = X[r, ·]·y (+ out[r] when accumulate), X [rows, M].
 void row_dots(const float* X, const float* y, int64_t rows, int64_t M, bool accumulate, float* out) {
     for (int64_t r = 0; r < rows; ++r) {
-        const float* x = X + r * M;
-        float s = 0.f;
-#pragma omp simd reduction(+ : s)
-        for (int64_t m = 0; m < M; ++m) s += x[m] * y[m];
+        const float s = dot(X + r * M, y, M);
         out[r] = accumulate ? out[r] + s : s;
     }
 }
@@ -132,9 +133,20 @@ void shifted_key_features(const FeatureMap& phi, const HeadRows& K, int64_t bh, 
     phi.exp_shifted(pk, rows, shift);
 }
 
+// The chunk's den_i = max(rs_i + eps, n_i·min_mean_kernel), n_i = N, or c0 + r + 1 keys when
+// causal, and whether the floor applies (no gradient through den_i then).
+void denominators(const float* rs, int64_t rows, int64_t c0, const Dims& d, bool causal, float* den,
+                  uint8_t* floored) {
+    for (int64_t r = 0; r < rows; ++r) {
+        const float raw = rs[r] + d.eps, floor = float(causal ? c0 + r + 1 : d.N) * d.min_mean_kernel;
+        den[r] = std::max(raw, floor);
+        floored[r] = raw < floor;
+    }
+}
+
 void forward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRows& Q, const HeadRows& K,
-                  const HeadRows& V, const HeadRows& O, int64_t bh, const Dims& d, bool causal, float eps,
-                  float min_mean_kernel, float* den, uint8_t* floored, float* saved_state, Scratch& s) {
+                  const HeadRows& V, const HeadRows& O, int64_t bh, const Dims& d, bool causal, float* den,
+                  uint8_t* floored, float* saved_state, Scratch& s) {
     const int64_t N = d.N, D = d.D, Dv = d.Dv, M = d.M;
     float *S = s.S.data(), *z = s.z.data();
     std::fill(S, S + M * Dv, 0.f);
@@ -179,14 +191,16 @@ void forward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRo
             product(false, rows, Dv, M, s.pq.data(), M, S, Dv, false, num, Dv);
             row_dots(s.pq.data(), z, rows, M, false, rs);
         }
+        denominators(rs, rows, c0, d, causal, s.den.data(), s.floored.data());
         for (int64_t r = 0; r < rows; ++r) {
-            const float raw = rs[r] + eps, floor = float(causal ? c0 + r + 1 : N) * min_mean_kernel;
-            const float dn = std::max(raw, floor), inv = 1.f / dn;
+            const float inv = 1.f / s.den[size_t(r)];
             float* o = O.at(bh, c0 + r);
 #pragma omp simd
             for (int64_t e = 0; e < Dv; ++e) o[e] = num[r * Dv + e] * inv;
-            den[c0 + r] = dn;
-            floored[c0 + r] = raw < floor;
+        }
+        if (causal) {  // kept for the backward (non-causal, it finds them again from φ(Q_c) and z)
+            std::copy(s.den.begin(), s.den.begin() + rows, den + c0);
+            std::copy(s.floored.begin(), s.floored.begin() + rows, floored + c0);
         }
     }
     if (saved_state) {  // [S (M·Dv), z (M)]
@@ -195,21 +209,17 @@ void forward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRo
     }
 }
 
-// The chunk's g'_i = [g_i / den_i, −(g_i·out_i) / den_i] as gs [rows, Dv] and gz [rows] (0 where den_i is floored).
-// Without the output (O null, non-causal) only gs: gz comes from normalizer_grads().
+// The chunk's g'_i = [g_i / den_i, −(g_i·out_i) / den_i] as gs [rows, Dv] and gz [rows] (0 where den_i is floored;
+// den, floored: the chunk's rows). Without the output (O null, non-causal) only gs: gz comes from normalizer_grads().
 void extended_grads(const HeadRows& G, const HeadRows* O, int64_t bh, int64_t c0, int64_t rows, int64_t Dv,
                     const float* den, const uint8_t* floored, float* gs, float* gz) {
     for (int64_t r = 0; r < rows; ++r) {
         const float* g = G.at(bh, c0 + r);
-        const float inv = 1.f / den[c0 + r];
+        const float inv = 1.f / den[r];
 #pragma omp simd
         for (int64_t e = 0; e < Dv; ++e) gs[r * Dv + e] = g[e] * inv;
         if (!O) continue;
-        const float* o = O->at(bh, c0 + r);
-        float dot = 0.f;
-#pragma omp simd reduction(+ : dot)
-        for (int64_t e = 0; e < Dv; ++e) dot += g[e] * o[e];
-        gz[r] = floored[c0 + r] ? 0.f : -dot * inv;
+        gz[r] = floored[r] ? 0.f : -dot(g, O->at(bh, c0 + r), Dv) * inv;
     }
 }
 
@@ -217,12 +227,7 @@ void extended_grads(const HeadRows& G, const HeadRows* O, int64_t bh, int64_t c0
 // g_i·out_i = φ(q_i)·(S gs_i), and S gs_i is row i of gs Sᵀ, already in dpq.
 void normalizer_grads(const float* pq, const float* dpq, int64_t rows, int64_t M, const float* den,
                       const uint8_t* floored, float* gz) {
-    for (int64_t r = 0; r < rows; ++r) {
-        float dot = 0.f;
-#pragma omp simd reduction(+ : dot)
-        for (int64_t m = 0; m < M; ++m) dot += pq[r * M + m] * dpq[r * M + m];
-        gz[r] = floored[r] ? 0.f : -dot / den[r];
-    }
+    for (int64_t r = 0; r < rows; ++r) gz[r] = floored[r] ? 0.f : -dot(pq + r * M, dpq + r * M, M) / den[r];
 }
 
 // dA = tril(g'_c V'_cᵀ) = tril(gs V_cᵀ + gz 1ᵀ) [rows, rows].
@@ -237,8 +242,8 @@ void masked_grad_scores(const Scratch& s, const HeadRows& V, int64_t bh, int64_t
 
 void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRows& Q, const HeadRows& K,
                    const HeadRows& V, const HeadRows* O, const HeadRows& G, const HeadRows& dQ, const HeadRows& dK,
-                   const HeadRows& dV, int64_t bh, const Dims& d, bool causal, const float* den,
-                   const uint8_t* floored, const float* saved_state, Scratch& s) {
+                   const HeadRows& dV, int64_t bh, const Dims& d, bool causal, const float* saved_den,
+                   const uint8_t* saved_floored, const float* saved_state, Scratch& s) {
     const int64_t N = d.N, D = d.D, Dv = d.Dv, M = d.M, Mg = d.Mg;
     float *S = s.S.data(), *z = s.z.data(), *Rv = s.Rv.data(), *rz = s.rz.data();
     float *gs = s.gs.data(), *gz = s.gz.data();
@@ -260,12 +265,18 @@ void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadR
         prefetch_chunk(G, bh, c0 + kChunk, N, Dv);
         if (O) prefetch_chunk(*O, bh, c0 + kChunk, N, Dv);
         phi_q.forward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data());
+        const float* den = causal ? saved_den + c0 : s.den.data();
+        const uint8_t* floored = causal ? saved_floored + c0 : s.floored.data();
+        if (!causal) {  // den_c again, as the forward found it: φ(Q_c) z + eps, floored
+            row_dots(s.pq.data(), z, rows, M, false, s.rowsum.data());
+            denominators(s.rowsum.data(), rows, c0, d, causal, s.den.data(), s.floored.data());
+        }
         extended_grads(G, O, bh, c0, rows, Dv, den, floored, gs, gz);
         if (causal) transposed(S, M, Dv, Dv, s.state_t);
         product(false, rows, Mg, Dv, gs, Dv, s.state_t.data(), M, false, s.dpq.data(), M);
         if (!causal) {
             if (Mg < M) constant_feature_columns(gs, S, rows, Dv, Mg, M, s.dpq.data());
-            normalizer_grads(s.pq.data(), s.dpq.data(), rows, M, den + c0, floored + c0, gz);
+            normalizer_grads(s.pq.data(), s.dpq.data(), rows, M, den, floored, gz);
         }
         add_outer(gz, z, rows, Mg, s.dpq.data(), M);
         if (causal) {
@@ -301,7 +312,7 @@ void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadR
             prefetch_chunk(G, bh, c0 + step, N, Dv);
             prefetch_chunk(*O, bh, c0 + step, N, Dv);
             phi_q.forward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data());
-            extended_grads(G, O, bh, c0, rows, Dv, den, floored, gs, gz);
+            extended_grads(G, O, bh, c0, rows, Dv, saved_den + c0, saved_floored + c0, gs, gz);
             product(false, rows, rows, M, s.pq.data(), M, transposed(s.pk.data(), rows, M, M, s.chunk_t), rows, false,
                     s.A.data(), rows);
             keep_lower(s.A.data(), rows);
@@ -322,21 +333,24 @@ Tensor fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const T
     PROFILE_SCOPE("feature_map_attention");
     check_fused_qkv("feature_map_attention", q_in, k_in, v_in);
     const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2), D = q_in.size(3), Dv = v_in.size(3);
-    const Dims d{N, D, Dv, phi_q->features(D), phi_q->varying_features(D)};
+    const Dims d{N, D, Dv, phi_q->features(D), phi_q->varying_features(D), eps, min_mean_kernel};
     check(phi_k->features(D) == d.M && phi_k->varying_features(D) == d.Mg, "feature_map_attention: φ_q has ", d.M,
           " features (", d.Mg, " varying), φ_k ", phi_k->features(D), " (", phi_k->varying_features(D), ")");
     Tensor q = unit_last_stride(q_in.detach()), k = unit_last_stride(k_in.detach()), v = unit_last_stride(v_in.detach());
-    Tensor out = heads_output(B, H, N, Dv), den = Tensor::empty({B, H, N});
-    Tensor state = causal ? Tensor() : Tensor::empty({B, H, d.M * d.Dv + d.M});  // [S, z] per head
-    auto floored = std::make_shared<std::vector<uint8_t>>(size_t(B * H * N));  // den_i floored: no gradient
+    // Kept for the backward: causal, the output, den [B,H,N] and where it is floored; non-causal,
+    // [S, z] per head (den is found again from φ(Q) and z).
+    Tensor out = heads_output(B, H, N, Dv), den = causal ? Tensor::empty({B, H, N}) : Tensor();
+    Tensor state = causal ? Tensor() : Tensor::empty({B, H, d.M * d.Dv + d.M});
+    auto floored = std::make_shared<std::vector<uint8_t>>(causal ? size_t(B * H * N) : 0);  // no gradient there
     {
         HeadRows Q(q), K(k), V(v), O(out);
-        float *den_p = den.data(), *state_p = state.defined() ? state.data() : nullptr;
+        float *den_p = causal ? den.data() : nullptr, *state_p = causal ? nullptr : state.data();
         parallel_for_balanced(0, B * H, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
             Scratch s(d);
             for (int64_t bh = lo; bh < hi; ++bh)
-                forward_head(*phi_q, *phi_k, Q, K, V, O, bh, d, causal, eps, min_mean_kernel, den_p + bh * N,
-                             floored->data() + bh * N, state_p ? state_p + bh * (d.M * d.Dv + d.M) : nullptr, s);
+                forward_head(*phi_q, *phi_k, Q, K, V, O, bh, d, causal, causal ? den_p + bh * N : nullptr,
+                             causal ? floored->data() + bh * N : nullptr,
+                             causal ? nullptr : state_p + bh * (d.M * d.Dv + d.M), s);
         });
     }
     const std::vector<Tensor> inputs = heads > 0 ? std::vector<Tensor>{qkv} : std::vector<Tensor>{q_in, k_in, v_in};
@@ -348,14 +362,15 @@ Tensor fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const T
                       HeadRows Q(q), K(k), V(v), G(g), dQ(grads.dq), dK(grads.dk), dV(grads.dv);
                       std::optional<HeadRows> O;  // the output, kept only when causal
                       if (causal) O.emplace(out_saved);
-                      const float* den_p = den.data();
-                      const float* state_p = state.defined() ? state.data() : nullptr;
+                      const float* den_p = causal ? den.data() : nullptr;
+                      const float* state_p = causal ? nullptr : state.data();
                       parallel_for_balanced(0, q.size(0) * q.size(1), 8 * num_threads(), [&](int64_t lo, int64_t hi) {
                           Scratch s(d);
                           for (int64_t bh = lo; bh < hi; ++bh)
                               backward_head(*phi_q, *phi_k, Q, K, V, O ? &*O : nullptr, G, dQ, dK, dV, bh, d, causal,
-                                            den_p + bh * d.N, floored->data() + bh * d.N,
-                                            state_p ? state_p + bh * (d.M * d.Dv + d.M) : nullptr, s);
+                                            causal ? den_p + bh * d.N : nullptr,
+                                            causal ? floored->data() + bh * d.N : nullptr,
+                                            causal ? nullptr : state_p + bh * (d.M * d.Dv + d.M), s);
                       });
                       return grads.list();
                   });

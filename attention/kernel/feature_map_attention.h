@@ -24,9 +24,10 @@
 // the non-causal normalizer (a dot of Dv per row and constant).
 // Non-causal, the output is not kept: g_i·out_i = φ(q_i)·(S g_i) / den_i, and S g_i / den_i
 // is row i of the product gs Sᵀ that dφ(q) needs anyway (gs = rows g_i / den_i).
-// Time O(N·M·Dv + N·C·(M + Dv)) per head; memory kept for the backward: the row
-// denominators [B,H,N], and S, z [B,H,M·(Dv+1)] when non-causal or the output when
-// causal; a few C×max(M, C, Dv) scratch blocks per thread.
+// Time O(N·M·Dv + N·C·(M + Dv)) per head; memory kept for the backward: non-causal, S, z
+// [B,H,M·(Dv+1)] (the backward finds den_i again as φ(q_i)·z + eps, bit for bit as the forward
+// did); causal, the output and the row denominators [B,H,N]; a few C×max(M, C, Dv) scratch
+// blocks per thread.
 // Packed entry (feature_map_attention_packed): q, k, v are read from the [B, N, 3·H·D]
 // projection where they are and the three gradients are written into one tensor of its shape. φ(Q), φ(K) are recomputed
 // chunk by chunk, never stored whole.

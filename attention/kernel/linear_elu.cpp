@@ -5,7 +5,7 @@
 
 #include "attention/kernel/causal_product.h"
 #include "attention/kernel/feature_map_attention.h"
-#include "core/kernels/fastmath.h"
+#include "attention/kernel/row_math.h"
 #include "core/ops/ops.h"
 #include "core/util/reference_mode.h"
 
@@ -13,23 +13,21 @@ namespace attnlab::attention {
 
 static Tensor phi(const Tensor& x) { return elu(x) + 1.f; }  // > 0 everywhere
 
-// The same φ on rows for the fused op: x + 1 for x > 0, eˣ otherwise; φ' = 1 or eˣ = φ.
+// The same φ on rows for the fused op: x + 1 for x > 0, eˣ otherwise (row_math.h); φ' = 1 or eˣ = φ,
+// that is min(φ, 1), so the backward does not read x again.
 struct EluPlusOne final : FeatureMap {
     int64_t features(int64_t D) const override { return D; }
     void forward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, float* phi) const override {
-        for (int64_t r = 0; r < rows; ++r) {
-            const float* xr = x + r * ldx;
-            float* pr = phi + r * D;
-#pragma omp simd
-            for (int64_t d = 0; d < D; ++d) pr[d] = xr[d] > 0.f ? xr[d] + 1.f : fast::exp(xr[d]);
-        }
+        for (int64_t r = 0; r < rows; ++r) elu_plus_one(x + r * ldx, phi + r * D, D);
     }
     void backward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, const float* phi, const float* dphi,
                   float* dx, int64_t lddx) const override {
-        for (int64_t r = 0; r < rows; ++r)
+        for (int64_t r = 0; r < rows; ++r) {  // φ' = min(φ, 1): φ = x + 1 ≥ 1 where x > 0, eˣ ≤ 1 elsewhere
+            const float *p = phi + r * D, *g = dphi + r * D;
+            float* o = dx + r * lddx;
 #pragma omp simd
-            for (int64_t d = 0; d < D; ++d)
-                dx[r * lddx + d] = x[r * ldx + d] > 0.f ? dphi[r * D + d] : dphi[r * D + d] * phi[r * D + d];
+            for (int64_t d = 0; d < D; ++d) o[d] = g[d] * (p[d] < 1.f ? p[d] : 1.f);
+        }
     }
 };
 

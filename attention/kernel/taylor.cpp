@@ -7,6 +7,7 @@
 
 #include "attention/kernel/causal_product.h"
 #include "attention/kernel/feature_map_attention.h"
+#include "attention/kernel/row_math.h"
 #include "core/ops/ops.h"
 #include "core/util/reference_mode.h"
 
@@ -22,13 +23,8 @@ static Tensor l2_normalize(const Tensor& x) { return x * rsqrt(sum(x * x, {-1}, 
 struct UnitAndOne final : FeatureMap {
     int64_t features(int64_t D) const override { return D + 1; }
     int64_t varying_features(int64_t D) const override { return D; }
-    // 1/‖x‖ (ε-guarded), vectorized over D.
-    static float inv_norm(const float* x, int64_t D) {
-        float ss = 0.f;
-#pragma omp simd reduction(+ : ss)
-        for (int64_t d = 0; d < D; ++d) ss += x[d] * x[d];
-        return 1.f / std::sqrt(ss + 1e-12f);
-    }
+    // 1/‖x‖ (ε-guarded), vectorized over D (row_math.h).
+    static float inv_norm(const float* x, int64_t D) { return 1.f / std::sqrt(dot(x, x, D) + 1e-12f); }
     void forward(int64_t, const float* x, int64_t ldx, int64_t rows, int64_t D, float* phi) const override {
         for (int64_t r = 0; r < rows; ++r) {
             const float* xr = x + r * ldx;
@@ -44,13 +40,10 @@ struct UnitAndOne final : FeatureMap {
                   float* dx, int64_t lddx) const override {
         for (int64_t r = 0; r < rows; ++r) {
             const float *xr = x + r * ldx, *gr = dphi + r * (D + 1);
-            const float rho = inv_norm(xr, D), rho3 = rho * rho * rho;
-            float dot = 0.f;
-#pragma omp simd reduction(+ : dot)
-            for (int64_t d = 0; d < D; ++d) dot += gr[d] * xr[d];
+            const float rho = inv_norm(xr, D), rho3 = rho * rho * rho, gx = dot(gr, xr, D);
             float* dr = dx + r * lddx;
 #pragma omp simd
-            for (int64_t d = 0; d < D; ++d) dr[d] = rho * gr[d] - rho3 * dot * xr[d];
+            for (int64_t d = 0; d < D; ++d) dr[d] = rho * gr[d] - rho3 * gx * xr[d];
         }
     }
 };
