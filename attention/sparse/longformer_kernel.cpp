@@ -1,0 +1,533 @@
+// longformer_kernel.cpp — the fused longformer op (longformer.h's pattern), forward and
+// backward, as a band: every query's window is the same offsets t·d (t = −w/2 … w/2, causal:
+// … 0), so a tile of T = 16 consecutive queries against the T + 2h keys around them
+// (h = (w/2)·d) computes exactly its w + 1 keys per query, every loop a vector along the
+// tile's 16 queries (or, for the global queries, its 16 keys). Per head, scale s = 1/√D:
+//   forward, tile of queries i0 … i0+15 (qᵀ, kᵀ, vᵀ held transposed [D, lanes]):
+//     S_t[r] = s·q_{i0+r}·k_{i0+r+td}  (−inf unless i0+r+td is a non-global token < N)
+//     S_g[r] = s·q_{i0+r}·k_g          (g < G, the global keys)
+//     out_i = Σ softmax(S)·v, written once, normalized in the same pass; L_i = m_i + log l_i
+//   the G global queries see every key: an online softmax per lane over each tile's own 16
+//   keys, its lanes merged once at the end.
+//   backward, the same tiles: p = e^(S − L_i), dS = p ∘ (dO_i·v_j − Δ_i), Δ_i = dO_i·O_i;
+//     dq_i = s·Σ dS k_j written once per row; dk_j = s·Σ dS q_i and dv_j = Σ p dO_i gathered in
+//     transposed [D, T + 2h] accumulators that slide with the tiles: a key's row is written
+//     once, when the last tile that sees it is done (no zero-fill, no second pass); the G
+//     global keys' own sums are added to their rows at the end.
+// Time O(N·(w + 1 + 2G)·D) per head (the exact pairs, plus the 16-lane padding of the last
+// tile), memory O(N) saved (L_i) beyond q, k, v, out; the tiles (a few KB) stay in L1.
+// Reference: the block-sparse composition (block_sparse.h), held equal by the tests.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#if defined(__AVX512F__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"  // GCC 12 flags the header's own _mm512_undefined_pd
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#endif
+
+#include "attention/head_rows.h"
+#include "attention/sparse/longformer.h"
+#include "core/autograd/autograd.h"
+#include "core/kernels/fastmath.h"
+#include "core/kernels/parallel.h"
+#include "core/kernels/small_gemm.h"
+#include "core/util/profiler.h"
+
+namespace attnlab::attention {
+
+namespace {
+
+constexpr int64_t T = 16;  // queries per tile: the lanes of every vector loop
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// The band's shape for one call.
+struct Band {
+    int64_t N, D, G;       // tokens, head dim, global tokens (≤ N)
+    int64_t dil, h, W;     // dilation d, reach h = (w/2)·d, key columns per tile T + 2h
+    int64_t t_lo, t_hi;    // window offsets t_lo … t_hi (in steps of d)
+    float scale;
+    bool causal;
+};
+
+// ---- vector loops along the T lanes of transposed tiles ([D, ld]: row d, lane r at d·ld + r) ----
+
+using small::VecF;
+constexpr int kV = int(T / small::kLanes);  // vectors per lane row
+inline VecF lane_vec(const float* p, int v) { return small::load_vec(p + v * small::kLanes); }
+
+// Written with explicit vectors (small_gemm.h's VecF): as plain float loops GCC vectorized the
+// dot products across d instead of the lanes, in scalar registers.
+
+// s[r] = Σ_d a[d·lda + r] · b[d·ldb + r], in two chains of fused multiply-adds
+[[gnu::noinline]] void dot_lanes(const float* __restrict a, int64_t lda, const float* __restrict b, int64_t ldb,
+                                 int64_t D, float* __restrict s) {
+    VecF acc[2][kV] = {};
+    for (int64_t d = 0; d < D; ++d)
+        for (int v = 0; v < kV; ++v) acc[d & 1][v] += lane_vec(a + d * lda, v) * lane_vec(b + d * ldb, v);
+    for (int v = 0; v < kV; ++v) small::store_vec(s + v * small::kLanes, acc[0][v] + acc[1][v]);
+}
+
+// s[r] = Σ_d a[d·lda + r] · x[d]   (x a row)
+[[gnu::noinline]] void dot_row(const float* __restrict a, int64_t lda, const float* __restrict x, int64_t D,
+                               float* __restrict s) {
+    VecF acc[2][kV] = {};
+    for (int64_t d = 0; d < D; ++d)
+        for (int v = 0; v < kV; ++v) acc[d & 1][v] += lane_vec(a + d * lda, v) * x[d];
+    for (int v = 0; v < kV; ++v) small::store_vec(s + v * small::kLanes, acc[0][v] + acc[1][v]);
+}
+
+// c[d·ldc + r] += p[r] · b[d·ldb + r]
+[[gnu::noinline]] void axpy_lanes(const float* __restrict p, const float* __restrict b, int64_t ldb, int64_t D,
+                                  float* __restrict c, int64_t ldc) {
+    VecF pv[kV];
+    for (int v = 0; v < kV; ++v) pv[v] = lane_vec(p, v);
+    for (int64_t d = 0; d < D; ++d)
+        for (int v = 0; v < kV; ++v)
+            small::store_vec(c + d * ldc + v * small::kLanes, lane_vec(c + d * ldc, v) + pv[v] * lane_vec(b + d * ldb, v));
+}
+
+// c[d·ldc + r] += p[r] · x[d]   (x a row)
+[[gnu::noinline]] void axpy_row(const float* __restrict p, const float* __restrict x, int64_t D, float* __restrict c,
+                                int64_t ldc) {
+    VecF pv[kV];
+    for (int v = 0; v < kV; ++v) pv[v] = lane_vec(p, v);
+    for (int64_t d = 0; d < D; ++d)
+        for (int v = 0; v < kV; ++v)
+            small::store_vec(c + d * ldc + v * small::kLanes, lane_vec(c + d * ldc, v) + pv[v] * x[d]);
+}
+
+// ---- the window's offsets, several at a time: one load of the tile row serves them all ----
+
+// s[u·T + r] = Σ_d a[d·T + r] · b[d·ldb + r + u·step], u < U
+template <int U>
+[[gnu::noinline]] void band_dots(const float* __restrict a, const float* __restrict b, int64_t ldb, int64_t step,
+                                 int64_t D, float* __restrict s) {
+    VecF acc[U][kV];
+    for (int u = 0; u < U; ++u)
+        for (int v = 0; v < kV; ++v) acc[u][v] = VecF{};
+    for (int64_t d = 0; d < D; ++d) {
+        VecF x[kV];
+        for (int v = 0; v < kV; ++v) x[v] = small::load_vec(a + d * T + v * small::kLanes);
+#pragma GCC unroll 16
+        for (int u = 0; u < U; ++u)
+            for (int v = 0; v < kV; ++v) acc[u][v] += x[v] * small::load_vec(b + d * ldb + u * step + v * small::kLanes);
+    }
+    for (int u = 0; u < U; ++u)
+        for (int v = 0; v < kV; ++v) small::store_vec(s + u * T + v * small::kLanes, acc[u][v]);
+}
+
+// out[d·T + r] += Σ_u p[u·T + r] · b[d·ldb + r + u·step], u < U
+template <int U>
+[[gnu::noinline]] void band_sum(const float* __restrict p, const float* __restrict b, int64_t ldb, int64_t step,
+                                int64_t D, float* __restrict out) {
+    VecF pu[U][kV];
+    for (int u = 0; u < U; ++u)
+        for (int v = 0; v < kV; ++v) pu[u][v] = small::load_vec(p + u * T + v * small::kLanes);
+    for (int64_t d = 0; d < D; ++d)
+        for (int v = 0; v < kV; ++v) {
+            VecF o0 = small::load_vec(out + d * T + v * small::kLanes), o1 = VecF{};
+#pragma GCC unroll 16
+            for (int u = 0; u < U; u += 2) {  // two chains
+                o0 += pu[u][v] * small::load_vec(b + d * ldb + u * step + v * small::kLanes);
+                if (u + 1 < U) o1 += pu[u + 1][v] * small::load_vec(b + d * ldb + (u + 1) * step + v * small::kLanes);
+            }
+            small::store_vec(out + d * T + v * small::kLanes, o0 + o1);
+        }
+}
+
+// f.template operator()<U>(u0) over u0 = 0 … n − 1 in chunks of at most 8 offsets.
+template <class F>
+void in_chunks(int64_t n, const F& f) {
+    int64_t u0 = 0;
+    for (; u0 + 8 <= n; u0 += 8) f.template operator()<8>(u0);
+    switch (n - u0) {
+        case 1: f.template operator()<1>(u0); break;
+        case 2: f.template operator()<2>(u0); break;
+        case 3: f.template operator()<3>(u0); break;
+        case 4: f.template operator()<4>(u0); break;
+        case 5: f.template operator()<5>(u0); break;
+        case 6: f.template operator()<6>(u0); break;
+        case 7: f.template operator()<7>(u0); break;
+        default: break;
+    }
+}
+
+// dst[c·ldd + i] = mul · src[i·lds + c] for a 16 × 16 block: in registers with AVX-512 (a scalar
+// transpose is one scattered store per float, which the profile showed costing more than the
+// products), else as a plain loop.
+inline void transpose16(const float* src, int64_t lds, float* dst, int64_t ldd, float mul) {
+#if defined(__AVX512F__)
+    __m512 r[16], t[16];
+    const __m512 m = _mm512_set1_ps(mul);
+    for (int i = 0; i < 16; ++i) r[i] = _mm512_mul_ps(m, _mm512_loadu_ps(src + i * lds));
+    for (int i = 0; i < 8; ++i) {  // per 128-bit lane L: pairs of rows interleaved
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    auto lo = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+    auto hi = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+    for (int i = 0; i < 4; ++i) {  // r[4i + k], lane L: column 4L + k of rows 4i … 4i + 3
+        r[4 * i] = lo(t[4 * i], t[4 * i + 2]), r[4 * i + 1] = hi(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 2] = lo(t[4 * i + 1], t[4 * i + 3]), r[4 * i + 3] = hi(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int k = 0; k < 4; ++k) {  // column 4L + k: lane L of r[k], r[4 + k], r[8 + k], r[12 + k]
+        const __m512 a = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x88), b = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xdd);
+        const __m512 c = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0x88), d = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0xdd);
+        _mm512_storeu_ps(dst + k * ldd, _mm512_shuffle_f32x4(a, c, 0x88));
+        _mm512_storeu_ps(dst + (4 + k) * ldd, _mm512_shuffle_f32x4(b, d, 0x88));
+        _mm512_storeu_ps(dst + (8 + k) * ldd, _mm512_shuffle_f32x4(a, c, 0xdd));
+        _mm512_storeu_ps(dst + (12 + k) * ldd, _mm512_shuffle_f32x4(b, d, 0xdd));
+    }
+#else
+    for (int i = 0; i < 16; ++i)
+        for (int c = 0; c < 16; ++c) dst[c * ldd + i] = mul * src[i * lds + c];
+#endif
+}
+
+// Columns c … c + n − 1 of dst [D, ld] <- mul · rows first … first + n − 1 of X (zero outside [0, N)).
+void load_cols(const HeadRows& X, int64_t bh, int64_t first, int64_t n, int64_t N, int64_t D, float mul, float* dst,
+               int64_t ld) {
+    const float* head = X.at(bh, 0);
+    int64_t c = 0;
+    if (D % 16 == 0 && first >= 0)  // whole blocks of 16 rows
+        for (; c + 16 <= n && first + c + 16 <= N; c += 16)
+            for (int64_t d = 0; d < D; d += 16) transpose16(head + (first + c) * X.row + d, X.row, dst + d * ld + c, ld, mul);
+    for (; c < n; ++c) {
+        const int64_t j = first + c;
+        if (j < 0 || j >= N) {
+            for (int64_t d = 0; d < D; ++d) dst[d * ld + c] = 0.f;
+            continue;
+        }
+        const float* x = head + j * X.row;
+        for (int64_t d = 0; d < D; ++d) dst[d * ld + c] = mul * x[d];
+    }
+}
+
+// Rows first … first + n − 1 of X (those in [lo, N)) <- mul · columns 0 … n − 1 of src [D, ld].
+void store_cols(const float* src, int64_t ld, int64_t first, int64_t n, int64_t lo, int64_t N, int64_t D, float mul,
+                const HeadRows& X, int64_t bh) {
+    float* head = X.at(bh, 0);
+    int64_t c = std::max<int64_t>(0, lo - first);
+    if (D % 16 == 0)
+        for (; c + 16 <= n && first + c + 16 <= N; c += 16)
+            for (int64_t d = 0; d < D; d += 16) transpose16(src + d * ld + c, ld, head + (first + c) * X.row + d, X.row, mul);
+    for (; c < n && first + c < N; ++c) {
+        float* x = head + (first + c) * X.row;
+        for (int64_t d = 0; d < D; ++d) x[d] = mul * src[d * ld + c];
+    }
+}
+
+// Moves columns T … W − 1 of a [D, W] tile to 0 … W − T − 1 and zeroes the last T (or loads
+// nothing: the caller fills them), for the next tile.
+void slide(float* tile, int64_t D, int64_t W, bool zero_new) {
+    for (int64_t d = 0; d < D; ++d) {
+        float* row = tile + d * W;
+        for (int64_t c = 0; c < W - T; ++c) row[c] = row[c + T];  // (memmove per row was 8 % of the forward)
+        if (zero_new)
+            for (int64_t c = W - T; c < W; ++c) row[c] = 0.f;
+    }
+}
+
+// 0 where query i0 + r may see key i0 + r + off through the window, else −inf.
+void window_mask(const Band& b, int64_t i0, int64_t off, float* mask) {
+    for (int64_t r = 0; r < T; ++r) {
+        const int64_t i = i0 + r, j = i + off;
+        mask[r] = i >= b.G && i < b.N && j >= b.G && j < b.N ? 0.f : kNegInf;
+    }
+}
+
+// Per-lane online-softmax state of one global query (lanes = keys of a tile).
+struct GlobalLanes {
+    std::vector<float> m, l, acc;  // [T], [T], [D, T]
+};
+
+struct Scratch {
+    std::vector<float> qt, kt, vt, dot, ot, dqt, dkt, dvt;  // tiles [D, T] or [D, W]
+    std::vector<float> s, dp, mask;                          // [offsets + G, T]
+    std::vector<float> gq, gdo, gacc;                        // global query rows (scaled), dO rows, per-lane sums
+    std::vector<float> dkg, dvg;                             // [G, D, T] global keys' per-lane gradient sums
+    std::vector<GlobalLanes> glob;
+};
+
+int64_t offsets(const Band& b) { return b.t_hi - b.t_lo + 1; }
+
+// ---- forward ----
+
+void forward_tile(const Band& b, int64_t i0, const HeadRows& K, const HeadRows& V, const HeadRows& O, float* lse,
+                  int64_t bh, Scratch& w) {
+    const int64_t D = b.D, W = b.W, nt = offsets(b), ns = nt + b.G;
+    float *s = w.s.data(), *mask = w.mask.data(), *ot = w.ot.data();
+    const float* k0 = w.kt.data() + b.h + b.t_lo * b.dil;  // column of offset t_lo
+    in_chunks(nt, [&]<int U>(int64_t u0) {  // the window: S_t = s·q·k_{i+td}
+        band_dots<U>(w.qt.data(), k0 + u0 * b.dil, W, b.dil, D, s + u0 * T);
+    });
+    for (int64_t u = 0; u < nt; ++u) {
+        window_mask(b, i0, (b.t_lo + u) * b.dil, mask);
+        for (int64_t r = 0; r < T; ++r) s[u * T + r] += mask[r];
+    }
+    for (int64_t g = 0; g < b.G; ++g) dot_row(w.qt.data(), T, K.at(bh, g), D, s + (nt + g) * T);  // S_g = s·q·k_g
+    float m[T], l[T] = {};
+    std::fill(m, m + T, kNegInf);
+    for (int64_t u = 0; u < ns; ++u)
+        for (int64_t r = 0; r < T; ++r) m[r] = std::max(m[r], s[u * T + r]);
+    for (int64_t r = 0; r < T; ++r) m[r] = m[r] == kNegInf ? 0.f : m[r];  // lanes with no query
+    for (int64_t u = 0; u < ns; ++u)
+        for (int64_t r = 0; r < T; ++r) {
+            const float p = fast::exp(s[u * T + r] - m[r]);
+            s[u * T + r] = p;
+            l[r] += p;
+        }
+    std::fill(w.ot.begin(), w.ot.end(), 0.f);
+    const float* v0 = w.vt.data() + b.h + b.t_lo * b.dil;
+    in_chunks(nt, [&]<int U>(int64_t u0) { band_sum<U>(s + u0 * T, v0 + u0 * b.dil, W, b.dil, D, ot); });
+    for (int64_t g = 0; g < b.G; ++g) axpy_row(s + (nt + g) * T, V.at(bh, g), D, ot, T);
+    float inv[T];
+    for (int64_t r = 0; r < T; ++r) inv[r] = 1.f / l[r];
+    for (int64_t d = 0; d < D; ++d)
+        for (int64_t r = 0; r < T; ++r) ot[d * T + r] *= inv[r];
+    store_cols(ot, T, i0, T, b.G, b.N, D, 1.f, O, bh);  // out_i = acc / l, written once
+    for (int64_t r = 0; r < T; ++r)
+        if (i0 + r >= b.G && i0 + r < b.N) lse[i0 + r] = m[r] + std::log(l[r]);
+}
+
+// Global query gq against this tile's own keys i0 … i0+15 (columns h … h+15 of kᵀ, vᵀ).
+void forward_global(const Band& b, int64_t i0, int64_t gq, const float* q, Scratch& w) {
+    const int64_t D = b.D, W = b.W;
+    GlobalLanes& st = w.glob[size_t(gq)];
+    float s[T];
+    dot_row(w.kt.data() + b.h, W, q, D, s);
+    for (int64_t r = 0; r < T; ++r) {
+        const int64_t j = i0 + r;
+        if (j >= b.N || (b.causal && j > gq)) s[r] = kNegInf;
+    }
+    float alpha[T], p[T];
+    for (int64_t r = 0; r < T; ++r) {
+        const float m_new = std::max(st.m[size_t(r)], s[r]);
+        alpha[r] = st.m[size_t(r)] == kNegInf ? 0.f : fast::exp(st.m[size_t(r)] - m_new);
+        p[r] = s[r] == kNegInf ? 0.f : fast::exp(s[r] - m_new);
+        st.l[size_t(r)] = st.l[size_t(r)] * alpha[r] + p[r];
+        st.m[size_t(r)] = m_new;
+    }
+    float* acc = st.acc.data();
+    for (int64_t d = 0; d < D; ++d)
+        for (int64_t r = 0; r < T; ++r) acc[d * T + r] *= alpha[r];
+    axpy_lanes(p, w.vt.data() + b.h, W, D, acc, T);
+}
+
+// Merges a global query's lanes: out = Σ_r e^(m_r − M) acc_r / Σ_r e^(m_r − M) l_r.
+void finish_global(const Band& b, int64_t gq, const HeadRows& O, float* lse, int64_t bh, Scratch& w) {
+    const GlobalLanes& st = w.glob[size_t(gq)];
+    float M = kNegInf, wt[T], L = 0.f;
+    for (int64_t r = 0; r < T; ++r) M = std::max(M, st.m[size_t(r)]);
+    for (int64_t r = 0; r < T; ++r) {
+        wt[r] = st.m[size_t(r)] == kNegInf ? 0.f : std::exp(st.m[size_t(r)] - M);
+        L += wt[r] * st.l[size_t(r)];
+    }
+    float* o = O.at(bh, gq);
+    for (int64_t d = 0; d < b.D; ++d) {
+        float x = 0.f;
+        for (int64_t r = 0; r < T; ++r) x += wt[r] * st.acc[size_t(d * T + r)];
+        o[d] = x / L;
+    }
+    lse[gq] = M + std::log(L);
+}
+
+void forward_head(const Band& b, const HeadRows& Q, const HeadRows& K, const HeadRows& V, const HeadRows& O,
+                  float* lse, int64_t bh, Scratch& w) {
+    const int64_t D = b.D, W = b.W;
+    w.qt.resize(size_t(D * T)), w.kt.resize(size_t(D * W)), w.vt.resize(size_t(D * W)), w.ot.resize(size_t(D * T));
+    w.s.resize(size_t((offsets(b) + b.G) * T)), w.mask.resize(size_t(T));
+    w.glob.resize(size_t(b.G));
+    w.gq.resize(size_t(b.G * D));
+    for (int64_t g = 0; g < b.G; ++g) {
+        GlobalLanes& st = w.glob[size_t(g)];
+        st.m.assign(size_t(T), kNegInf), st.l.assign(size_t(T), 0.f), st.acc.assign(size_t(D * T), 0.f);
+        const float* q = Q.at(bh, g);
+        for (int64_t d = 0; d < D; ++d) w.gq[size_t(g * D + d)] = b.scale * q[d];
+    }
+    load_cols(K, bh, -b.h, W, b.N, D, 1.f, w.kt.data(), W);
+    load_cols(V, bh, -b.h, W, b.N, D, 1.f, w.vt.data(), W);
+    for (int64_t i0 = 0; i0 < b.N; i0 += T) {
+        if (i0 > 0) {  // keys i0 − h … i0 + T + h − 1: slide by T, load the T new ones
+            slide(w.kt.data(), D, W, false), slide(w.vt.data(), D, W, false);
+            load_cols(K, bh, i0 + b.h, T, b.N, D, 1.f, w.kt.data() + W - T, W);
+            load_cols(V, bh, i0 + b.h, T, b.N, D, 1.f, w.vt.data() + W - T, W);
+        }
+        load_cols(Q, bh, i0, T, b.N, D, b.scale, w.qt.data(), T);
+        forward_tile(b, i0, K, V, O, lse, bh, w);
+        for (int64_t g = 0; g < b.G; ++g) forward_global(b, i0, g, w.gq.data() + g * D, w);
+    }
+    for (int64_t g = 0; g < b.G; ++g) finish_global(b, g, O, lse, bh, w);
+}
+
+// ---- backward ----
+
+struct Grads {
+    const HeadRows &Q, &K, &V, &O, &dO, &dQ, &dK, &dV;
+    const float* lse;
+};
+
+void backward_tile(const Band& b, int64_t i0, const Grads& x, int64_t bh, Scratch& w) {
+    const int64_t D = b.D, W = b.W, nt = offsets(b);
+    float *s = w.s.data(), *dp = w.dp.data(), *mask = w.mask.data();
+    float L[T], delta[T];
+    dot_lanes(w.dot.data(), T, w.ot.data(), T, D, delta);  // Δ_i = dO_i·O_i
+    for (int64_t r = 0; r < T; ++r) {  // lanes without a (non-global) query: L = +∞, so p = 0
+        const int64_t i = i0 + r;
+        const bool live = i >= b.G && i < b.N;
+        L[r] = live ? x.lse[i] : std::numeric_limits<float>::infinity();
+        delta[r] = live ? delta[r] : 0.f;
+    }
+    const int64_t c0 = b.h + b.t_lo * b.dil;  // column of offset t_lo
+    in_chunks(nt, [&]<int U>(int64_t u0) {
+        band_dots<U>(w.qt.data(), w.kt.data() + c0 + u0 * b.dil, W, b.dil, D, s + u0 * T);    // S
+        band_dots<U>(w.dot.data(), w.vt.data() + c0 + u0 * b.dil, W, b.dil, D, dp + u0 * T);  // dP = dO·v
+    });
+    for (int64_t u = 0; u < nt; ++u) {
+        window_mask(b, i0, (b.t_lo + u) * b.dil, mask);
+        for (int64_t r = 0; r < T; ++r) {
+            const float p = fast::exp(s[u * T + r] + mask[r] - L[r]);
+            s[u * T + r] = p;
+            dp[u * T + r] = p * (dp[u * T + r] - delta[r]);
+        }
+    }
+    std::fill(w.dqt.begin(), w.dqt.end(), 0.f);
+    in_chunks(nt, [&]<int U>(int64_t u0) {  // dq += dS k
+        band_sum<U>(dp + u0 * T, w.kt.data() + c0 + u0 * b.dil, W, b.dil, D, w.dqt.data());
+    });
+    for (int64_t u = 0; u < nt; ++u) {
+        const int64_t col = c0 + u * b.dil;
+        axpy_lanes(dp + u * T, w.qt.data(), T, D, w.dkt.data() + col, W);  // dk += dS (s·q)
+        axpy_lanes(s + u * T, w.dot.data(), T, D, w.dvt.data() + col, W);  // dv += p dO
+    }
+    for (int64_t g = 0; g < b.G; ++g) {  // the global keys: sums per lane, added to their rows at the end
+        const float *k = x.K.at(bh, g), *v = x.V.at(bh, g);
+        dot_row(w.qt.data(), T, k, D, s);
+        dot_row(w.dot.data(), T, v, D, dp);
+        for (int64_t r = 0; r < T; ++r) {
+            const float p = fast::exp(s[r] - L[r]);
+            s[r] = p;
+            dp[r] = p * (dp[r] - delta[r]);
+        }
+        axpy_row(dp, k, D, w.dqt.data(), T);
+        axpy_lanes(dp, w.qt.data(), T, D, w.dkg.data() + g * D * T, T);
+        axpy_lanes(s, w.dot.data(), T, D, w.dvg.data() + g * D * T, T);
+    }
+    store_cols(w.dqt.data(), T, i0, T, b.G, b.N, D, b.scale, x.dQ, bh);  // dq_i = s·Σ dS k, written once
+}
+
+// Global query gq against this tile's own keys i0 … i0+15.
+void backward_global(const Band& b, int64_t i0, int64_t gq, const Grads& x, int64_t bh, Scratch& w) {
+    const int64_t D = b.D, W = b.W;
+    const float *q = w.gq.data() + gq * D, *g = w.gdo.data() + gq * D, L = x.lse[gq];
+    float s[T], dp[T];
+    float delta = 0.f;
+    const float* o = x.O.at(bh, gq);
+    for (int64_t d = 0; d < D; ++d) delta += g[d] * o[d];
+    dot_row(w.kt.data() + b.h, W, q, D, s);
+    dot_row(w.vt.data() + b.h, W, g, D, dp);
+    for (int64_t r = 0; r < T; ++r) {
+        const int64_t j = i0 + r;
+        const bool seen = j < b.N && (!b.causal || j <= gq);
+        const float p = seen ? fast::exp(s[r] - L) : 0.f;
+        s[r] = p;
+        dp[r] = p * (dp[r] - delta);
+    }
+    axpy_lanes(dp, w.kt.data() + b.h, W, D, w.gacc.data() + gq * D * T, T);  // dq_g, per lane
+    axpy_row(dp, q, D, w.dkt.data() + b.h, W);
+    axpy_row(s, g, D, w.dvt.data() + b.h, W);
+}
+
+void backward_head(const Band& b, const Grads& x, int64_t bh, Scratch& w) {
+    const int64_t D = b.D, W = b.W, G = b.G;
+    for (auto* t : {&w.qt, &w.dot, &w.ot, &w.dqt}) t->resize(size_t(D * T));
+    for (auto* t : {&w.kt, &w.vt}) t->resize(size_t(D * W));
+    w.dkt.assign(size_t(D * W), 0.f), w.dvt.assign(size_t(D * W), 0.f);
+    w.s.resize(size_t(offsets(b) * T)), w.dp.resize(size_t(offsets(b) * T)), w.mask.resize(size_t(T));
+    w.gq.resize(size_t(G * D)), w.gdo.resize(size_t(G * D));
+    w.gacc.assign(size_t(G * D * T), 0.f), w.dkg.assign(size_t(G * D * T), 0.f), w.dvg.assign(size_t(G * D * T), 0.f);
+    for (int64_t g = 0; g < G; ++g) {
+        const float *q = x.Q.at(bh, g), *d_o = x.dO.at(bh, g);
+        for (int64_t d = 0; d < D; ++d) w.gq[size_t(g * D + d)] = b.scale * q[d], w.gdo[size_t(g * D + d)] = d_o[d];
+    }
+    load_cols(x.K, bh, -b.h, W, b.N, D, 1.f, w.kt.data(), W);
+    load_cols(x.V, bh, -b.h, W, b.N, D, 1.f, w.vt.data(), W);
+    for (int64_t i0 = 0; i0 < b.N; i0 += T) {
+        if (i0 > 0) {
+            slide(w.kt.data(), D, W, false), slide(w.vt.data(), D, W, false);
+            load_cols(x.K, bh, i0 + b.h, T, b.N, D, 1.f, w.kt.data() + W - T, W);
+            load_cols(x.V, bh, i0 + b.h, T, b.N, D, 1.f, w.vt.data() + W - T, W);
+        }
+        load_cols(x.Q, bh, i0, T, b.N, D, b.scale, w.qt.data(), T);
+        load_cols(x.dO, bh, i0, T, b.N, D, 1.f, w.dot.data(), T);
+        load_cols(x.O, bh, i0, T, b.N, D, 1.f, w.ot.data(), T);
+        backward_tile(b, i0, x, bh, w);
+        for (int64_t g = 0; g < G; ++g) backward_global(b, i0, g, x, bh, w);
+        // keys i0 − h … i0 − h + T − 1 are seen by no later tile: their rows are written once
+        store_cols(w.dkt.data(), W, i0 - b.h, T, 0, b.N, D, 1.f, x.dK, bh);
+        store_cols(w.dvt.data(), W, i0 - b.h, T, 0, b.N, D, 1.f, x.dV, bh);
+        slide(w.dkt.data(), D, W, true), slide(w.dvt.data(), D, W, true);
+    }
+    const int64_t next = (b.N + T - 1) / T * T;  // the keys still held: next − h … next + h − 1
+    store_cols(w.dkt.data(), W, next - b.h, W - T, 0, b.N, D, 1.f, x.dK, bh);
+    store_cols(w.dvt.data(), W, next - b.h, W - T, 0, b.N, D, 1.f, x.dV, bh);
+    for (int64_t g = 0; g < G; ++g) {  // global query rows' dq; global keys' sums from the window queries
+        float *dq = x.dQ.at(bh, g), *dk = x.dK.at(bh, g), *dv = x.dV.at(bh, g);
+        for (int64_t d = 0; d < D; ++d) {
+            float sq = 0.f, sk = 0.f, sv = 0.f;
+            for (int64_t r = 0; r < T; ++r) {
+                const size_t at = size_t((g * D + d) * T + r);
+                sq += w.gacc[at], sk += w.dkg[at], sv += w.dvg[at];
+            }
+            dq[d] = b.scale * sq, dk[d] += sk, dv[d] += sv;
+        }
+    }
+}
+
+}  // namespace
+
+bool longformer_band_supported(int64_t global_tokens) { return global_tokens <= kLongformerBandMaxGlobals; }
+
+Tensor longformer_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, int64_t window,
+                            int64_t dilation, int64_t global_tokens, bool causal) {
+    PROFILE_SCOPE("longformer_attention");
+    check(q_in.dim() == 4 && q_in.shape() == k_in.shape() && k_in.shape() == v_in.shape(),
+          "longformer_attention: expected q, k, v [B,H,N,D] of one shape, got ", to_string(q_in.shape()), ", ",
+          to_string(k_in.shape()), ", ", to_string(v_in.shape()));
+    check(window >= 2 && window % 2 == 0 && dilation >= 1 && longformer_band_supported(global_tokens),
+          "longformer_attention: expected an even window ≥ 2, dilation ≥ 1 and at most ", kLongformerBandMaxGlobals,
+          " global tokens, got ", window, ", ", dilation, ", ", global_tokens);
+    const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2), D = q_in.size(3);
+    const int64_t h = window / 2 * dilation;
+    const Band band{N, D, std::min(global_tokens, N), dilation, h, T + 2 * h, -window / 2, causal ? 0 : window / 2,
+                    1.f / std::sqrt(float(D)), causal};
+    Tensor q = unit_last_stride(q_in.detach()), k = unit_last_stride(k_in.detach()), v = unit_last_stride(v_in.detach());
+    Tensor out = heads_output(B, H, N, D), lse = Tensor::empty({B, H, N});
+    {
+        HeadRows Q(q), K(k), V(v), O(out);
+        parallel_for_balanced(0, B * H, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
+            Scratch w;
+            for (int64_t bh = lo; bh < hi; ++bh) forward_head(band, Q, K, V, O, lse.data() + bh * N, bh, w);
+        });
+    }
+    return record("longformer_attention", out, {q_in, k_in, v_in},
+                  [q, k, v, out_saved = out.detach(), lse, band](const Tensor& g_in) {
+                      Tensor g = unit_last_stride(g_in);
+                      const int64_t N = q.size(2);
+                      Tensor dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
+                      HeadRows Q(q), K(k), V(v), O(out_saved), dO(g), dQ(dq), dK(dk), dV(dv);
+                      parallel_for_balanced(0, q.size(0) * q.size(1), 8 * num_threads(), [&](int64_t lo, int64_t hi) {
+                          Scratch w;
+                          for (int64_t bh = lo; bh < hi; ++bh)
+                              backward_head(band, Grads{Q, K, V, O, dO, dQ, dK, dV, lse.data() + bh * N}, bh, w);
+                      });
+                      return std::vector<Tensor>{dq, dk, dv};
+                  });
+}
+
+}  // namespace attnlab::attention
