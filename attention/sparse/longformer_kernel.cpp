@@ -9,7 +9,8 @@
 //     out_i = Σ softmax(S)·v, written once, normalized in the same pass; L_i = m_i + log l_i
 //   the G global queries see every key: an online softmax per lane over each tile's own 16
 //   keys, its lanes merged once at the end.
-//   backward, the same tiles: p = e^(S − L_i), dS = p ∘ (dO_i·v_j − Δ_i), Δ_i = dO_i·O_i;
+//   backward, the same tiles: p = e^(S − L_i), dS = p ∘ (dO_i·v_j − Δ_i), Δ_i = Σ_j p dO_i·v_j
+//     (= dO_i·O_i, from the tile's own products: O is read back only for the global queries);
 //     dq_i = s·Σ dS k_j written once per row; dk_j = s·Σ dS q_i and dv_j = Σ p dO_i gathered in
 //     transposed [D, T + 2h] accumulators that slide with the tiles: a key's row is written
 //     once, when the last tile that sees it is done (no zero-fill, no second pass); the G
@@ -60,15 +61,6 @@ inline VecF lane_vec(const float* p, int v) { return small::load_vec(p + v * sma
 
 // Written with explicit vectors (small_gemm.h's VecF): as plain float loops GCC vectorized the
 // dot products across d instead of the lanes, in scalar registers.
-
-// s[r] = Σ_d a[d·lda + r] · b[d·ldb + r], in two chains of fused multiply-adds
-[[gnu::noinline]] void dot_lanes(const float* __restrict a, int64_t lda, const float* __restrict b, int64_t ldb,
-                                 int64_t D, float* __restrict s) {
-    VecF acc[2][kV] = {};
-    for (int64_t d = 0; d < D; ++d)
-        for (int v = 0; v < kV; ++v) acc[d & 1][v] += lane_vec(a + d * lda, v) * lane_vec(b + d * ldb, v);
-    for (int v = 0; v < kV; ++v) small::store_vec(s + v * small::kLanes, acc[0][v] + acc[1][v]);
-}
 
 // s[r] = Σ_d a[d·lda + r] · x[d]   (x a row)
 [[gnu::noinline]] void dot_row(const float* __restrict a, int64_t lda, const float* __restrict x, int64_t D,
@@ -344,29 +336,32 @@ struct Grads {
 };
 
 void backward_tile(const Band& b, int64_t i0, const Grads& x, int64_t bh, Scratch& w) {
-    const int64_t D = b.D, W = b.W, nt = offsets(b);
-    float *s = w.s.data(), *dp = w.dp.data(), *mask = w.mask.data();
-    float L[T], delta[T];
-    dot_lanes(w.dot.data(), T, w.ot.data(), T, D, delta);  // Δ_i = dO_i·O_i
+    const int64_t D = b.D, W = b.W, nt = offsets(b), ns = nt + b.G;
+    float *s = w.s.data(), *dp = w.dp.data(), *mask = w.mask.data();  // [nt + G, T]: the window, then the global keys
+    float L[T], delta[T] = {};
     for (int64_t r = 0; r < T; ++r) {  // lanes without a (non-global) query: L = +∞, so p = 0
         const int64_t i = i0 + r;
-        const bool live = i >= b.G && i < b.N;
-        L[r] = live ? x.lse[i] : std::numeric_limits<float>::infinity();
-        delta[r] = live ? delta[r] : 0.f;
+        L[r] = i >= b.G && i < b.N ? x.lse[i] : std::numeric_limits<float>::infinity();
     }
     const int64_t c0 = w.col + b.h + b.t_lo * b.dil;  // column of offset t_lo
     in_chunks(nt, [&]<int U>(int64_t u0) {
         band_dots<U>(w.qt.data(), w.kt.data() + c0 + u0 * b.dil, W, b.dil, D, s + u0 * T);    // S
         band_dots<U>(w.dot.data(), w.vt.data() + c0 + u0 * b.dil, W, b.dil, D, dp + u0 * T);  // dP = dO·v
     });
-    for (int64_t u = 0; u < nt; ++u) {
-        window_mask(b, i0, (b.t_lo + u) * b.dil, mask);
+    for (int64_t g = 0; g < b.G; ++g) {
+        dot_row(w.qt.data(), T, x.K.at(bh, g), D, s + (nt + g) * T);
+        dot_row(w.dot.data(), T, x.V.at(bh, g), D, dp + (nt + g) * T);
+    }
+    for (int64_t u = 0; u < ns; ++u) {  // P = e^(S − L); Δ_i = dO_i·O_i = Σ_j p_ij dO_i·v_j (O is not read)
+        if (u < nt) window_mask(b, i0, (b.t_lo + u) * b.dil, mask);
         for (int64_t r = 0; r < T; ++r) {
-            const float p = fast::exp(s[u * T + r] + mask[r] - L[r]);
+            const float p = fast::exp(s[u * T + r] + (u < nt ? mask[r] : 0.f) - L[r]);
             s[u * T + r] = p;
-            dp[u * T + r] = p * (dp[u * T + r] - delta[r]);
+            delta[r] += p * dp[u * T + r];
         }
     }
+    for (int64_t u = 0; u < ns; ++u)  // dS = P ∘ (dP − Δ)
+        for (int64_t r = 0; r < T; ++r) dp[u * T + r] = s[u * T + r] * (dp[u * T + r] - delta[r]);
     std::fill(w.dqt.begin(), w.dqt.end(), 0.f);
     in_chunks(nt, [&]<int U>(int64_t u0) {  // dq += dS k
         band_sum<U>(dp + u0 * T, w.kt.data() + c0 + u0 * b.dil, W, b.dil, D, w.dqt.data());
@@ -377,17 +372,10 @@ void backward_tile(const Band& b, int64_t i0, const Grads& x, int64_t bh, Scratc
         axpy_lanes(s + u * T, w.dot.data(), T, D, w.dvt.data() + col, W);  // dv += p dO
     }
     for (int64_t g = 0; g < b.G; ++g) {  // the global keys: sums per lane, added to their rows at the end
-        const float *k = x.K.at(bh, g), *v = x.V.at(bh, g);
-        dot_row(w.qt.data(), T, k, D, s);
-        dot_row(w.dot.data(), T, v, D, dp);
-        for (int64_t r = 0; r < T; ++r) {
-            const float p = fast::exp(s[r] - L[r]);
-            s[r] = p;
-            dp[r] = p * (dp[r] - delta[r]);
-        }
-        axpy_row(dp, k, D, w.dqt.data(), T);
-        axpy_lanes(dp, w.qt.data(), T, D, w.dkg.data() + g * D * T, T);
-        axpy_lanes(s, w.dot.data(), T, D, w.dvg.data() + g * D * T, T);
+        const float *ds = dp + (nt + g) * T, *p = s + (nt + g) * T;
+        axpy_row(ds, x.K.at(bh, g), D, w.dqt.data(), T);
+        axpy_lanes(ds, w.qt.data(), T, D, w.dkg.data() + g * D * T, T);
+        axpy_lanes(p, w.dot.data(), T, D, w.dvg.data() + g * D * T, T);
     }
     store_cols(w.dqt.data(), T, i0, T, b.G, b.N, D, b.scale, x.dQ, bh);  // dq_i = s·Σ dS k, written once
 }
@@ -416,10 +404,10 @@ void backward_global(const Band& b, int64_t i0, int64_t gq, const Grads& x, int6
 
 void backward_head(const Band& b, const Grads& x, int64_t bh, Scratch& w) {
     const int64_t D = b.D, W = b.W, G = b.G;
-    for (auto* t : {&w.qt, &w.dot, &w.ot, &w.dqt}) t->resize(size_t(D * T));
+    for (auto* t : {&w.qt, &w.dot, &w.dqt}) t->resize(size_t(D * T));
     for (auto* t : {&w.kt, &w.vt}) t->resize(size_t(D * W));
     w.dkt.assign(size_t(D * W), 0.f), w.dvt.assign(size_t(D * W), 0.f);
-    w.s.resize(size_t(offsets(b) * T)), w.dp.resize(size_t(offsets(b) * T)), w.mask.resize(size_t(T));
+    w.s.resize(size_t((offsets(b) + G) * T)), w.dp.resize(size_t((offsets(b) + G) * T)), w.mask.resize(size_t(T));
     w.gq.resize(size_t(G * D)), w.gdo.resize(size_t(G * D));
     w.gacc.assign(size_t(G * D * T), 0.f), w.dkg.assign(size_t(G * D * T), 0.f), w.dvg.assign(size_t(G * D * T), 0.f);
     for (int64_t g = 0; g < G; ++g) {
@@ -438,7 +426,6 @@ void backward_head(const Band& b, const Grads& x, int64_t bh, Scratch& w) {
             w.col = i0 - c0;
             load_cols(x.Q, bh, i0, T, b.N, D, b.scale, w.qt.data(), T);
             load_cols(x.dO, bh, i0, T, b.N, D, 1.f, w.dot.data(), T);
-            load_cols(x.O, bh, i0, T, b.N, D, 1.f, w.ot.data(), T);
             backward_tile(b, i0, x, bh, w);
             for (int64_t g = 0; g < G; ++g) backward_global(b, i0, g, x, bh, w);
         }
