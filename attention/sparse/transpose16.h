@@ -15,6 +15,8 @@
 
 namespace attnlab::attention {
 
+// Stream = true: non-temporal stores (dst rows 64-byte aligned), for output rows no one reads soon.
+template <bool Stream = false>
 inline void transpose16(const float* src, int64_t lds, float* dst, int64_t ldd, float mul) {
 #if defined(__AVX512F__)
     __m512 r[16], t[16];
@@ -30,17 +32,28 @@ inline void transpose16(const float* src, int64_t lds, float* dst, int64_t ldd, 
         r[4 * i] = lo(t[4 * i], t[4 * i + 2]), r[4 * i + 1] = hi(t[4 * i], t[4 * i + 2]);
         r[4 * i + 2] = lo(t[4 * i + 1], t[4 * i + 3]), r[4 * i + 3] = hi(t[4 * i + 1], t[4 * i + 3]);
     }
+    auto store = [](float* p, __m512 x) {
+        if constexpr (Stream) _mm512_stream_ps(p, x);
+        else _mm512_storeu_ps(p, x);
+    };
     for (int k = 0; k < 4; ++k) {  // column 4L + k: lane L of r[k], r[4 + k], r[8 + k], r[12 + k]
         const __m512 a = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x88), b = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xdd);
         const __m512 c = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0x88), d = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0xdd);
-        _mm512_storeu_ps(dst + k * ldd, _mm512_shuffle_f32x4(a, c, 0x88));
-        _mm512_storeu_ps(dst + (4 + k) * ldd, _mm512_shuffle_f32x4(b, d, 0x88));
-        _mm512_storeu_ps(dst + (8 + k) * ldd, _mm512_shuffle_f32x4(a, c, 0xdd));
-        _mm512_storeu_ps(dst + (12 + k) * ldd, _mm512_shuffle_f32x4(b, d, 0xdd));
+        store(dst + k * ldd, _mm512_shuffle_f32x4(a, c, 0x88));
+        store(dst + (4 + k) * ldd, _mm512_shuffle_f32x4(b, d, 0x88));
+        store(dst + (8 + k) * ldd, _mm512_shuffle_f32x4(a, c, 0xdd));
+        store(dst + (12 + k) * ldd, _mm512_shuffle_f32x4(b, d, 0xdd));
     }
 #else
     for (int i = 0; i < 16; ++i)
         for (int c = 0; c < 16; ++c) dst[c * ldd + i] = mul * src[i * lds + c];
+#endif
+}
+
+// Orders the non-temporal stores of transpose16<true> before what follows (other threads' reads).
+inline void stream_fence() {
+#if defined(__AVX512F__)
+    _mm_sfence();
 #endif
 }
 

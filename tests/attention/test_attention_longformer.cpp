@@ -99,6 +99,31 @@ TEST_CASE("longformer band kernel takes strided q, k, v views (the packed projec
     require_close(strided, attn->forward(q.contiguous(), k.contiguous(), v.contiguous()), 1e-5f);
 }
 
+TEST_CASE("longformer band kernel writes large outputs around the cache with the same bits",
+          "[attention][longformer][fused]") {
+    // 9 batch elements of 1 MB each: together 9 MB, past the 8 MB from which the kernel stores
+    // out, dq, dk, dv with non-temporal stores; each element alone stays below it.
+    const int64_t B = 9, H = 1, N = 1000, D = 256;
+    auto attn = longformer({{"global_tokens", int64_t(2)}});
+    QKV x = random_qkv(B, H, N, D, 21, 2.f);
+    Generator g(4);
+    const Tensor w = Tensor::randn({B, H, N, D}, g);
+    auto run = [&](int64_t b0, int64_t n) {  // out and dq, dk, dv of batch elements b0 … b0 + n − 1
+        Tensor q = x.q.narrow(0, b0, n).detach().requires_grad_(), k = x.k.narrow(0, b0, n).detach().requires_grad_(),
+               v = x.v.narrow(0, b0, n).detach().requires_grad_();
+        Tensor out = attn->forward(q, k, v);
+        (out * w.narrow(0, b0, n)).sum().backward();
+        return std::vector<Tensor>{out.detach(), q.grad(), k.grad(), v.grad()};
+    };
+    const std::vector<Tensor> all = run(0, B);
+    for (int64_t b = 0; b < B; ++b) {
+        INFO("batch element " << b);
+        const std::vector<Tensor> one = run(b, 1);
+        for (size_t t = 0; t < one.size(); ++t)
+            REQUIRE(all[t].narrow(0, b, 1).contiguous().to_vector() == one[t].contiguous().to_vector());
+    }
+}
+
 TEST_CASE("gradcheck: longformer band kernel over two tiles with global tokens", "[attention][longformer][gradcheck]") {
     check_attention_gradients("longformer", {{"window", int64_t(4)}, {"global_tokens", int64_t(2)}}, 21, 16);
 }
