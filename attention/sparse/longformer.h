@@ -12,7 +12,7 @@
 // query scoring exactly its w + 1 window offsets and the g global keys as vector loops along the
 // tile, every output and gradient row written once; the g global queries run an online softmax
 // over every tile's keys in the same pass. Time O(N·(w + 1 + 2g)·D), memory O(N) per head
-// beyond q, k, v, out (the tiles stay in L1).
+// beyond q, k, v, out (its tiles stay in L1/L2).
 // Reference (ATTNLAB_REFERENCE=1 or `reference`; also the fused path for more than
 // kLongformerBandMaxGlobals global tokens): block_sparse, the non-global queries grouped by
 // residue mod d into blocks of t = w rounded up to the vector width, each gathering the t + w

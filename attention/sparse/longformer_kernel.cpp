@@ -12,21 +12,20 @@
 //   backward, the same tiles: p = e^(S − L_i), dS = p ∘ (dO_i·v_j − Δ_i), Δ_i = Σ_j p dO_i·v_j
 //     (= dO_i·O_i, from the tile's own products: O is read back only for the global queries);
 //     dq_i = s·Σ dS k_j written once per row; dk_j = s·Σ dS q_i and dv_j = Σ p dO_i gathered in
-//     transposed [D, T + 2h] accumulators that slide with the tiles: a key's row is written
-//     once, when the last tile that sees it is done (no zero-fill, no second pass); the G
-//     global keys' own sums are added to their rows at the end.
+//     transposed [D, C + 2h] accumulators that slide every C = 64 queries: a key's row is
+//     written once, when the last tile that sees it is done (no zero-fill, no second pass);
+//     the G global keys' own sums are added to their rows at the end.
 // Outputs of 8 MB or more (out, dq, dk, dv) are stored around the cache (non-temporal stores:
 // no read for ownership, a quarter of the traffic; measured 12 % faster at N = 16384).
 // Time O(N·(w + 1 + 2G)·D) per head (the exact pairs, plus the 16-lane padding of the last
-// tile), memory O(N) saved (L_i) beyond q, k, v, out; the tiles (a few KB) stay in L1.
+// tile), memory O(N) saved (L_i) beyond q, k, v, out; the held tiles, [D, C + 2h] (9 KB at
+// D = 32, w = 8), stay in L1/L2.
 // Reference: the block-sparse composition (block_sparse.h), held equal by the tests.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <vector>
-
 
 #include "attention/head_rows.h"
 #include "attention/sparse/longformer.h"

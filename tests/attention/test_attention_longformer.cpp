@@ -124,6 +124,18 @@ TEST_CASE("longformer band kernel writes large outputs around the cache with the
     }
 }
 
+TEST_CASE("longformer with more global tokens than the band kernel keeps runs the block-sparse op",
+          "[attention][longformer][fused]") {
+    const int64_t N = 90, g = attention::kLongformerBandMaxGlobals + 3;
+    REQUIRE_FALSE(attention::longformer_band_supported(g));
+    auto attn = longformer({{"global_tokens", g}});
+    auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
+        attn->reference = reference;
+        return attn->forward(q, k, v);
+    };
+    check_fast_path_equals_reference(run, random_qkv(1, 2, N, 8, 13, 2.f), 1e-5f);
+}
+
 TEST_CASE("gradcheck: longformer band kernel over two tiles with global tokens", "[attention][longformer][gradcheck]") {
     check_attention_gradients("longformer", {{"window", int64_t(4)}, {"global_tokens", int64_t(2)}}, 21, 16);
 }
