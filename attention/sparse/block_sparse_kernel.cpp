@@ -11,7 +11,10 @@
 //             dQb = s·dS Kb;  dKb = s·dSᵀ Qb;  rows added back to the tokens they came from.
 // The scores are held transposed, Sᵀ [nk, np] with the query slots padded to the vector
 // width, and the mask with them, so that the masking, the online softmax and dS all run as
-// vector loops along the queries, one key row at a time.
+// vector loops along the queries, one key row at a time. A layout marked by use_key_lanes
+// (bigbird: blocks of 8 queries and their 48 keys) holds S [nq, nk padded to the vector
+// width] instead, the keys gathered and transposed (Kbᵀ, Vbᵀ), so that a block of few queries
+// fills the lanes with its own keys; its rows are masked and normalized one query at a time.
 // A slot is live when its token's output comes from it (out_index): padding slots and
 // block slots overridden by a dense row are skipped. The dense rows are one more block:
 // their G queries against all N keys (row by row, one key at a time, when G ≤ 4). A token
