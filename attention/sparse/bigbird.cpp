@@ -61,15 +61,27 @@ bool BigBirdAttention::allowed(int64_t i, int64_t j, int64_t) const {
 }
 
 std::vector<SparseLayout> BigBirdAttention::make_layouts(int64_t N) const {
+    // A query block of `group` consecutive blocks fills the kernel's vector width (block_sparse.h's
+    // padded_slots) when b is smaller: 16 queries of 2 blocks of 8 share their window's keys.
+    return {blocked_layout(N, std::max<int64_t>(1, padded_slots(block) / block))};
+}
+
+// The fused op's: one query block per block, its keys along the vector lanes (use_key_lanes), so
+// each query scores only the (3 + g + r)·b keys it may see (grouped, 16 queries scored the union
+// of two blocks' keys: 72 per query for 48 at b = 8).
+std::vector<SparseLayout> BigBirdAttention::make_fused_layouts(int64_t N) const {
+    SparseLayout L = blocked_layout(N, 1);
+    use_key_lanes(L);
+    return {std::move(L)};
+}
+
+SparseLayout BigBirdAttention::blocked_layout(int64_t N, int64_t group) const {
     const int64_t nb = (N + block - 1) / block, g = std::min(global_blocks, nb);
     auto tokens_of = [&](int64_t blk, std::vector<int64_t>& out) {
         for (int64_t j = blk * block; j < std::min(N, (blk + 1) * block); ++j) out.push_back(j);
     };
     std::vector<int64_t> globals;
     for (int64_t s = 0; s < g; ++s) tokens_of(s, globals);
-    // A query block of `group` consecutive blocks fills the kernel's vector width (block_sparse.h's
-    // padded_slots) when b is smaller: 16 queries of 2 blocks of 8 share their window's keys.
-    const int64_t group = std::max<int64_t>(1, padded_slots(block) / block);
     std::vector<std::vector<int64_t>> queries, keys;
     for (int64_t t0 = g; t0 < nb; t0 += group) {
         std::vector<int64_t> qs, cand = globals;
@@ -82,7 +94,7 @@ std::vector<SparseLayout> BigBirdAttention::make_layouts(int64_t N) const {
         queries.push_back(std::move(qs));
         keys.push_back(std::move(cand));
     }
-    return {make_sparse_layout(N, std::min(group * block, N), queries, keys, globals, pattern(N))};
+    return make_sparse_layout(N, std::min(group * block, N), queries, keys, globals, pattern(N));
 }
 
 Tensor BigBirdAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {

@@ -13,10 +13,11 @@
 // blocks among those outside its window and outside the global blocks (causal: only earlier
 // ones), or all of them when fewer exist. It is the buffer "random_blocks" (Int64 [nb, r],
 // -1 = none): fixed in eval mode; redrawn at every training forward only with redraw=true.
-// Computed by block_sparse: each non-global query block gathers its (3 + g + r)·b keys (when b
-// is below the kernel's vector width, ⌊16/b⌋ consecutive blocks (AVX-512; padded_slots) form one
-// query block with the union of their keys, so that no score lane is padding); the g·b global
-// queries are dense rows over all N keys.
+// Computed by block_sparse: each non-global query block gathers its (3 + g + r)·b keys and,
+// in the fused op, holds its scores with the keys along the vector lanes (use_key_lanes), so a
+// query scores exactly the keys of its pattern (the composed reference groups ⌊16/b⌋ blocks
+// when b is below the vector width, with the union of their keys); the g·b global queries are
+// dense rows over all N keys.
 // Time O(N·b·(3 + g + r)·D), memory O(N·b·(3 + g + r)) per head (plus g·b·N for the
 // global rows).
 // Cost (attention/cost.h): forward 4·B·H·D·pairs flops, pairs ≈ N·b(3 + g + r) + g·b·N
@@ -49,10 +50,13 @@ public:
 
 protected:
     std::vector<SparseLayout> make_layouts(int64_t N) const override;
+    std::vector<SparseLayout> make_fused_layouts(int64_t N) const override;
     std::vector<int64_t> pattern_state() const override { return table_; }  // the layout is rebuilt when R changes
 
 private:
     void draw_random_blocks(int64_t nb);
+    // Query blocks of `group` consecutive blocks, each with the union of their keys.
+    SparseLayout blocked_layout(int64_t N, int64_t group) const;
 
     Generator gen_;
     std::vector<int64_t> table_;  // random_table as a host vector, [nb·r]

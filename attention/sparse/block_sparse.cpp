@@ -136,6 +136,15 @@ SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector
     return L;
 }
 
+void use_key_lanes(SparseLayout& L) {
+    const int64_t bs = L.block_size, kb = L.block_keys, np = padded_slots(bs), kp = padded_slots(kb);
+    L.mask_r.assign(size_t(L.blocks * bs * kp), -INFINITY);
+    for (int64_t b = 0; b < L.blocks; ++b)
+        for (int64_t r = 0; r < bs; ++r)
+            for (int64_t c = 0; c < kb; ++c)
+                L.mask_r[size_t((b * bs + r) * kp + c)] = L.mask_t[size_t((b * kb + c) * np + r)];
+}
+
 static void check_layout(const char* who, const Tensor& q, const Tensor& k, const SparseLayout& L) {
     check(q.size(2) == L.seq_len && k.size(2) == L.seq_len, who, ": layout built for N = ", L.seq_len,
           ", got ", q.size(2), " queries and ", k.size(2), " keys");

@@ -23,7 +23,8 @@
 //    more layouts with an online softmax per query (as the fused softmax kernel walks key
 //    tiles), gathering a block's queries into per-thread scratch (its keys, runs of evenly
 //    spaced tokens, are read in place) and holding its scores transposed, [keys, query slots padded to the vector width],
-//    so that masking and softmax run as vector loops along the queries; the backward recomputes the
+//    so that masking and softmax run as vector loops along the queries (or, after use_key_lanes,
+//    [query slots, keys padded to the vector width], for blocks of few queries); the backward recomputes the
 //    block scores from the saved row log-sum-exp. Memory O(B·H·N·D) (output, gradients)
 //    plus O(B·H·N) saved; the block scores live only in scratch. Several layouts share one
 //    softmax row (their allowed keys must not overlap): sparse_strided's local + strided parts.
@@ -81,7 +82,16 @@ struct SparseLayout {
     std::vector<KeyRun> key_runs;
     std::vector<int64_t> run_offset;  // [nb + 1], run_offset[0] = 0
     std::vector<uint8_t> live;  // [nb·bs + G]: 1 where the slot's output is its token's (out_index)
+    // Set by use_key_lanes: the kernel then holds each block's scores with the keys, not the
+    // query slots, along the vector lanes, [bs, padded_slots(kb)], for blocks of a few queries
+    // that see many keys (bigbird's 8 queries and 48 keys: as a 16-slot tile two such blocks
+    // shared one, and each query scored the other block's keys too). mask_r is block_mask as
+    // additive scores in that shape, 0 = allowed and −inf = blocked (and the padding keys).
+    std::vector<float> mask_r;
 };
+
+// Makes the fused kernel compute L's blocks with the keys along the vector lanes (mask_r above).
+void use_key_lanes(SparseLayout& L);
 
 // n query slots rounded up to the vector width (small_gemm.h's kLanes): the width of the fused
 // kernel's score tiles, which hold a block's scores transposed, [keys, padded slots].

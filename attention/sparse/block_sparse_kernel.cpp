@@ -11,7 +11,10 @@
 //             dQb = s·dS Kb;  dKb = s·dSᵀ Qb;  rows added back to the tokens they came from.
 // The scores are held transposed, Sᵀ [nk, np] with the query slots padded to the vector
 // width, and the mask with them, so that the masking, the online softmax and dS all run as
-// vector loops along the queries, one key row at a time.
+// vector loops along the queries, one key row at a time. A layout marked by use_key_lanes
+// (bigbird: blocks of 8 queries and their 48 keys) holds S [nq, nk padded to the vector
+// width] instead, the keys gathered and transposed (Kbᵀ, Vbᵀ), so that a block of few queries
+// fills the lanes with its own keys; its rows are masked and normalized one query at a time.
 // A slot is live when its token's output comes from it (out_index): padding slots and
 // block slots overridden by a dense row are skipped. The dense rows are one more block:
 // their G queries against all N keys (row by row, one key at a time, when G ≤ 4). A token
@@ -23,6 +26,7 @@
 #include <vector>
 
 #include "attention/sparse/block_sparse.h"
+#include "attention/sparse/transpose16.h"
 #include "attention/head_rows.h"
 #include "core/autograd/autograd.h"
 #include "core/kernels/fastmath.h"
@@ -51,6 +55,8 @@ struct Block {
                           // skipped (padding slots then keep finite scores, never read); or null
     const KeyRun* runs = nullptr;  // the keys as runs of evenly spaced tokens, read and updated in
     int64_t n_runs = 0;            // place; none: gathered
+    const float* mask_r = nullptr;  // set: keys along the lanes (use_key_lanes), mask [nq, mask_ld]
+    int64_t mask_ld = 0;
 };
 
 using BlockVisitor = std::function<void(const Block&)>;
@@ -63,12 +69,14 @@ using BlockSource = std::function<void(int64_t bh, const BlockVisitor&)>;  // th
 int64_t padded(int64_t nq) { return padded_slots(nq); }
 
 void for_each_block(const SparseLayout& L, const BlockVisitor& f) {
-    const int64_t bs = L.block_size, kb = L.block_keys, np = padded(bs);
+    const int64_t bs = L.block_size, kb = L.block_keys, np = padded(bs), kp = padded(kb);
+    const bool lanes = !L.mask_r.empty();
     for (int64_t b = 0; b < L.blocks; ++b)
         if (L.key_count[size_t(b)] > 0)  // (trailing padding key slots are left out)
             f(Block{L.query_rows.data() + b * bs, bs, L.key_rows.data() + b * kb, L.key_count[size_t(b)],
                     L.mask_t.data() + b * kb * np, L.live.data() + b * bs, L.open_keys.data() + b * kb,
-                    L.key_runs.data() + L.run_offset[size_t(b)], L.run_offset[size_t(b + 1)] - L.run_offset[size_t(b)]});
+                    L.key_runs.data() + L.run_offset[size_t(b)], L.run_offset[size_t(b + 1)] - L.run_offset[size_t(b)],
+                    lanes ? L.mask_r.data() + b * bs * kp : nullptr, kp});
     const KeyRun all{0, 0, L.seq_len, 1};  // the dense rows see every key
     if (!L.dense_rows.empty())
         f(Block{L.dense_rows.data(), int64_t(L.dense_rows.size()), nullptr, L.seq_len, L.dense_mask_t.data(),
@@ -93,9 +101,12 @@ void for_each_block(const HeadBlocks& h, const BlockVisitor& f) {
 
 // rows [n, D] <- the given token rows of a head.
 void gather(const HeadRows& X, int64_t bh, const int64_t* rows, int64_t n, int64_t D, float* out) {
+    const float* head = X.at(bh, 0);
     for (int64_t r = 0; r < n; ++r) {
-        const float* x = X.at(bh, rows ? rows[r] : r);
-        std::copy(x, x + D, out + r * D);
+        const float* x = head + (rows ? rows[r] : r) * X.row;
+        int64_t d = 0;  // (vector copies: std::copy was a memmove call per row, 7 % of bigbird's time)
+        for (; d + small::kLanes <= D; d += small::kLanes) small::store_vec(out + r * D + d, small::load_vec(x + d));
+        for (; d < D; ++d) out[r * D + d] = x[d];
     }
 }
 
@@ -295,12 +306,156 @@ inline float mask_at(const Block& blk, int64_t r, int64_t j, int64_t np) {
     for (int64_t d = 0; d < D; ++d) dq[d] += scale * dqi[d];
 }
 
+// ---- blocks with the keys along the lanes (Block::mask_r): S [nq, nkp], one query row at a time ----
+
+// Row maximum and sum over n (a multiple of kLanes) floats in vector registers: a running scalar
+// is one serial chain, and GCC left these loops scalar.
+inline float row_max(const float* s, int64_t n, float m) {
+    small::VecF v = small::load_vec(s);
+    for (int64_t c = small::kLanes; c < n; c += small::kLanes) {
+        const small::VecF x = small::load_vec(s + c);
+        v = v > x ? v : x;
+    }
+#if defined(__AVX512F__)
+    const float vm = _mm512_reduce_max_ps(v);  // (a shuffle tree: lane by lane was most of the row's time)
+    return m > vm ? m : vm;
+#else
+    for (int l = 0; l < small::kLanes; ++l) m = m > v[l] ? m : v[l];
+    return m;
+#endif
+}
+inline float row_sum(const float* s, int64_t n) {
+    small::VecF v = small::VecF{};
+    for (int64_t c = 0; c < n; c += small::kLanes) v += small::load_vec(s + c);
+#if defined(__AVX512F__)
+    return _mm512_reduce_add_ps(v);
+#else
+    float sum = 0.f;
+    for (int l = 0; l < small::kLanes; ++l) sum += v[l];
+    return sum;
+#endif
+}
+
+// s += mask (−inf where blocked); returns max(m, max_c s_c).
+[[gnu::noinline]] float mask_row(float* __restrict s, const float* __restrict mask, int64_t n, float m) {
+    for (int64_t c = 0; c < lanes(n); ++c) s[c] += mask[c];
+    return row_max(s, n, m);
+}
+
+// s = e^(s − shift) (−inf gives 0); returns Σ_c s_c.
+[[gnu::noinline]] float exp_row(float* __restrict s, float shift, int64_t n) {
+    for (int64_t c = 0; c < lanes(n); ++c) s[c] = fast::exp(s[c] - shift);
+    return row_sum(s, n);
+}
+
+// p = e^(s + mask − L), ds = p (dp − Δ) (in place: s → p, dp → ds).
+[[gnu::noinline]] void grad_row(float* __restrict s, float* __restrict dp, const float* __restrict mask, float L,
+                                float delta, int64_t n) {
+    for (int64_t c = 0; c < lanes(n); ++c) {
+        const float p = fast::exp(s[c] + mask[c] - L);
+        s[c] = p;
+        dp[c] = p * (dp[c] - delta);
+    }
+}
+
+// Gathers the block's queries (scaled by `mul`) as rows qb, its keys as rows kb and
+// transposed kt [D, nkp] (zero padding keys).
+void gather_rows_and_keys(const Block& blk, const HeadRows& Q, const HeadRows& K, int64_t bh, int64_t D, float mul,
+                          std::vector<float>& qb, std::vector<float>& kb, std::vector<float>& kt) {
+    const int64_t nq = blk.nq, nk = blk.nk, nkp = padded(nk);
+    qb.resize(size_t(nq * D)), kb.resize(size_t(nk * D)), kt.resize(size_t(D * nkp));
+    gather(Q, bh, blk.queries, nq, D, qb.data());
+    if (mul != 1.f)
+        for (float& x : qb) x *= mul;
+    gather(K, bh, blk.keys, nk, D, kb.data());
+    int64_t c = 0;  // whole blocks of 16 keys in registers, then the rest and the zero padding
+    if (D % 16 == 0)
+        for (; c + 16 <= nk; c += 16)
+            for (int64_t d = 0; d < D; d += 16) transpose16(kb.data() + c * D + d, D, kt.data() + d * nkp + c, nkp, 1.f);
+    for (int64_t d = 0; d < D; ++d) {
+        float* row = kt.data() + d * nkp;
+        for (int64_t j = c; j < nk; ++j) row[j] = kb[size_t(j * D + d)];
+        for (int64_t j = nk; j < nkp; ++j) row[j] = 0.f;
+    }
+}
+
+[[gnu::noinline]] void forward_block_rows(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
+                                          const HeadRows& O, int64_t bh, int64_t D, float scale, Scratch& w) {
+    const int64_t nq = blk.nq, nk = blk.nk, nkp = padded(nk);
+    gather_rows_and_keys(blk, Q, K, bh, D, scale, w.qb, w.kb, w.qt);
+    w.vb.resize(size_t(nk * D)), w.S.resize(size_t(nq * nkp)), w.pv.resize(size_t(nq * D));
+    w.m_old.resize(size_t(nq)), w.m_new.resize(size_t(nq)), w.sum.resize(size_t(nq));
+    gather(V, bh, blk.keys, nk, D, w.vb.data());
+    float* S = w.S.data();
+    small::gemm<false>(nq, nkp, D, 1.f, w.qb.data(), D, w.qt.data(), nkp, false, S, nkp);  // S = s·Qb Kbᵀ
+    for (int64_t r = 0; r < nq; ++r) {  // m' = max(m_i, max S_r + mask), P_r = e^(S_r − m')
+        float* s = S + r * nkp;
+        w.m_new[size_t(r)] = kNegInf;
+        if (is_live(blk, r)) {
+            const float m_old = w.m[size_t(blk.queries[r])];
+            const float mx = mask_row(s, blk.mask_r + r * blk.mask_ld, nkp, m_old);
+            w.m_old[size_t(r)] = m_old, w.m_new[size_t(r)] = mx;
+            if (mx != kNegInf) {
+                w.sum[size_t(r)] = exp_row(s, mx, nkp);
+                continue;
+            }
+        }
+        std::fill(s, s + nkp, 0.f);  // not live, or no allowed key yet: no weight
+    }
+    small::gemm<false>(nq, D, nk, 1.f, S, nkp, w.vb.data(), D, false, w.pv.data(), D);  // P Vb
+    for (int64_t r = 0; r < nq; ++r) {
+        if (w.m_new[size_t(r)] == kNegInf) continue;
+        const int64_t i = blk.queries[r];
+        const float m_old = w.m_old[size_t(r)], alpha = m_old == kNegInf ? 0.f : fast::exp(m_old - w.m_new[size_t(r)]);
+        w.l[size_t(i)] = w.l[size_t(i)] * alpha + w.sum[size_t(r)];
+        w.m[size_t(i)] = w.m_new[size_t(r)];
+        float* acc = O.at(bh, i);
+        const float* pv = w.pv.data() + r * D;
+        for (int64_t d = 0; d < D; ++d) acc[d] = acc[d] * alpha + pv[d];
+    }
+}
+
+[[gnu::noinline]] void backward_block_rows(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
+                                           const HeadRows& dO, const float* lse, const float* delta, const HeadRows& dQ,
+                                           const HeadRows& dK, const HeadRows& dV, int64_t bh, int64_t D, float scale,
+                                           Scratch& w) {
+    const int64_t nq = blk.nq, nk = blk.nk, nkp = padded(nk);
+    gather_rows_and_keys(blk, Q, K, bh, D, 1.f, w.qb, w.kb, w.qt);     // Qb, Kb, Kbᵀ
+    gather_rows_and_keys(blk, dO, V, bh, D, 1.f, w.dob, w.vb, w.dot);  // dOb, Vb, Vbᵀ
+    for (int64_t r = 0; r < nq; ++r)  // rows that are not live take no gradient
+        if (!is_live(blk, r)) std::fill(w.dob.data() + r * D, w.dob.data() + (r + 1) * D, 0.f);
+    w.S.resize(size_t(nq * nkp)), w.dS.resize(size_t(nq * nkp)), w.dqb.resize(size_t(nq * D));
+    w.dkb.resize(size_t(nk * D)), w.dvb.resize(size_t(nk * D));
+    float *P = w.S.data(), *dS = w.dS.data();
+    small::gemm<false>(nq, nkp, D, scale, w.qb.data(), D, w.qt.data(), nkp, false, P, nkp);  // S = s·Qb Kbᵀ
+    small::gemm<false>(nq, nkp, D, 1.f, w.dob.data(), D, w.dot.data(), nkp, false, dS, nkp);  // dP = dOb Vbᵀ
+    for (int64_t r = 0; r < nq; ++r) {  // a slot that is not live (or sees no key) gets L = +∞, so P = 0
+        const int64_t i = blk.queries[r];
+        const bool live = is_live(blk, r) && lse[i] != kNegInf;
+        grad_row(P + r * nkp, dS + r * nkp, blk.mask_r + r * blk.mask_ld, live ? lse[i] : INFINITY,
+                 live ? delta[i] : 0.f, nkp);
+    }
+    small::gemm<false>(nq, D, nk, scale, dS, nkp, w.kb.data(), D, false, w.dqb.data(), D);  // dQb = s·dS Kb
+    small::gemm<true>(nk, D, nq, scale, dS, nkp, w.qb.data(), D, false, w.dkb.data(), D);    // dKb = s·dSᵀ Qb
+    small::gemm<true>(nk, D, nq, 1.f, P, nkp, w.dob.data(), D, false, w.dvb.data(), D);      // dVb = Pᵀ dOb
+    for (int64_t r = 0; r < nq; ++r) {
+        if (!is_live(blk, r)) continue;
+        float* dq = dQ.at(bh, blk.queries[r]);
+        for (int64_t d = 0; d < D; ++d) dq[d] += w.dqb[size_t(r * D + d)];
+    }
+    for (int64_t c = 0; c < nk; ++c) {
+        float *dk = dK.at(bh, blk.keys[c]), *dv = dV.at(bh, blk.keys[c]);
+        for (int64_t d = 0; d < D; ++d) dk[d] += w.dkb[size_t(c * D + d)], dv[d] += w.dvb[size_t(c * D + d)];
+    }
+}
+
 [[gnu::noinline]] void forward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
                    const HeadRows& O, int64_t bh, int64_t D, float scale, Scratch& w) {
     if (row_by_row(blk)) {
         for (int64_t r = 0; r < blk.nq; ++r) forward_row(blk, r, Q, K, V, O, bh, D, scale, w);
         return;
     }
+    if (blk.mask_r) return forward_block_rows(blk, Q, K, V, O, bh, D, scale, w);
     const int64_t nq = blk.nq, nk = blk.nk, np = padded(nq);
     w.qb.resize(size_t(nq * D)), w.qt.resize(size_t(D * np)), w.S.resize(size_t(nk * np)), w.pv.resize(size_t(nq * D));
     w.m_old.resize(size_t(np)), w.m_new.resize(size_t(np)), w.shift.resize(size_t(np)), w.sum.resize(size_t(np));
@@ -337,6 +492,7 @@ inline float mask_at(const Block& blk, int64_t r, int64_t j, int64_t np) {
         for (int64_t r = 0; r < blk.nq; ++r) backward_row(blk, r, Q, K, V, dO, lse, delta, dQ, dK, dV, bh, D, scale, w);
         return;
     }
+    if (blk.mask_r) return backward_block_rows(blk, Q, K, V, dO, lse, delta, dQ, dK, dV, bh, D, scale, w);
     const int64_t nq = blk.nq, nk = blk.nk, np = padded(nq);
     w.qb.resize(size_t(nq * D)), w.qt.resize(size_t(D * np)), w.dob.resize(size_t(nq * D)), w.dot.resize(size_t(D * np));
     w.S.resize(size_t(nk * np)), w.dS.resize(size_t(nk * np)), w.dqb.resize(size_t(nq * D));

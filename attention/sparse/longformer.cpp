@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "core/util/reference_mode.h"
+
 namespace attnlab::attention {
 
 LongformerAttention::LongformerAttention(const Options& opts, const AttentionContext&)
@@ -24,6 +26,15 @@ bool LongformerAttention::allowed(int64_t i, int64_t j, int64_t) const {
     if (i < global_tokens || j < global_tokens) return true;
     int64_t dist = i > j ? i - j : j - i;
     return dist <= (window / 2) * dilation && dist % dilation == 0;
+}
+
+Tensor LongformerAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v) {
+    if (reference || reference_mode() || !longformer_band_supported(global_tokens))
+        return SparsePatternAttention::forward(q, k, v);
+    check_qkv("longformer attention", q, k, v);
+    check(q.size(2) == k.size(2), "longformer attention: self-attention only, got ", q.size(2), " queries and ",
+          k.size(2), " keys");
+    return longformer_attention(q, k, v, window, dilation, global_tokens, causal);
 }
 
 std::vector<SparseLayout> LongformerAttention::make_layouts(int64_t N) const {

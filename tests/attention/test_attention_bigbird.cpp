@@ -81,6 +81,32 @@ TEST_CASE("gradcheck: bigbird (global, random, short last block, causal)", "[att
     check_attention_gradients("bigbird", {{"block", int64_t(2)}, {"random_blocks", int64_t(1)}, {"causal", true}}, 9, 4);
 }
 
+// The fused op holds each block's scores with its keys along the vector lanes (block_sparse.h's
+// use_key_lanes), transposing whole blocks of 16 keys in registers when D is a multiple of 16:
+// shapes with key counts on both sides of 16, short last blocks and edges without random blocks.
+TEST_CASE("bigbird fused op with keys along the lanes equals the composed reference", "[attention][bigbird][fused]") {
+    struct Case {
+        int64_t N, D, block, global, random;
+        bool causal;
+    };
+    for (Case c : {Case{150, 32, 8, 1, 2, false},  // 48 keys per block, a short last block
+                   Case{150, 32, 8, 1, 2, true},
+                   Case{67, 16, 8, 0, 1, false},   // no global block, 32 keys per block
+                   Case{40, 32, 5, 2, 3, false},   // blocks of 5: key counts not a multiple of 16
+                   Case{30, 16, 16, 1, 1, true}}) { // one block past the global one
+        INFO("N=" << c.N << " D=" << c.D << " block=" << c.block << " global=" << c.global << " random=" << c.random
+                  << " causal=" << c.causal);
+        auto attn = std::dynamic_pointer_cast<attention::BigBirdAttention>(attention::make_attention(
+            "bigbird", {{"block", c.block}, {"global_blocks", c.global}, {"random_blocks", c.random},
+                        {"seed", int64_t(3)}, {"causal", c.causal}}, {c.N, c.D, 2}));
+        auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
+            attn->reference = reference;
+            return attn->forward(q, k, v);
+        };
+        check_fast_path_equals_reference(run, random_qkv(2, 2, c.N, c.D, uint64_t(c.N), 2.f), 1e-5f);
+    }
+}
+
 TEST_CASE("bigbird memory grows linearly with N", "[attention][bigbird][memory]") {
     // block 8, 1 global + 3 window + 2 random blocks: scores N·48 plus 8 global rows; softmax would give ~4
     REQUIRE(peak_ratio("bigbird", {{"seed", int64_t(0)}}) < 2.5);
