@@ -56,6 +56,18 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 int64_t padded(int64_t n) { return (n + small::kLanes - 1) / small::kLanes * small::kLanes; }
 
+// a·b in kLanes partial sums (a vector register: a plain sum is one serial chain without fast-math).
+inline float dot(const float* __restrict a, const float* __restrict b, int64_t D) {
+    float part[small::kLanes] = {};
+    int64_t d = 0;
+    for (; d + small::kLanes <= D; d += small::kLanes)
+        for (int l = 0; l < small::kLanes; ++l) part[l] += a[d + l] * b[d + l];
+    float s = 0.f;
+    for (; d < D; ++d) s += a[d] * b[d];
+    for (int l = 0; l < small::kLanes; ++l) s += part[l];
+    return s;
+}
+
 // One head's work space, reused across heads by a thread.
 struct Scratch {
     std::vector<float> k, rn;          // [N, D] unit keys, [N] their inverse norms r_j
@@ -90,9 +102,7 @@ void unit_keys(const HeadRows& Q, int64_t bh, int64_t N, int64_t D, Scratch& w) 
     w.k.resize(size_t(N * D)), w.rn.resize(size_t(N));
     for (int64_t j = 0; j < N; ++j) {
         const float* q = Q.at(bh, j);
-        float ss = 0.f;
-        for (int64_t d = 0; d < D; ++d) ss += q[d] * q[d];
-        const float r = 1.f / std::sqrt(ss + 1e-12f);
+        const float r = 1.f / std::sqrt(dot(q, q, D) + 1e-12f);
         w.rn[size_t(j)] = r;
         for (int64_t d = 0; d < D; ++d) w.k[size_t(j * D + d)] = q[d] * r;
     }
@@ -127,6 +137,15 @@ VecI load_ints(const int32_t* p) {
     return v;
 }
 
+// −log c for a register of counts c (0 … n_h; −∞ for 0): one lane permute of the table when
+// it fits a register, else a select per count.
+small::VecF bias_of(VecI c, const float* bias_for, int64_t nh, small::VecF table) {
+    if (nh < small::kLanes) return __builtin_shuffle(table, c);
+    small::VecF bias = small::VecF{} + kNegInf;
+    for (int32_t k = 1; k <= nh; ++k) bias = c == k ? small::VecF{} + bias_for[k] : bias;
+    return bias;
+}
+
 // Sᵀ [nk, np] += the bias of query slot a and key slot s: −log c_ij where the query attends
 // to the key in this round, −∞ elsewhere (within the window: the keys of its bucket; itself
 // only when alone, in as many rounds as it is alone). A register of query slots at a time.
@@ -135,20 +154,21 @@ void add_chunk_bias(const LshRounds& R, const Chunk& ch, Scratch& w) {
     const int32_t* ord = R.order.data() + r * R.N;
     const int32_t* ps = w.ps.data();  // [nh, ld]
     const float* bias_for = w.bias_for.data();
+    small::VecF table = small::VecF{} + kNegInf;  // lane c: bias_for[c]
+    for (int64_t c = 0; c <= nh && c < small::kLanes; ++c) table[c] = bias_for[c];
     for (int64_t s = 0; s < ch.nk; ++s) {  // row s of Sᵀ: key slot s against every query slot a
         const int64_t kp = ch.kp0 + s;
         float* row = w.S.data() + s * ch.np;
         const int64_t self = kp - ch.p0;  // the query slot of the key's own token, if in this chunk
         const float raw_self = self >= 0 ? row[self] : 0.f;
         for (int64_t a = 0; a < ch.np; a += small::kLanes) {  // padding slots get some bias, never read
-            VecI c = {};  // c_ij: −1 per round where the places are near (vector comparisons give −1)
-            for (int64_t t = 0; t < nh; ++t)
-                c += VecU(load_ints(ps + t * ld + ch.p0 + a) - ps[t * ld + kp]) <= 1u;
+            // c_ij: −1 per round where the places are near (vector comparisons give −1)
             const VecI seen = VecU(load_ints(ps + r * ld + ch.p0 + a) - ps[r * ld + kp]) <= 1u;
+            VecI c = seen;
+            for (int64_t t = 0; t < nh; ++t)
+                if (t != r) c += VecU(load_ints(ps + t * ld + ch.p0 + a) - ps[t * ld + kp]) <= 1u;
             c = -(c & seen);  // 0 where not attended in round r
-            small::VecF bias = small::VecF{} + kNegInf;
-            for (int32_t k = 1; k <= nh; ++k) bias = c == k ? small::VecF{} + bias_for[k] : bias;
-            small::store_vec(row + a, small::load_vec(row + a) + bias);
+            small::store_vec(row + a, small::load_vec(row + a) + bias_of(c, bias_for, nh, table));
         }
         if (self >= 0) {  // itself: attended only when alone, in as many rounds as it is alone
             const int64_t i = ord[kp];
@@ -264,11 +284,8 @@ void backward_head(const LshRounds& R, const HeadRows& Q, const HeadRows& V, con
     unit_keys(Q, bh, N, D, w);
     bias_table(R.nh, w);
     w.delta.resize(size_t(N));
-    for (int64_t i = 0; i < N; ++i) {  // Δ_i = dO_i · O_i
-        const float *g = G.at(bh, i), *o = O.at(bh, i);
-        float s = 0.f;
-        for (int64_t d = 0; d < D; ++d) s += g[d] * o[d];
-        w.delta[size_t(i)] = s;
+    for (int64_t i = 0; i < N; ++i) {  // Δ_i = dO_i · O_i (in vector partial sums)
+        w.delta[size_t(i)] = dot(G.at(bh, i), O.at(bh, i), D);
     }
     w.dk.assign(size_t(N * D), 0.f);
     w.lse_s.resize(size_t(N)), w.delta_s.resize(size_t(N));
@@ -285,8 +302,7 @@ void backward_head(const LshRounds& R, const HeadRows& Q, const HeadRows& V, con
     }
     for (int64_t j = 0; j < N; ++j) {  // dq_j += r_j (dk_j − (k_j·dk_j) k_j)
         const float *k = w.k.data() + j * D, *dk = w.dk.data() + j * D;
-        float kdk = 0.f;
-        for (int64_t d = 0; d < D; ++d) kdk += k[d] * dk[d];
+        const float kdk = dot(k, dk, D);
         float* dq = dQ.at(bh, j);
         const float r = w.rn[size_t(j)];
         for (int64_t d = 0; d < D; ++d) dq[d] += r * (dk[d] - kdk * k[d]);
