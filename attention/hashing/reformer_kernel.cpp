@@ -70,7 +70,7 @@ inline float dot(const float* __restrict a, const float* __restrict b, int64_t D
 
 // One head's work space, reused across heads by a thread.
 struct Scratch {
-    std::vector<float> k, rn;          // [N, D] unit keys, [N] their inverse norms r_j
+    std::vector<float> rn;             // [N] the inverse norms r_j of the queries (k_j = r_j q_j)
     std::vector<float> qs, ks, vs;     // [N, D] q, k, v rows of the round in sorted order
     std::vector<float> qt, S, pv, alpha, mx, sum;  // one chunk
     std::vector<float> m, l;           // [N] running max and sum of the online softmax
@@ -78,7 +78,7 @@ struct Scratch {
     std::vector<int32_t> ps;           // [nh, ps_ld] the places (LshRounds) of the round's tokens in sorted order
     int64_t ps_ld = 0;                 // N + one vector of padding
     LshRounds rounds;                  // the head's rounds
-    std::vector<float> dos, dot, dS, dqs, dks, dvs, dk, lse_s, delta_s, delta;  // backward
+    std::vector<float> dos, dot, dS, dqs, dks, dvs, lse_s, delta_s, delta;  // backward
 };
 
 // The chunk c of round r: queries at sorted positions p0 … p0+nq−1, keys kp0 … p0+nq−1.
@@ -97,15 +97,11 @@ void bias_table(int64_t nh, Scratch& w) {
     for (int64_t c = 1; c <= nh; ++c) w.bias_for.push_back(-std::log(float(c)));
 }
 
-// k_j = q_j · r_j, r_j = (‖q_j‖² + 10⁻¹²)^(−½), for the N rows of head bh.
-void unit_keys(const HeadRows& Q, int64_t bh, int64_t N, int64_t D, Scratch& w) {
-    w.k.resize(size_t(N * D)), w.rn.resize(size_t(N));
-    for (int64_t j = 0; j < N; ++j) {
-        const float* q = Q.at(bh, j);
-        const float r = 1.f / std::sqrt(dot(q, q, D) + 1e-12f);
-        w.rn[size_t(j)] = r;
-        for (int64_t d = 0; d < D; ++d) w.k[size_t(j * D + d)] = q[d] * r;
-    }
+// r_j = (‖q_j‖² + 10⁻¹²)^(−½) for the N rows of head bh (the keys k_j = r_j q_j are made from
+// the sorted query rows of each round, gather_round).
+void inverse_norms(const HeadRows& Q, int64_t bh, int64_t N, int64_t D, Scratch& w) {
+    w.rn.resize(size_t(N));
+    for (int64_t j = 0; j < N; ++j) w.rn[size_t(j)] = 1.f / std::sqrt(dot(Q.at(bh, j), Q.at(bh, j), D) + 1e-12f);
 }
 
 // out [N, D] <- rows of X (a head's rows, or a [N, D] buffer) in round r's sorted order.
@@ -114,12 +110,18 @@ void gather_sorted(const float* X, int64_t ld, const int32_t* ord, int64_t N, in
     for (int64_t p = 0; p < N; ++p) std::copy(X + ord[p] * ld, X + ord[p] * ld + D, out.data() + p * D);
 }
 
-// The round's q, k, v rows and places in sorted order.
+// The round's q, k, v rows and places in sorted order; a key row is made from its query row as
+// it is gathered (k_j = r_j q_j).
 void gather_round(const LshRounds& R, int64_t r, const HeadRows& Q, const HeadRows& V, int64_t bh, int64_t D,
                   Scratch& w) {
     const int32_t* ord = R.order.data() + r * R.N;
     gather_sorted(Q.at(bh, 0), Q.row, ord, R.N, D, w.qs);
-    gather_sorted(w.k.data(), D, ord, R.N, D, w.ks);
+    w.ks.resize(size_t(R.N * D));
+    for (int64_t p = 0; p < R.N; ++p) {
+        const float *q = w.qs.data() + p * D, rj = w.rn[size_t(ord[p])];
+        float* k = w.ks.data() + p * D;
+        for (int64_t d = 0; d < D; ++d) k[d] = q[d] * rj;
+    }
     gather_sorted(V.at(bh, 0), V.row, ord, R.N, D, w.vs);
     w.ps_ld = R.N + small::kLanes;  // a vector may start at any query slot
     w.ps.assign(size_t(R.nh * w.ps_ld), 0);
@@ -230,7 +232,7 @@ void forward_chunk(const LshRounds& R, const Chunk& ch, const HeadRows& O, int64
 void forward_head(const LshRounds& R, const HeadRows& Q, const HeadRows& V, const HeadRows& O, float* lse, int64_t bh,
                   int64_t D, float scale, Scratch& w) {
     const int64_t N = R.N, nc = (N + R.m - 1) / R.m;
-    unit_keys(Q, bh, N, D, w);
+    inverse_norms(Q, bh, N, D, w);
     bias_table(R.nh, w);
     w.m.assign(size_t(N), kNegInf), w.l.assign(size_t(N), 0.f);
     for (int64_t r = 0; r < R.nh; ++r) {
@@ -268,6 +270,17 @@ void backward_chunk(const LshRounds& R, const Chunk& ch, int64_t D, float scale,
     small::gemm<false>(nk, D, nq, 1.f, PT, np, dob, D, true, w.dvs.data() + ch.kp0 * D, D);    // dVb += Pᵀ dOb
 }
 
+// The round's key gradients, through the normalization, added to its sorted query gradients:
+// dq_j += r_j (dk_j − (k_j·dk_j) k_j), linear in dk_j, so one round at a time (one scatter less).
+void key_grads_into_queries(const int32_t* ord, int64_t N, int64_t D, Scratch& w) {
+    for (int64_t p = 0; p < N; ++p) {
+        const float *k = w.ks.data() + p * D, *dk = w.dks.data() + p * D;
+        const float kdk = dot(k, dk, D), r = w.rn[size_t(ord[p])];
+        float* dq = w.dqs.data() + p * D;
+        for (int64_t d = 0; d < D; ++d) dq[d] += r * (dk[d] - kdk * k[d]);
+    }
+}
+
 // A round's sorted rows added back to the tokens they came from.
 void scatter_add(const float* sorted, const int32_t* ord, int64_t N, int64_t D, float* X, int64_t ld) {
     for (int64_t p = 0; p < N; ++p) {
@@ -281,13 +294,12 @@ void backward_head(const LshRounds& R, const HeadRows& Q, const HeadRows& V, con
                    const float* lse, const HeadRows& dQ, const HeadRows& dV, int64_t bh, int64_t D, float scale,
                    Scratch& w) {
     const int64_t N = R.N, nc = (N + R.m - 1) / R.m;
-    unit_keys(Q, bh, N, D, w);
+    inverse_norms(Q, bh, N, D, w);
     bias_table(R.nh, w);
     w.delta.resize(size_t(N));
     for (int64_t i = 0; i < N; ++i) {  // Δ_i = dO_i · O_i (in vector partial sums)
         w.delta[size_t(i)] = dot(G.at(bh, i), O.at(bh, i), D);
     }
-    w.dk.assign(size_t(N * D), 0.f);
     w.lse_s.resize(size_t(N)), w.delta_s.resize(size_t(N));
     for (int64_t r = 0; r < R.nh; ++r) {
         const int32_t* ord = R.order.data() + r * N;
@@ -296,16 +308,9 @@ void backward_head(const LshRounds& R, const HeadRows& Q, const HeadRows& V, con
         for (int64_t p = 0; p < N; ++p) w.lse_s[size_t(p)] = lse[ord[p]], w.delta_s[size_t(p)] = w.delta[size_t(ord[p])];
         w.dqs.resize(size_t(N * D)), w.dks.assign(size_t(N * D), 0.f), w.dvs.assign(size_t(N * D), 0.f);
         for (int64_t c = 0; c < nc; ++c) backward_chunk(R, chunk_of(R, r, c), D, scale, w);
+        key_grads_into_queries(ord, N, D, w);
         scatter_add(w.dqs.data(), ord, N, D, dQ.at(bh, 0), dQ.row);
-        scatter_add(w.dks.data(), ord, N, D, w.dk.data(), D);
         scatter_add(w.dvs.data(), ord, N, D, dV.at(bh, 0), dV.row);
-    }
-    for (int64_t j = 0; j < N; ++j) {  // dq_j += r_j (dk_j − (k_j·dk_j) k_j)
-        const float *k = w.k.data() + j * D, *dk = w.dk.data() + j * D;
-        const float kdk = dot(k, dk, D);
-        float* dq = dQ.at(bh, j);
-        const float r = w.rn[size_t(j)];
-        for (int64_t d = 0; d < D; ++d) dq[d] += r * (dk[d] - kdk * k[d]);
     }
 }
 
