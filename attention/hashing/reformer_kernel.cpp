@@ -107,15 +107,22 @@ void inverse_norms(const HeadRows& Q, int64_t bh, int64_t N, int64_t D, Scratch&
     for (int64_t j = 0; j < N; ++j) w.rn[size_t(j)] = 1.f / std::sqrt(dot(Q.at(bh, j), Q.at(bh, j), D) + 1e-12f);
 }
 
-// out [N, D] <- rows of X (a head's rows, or a [N, D] buffer) in round r's sorted order.
-// The source rows are asked for a few positions ahead (random rows: no hardware prefetch).
+// dst[0 … D) = src[0 … D), in registers (a copy call per short row costs more than the row).
+inline void copy_row(const float* src, float* dst, int64_t D) {
+    int64_t d = 0;
+    for (; d + small::kLanes <= D; d += small::kLanes) small::store_vec(dst + d, small::load_vec(src + d));
+    for (; d < D; ++d) dst[d] = src[d];
+}
+
+// out [N, D] <- rows of X (a head's rows, or a [N, D] buffer) in round r's sorted order. The
+// source rows are asked for a few positions ahead (random rows: no hardware prefetch).
 void gather_sorted(const float* X, int64_t ld, const int32_t* ord, int64_t N, int64_t D, std::vector<float>& out) {
     constexpr int64_t kAhead = 8;
     out.resize(size_t(N * D));
     for (int64_t p = 0; p < N; ++p) {
         if (p + kAhead < N)
             for (int64_t b = 0; b < D; b += 64 / int64_t(sizeof(float))) __builtin_prefetch(X + ord[p + kAhead] * ld + b);
-        std::copy(X + ord[p] * ld, X + ord[p] * ld + D, out.data() + p * D);
+        copy_row(X + ord[p] * ld, out.data() + p * D, D);
     }
 }
 
@@ -324,7 +331,7 @@ void scatter_add(const float* sorted, const int32_t* ord, int64_t N, int64_t D, 
 void write_rows(const float* buf, int64_t N, int64_t D, const HeadRows& X, int64_t bh) {
     for (int64_t i = 0; i < N; ++i) {
         float* x = X.at(bh, i);
-        if (buf) std::copy(buf + i * D, buf + (i + 1) * D, x);
+        if (buf) copy_row(buf + i * D, x, D);
         else std::fill(x, x + D, 0.f);
     }
 }
