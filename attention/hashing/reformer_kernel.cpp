@@ -3,7 +3,9 @@
 //
 // Per head and round the rows are gathered once in sorted order, so a chunk's queries and its
 // 2m keys are contiguous slices; scores are kept transposed, Sᵀ [nk, np] (np = queries
-// padded to the vector width), as in the block-sparse kernel (block_sparse_kernel.cpp).
+// padded to the vector width), as in the block-sparse kernel (block_sparse_kernel.cpp). The
+// rounds add into head-local [N, D] buffers (L2-sized at N ≈ 1k), so the strided [B, N, H, D]
+// output and gradients are written once per row, never zero-filled or read back.
 #include "attention/hashing/reformer_kernel.h"
 
 #include <algorithm>
