@@ -4,8 +4,10 @@
 // [B·H·N, D] tensors, so that its backward is their composition.
 #include "attention/hashing/reformer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "attention/hashing/reformer_kernel.h"
 #include "attention/head_rows.h"
@@ -56,12 +58,19 @@ std::vector<int32_t> ReformerAttention::hash(const Tensor& q) {
     const int64_t BH = q.size(0) * q.size(1), N = q.size(2), D = q.size(3), half = buckets / 2;
     std::vector<int32_t> bucket(size_t(BH * n_hashes * N), 0);
     if (buckets == 1) return bucket;
-    const int64_t cols = n_hashes * half;
-    Tensor R = contiguous(permute(rotations, {1, 0, 2}));  // [D, n_h, b/2]: every round side by side
+    // [D, n_h·b/2] every round side by side, zero columns up to whole vectors (n_h·b/2 is often
+    // below one vector, and a product narrower than a vector runs as scalar code)
+    const int64_t cols = (n_hashes * half + small::kLanes - 1) / small::kLanes * small::kLanes;
+    std::vector<float> R(size_t(D * cols), 0.f);
+    const Tensor rc = contiguous(rotations);
+    const float* rot = rc.data();
+    for (int64_t r = 0; r < n_hashes; ++r)
+        for (int64_t d = 0; d < D; ++d)
+            std::copy(rot + (r * D + d) * half, rot + (r * D + d + 1) * half, R.data() + d * cols + r * half);
     Tensor x = unit_last_stride(q.detach());
     HeadRows Q(x);
     parallel_for(0, BH, 1, [&](int64_t lo, int64_t hi) {
-        std::vector<float> xr(size_t(N * cols));  // one head's x R, [N, n_h·b/2]
+        std::vector<float> xr(size_t(N * cols));  // one head's x R, [N, cols]
         for (int64_t bh = lo; bh < hi; ++bh) {
             small::gemm<false>(N, cols, D, 1.f, Q.at(bh, 0), Q.row, R.data(), cols, false, xr.data(), cols);
             for (int64_t i = 0; i < N; ++i)

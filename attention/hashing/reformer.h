@@ -49,7 +49,8 @@ public:
     void set_random_state(const nn::RandomState& s) override { restore_generator(gen_, s, 2, "reformer"); }
 
     // The bucket of every token in every round with the current rotations: [B·H, n_hashes, N]
-    // (attention/reference/sparse.h builds the dense pattern from it).
+    // (attention/reference/sparse.h builds the dense pattern from it). One product per head
+    // over all rounds, x [R_1 … R_n_h] with the columns padded to whole vectors, then argmax.
     std::vector<int32_t> hash(const Tensor& q);
 
     int64_t buckets, n_hashes, chunk;

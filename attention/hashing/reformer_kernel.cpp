@@ -3,13 +3,16 @@
 //
 // Per head and round the rows are gathered once in sorted order, so a chunk's queries and its
 // 2m keys are contiguous slices; scores are kept transposed, Sᵀ [nk, np] (np = queries
-// padded to the vector width), as in the block-sparse kernel (block_sparse_kernel.cpp).
+// padded to the vector width), as in the block-sparse kernel (block_sparse_kernel.cpp). The
+// rounds add into head-local [N, D] buffers (L2-sized at N ≈ 1k), so the strided [B, N, H, D]
+// output and gradients are written once per row, never zero-filled or read back.
 #include "attention/hashing/reformer_kernel.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "attention/head_rows.h"
 #include "core/autograd/autograd.h"
@@ -56,17 +59,31 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 int64_t padded(int64_t n) { return (n + small::kLanes - 1) / small::kLanes * small::kLanes; }
 
+// a·b in kLanes partial sums (a vector register: a plain sum is one serial chain without fast-math).
+inline float dot(const float* __restrict a, const float* __restrict b, int64_t D) {
+    float part[small::kLanes] = {};
+    int64_t d = 0;
+    for (; d + small::kLanes <= D; d += small::kLanes)
+        for (int l = 0; l < small::kLanes; ++l) part[l] += a[d + l] * b[d + l];
+    float s = 0.f;
+    for (; d < D; ++d) s += a[d] * b[d];
+    for (int l = 0; l < small::kLanes; ++l) s += part[l];
+    return s;
+}
+
 // One head's work space, reused across heads by a thread.
 struct Scratch {
-    std::vector<float> k, rn;          // [N, D] unit keys, [N] their inverse norms r_j
+    std::vector<float> rn;             // [N] the inverse norms r_j of the queries (k_j = r_j q_j)
     std::vector<float> qs, ks, vs;     // [N, D] q, k, v rows of the round in sorted order
     std::vector<float> qt, S, pv, alpha, mx, sum;  // one chunk
     std::vector<float> m, l;           // [N] running max and sum of the online softmax
+    std::vector<float> acc;            // [N, D] the head's output rows before 1/l (forward)
     std::vector<float> bias_for;       // [nh + 1]: −log c for a pair attended in c rounds, −∞ for c = 0
     std::vector<int32_t> ps;           // [nh, ps_ld] the places (LshRounds) of the round's tokens in sorted order
     int64_t ps_ld = 0;                 // N + one vector of padding
     LshRounds rounds;                  // the head's rounds
-    std::vector<float> dos, dot, dS, dqs, dks, dvs, dk, lse_s, delta_s, delta;  // backward
+    std::vector<float> dos, dot, dS, dqs, dks, dvs, lse_s, delta_s, delta;  // backward
+    std::vector<float> dq_acc, dv_acc;  // [N, D] the head's dq, dv summed over the rounds (backward)
 };
 
 // The chunk c of round r: queries at sorted positions p0 … p0+nq−1, keys kp0 … p0+nq−1.
@@ -85,31 +102,44 @@ void bias_table(int64_t nh, Scratch& w) {
     for (int64_t c = 1; c <= nh; ++c) w.bias_for.push_back(-std::log(float(c)));
 }
 
-// k_j = q_j · r_j, r_j = (‖q_j‖² + 10⁻¹²)^(−½), for the N rows of head bh.
-void unit_keys(const HeadRows& Q, int64_t bh, int64_t N, int64_t D, Scratch& w) {
-    w.k.resize(size_t(N * D)), w.rn.resize(size_t(N));
-    for (int64_t j = 0; j < N; ++j) {
-        const float* q = Q.at(bh, j);
-        float ss = 0.f;
-        for (int64_t d = 0; d < D; ++d) ss += q[d] * q[d];
-        const float r = 1.f / std::sqrt(ss + 1e-12f);
-        w.rn[size_t(j)] = r;
-        for (int64_t d = 0; d < D; ++d) w.k[size_t(j * D + d)] = q[d] * r;
+// r_j = (‖q_j‖² + 10⁻¹²)^(−½) for the N rows of head bh (the keys k_j = r_j q_j are made from
+// the sorted query rows of each round, gather_round).
+void inverse_norms(const HeadRows& Q, int64_t bh, int64_t N, int64_t D, Scratch& w) {
+    w.rn.resize(size_t(N));
+    for (int64_t j = 0; j < N; ++j) w.rn[size_t(j)] = 1.f / std::sqrt(dot(Q.at(bh, j), Q.at(bh, j), D) + 1e-12f);
+}
+
+// dst[0 … D) = src[0 … D), in registers (a copy call per short row costs more than the row).
+inline void copy_row(const float* src, float* dst, int64_t D) {
+    int64_t d = 0;
+    for (; d + small::kLanes <= D; d += small::kLanes) small::store_vec(dst + d, small::load_vec(src + d));
+    for (; d < D; ++d) dst[d] = src[d];
+}
+
+// out [N, D] <- rows of X (a head's rows, or a [N, D] buffer) in round r's sorted order. The
+// source rows are asked for a few positions ahead (random rows: no hardware prefetch).
+void gather_sorted(const float* X, int64_t ld, const int32_t* ord, int64_t N, int64_t D, std::vector<float>& out) {
+    constexpr int64_t kAhead = 8;
+    out.resize(size_t(N * D));
+    for (int64_t p = 0; p < N; ++p) {
+        if (p + kAhead < N)
+            for (int64_t b = 0; b < D; b += 64 / int64_t(sizeof(float))) __builtin_prefetch(X + ord[p + kAhead] * ld + b);
+        copy_row(X + ord[p] * ld, out.data() + p * D, D);
     }
 }
 
-// out [N, D] <- rows of X (a head's rows, or a [N, D] buffer) in round r's sorted order.
-void gather_sorted(const float* X, int64_t ld, const int32_t* ord, int64_t N, int64_t D, std::vector<float>& out) {
-    out.resize(size_t(N * D));
-    for (int64_t p = 0; p < N; ++p) std::copy(X + ord[p] * ld, X + ord[p] * ld + D, out.data() + p * D);
-}
-
-// The round's q, k, v rows and places in sorted order.
+// The round's q, k, v rows and places in sorted order; a key row is made from its query row as
+// it is gathered (k_j = r_j q_j).
 void gather_round(const LshRounds& R, int64_t r, const HeadRows& Q, const HeadRows& V, int64_t bh, int64_t D,
                   Scratch& w) {
     const int32_t* ord = R.order.data() + r * R.N;
     gather_sorted(Q.at(bh, 0), Q.row, ord, R.N, D, w.qs);
-    gather_sorted(w.k.data(), D, ord, R.N, D, w.ks);
+    w.ks.resize(size_t(R.N * D));
+    for (int64_t p = 0; p < R.N; ++p) {
+        const float *q = w.qs.data() + p * D, rj = w.rn[size_t(ord[p])];
+        float* k = w.ks.data() + p * D;
+        for (int64_t d = 0; d < D; ++d) k[d] = q[d] * rj;
+    }
     gather_sorted(V.at(bh, 0), V.row, ord, R.N, D, w.vs);
     w.ps_ld = R.N + small::kLanes;  // a vector may start at any query slot
     w.ps.assign(size_t(R.nh * w.ps_ld), 0);
@@ -127,6 +157,15 @@ VecI load_ints(const int32_t* p) {
     return v;
 }
 
+// −log c for a register of counts c (0 … n_h; −∞ for 0): one lane permute of the table when
+// it fits a register, else a select per count.
+small::VecF bias_of(VecI c, const float* bias_for, int64_t nh, small::VecF table) {
+    if (nh < small::kLanes) return __builtin_shuffle(table, c);
+    small::VecF bias = small::VecF{} + kNegInf;
+    for (int32_t k = 1; k <= nh; ++k) bias = c == k ? small::VecF{} + bias_for[k] : bias;
+    return bias;
+}
+
 // Sᵀ [nk, np] += the bias of query slot a and key slot s: −log c_ij where the query attends
 // to the key in this round, −∞ elsewhere (within the window: the keys of its bucket; itself
 // only when alone, in as many rounds as it is alone). A register of query slots at a time.
@@ -135,20 +174,21 @@ void add_chunk_bias(const LshRounds& R, const Chunk& ch, Scratch& w) {
     const int32_t* ord = R.order.data() + r * R.N;
     const int32_t* ps = w.ps.data();  // [nh, ld]
     const float* bias_for = w.bias_for.data();
+    small::VecF table = small::VecF{} + kNegInf;  // lane c: bias_for[c]
+    for (int64_t c = 0; c <= nh && c < small::kLanes; ++c) table[c] = bias_for[c];
     for (int64_t s = 0; s < ch.nk; ++s) {  // row s of Sᵀ: key slot s against every query slot a
         const int64_t kp = ch.kp0 + s;
         float* row = w.S.data() + s * ch.np;
         const int64_t self = kp - ch.p0;  // the query slot of the key's own token, if in this chunk
         const float raw_self = self >= 0 ? row[self] : 0.f;
         for (int64_t a = 0; a < ch.np; a += small::kLanes) {  // padding slots get some bias, never read
-            VecI c = {};  // c_ij: −1 per round where the places are near (vector comparisons give −1)
-            for (int64_t t = 0; t < nh; ++t)
-                c += VecU(load_ints(ps + t * ld + ch.p0 + a) - ps[t * ld + kp]) <= 1u;
+            // c_ij: −1 per round where the places are near (vector comparisons give −1)
             const VecI seen = VecU(load_ints(ps + r * ld + ch.p0 + a) - ps[r * ld + kp]) <= 1u;
+            VecI c = seen;
+            for (int64_t t = 0; t < nh; ++t)
+                if (t != r) c += VecU(load_ints(ps + t * ld + ch.p0 + a) - ps[t * ld + kp]) <= 1u;
             c = -(c & seen);  // 0 where not attended in round r
-            small::VecF bias = small::VecF{} + kNegInf;
-            for (int32_t k = 1; k <= nh; ++k) bias = c == k ? small::VecF{} + bias_for[k] : bias;
-            small::store_vec(row + a, small::load_vec(row + a) + bias);
+            small::store_vec(row + a, small::load_vec(row + a) + bias_of(c, bias_for, nh, table));
         }
         if (self >= 0) {  // itself: attended only when alone, in as many rounds as it is alone
             const int64_t i = ord[kp];
@@ -167,33 +207,53 @@ void chunk_scores(const LshRounds& R, const Chunk& ch, int64_t D, float scale, S
     add_chunk_bias(R, ch, w);
 }
 
-// The online softmax update of the chunk's query rows: m_i, l_i and acc_i = O row i.
-void forward_chunk(const LshRounds& R, const Chunk& ch, const HeadRows& O, int64_t bh, int64_t D, float scale,
-                   Scratch& w) {
+// mx [np] = the column maxima of Sᵀ [nk, np], a register of columns at a time.
+void column_max(const float* ST, int64_t nk, int64_t np, float* mx) {
+    for (int64_t a = 0; a < np; a += small::kLanes) {
+        small::VecF m = small::VecF{} + kNegInf;
+        for (int64_t s = 0; s < nk; ++s) {
+            const small::VecF x = small::load_vec(ST + s * np + a);
+            m = x > m ? x : m;
+        }
+        small::store_vec(mx + a, m);
+    }
+}
+
+// Sᵀ <- e^(Sᵀ − mx) column-wise, and sum [np] its column sums (a register of columns at a time,
+// the sum kept in it; each column summed over s in order).
+void exp_columns(float* ST, int64_t nk, int64_t np, const float* mx, float* sum) {
+    for (int64_t a = 0; a < np; a += small::kLanes) {
+        float part[small::kLanes] = {};
+        for (int64_t s = 0; s < nk; ++s) {
+            float* x = ST + s * np + a;
+            for (int l = 0; l < small::kLanes; ++l) {
+                x[l] = fast::exp(x[l] - mx[a + l]);
+                part[l] += x[l];
+            }
+        }
+        std::copy(part, part + small::kLanes, sum + a);
+    }
+}
+
+// The online softmax update of the chunk's query rows: m_i, l_i and acc_i (w.acc row i).
+void forward_chunk(const LshRounds& R, const Chunk& ch, int64_t D, float scale, Scratch& w) {
     chunk_scores(R, ch, D, scale, w);
     const int32_t* ord = R.order.data() + ch.r * R.N;
     const int64_t nq = ch.nq, nk = ch.nk, np = ch.np;
     float* ST = w.S.data();
-    w.alpha.resize(size_t(nq)), w.mx.resize(size_t(nq)), w.sum.resize(size_t(nq)), w.pv.resize(size_t(nq * D));
+    w.alpha.resize(size_t(nq)), w.mx.resize(size_t(np)), w.sum.resize(size_t(np)), w.pv.resize(size_t(nq * D));
     float *mx = w.mx.data(), *sum = w.sum.data(), *alpha = w.alpha.data();
     // Every query has a finite score in every round (itself when alone, else a neighbour of its
     // bucket), so every column of Sᵀ has a finite maximum; e^(−∞) is 0 (fast::exp clamps).
-    std::fill(mx, mx + nq, kNegInf), std::fill(sum, sum + nq, 0.f);
-    for (int64_t s = 0; s < nk; ++s)
-        for (int64_t a = 0; a < nq; ++a) mx[a] = std::max(mx[a], ST[s * np + a]);
+    column_max(ST, nk, np, mx);
     for (int64_t a = 0; a < nq; ++a) {
         const float m_old = w.m[size_t(ord[ch.p0 + a])];
         const float m_new = std::max(m_old, mx[a]);
         alpha[a] = m_old == kNegInf ? 0.f : fast::exp(m_old - m_new);
         mx[a] = m_new;
     }
-    for (int64_t s = 0; s < nk; ++s) {
-        float* row = ST + s * np;
-        for (int64_t a = 0; a < nq; ++a) {
-            row[a] = fast::exp(row[a] - mx[a]);
-            sum[a] += row[a];
-        }
-    }
+    std::fill(mx + nq, mx + np, 0.f);  // padding slots: any finite shift (never read)
+    exp_columns(ST, nk, np, mx, sum);
     for (int64_t a = 0; a < nq; ++a) {
         const int64_t i = ord[ch.p0 + a];
         w.l[size_t(i)] = w.l[size_t(i)] * alpha[a] + sum[a];
@@ -201,7 +261,7 @@ void forward_chunk(const LshRounds& R, const Chunk& ch, const HeadRows& O, int64
     }
     small::gemm<true>(ch.nq, D, ch.nk, 1.f, ST, ch.np, w.vs.data() + ch.kp0 * D, D, false, w.pv.data(), D);  // P Vb
     for (int64_t a = 0; a < nq; ++a) {
-        float* acc = O.at(bh, ord[ch.p0 + a]);
+        float* acc = w.acc.data() + ord[ch.p0 + a] * D;
         const float* pv = w.pv.data() + a * D;
         for (int64_t d = 0; d < D; ++d) acc[d] = acc[d] * alpha[a] + pv[d];
     }
@@ -210,17 +270,18 @@ void forward_chunk(const LshRounds& R, const Chunk& ch, const HeadRows& O, int64
 void forward_head(const LshRounds& R, const HeadRows& Q, const HeadRows& V, const HeadRows& O, float* lse, int64_t bh,
                   int64_t D, float scale, Scratch& w) {
     const int64_t N = R.N, nc = (N + R.m - 1) / R.m;
-    unit_keys(Q, bh, N, D, w);
+    inverse_norms(Q, bh, N, D, w);
     bias_table(R.nh, w);
-    w.m.assign(size_t(N), kNegInf), w.l.assign(size_t(N), 0.f);
+    w.m.assign(size_t(N), kNegInf), w.l.assign(size_t(N), 0.f), w.acc.assign(size_t(N * D), 0.f);
     for (int64_t r = 0; r < R.nh; ++r) {
         gather_round(R, r, Q, V, bh, D, w);
-        for (int64_t c = 0; c < nc; ++c) forward_chunk(R, chunk_of(R, r, c), O, bh, D, scale, w);
+        for (int64_t c = 0; c < nc; ++c) forward_chunk(R, chunk_of(R, r, c), D, scale, w);
     }
     for (int64_t i = 0; i < N; ++i) {  // out_i = acc_i / l_i, L_i = m_i + log l_i
         const float l = w.l[size_t(i)], inv = l > 0.f ? 1.f / l : 0.f;
+        const float* acc = w.acc.data() + i * D;
         float* o = O.at(bh, i);
-        for (int64_t d = 0; d < D; ++d) o[d] *= inv;
+        for (int64_t d = 0; d < D; ++d) o[d] = acc[d] * inv;
         lse[i] = l > 0.f ? w.m[size_t(i)] + std::log(l) : kNegInf;
     }
 }
@@ -248,6 +309,17 @@ void backward_chunk(const LshRounds& R, const Chunk& ch, int64_t D, float scale,
     small::gemm<false>(nk, D, nq, 1.f, PT, np, dob, D, true, w.dvs.data() + ch.kp0 * D, D);    // dVb += Pᵀ dOb
 }
 
+// The round's key gradients, through the normalization, added to its sorted query gradients:
+// dq_j += r_j (dk_j − (k_j·dk_j) k_j), linear in dk_j, so one round at a time (one scatter less).
+void key_grads_into_queries(const int32_t* ord, int64_t N, int64_t D, Scratch& w) {
+    for (int64_t p = 0; p < N; ++p) {
+        const float *k = w.ks.data() + p * D, *dk = w.dks.data() + p * D;
+        const float kdk = dot(k, dk, D), r = w.rn[size_t(ord[p])];
+        float* dq = w.dqs.data() + p * D;
+        for (int64_t d = 0; d < D; ++d) dq[d] += r * (dk[d] - kdk * k[d]);
+    }
+}
+
 // A round's sorted rows added back to the tokens they came from.
 void scatter_add(const float* sorted, const int32_t* ord, int64_t N, int64_t D, float* X, int64_t ld) {
     for (int64_t p = 0; p < N; ++p) {
@@ -257,20 +329,31 @@ void scatter_add(const float* sorted, const int32_t* ord, int64_t N, int64_t D, 
     }
 }
 
+// Row i of the head's [N, D] buffer into X's row i (zeros where buf is null), for every i.
+void write_rows(const float* buf, int64_t N, int64_t D, const HeadRows& X, int64_t bh) {
+    for (int64_t i = 0; i < N; ++i) {
+        float* x = X.at(bh, i);
+        if (buf) copy_row(buf + i * D, x, D);
+        else std::fill(x, x + D, 0.f);
+    }
+}
+
+// The gradients of head bh: every row of dQ and dV written once (and of dK, the packed
+// gradient's unused k slice, zeroed when given), from head-local sums over the rounds.
 void backward_head(const LshRounds& R, const HeadRows& Q, const HeadRows& V, const HeadRows& O, const HeadRows& G,
-                   const float* lse, const HeadRows& dQ, const HeadRows& dV, int64_t bh, int64_t D, float scale,
-                   Scratch& w) {
+                   const float* lse, const HeadRows& dQ, const HeadRows& dV, const HeadRows* dK, int64_t bh, int64_t D,
+                   float scale, Scratch& w) {
     const int64_t N = R.N, nc = (N + R.m - 1) / R.m;
-    unit_keys(Q, bh, N, D, w);
+    inverse_norms(Q, bh, N, D, w);
     bias_table(R.nh, w);
     w.delta.resize(size_t(N));
-    for (int64_t i = 0; i < N; ++i) {  // Δ_i = dO_i · O_i
-        const float *g = G.at(bh, i), *o = O.at(bh, i);
-        float s = 0.f;
-        for (int64_t d = 0; d < D; ++d) s += g[d] * o[d];
-        w.delta[size_t(i)] = s;
+    constexpr int64_t kAhead = 8;  // rows of dO and O asked for ahead of their use (strided rows)
+    for (int64_t i = 0; i < N; ++i) {  // Δ_i = dO_i · O_i (in vector partial sums)
+        prefetch_rows(G, bh, std::min(i + kAhead, N), std::min(i + kAhead + 1, N), D);
+        prefetch_rows(O, bh, std::min(i + kAhead, N), std::min(i + kAhead + 1, N), D);
+        w.delta[size_t(i)] = dot(G.at(bh, i), O.at(bh, i), D);
     }
-    w.dk.assign(size_t(N * D), 0.f);
+    w.dq_acc.assign(size_t(N * D), 0.f), w.dv_acc.assign(size_t(N * D), 0.f);
     w.lse_s.resize(size_t(N)), w.delta_s.resize(size_t(N));
     for (int64_t r = 0; r < R.nh; ++r) {
         const int32_t* ord = R.order.data() + r * N;
@@ -279,18 +362,13 @@ void backward_head(const LshRounds& R, const HeadRows& Q, const HeadRows& V, con
         for (int64_t p = 0; p < N; ++p) w.lse_s[size_t(p)] = lse[ord[p]], w.delta_s[size_t(p)] = w.delta[size_t(ord[p])];
         w.dqs.resize(size_t(N * D)), w.dks.assign(size_t(N * D), 0.f), w.dvs.assign(size_t(N * D), 0.f);
         for (int64_t c = 0; c < nc; ++c) backward_chunk(R, chunk_of(R, r, c), D, scale, w);
-        scatter_add(w.dqs.data(), ord, N, D, dQ.at(bh, 0), dQ.row);
-        scatter_add(w.dks.data(), ord, N, D, w.dk.data(), D);
-        scatter_add(w.dvs.data(), ord, N, D, dV.at(bh, 0), dV.row);
+        key_grads_into_queries(ord, N, D, w);
+        scatter_add(w.dqs.data(), ord, N, D, w.dq_acc.data(), D);
+        scatter_add(w.dvs.data(), ord, N, D, w.dv_acc.data(), D);
     }
-    for (int64_t j = 0; j < N; ++j) {  // dq_j += r_j (dk_j − (k_j·dk_j) k_j)
-        const float *k = w.k.data() + j * D, *dk = w.dk.data() + j * D;
-        float kdk = 0.f;
-        for (int64_t d = 0; d < D; ++d) kdk += k[d] * dk[d];
-        float* dq = dQ.at(bh, j);
-        const float r = w.rn[size_t(j)];
-        for (int64_t d = 0; d < D; ++d) dq[d] += r * (dk[d] - kdk * k[d]);
-    }
+    write_rows(w.dq_acc.data(), N, D, dQ, bh);
+    write_rows(w.dv_acc.data(), N, D, dV, bh);
+    if (dK) write_rows(nullptr, N, D, *dK, bh);
 }
 
 // w.rounds <- the rounds of head bh.
@@ -318,7 +396,7 @@ Tensor lsh_op(const Tensor& q_in, const Tensor& v_in, std::shared_ptr<const LshH
         check(b >= 0 && b < hashes->buckets, "lsh_chunk_attention: bucket ", b, " outside 0 … ", hashes->buckets - 1);
     const float scale = 1.f / std::sqrt(float(D));
     Tensor q = unit_last_stride(q_in.detach()), v = unit_last_stride(v_in.detach());
-    Tensor out = heads_output(B, H, N, D, /*zeroed=*/true), lse = Tensor::empty({B, H, N});  // [B,N,H,D] memory
+    Tensor out = heads_output(B, H, N, D), lse = Tensor::empty({B, H, N});  // [B,N,H,D] memory
     {
         HeadRows Q(q), V(v), O(out);
         float* L = lse.data();
@@ -334,20 +412,22 @@ Tensor lsh_op(const Tensor& q_in, const Tensor& v_in, std::shared_ptr<const LshH
                    packed_shape = packed ? qkv.shape() : Shape{}](const Tensor& g_in) {
                       Tensor g = unit_last_stride(g_in);
                       const int64_t BH = q.size(0) * q.size(1), N = q.size(2), D = q.size(3);
-                      Tensor dqkv, dq, dv;  // dq, dv: zeroed, as the rounds add into them
+                      Tensor dqkv, dq, dk, dv;  // not zero-filled: every row written once by its head
                       if (heads > 0) {
-                          dqkv = Tensor::zeros(packed_shape);
+                          dqkv = Tensor::empty(packed_shape);
                           auto views = split_packed_qkv(dqkv, heads);
-                          dq = views[0], dv = views[2];
+                          dq = views[0], dk = views[1], dv = views[2];
                       } else {
-                          dq = Tensor::zeros(q.shape()), dv = Tensor::zeros(v.shape());
+                          dq = Tensor::empty(q.shape()), dv = Tensor::empty(v.shape());
                       }
                       HeadRows Q(q), V(v), O(out_saved), G(g), dQ(dq), dV(dv);
+                      std::optional<HeadRows> dK;
+                      if (heads > 0) dK.emplace(dk);
                       parallel_for_balanced(0, BH, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
                           Scratch w;
                           for (int64_t bh = lo; bh < hi; ++bh)
-                              backward_head(sort_rounds(*hashes, bh, N, w), Q, V, O, G, lse.data() + bh * N, dQ, dV, bh, D,
-                                            scale, w);
+                              backward_head(sort_rounds(*hashes, bh, N, w), Q, V, O, G, lse.data() + bh * N, dQ, dV,
+                                            dK ? &*dK : nullptr, bh, D, scale, w);
                       });
                       return heads > 0 ? std::vector<Tensor>{dqkv} : std::vector<Tensor>{dq, dv};
                   });

@@ -16,11 +16,13 @@
 //   out_i = Σ_j e^(S_ij − L_i) v_j over every round's chunk,  L_i = logsumexp_j S_ij (saved)
 // Each head's rounds are sorted from the buckets, and the mask and the bias recomputed from
 // them per chunk: never stored. Forward per
-// head and round: gather Q, K, V in sorted order, then per chunk Sᵀ = K Qᵀ/√D [≤2m, ≤m]
-// (small GEMM), P V, and the online update of the tokens' rows. Backward recomputes S from
-// q, v, the buckets and L, as the fused softmax kernel does: P = e^(S − L), Δ_i = dO_i·O_i,
-// dS = P ∘ (dO Vᵀ − Δ), dQ = dS K/√D, dK = dSᵀ Q/√D, dV = Pᵀ dO; then
-// dq += dK through the normalization: r (dK − (k·dK) k), r = (‖q‖² + 10⁻¹²)^(−½).
+// head and round: gather Q, V in sorted order (K = r·Q made from the gathered rows), then per
+// chunk Sᵀ = K Qᵀ/√D [≤2m, ≤m] (small GEMM), P V, and the online update of the tokens' rows
+// in a head-local [N, D] sum, written to out once. Backward recomputes S from q, v, the
+// buckets and L, as the fused softmax kernel does: P = e^(S − L), Δ_i = dO_i·O_i,
+// dS = P ∘ (dO Vᵀ − Δ), dQ = dS K/√D, dK = dSᵀ Q/√D, dV = Pᵀ dO; then, per round in sorted
+// order, dq += dK through the normalization: r (dK − (k·dK) k), r = (‖q‖² + 10⁻¹²)^(−½); the
+// rounds summed in head-local [N, D] buffers, and every gradient row written once.
 // Time O(n_h·N·2m·D + n_h²·N·2m) per head; memory saved: out, L [B,H,N] and the buckets
 // [B,H,n_h,N] (int32), besides q and v.
 #pragma once
