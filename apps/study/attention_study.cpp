@@ -71,6 +71,7 @@ struct Args {
     int64_t train_subset = 0, eval_subset = 0, val_split = 0;
     bool quick = false;
     int threads = 0;
+    int64_t memory_limit_mb = 0;  // 0: 90 % of this machine's memory, shared among the ranks on it
     std::string seeds_spec = "0,1,2";
     Args() { study.model = nn::recipe::vit_model(), study.train = nn::recipe::study_training(); }
 };
@@ -92,7 +93,7 @@ static void add_options(CLI::App& app, Args& a) {
     app.add_option("--lr", t.lr, "peak learning rate")->check(kFinite)->check(CLI::Range(1e-7, 10.0));
     app.add_option("--warmup", t.warmup_epochs, "warmup epochs")->check(kFinite)->check(CLI::Range(0.0, 1000.0));
     auto* seeds_opt = app.add_option("--seeds", a.seeds_spec, "seeds, each a whole study in OUT/seed<s>/ (every variant trains with the same seed); the report aggregates them");
-    app.add_option("--seed", a.seeds_spec, "one seed: the same as --seeds N")->excludes(seeds_opt);
+    app.add_option("--seed", a.seeds_spec, "one seed: the same as --seeds N")->excludes(seeds_opt)->default_str("");
     app.add_flag("--report-only", a.study.report_only, "train nothing: write the report of the finished runs");
     app.add_flag("--trivial-augment", t.trivial_augment, "add TrivialAugment to crop + flip (as vit_train --trivial-augment)");
     app.add_option("--data", a.data_dir, "CIFAR-10 binary directory (default: $CIFAR10_DIR or data/cifar-10-batches-bin)");
@@ -101,6 +102,10 @@ static void add_options(CLI::App& app, Args& a) {
     app.add_option("--val-split", a.val_split, "evaluate on the last N training images instead of the test set")->check(CLI::Range(int64_t(0), int64_t(49999)));
     app.add_option("--out", a.study.out_dir, "output directory (study.md, CSVs, plots, runs/<variant>/)");
     app.add_option("--threads", a.threads, "threads (0 = all cores)")->check(CLI::Range(0, 256));
+    app.add_option("--memory-limit-mb", a.memory_limit_mb,
+                   "live tensor memory a variant may use, in MB; one that needs more gets an 'out of memory' row "
+                   "and the study goes on (0 = 90 % of this machine's memory, shared among the ranks on it)")
+        ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
 }
 
 // --quick: a smoke-check budget, for every setting the command line leaves open.
@@ -164,6 +169,13 @@ static void describe_study(nn::StudyOptions& study, const Data& d, int argc, cha
                 long(m.num_tokens()), num_threads(), blas_info().c_str());
 }
 
+// --memory-limit-mb in bytes; by default 90 % of the physical memory, shared among the ranks on this machine.
+static size_t memory_limit_bytes(int64_t mb) {
+    if (mb > 0) return size_t(mb) << 20;
+    const double physical = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+    return size_t(0.9 * physical / std::max(1, distributed::local_size()));
+}
+
 // Trains (or continues) every (variant, seed) run; under mpirun the runs are spread over the
 // ranks and rank 0 then reports all of them from their files.
 static void run_all(nn::StudyOptions& study, const std::vector<uint64_t>& seeds, const Data& d) {
@@ -194,6 +206,7 @@ int main(int argc, char** argv) {
         if (a.quick) apply_quick(app, a);
         const std::vector<uint64_t> seeds = parse_seeds(a.seeds_spec);
         parse_variants(a);
+        a.study.memory_limit_bytes = memory_limit_bytes(a.memory_limit_mb);
         a.study.model.validate();
         Data d = load_data(a);
         a.study.train.extra_config = {{"class_names", d.train_set.class_names}, {"eval_set", d.eval_name}};

@@ -18,12 +18,13 @@ namespace {
 
 std::atomic<size_t> g_in_use{0};
 std::atomic<size_t> g_peak{0};
+std::atomic<size_t> g_limit{0};  // 0: no limit
 
 std::string megabytes(size_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MB"; }
 
 // Instead of a bare std::bad_alloc: how much was asked for, and how much is already in use.
 [[noreturn]] void throw_out_of_memory(size_t bytes) {
-    throw Error(cat("out of memory: cannot allocate a tensor of ", megabytes(bytes), " (", bytes, " bytes; ",
+    throw OutOfMemoryError(cat("out of memory: cannot allocate a tensor of ", megabytes(bytes), " (", bytes, " bytes; ",
                     megabytes(g_in_use.load()), " already in use by tensors). Use a smaller batch, model or "
                     "sequence, or check the attention options"));
 }
@@ -107,7 +108,17 @@ private:
 
 }  // namespace
 
+// The limit of set_storage_limit, checked before the block is taken.
+static void check_limit(size_t n) {
+    const size_t limit = g_limit.load(), in_use = g_in_use.load();
+    if (limit == 0 || in_use + n <= limit) return;
+    throw OutOfMemoryError(cat("out of memory: a tensor of ", megabytes(n), " would bring live tensors to ",
+                               megabytes(in_use + n), ", above the memory limit of ", megabytes(limit),
+                               ". Use a smaller batch, model or sequence, or raise the limit"));
+}
+
 Storage::Storage(size_t n) : bytes(n), capacity(BlockCache::size_class(n)) {
+    check_limit(n);
     data = BlockCache::instance().take(capacity);
     size_t now = g_in_use.fetch_add(n) + n;
     size_t peak = g_peak.load();
@@ -123,6 +134,8 @@ Storage::~Storage() {
 size_t storage_bytes_in_use() { return g_in_use.load(); }
 size_t storage_bytes_peak() { return g_peak.load(); }
 void reset_storage_peak() { g_peak.store(g_in_use.load()); }
+void set_storage_limit(size_t bytes) { g_limit.store(bytes); }
+size_t storage_limit() { return g_limit.load(); }
 size_t storage_bytes_cached() { return BlockCache::instance().cached(); }
 void empty_cache() { BlockCache::instance().release_all(); }
 

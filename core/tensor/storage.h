@@ -30,6 +30,11 @@ struct Storage {
 size_t storage_bytes_in_use();
 size_t storage_bytes_peak();
 void reset_storage_peak();
+// An upper bound on the bytes of live tensors (0, the default: none). A tensor that would pass
+// it throws OutOfMemoryError instead of being allocated, so that a run too large for the machine
+// stops with a message rather than swapping or meeting the kernel's OOM killer.
+void set_storage_limit(size_t bytes);
+size_t storage_limit();
 // Bytes held idle in the allocator's cache; empty_cache() returns them to the system.
 size_t storage_bytes_cached();
 void empty_cache();

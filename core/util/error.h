@@ -1,4 +1,4 @@
-// error.h — the one exception type of attnlab and a helper to throw it.
+// error.h — the exception type of attnlab (and its out-of-memory kind) and helpers to throw it.
 //
 // Every user-facing check throws attnlab::Error with a message that names the
 // operation and states what was expected and what was found, e.g.
@@ -13,6 +13,13 @@ namespace attnlab {
 
 struct Error : std::runtime_error {
     using std::runtime_error::runtime_error;
+};
+
+// A tensor that does not fit: the system refused the memory, or it would pass the limit set
+// with set_storage_limit (core/tensor/storage.h). Callers that can go on without the failed
+// work (the attention study records such a variant as a row) catch this type only.
+struct OutOfMemoryError : Error {
+    using Error::Error;
 };
 
 // Concatenates any streamable arguments into one message.

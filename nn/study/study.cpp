@@ -7,6 +7,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <new>
 #include <optional>
 #include <set>
 
@@ -50,7 +51,7 @@ static nlohmann::json row_to_json(const StudyRow& r) {
             {"best_acc", r.best_acc},   {"final_acc", r.final_acc},     {"seconds_per_epoch", r.seconds_per_epoch},
             {"train_images_per_sec", r.train_images_per_sec},
             {"inference_images_per_sec", r.inference_images_per_sec}, {"peak_train_mb", r.peak_train_mb},
-            {"curve", curve_to_json(r.curve)}, {"machine", r.machine}};
+            {"curve", curve_to_json(r.curve)}, {"machine", r.machine}, {"reason", r.reason}};
 }
 
 static StudyRow row_from_json(const nlohmann::json& j) {
@@ -60,7 +61,7 @@ static StudyRow row_from_json(const nlohmann::json& j) {
     r.best_acc = j.value("best_acc", 0.0), r.final_acc = j.value("final_acc", 0.0);
     r.seconds_per_epoch = j.value("seconds_per_epoch", 0.0), r.train_images_per_sec = j.value("train_images_per_sec", 0.0);
     r.inference_images_per_sec = j.value("inference_images_per_sec", 0.0), r.peak_train_mb = j.value("peak_train_mb", 0.0);
-    r.machine = j.value("machine", "");
+    r.machine = j.value("machine", ""), r.reason = j.value("reason", "");
     for (const nlohmann::json& e : j.value("curve", nlohmann::json::array())) r.curve.push_back(epoch_from_json(e));
     return r;
 }
@@ -206,6 +207,27 @@ static StudyRow measure_row(const std::string& name, const ViTConfig& cfg, Visio
     return r;
 }
 
+// The row of a variant that could not train within the memory: the error and the peak reached.
+static StudyRow out_of_memory_row(const std::string& name, const ViTConfig& cfg, const std::string& reason,
+                                  double peak_mb) {
+    StudyRow r;
+    r.variant = name;
+    r.options = effective_options(name, cfg.attention_options);
+    r.complexity = attention::attention_info(name).complexity;
+    r.status = "out of memory";
+    r.reason = reason;
+    r.peak_train_mb = peak_mb;
+    r.machine = machine_description();
+    return r;
+}
+
+// Sets the live-tensor limit for one variant's training and restores the previous one after.
+struct StorageLimitScope {
+    explicit StorageLimitScope(size_t bytes) : previous(storage_limit()) { set_storage_limit(bytes); }
+    ~StorageLimitScope() { set_storage_limit(previous); }
+    size_t previous;
+};
+
 // Trains (or resumes) one variant in run_dir; its row, or nothing if interrupted (resumable).
 static std::optional<StudyRow> train_variant(const StudyOptions& o, const std::string& name, const fs::path& run_dir,
                                              const nlohmann::json& key, const std::string& counter,
@@ -218,20 +240,33 @@ static std::optional<StudyRow> train_variant(const StudyOptions& o, const std::s
     const TrainOptions t = variant_training(o, name, run_dir);
     std::printf("\n%s %s%s\n", counter.c_str(), name.c_str(), t.resume ? " (resuming)" : "");
     std::fflush(stdout);
-    manual_seed(t.seed);  // the same initialization stream for every variant
-    auto model = std::make_shared<VisionTransformer>(cfg);
     size_t base = storage_bytes_in_use();
     reset_storage_peak();
-    Trainer trainer(model, t, train_set, eval_set, norm);
-    trainer.set_stop_flag(stop_flag);
-    TrainResult result = trainer.fit();
-    double peak_mb = double(storage_bytes_peak() - base) / 1e6;
-    std::printf("%s\n", result.message.c_str());
-    if (result.reason == StopReason::Interrupted) return std::nullopt;
-    StudyRow r = measure_row(name, cfg, *model, result, run_dir, eval_set, norm, peak_mb);
+    std::optional<StudyRow> row;
+    try {
+        const StorageLimitScope limit(o.memory_limit_bytes ? base + o.memory_limit_bytes : 0);
+        manual_seed(t.seed);  // the same initialization stream for every variant
+        auto model = std::make_shared<VisionTransformer>(cfg);
+        Trainer trainer(model, t, train_set, eval_set, norm);
+        trainer.set_stop_flag(stop_flag);
+        TrainResult result = trainer.fit();
+        std::printf("%s\n", result.message.c_str());
+        if (result.reason == StopReason::Interrupted) return std::nullopt;
+        const double peak_mb = double(storage_bytes_peak() - base) / 1e6;
+        row = measure_row(name, cfg, *model, result, run_dir, eval_set, norm, peak_mb);
+    } catch (const OutOfMemoryError& e) {
+        row = out_of_memory_row(name, cfg, e.what(), double(storage_bytes_peak() - base) / 1e6);
+    } catch (const std::bad_alloc&) {
+        row = out_of_memory_row(name, cfg, "the system refused an allocation (std::bad_alloc)",
+                                double(storage_bytes_peak() - base) / 1e6);
+    }
+    if (row->status == "out of memory")
+        std::printf("%s %s: out of memory, recorded as such: %s\n(remove %s to try it again, e.g. with a larger "
+                    "memory limit)\n", counter.c_str(), name.c_str(), row->reason.c_str(),
+                    (run_dir / "study_row.json").string().c_str());
     write_file_atomic((run_dir / "study_row.json").string(),
-                      nlohmann::json{{"budget", key}, {"row", row_to_json(r)}}.dump(2) + "\n");
-    return r;
+                      nlohmann::json{{"budget", key}, {"row", row_to_json(*row)}}.dump(2) + "\n");
+    return row;
 }
 
 std::vector<StudyRow> run_study(const StudyOptions& o, const datasets::ImageDataset& train_set,
@@ -248,7 +283,11 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const datasets::ImageData
         nlohmann::json key = budget_key(o, train_set, eval_set);
         key["options"] = o.variant_options.count(name) ? o.variant_options.at(name).to_string() : "";
         if (std::optional<StudyRow> done = finished_row(run_dir, key)) {
-            std::printf("%s %s: already done (best %.2f%%), skipped\n", counter.c_str(), name.c_str(), 100 * done->best_acc);
+            if (done->status == "out of memory")
+                std::printf("%s %s: ran out of memory before, skipped\n", counter.c_str(), name.c_str());
+            else
+                std::printf("%s %s: already done (best %.2f%%), skipped\n", counter.c_str(), name.c_str(),
+                            100 * done->best_acc);
             rows.push_back(*done);
             continue;
         }
@@ -270,12 +309,12 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const datasets::ImageData
 static void write_study_csv(const fs::path& out, const std::vector<StudyRow>& rows) {
     std::ofstream csv(out / "study.csv");
     csv << "variant,parameters,epochs,best_acc,final_acc,seconds_per_epoch,train_images_per_sec,"
-           "inference_images_per_sec,peak_train_mb,status,complexity,options,machine\n";
+           "inference_images_per_sec,peak_train_mb,status,complexity,options,machine,reason\n";
     for (const StudyRow& r : rows)
         csv << r.variant << "," << r.parameters << "," << r.epochs << "," << r.best_acc << "," << r.final_acc << ","
             << r.seconds_per_epoch << "," << r.train_images_per_sec << "," << r.inference_images_per_sec << ","
             << r.peak_train_mb << "," << r.status << ",\"" << r.complexity << "\",\"" << r.options << "\",\""
-            << r.machine << "\"\n";
+            << r.machine << "\",\"" << r.reason << "\"\n";
 }
 
 static void write_study_epochs_csv(const fs::path& path, const std::vector<StudyRow>& rows) {
@@ -315,6 +354,13 @@ static void write_study_md_table(std::ostream& md, const std::vector<StudyRow>& 
        << "|---|---:|---:|---:|---:|---:|---:|---:|---|---|" << (one_machine ? "" : "---|") << "\n";
     char line[512];
     for (const StudyRow& r : rows) {
+        if (r.status == "out of memory") {
+            std::snprintf(line, sizeof line, "| %s (out of memory) | – | – | – | – | – | – | > %.0f | %s | %s |",
+                          r.variant.c_str(), r.peak_train_mb, r.complexity.c_str(),
+                          r.options.empty() ? "defaults" : r.options.c_str());
+            md << line << (one_machine ? "" : " " + r.machine + " |") << "\n";
+            continue;
+        }
         std::snprintf(line, sizeof line, "| %s%s | %ld | %.2f%% | %.2f%% | %.1f | %.0f | %.0f | %.0f | %s | %s |",
                       r.variant.c_str(), r.status == "finished" ? "" : (" (" + r.status + ")").c_str(),
                       long(r.parameters), 100 * r.best_acc, 100 * r.final_acc, r.seconds_per_epoch,
@@ -333,6 +379,10 @@ static void write_study_md(const fs::path& out, const StudyOptions& o, const std
     const bool one_machine = machines.size() <= 1;
     write_study_md_header(md, o, rows, one_machine, machines.size());
     write_study_md_table(md, rows, eval_name, one_machine);
+    for (const StudyRow& r : rows)
+        if (r.status == "out of memory")
+            md << "\n" << r.variant << " could not train within the memory: " << r.reason
+               << " (the peak it reached, in MB, is the lower bound in its memory column).\n";
     md << "\ns/epoch (training steps only, without the evaluation) and train img/s are medians over the"
           " epochs, so an epoch slowed by other work on the cores does not move them. Peak train memory counts"
           " live tensor bytes (parameters, activations, gradients, optimizer state) during training;"
@@ -347,8 +397,9 @@ void write_study_report(const StudyOptions& o, const std::vector<StudyRow>& rows
     write_study_epochs_csv(out / "study_epochs.csv", rows);
     const std::string eval_name = o.train.extra_config.value("eval_set", std::string("test"));
     write_study_md(out, o, rows, eval_name);
-    std::vector<std::string> variants;
-    for (const StudyRow& r : rows) variants.push_back(r.variant);
+    std::vector<std::string> variants;  // those with a curve to plot
+    for (const StudyRow& r : rows)
+        if (!r.curve.empty()) variants.push_back(r.variant);
     report::plot_study_curves(o.out_dir, (out / "study_epochs.csv").string(), variants, eval_name);
 }
 

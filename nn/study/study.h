@@ -14,6 +14,9 @@
 // never resumed or reused. Each row records the machine it was measured on:
 // a study continued on another machine shows a "measured on" column, since
 // its times (unlike its accuracies) are then not comparable across rows.
+// A variant that does not fit in memory (the system refuses it, or it passes
+// memory_limit_bytes) gets a row that says so, with the error and the peak it
+// reached, instead of stopping the study.
 // Measured per variant: parameters, best and final eval accuracy, training
 // seconds per epoch, inference images/s (forward only, batch 256), peak
 // tensor memory of training (live tensor bytes, deterministic) — next to the
@@ -40,6 +43,9 @@ struct StudyOptions {
     std::string command;  // the command line, recorded in study.md
     std::string budget;   // a one-line description of the budget, recorded in study.md
     bool report_only = false;  // train nothing: report the finished runs only
+    // Live tensor bytes a variant may use while it trains (0: no limit). A variant that needs
+    // more gets an "out of memory" row with the measured reason, and the study goes on.
+    size_t memory_limit_bytes = 0;
     // Which (variant, seed) runs this process trains; empty: all. Set by attention_study under
     // mpirun to spread the runs over the ranks (nn/distributed/runtime.h, owns_job).
     std::function<bool(const std::string& variant, uint64_t seed)> runs_here;
@@ -52,7 +58,9 @@ struct StudyEpoch {
 };
 
 struct StudyRow {
-    std::string variant, options, complexity, status;
+    std::string variant, options, complexity;
+    std::string status;  // "finished", "diverged (non-finite loss)" or "out of memory"
+    std::string reason;  // why an "out of memory" run stopped: the error, with the sizes
     int64_t parameters = 0, epochs = 0;
     double best_acc = 0, final_acc = 0, seconds_per_epoch = 0, train_images_per_sec = 0;
     double inference_images_per_sec = 0, peak_train_mb = 0;

@@ -40,12 +40,15 @@ namespace {
 struct Accuracies {
     std::vector<std::string> order;
     std::map<std::string, std::map<uint64_t, double>> final_acc, best_acc;
+    std::vector<std::string> out_of_memory;  // "variant (seed s): reason" of runs that did not fit
 };
 
 Accuracies collect(const RowsBySeed& rows) {
     Accuracies a;
     for (const auto& [seed, list] : rows)
         for (const StudyRow& r : list) {
+            if (r.status == "out of memory")
+                a.out_of_memory.push_back(r.variant + " (seed " + std::to_string(seed) + "): " + r.reason);
             if (r.status != "finished") continue;
             if (!a.final_acc.count(r.variant)) a.order.push_back(r.variant);
             a.final_acc[r.variant][seed] = r.final_acc;
@@ -115,13 +118,19 @@ void write_variant_row(std::ostream& md, std::ostream& csv, const std::string& v
         << (d.diff.n >= 2 ? (d.exceeds_noise ? "yes" : "no") : "") << "\n";
 }
 
-// "Not finished yet: ..." for every (variant, seed) run without a finished row.
-void write_missing(std::ostream& md, const StudyOptions& o, const std::vector<uint64_t>& seeds, const Accuracies& acc) {
+// "Out of memory: ..." for the runs that did not fit, and "Not finished yet: ..." for every other
+// (variant, seed) run without a finished row.
+void write_missing(std::ostream& md, const StudyOptions& o, const std::vector<uint64_t>& seeds, const Accuracies& acc,
+                   const RowsBySeed& rows) {
+    for (const std::string& line : acc.out_of_memory) md << "\nOut of memory: " << line << "\n";
     std::vector<std::string> missing;
     const std::vector<std::string> names = o.variants.empty() ? attention::attention_names() : o.variants;
     for (const std::string& v : names)
         for (uint64_t seed : seeds) {
             bool done = acc.final_acc.count(v) && acc.final_acc.at(v).count(seed);
+            auto seed_rows = rows.find(seed);
+            if (seed_rows != rows.end())
+                for (const StudyRow& r : seed_rows->second) done = done || (r.variant == v && r.status == "out of memory");
             if (!done) missing.push_back(v + " (seed " + std::to_string(seed) + ")");
         }
     if (!missing.empty()) md << "\nNot finished yet: " << join(missing) << ".\n";
@@ -156,7 +165,7 @@ void write_seeds_report(const StudyOptions& o, const std::vector<uint64_t>& seed
     csv << "variant,seeds_done,final_acc_mean,final_acc_std,best_acc_mean,diff_mean,diff_std,diff_ci95,diff_seeds,"
            "exceeds_noise\n";
     for (const std::string& v : acc.order) write_variant_row(md, csv, v, acc, seeds, base, baseline);
-    write_missing(md, o, seeds, acc);
+    write_missing(md, o, seeds, acc, rows);
 }
 
 }  // namespace attnlab::nn

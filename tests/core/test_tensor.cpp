@@ -101,6 +101,19 @@ TEST_CASE("printing shows shape, dtype and values", "[tensor]") {
     REQUIRE(s.find("{1, 2}") != std::string::npos);
 }
 
+TEST_CASE("a tensor that would pass the storage limit throws OutOfMemoryError naming the sizes and the limit",
+          "[tensor][errors]") {
+    const size_t before = storage_bytes_in_use();
+    set_storage_limit(before + (size_t(1) << 20));  // 1 MB more than is live now
+    Tensor small = Tensor::zeros({1000});            // fits
+    CHECK_THROWS_MATCHES(Tensor::zeros({1 << 20}), OutOfMemoryError,  // 4 MB does not
+                         Catch::Matchers::Message(Catch::Contains("out of memory: a tensor of 4 MB") &&
+                                                  Catch::Contains("above the memory limit of")));
+    CHECK(storage_bytes_in_use() == before + 4000);  // the refused tensor took nothing
+    set_storage_limit(0);
+    CHECK(Tensor::zeros({1 << 20}).numel() == 1 << 20);  // no limit: it fits again
+}
+
 TEST_CASE("storage is freed when the last view goes away", "[tensor]") {
     size_t before = storage_bytes_in_use();
     {

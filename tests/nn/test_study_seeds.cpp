@@ -88,6 +88,23 @@ TEST_CASE("the seeds report gives mean ± std, paired differences and the unfini
     CHECK_THAT(csv, Catch::EndsWith(",yes\nperformer,1,0.58,0,0.58,-0.02,0,0,1,\n"));
 }
 
+TEST_CASE("the seeds report lists runs that ran out of memory with their reason, not as unfinished", "[study]") {
+    TempDir dir;
+    nn::StudyOptions o;
+    o.variants = {"softmax", "performer"};
+    o.out_dir = dir.file("study"), o.command = "attention_study --seeds 0", o.budget = "test budget";
+    nn::StudyRow oom;
+    oom.variant = "performer", oom.status = "out of memory", oom.reason = "out of memory: a tensor of 9 MB";
+    nn::RowsBySeed rows;
+    rows[0] = {finished_row("softmax", 0.60), oom};
+    nn::write_seeds_report(o, {0}, rows);
+    const std::string md = read_text(dir.file("study/study.md"));
+    INFO(md);
+    CHECK_THAT(md, Catch::Contains("Out of memory: performer (seed 0): out of memory: a tensor of 9 MB"));
+    CHECK_THAT(md, !Catch::Contains("Not finished yet"));
+    CHECK_THAT(md, !Catch::Contains("| performer |"));
+}
+
 TEST_CASE("a two-seed study trains each seed in its own directory, resumes and reports only finished runs",
           "[train][study]") {
     datasets::ImageDataset train = synthetic_images(32, 8), eval = synthetic_images(16, 9);

@@ -289,3 +289,27 @@ TEST_CASE("the study's s/epoch and train img/s are medians over the epochs' metr
     CHECK(rows[0].seconds_per_epoch == seconds[1]);
     CHECK(rows[0].train_images_per_sec == ips[1]);
 }
+
+TEST_CASE("a variant that runs out of memory gets a row saying so and the study goes on", "[train][study][errors]") {
+    datasets::ImageDataset train = synthetic_images(48, 8), eval = synthetic_images(16, 9);
+    TempDir dir;
+    nn::StudyOptions o = small_study({"performer", "linear"}, 1, dir.file("study"));
+    o.variant_options["performer"].set("features", int64_t(4096));  // [16, 2, 17, 4096] floats per feature map
+    o.memory_limit_bytes = size_t(4) << 20;                          // while linear needs well under 1 MB
+    std::vector<nn::StudyRow> rows = nn::run_study(o, train, eval, datasets::Normalization::cifar10());
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0].status == "out of memory");
+    CHECK_THAT(rows[0].reason, Catch::Contains("above the memory limit of 4 MB"));
+    CHECK(rows[1].status == "finished");
+    CHECK(storage_limit() == 0);  // the limit held only while a variant trained
+    std::ifstream md(dir.file("study/study.md"));
+    std::string text((std::istreambuf_iterator<char>(md)), {});
+    CHECK_THAT(text, Catch::Contains("| performer (out of memory) | – |") &&
+                         Catch::Contains("performer could not train within the memory: out of memory: a tensor of") &&
+                         Catch::Contains("| linear |"));
+    // Run again: the out-of-memory row is a result, kept and not retried.
+    std::vector<nn::StudyRow> again = nn::run_study(o, train, eval, datasets::Normalization::cifar10());
+    REQUIRE(again.size() == 2);
+    CHECK(again[0].status == "out of memory");
+    CHECK(again[0].reason == rows[0].reason);
+}
