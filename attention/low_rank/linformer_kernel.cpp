@@ -26,12 +26,12 @@ struct Dims {
     float scale;
 };
 
-// Per-thread scratch: one chunk of Qᵀ [D, C], Gᵀ [Dv, C], Pᵀ and dPᵀ [k, C]; K', dK' [k, D], V', dV' [k, Dv].
+// Per-thread scratch: one chunk of Qᵀ [D, C], Gᵀ [Dv, C], Pᵀ and dPᵀ [k, C]; dK' [k, D], dV' [k, Dv].
 struct Scratch {
-    std::vector<float> qT, gT, pT, dpT, kp, dkp, vp, dvp;
+    std::vector<float> qT, gT, pT, dpT, dkp, dvp;
     explicit Scratch(const Dims& d)
         : qT(size_t(d.D * kChunk)), gT(size_t(d.Dv * kChunk)), pT(size_t(d.k * kChunk)), dpT(size_t(d.k * kChunk)),
-          kp(size_t(d.k * d.D)), dkp(size_t(d.k * d.D)), vp(size_t(d.k * d.Dv)), dvp(size_t(d.k * d.Dv)) {}
+          dkp(size_t(d.k * d.D)), dvp(size_t(d.k * d.Dv)) {}
 };
 
 // C = alpha·op(A)·B (+ C) with small::gemm (B untransposed); tall products in blocks of 12 rows.
@@ -48,18 +48,11 @@ void p_chunk(const Dims& d, const float* kp, const float* Q, int64_t ldq, int64_
     softmax_columns(s.pT.data(), d.k, rows);
 }
 
-// K' = E K [k, D] and V' = F V [k, Dv] of one head, into kp, vp.
-void project_head(const Dims& d, const float* E, const float* F, const HeadRows& K, const HeadRows& V, int64_t bh,
-                  float* kp, float* vp) {
+// One head's output; also stores its K' = E K [k, D] and V' = F V [k, Dv] in kp, vp for the backward.
+void forward_head(const Dims& d, const float* E, const float* F, const HeadRows& Q, const HeadRows& K,
+                  const HeadRows& V, const HeadRows& O, int64_t bh, float* kp, float* vp, Scratch& s) {
     mm(false, d.k, d.D, d.Nk, 1.f, E, d.Nk, K.at(bh, 0), K.row, false, kp, d.D);
     mm(false, d.k, d.Dv, d.Nk, 1.f, F, d.Nk, V.at(bh, 0), V.row, false, vp, d.Dv);
-}
-
-// One head's output.
-void forward_head(const Dims& d, const float* E, const float* F, const HeadRows& Q, const HeadRows& K,
-                  const HeadRows& V, const HeadRows& O, int64_t bh, Scratch& s) {
-    float *kp = s.kp.data(), *vp = s.vp.data();
-    project_head(d, E, F, K, V, bh, kp, vp);
     for (int64_t c0 = 0; c0 < d.N; c0 += kChunk) {
         const int64_t rows = std::min(kChunk, d.N - c0);
         p_chunk(d, kp, Q.at(bh, 0), Q.row, c0, rows, s);
@@ -67,14 +60,12 @@ void forward_head(const Dims& d, const float* E, const float* F, const HeadRows&
     }
 }
 
-// One head's dq, dk, dv, with its K', V' recomputed; also stores dK'ᵀ [D, k] and dV'ᵀ [Dv, k]
-// in dkpT, dvpT.
-void backward_head(const Dims& d, const float* E, const float* F, const HeadRows& Q, const HeadRows& K,
-                   const HeadRows& V, const HeadRows& G, const HeadRows& dQ, const HeadRows& dK, const HeadRows& dV,
-                   int64_t bh, Scratch& s, float* dkpT, float* dvpT) {
+// One head's dq, dk, dv from its saved K', V'; also stores dK'ᵀ [D, k] and dV'ᵀ [Dv, k] in dkpT, dvpT.
+void backward_head(const Dims& d, const float* E, const float* F, const HeadRows& Q, const HeadRows& G,
+                   const HeadRows& dQ, const HeadRows& dK, const HeadRows& dV, int64_t bh, const float* kp,
+                   const float* vp, Scratch& s, float* dkpT, float* dvpT) {
     const int64_t kk = d.k, D = d.D, Dv = d.Dv;
-    const float *q = Q.at(bh, 0), *g = G.at(bh, 0), *kp = s.kp.data(), *vp = s.vp.data();
-    project_head(d, E, F, K, V, bh, s.kp.data(), s.vp.data());
+    const float *q = Q.at(bh, 0), *g = G.at(bh, 0);
     std::fill(s.dkp.begin(), s.dkp.end(), 0.f);
     std::fill(s.dvp.begin(), s.dvp.end(), 0.f);
     for (int64_t c0 = 0; c0 < d.N; c0 += kChunk) {
@@ -132,27 +123,31 @@ Tensor linformer_attention_fused(const Tensor& q_in, const Tensor& k_in, const T
     Tensor q = unit_last_stride(q_in.detach()), k = unit_last_stride(k_in.detach()), v = unit_last_stride(v_in.detach());
     Tensor E = contiguous(E_in.detach()), F = contiguous(F_in.detach());
     Tensor out = heads_output(B, H, d.N, d.Dv);  // [B,N,H,Dv] memory: the head merge is a view
+    Tensor kp = Tensor::empty({B, H, d.k, d.D}), vp = Tensor::empty({B, H, d.k, d.Dv});  // K', V', kept for backward
     {
         HeadRows Q(q), K(k), V(v), O(out);
         const float *e = E.data(), *f = F.data();
+        float *kp_p = kp.data(), *vp_p = vp.data();
         parallel_for_balanced(0, B * H, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
             Scratch s(d);
-            for (int64_t bh = lo; bh < hi; ++bh) forward_head(d, e, f, Q, K, V, O, bh, s);
+            for (int64_t bh = lo; bh < hi; ++bh)
+                forward_head(d, e, f, Q, K, V, O, bh, kp_p + bh * d.k * d.D, vp_p + bh * d.k * d.Dv, s);
         });
     }
-    return record("linformer_attention_fused", out, {q_in, k_in, v_in, E_in, F_in}, [q, k, v, E, F, d](const Tensor& g_in) {
+    return record("linformer_attention_fused", out, {q_in, k_in, v_in, E_in, F_in}, [q, k, v, E, F, kp, vp, d](const Tensor& g_in) {
         PROFILE_SCOPE("linformer_attention_fused backward");
         Tensor g = unit_last_stride(g_in);
         Tensor dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()), dv = Tensor::empty(v.shape());
         const int64_t BH = q.size(0) * q.size(1);
         Tensor dkpT = Tensor::empty({BH, d.D, d.k}), dvpT = Tensor::empty({BH, d.Dv, d.k});  // dK'ᵀ, dV'ᵀ per head
         HeadRows Q(q), K(k), V(v), G(g), dQ(dq), dK(dk), dV(dv);
-        const float *e = E.data(), *f = F.data();
+        const float *e = E.data(), *f = F.data(), *kp_p = kp.data(), *vp_p = vp.data();
         float *dkpT_p = dkpT.data(), *dvpT_p = dvpT.data();
         parallel_for_balanced(0, BH, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
             Scratch s(d);
             for (int64_t bh = lo; bh < hi; ++bh)
-                backward_head(d, e, f, Q, K, V, G, dQ, dK, dV, bh, s, dkpT_p + bh * d.D * d.k, dvpT_p + bh * d.Dv * d.k);
+                backward_head(d, e, f, Q, G, dQ, dK, dV, bh, kp_p + bh * d.k * d.D, vp_p + bh * d.k * d.Dv, s,
+                              dkpT_p + bh * d.D * d.k, dvpT_p + bh * d.Dv * d.k);
         });
         return std::vector<Tensor>{dq, dk, dv, projection_grad(d, K, BH, d.D, dkpT), projection_grad(d, V, BH, d.Dv, dvpT)};
     });

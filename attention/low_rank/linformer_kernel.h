@@ -5,19 +5,18 @@
 //
 // Per head, with E, F [k, Nk] shared by all heads and s = 1/√D:
 //   K' = E K [k, D],  V' = F V [k, Dv],  P = softmax(s Q K'ᵀ) [N, k],  out = P V' [N, Dv]
-// P is built C = 64 rows at a time and never stored whole. Only q, k, v and the parameters are
-// kept for the backward: it recomputes K', V' (one product each, 4·N·k·D flops per head, cheaper
-// than keeping k·(D + Dv) floats per head of every layer until the backward) and the P chunks,
-// then, with G = ∂L/∂out:
+// P is built C = 64 rows at a time and never stored whole. K', V' are kept for the
+// backward (k·(D + Dv) floats per head); the backward (G = ∂L/∂out) recomputes the P chunks, then
 //   dV' = Pᵀ G,  dP = G V'ᵀ,  dS = s P ⊙ (dP − rowsum(dP ⊙ P)),  dQ = dS K',  dK' = dSᵀ Q
 //   dK = Eᵀ dK',  dV = Fᵀ dV',  dE = Σ_heads dK' Kᵀ,  dF = Σ_heads dV' Vᵀ
 // (dE, dF in a second pass over blocks of key rows, summing the heads in a fixed order, so
 // the result does not depend on the number of threads; when E and F are the same tensor
 // both gradients reach it and add up).
-// Time O(N·k·(D + Dv)) per head: 8·N·k·D flops forward, 22·N·k·D backward (with the
-// recomputation of K', V' and P); memory: only the output is allocated (in [B,N,H,Dv]
-// memory, heads_output) — plus per-thread scratch of O(C·k + k·D) floats and, in backward,
-// dK'ᵀ, dV'ᵀ [B,H,D,k] for the projections' gradients.
+// Time O(N·k·(D + Dv)) per head: 8·N·k·D flops forward, 16·N·k·D backward (with the
+// recomputation of P); memory: the output (in [B,N,H,Dv] memory, heads_output) and K', V'
+// [B,H,k,D] — besides them only q, k, v
+// and the parameters are kept for the backward — plus per-thread scratch of O(C·k + k·D)
+// floats and, in backward, dK'ᵀ, dV'ᵀ [B,H,D,k] for the projections' gradients.
 // Heads run in parallel, each single-threaded with small::gemm.
 #pragma once
 #include "core/tensor/tensor.h"
