@@ -59,18 +59,6 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 int64_t padded(int64_t n) { return (n + small::kLanes - 1) / small::kLanes * small::kLanes; }
 
-// a·b in kLanes partial sums (a vector register: a plain sum is one serial chain without fast-math).
-inline float dot(const float* __restrict a, const float* __restrict b, int64_t D) {
-    float part[small::kLanes] = {};
-    int64_t d = 0;
-    for (; d + small::kLanes <= D; d += small::kLanes)
-        for (int l = 0; l < small::kLanes; ++l) part[l] += a[d + l] * b[d + l];
-    float s = 0.f;
-    for (; d < D; ++d) s += a[d] * b[d];
-    for (int l = 0; l < small::kLanes; ++l) s += part[l];
-    return s;
-}
-
 // One head's work space, reused across heads by a thread.
 struct Scratch {
     std::vector<float> rn;             // [N] the inverse norms r_j of the queries (k_j = r_j q_j)
@@ -106,7 +94,8 @@ void bias_table(int64_t nh, Scratch& w) {
 // the sorted query rows of each round, gather_round).
 void inverse_norms(const HeadRows& Q, int64_t bh, int64_t N, int64_t D, Scratch& w) {
     w.rn.resize(size_t(N));
-    for (int64_t j = 0; j < N; ++j) w.rn[size_t(j)] = 1.f / std::sqrt(dot(Q.at(bh, j), Q.at(bh, j), D) + 1e-12f);
+    for (int64_t j = 0; j < N; ++j)
+        w.rn[size_t(j)] = 1.f / std::sqrt(small::dot(Q.at(bh, j), Q.at(bh, j), D) + 1e-12f);
 }
 
 // dst[0 … D) = src[0 … D), in registers (a copy call per short row costs more than the row).
@@ -314,7 +303,7 @@ void backward_chunk(const LshRounds& R, const Chunk& ch, int64_t D, float scale,
 void key_grads_into_queries(const int32_t* ord, int64_t N, int64_t D, Scratch& w) {
     for (int64_t p = 0; p < N; ++p) {
         const float *k = w.ks.data() + p * D, *dk = w.dks.data() + p * D;
-        const float kdk = dot(k, dk, D), r = w.rn[size_t(ord[p])];
+        const float kdk = small::dot(k, dk, D), r = w.rn[size_t(ord[p])];
         float* dq = w.dqs.data() + p * D;
         for (int64_t d = 0; d < D; ++d) dq[d] += r * (dk[d] - kdk * k[d]);
     }
@@ -351,7 +340,7 @@ void backward_head(const LshRounds& R, const HeadRows& Q, const HeadRows& V, con
     for (int64_t i = 0; i < N; ++i) {  // Δ_i = dO_i · O_i (in vector partial sums)
         prefetch_rows(G, bh, std::min(i + kAhead, N), std::min(i + kAhead + 1, N), D);
         prefetch_rows(O, bh, std::min(i + kAhead, N), std::min(i + kAhead + 1, N), D);
-        w.delta[size_t(i)] = dot(G.at(bh, i), O.at(bh, i), D);
+        w.delta[size_t(i)] = small::dot(G.at(bh, i), O.at(bh, i), D);
     }
     w.dq_acc.assign(size_t(N * D), 0.f), w.dv_acc.assign(size_t(N * D), 0.f);
     w.lse_s.resize(size_t(N)), w.delta_s.resize(size_t(N));

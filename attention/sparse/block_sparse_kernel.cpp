@@ -227,18 +227,6 @@ constexpr int64_t kRowByRow = 4;
 
 bool row_by_row(const Block& blk) { return !blk.keys && blk.nq <= kRowByRow; }
 
-// a·b in kLanes partial sums (a vector register: a plain sum is one serial chain without fast-math).
-inline float dot(const float* __restrict a, const float* __restrict b, int64_t D) {
-    float part[small::kLanes] = {};
-    int64_t d = 0;
-    for (; d + small::kLanes <= D; d += small::kLanes)
-        for (int l = 0; l < small::kLanes; ++l) part[l] += a[d + l] * b[d + l];
-    float s = 0.f;
-    for (; d < D; ++d) s += a[d] * b[d];
-    for (int l = 0; l < small::kLanes; ++l) s += part[l];
-    return s;
-}
-
 // The additive mask of slot r at key j (0 for open keys).
 inline float mask_at(const Block& blk, int64_t r, int64_t j, int64_t np) {
     return blk.open && blk.open[j] ? 0.f : blk.mask_t[j * np + r];
@@ -254,7 +242,7 @@ inline float mask_at(const Block& blk, int64_t r, int64_t j, int64_t np) {
     const float m_old = w.m[size_t(i)];
     float mx = m_old;
     for (int64_t j = 0; j < N; ++j) {  // s_j = s·q·k_j + mask, m' = max(m_i, max_j s_j)
-        s[j] = scale * dot(q, K.at(bh, j), D) + mask_at(blk, r, j, np);
+        s[j] = scale * small::dot(q, K.at(bh, j), D) + mask_at(blk, r, j, np);
         mx = mx > s[j] ? mx : s[j];
     }
     if (mx == kNegInf) return;  // no allowed key yet
@@ -287,8 +275,8 @@ inline float mask_at(const Block& blk, int64_t r, int64_t j, int64_t np) {
     float *p = w.S.data(), *ds = w.dS.data(), *dqi = w.dqb.data();
     const float *q = Q.at(bh, i), *g = dO.at(bh, i), L = lse[i], dl = delta[i];
     for (int64_t j = 0; j < N; ++j) {  // s_j + mask − L_i, dO_i·v_j
-        p[j] = scale * dot(q, K.at(bh, j), D) + mask_at(blk, r, j, np) - L;
-        ds[j] = dot(g, V.at(bh, j), D);
+        p[j] = scale * small::dot(q, K.at(bh, j), D) + mask_at(blk, r, j, np) - L;
+        ds[j] = small::dot(g, V.at(bh, j), D);
     }
     for (int64_t j = 0; j < N; ++j) {
         const float pj = fast::exp(p[j]);
@@ -586,7 +574,7 @@ static Tensor fused_sparse_attention(const Tensor& q_in, const Tensor& k_in, con
                           for (int64_t bh = lo; bh < hi; ++bh) {
                               w.delta.resize(size_t(N));
                               for (int64_t i = 0; i < N; ++i)  // Δ_i = dO_i · O_i (in vector partial sums)
-                                  w.delta[size_t(i)] = dot(G.at(bh, i), O.at(bh, i), D);
+                                  w.delta[size_t(i)] = small::dot(G.at(bh, i), O.at(bh, i), D);
                               blocks(bh, [&](const Block& blk) {
                                   backward_block(blk, Q, K, V, G, lse.data() + bh * N, w.delta.data(), dQ, dK, dV, bh,
                                                  D, scale, w);

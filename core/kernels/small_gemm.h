@@ -40,6 +40,19 @@ inline VecF load_vec(const float* p) {
 }
 inline void store_vec(float* p, VecF v) { std::memcpy(p, &v, sizeof v); }
 
+// a·b in kLanes partial sums (a vector register: a plain sum is one serial chain without
+// fast-math), for the row dots of the attention kernels (block-sparse, reformer).
+inline float dot(const float* __restrict a, const float* __restrict b, int64_t D) {
+    float part[kLanes] = {};
+    int64_t d = 0;
+    for (; d + kLanes <= D; d += kLanes)
+        for (int l = 0; l < kLanes; ++l) part[l] += a[d + l] * b[d + l];
+    float s = 0.f;
+    for (; d < D; ++d) s += a[d] * b[d];
+    for (int l = 0; l < kLanes; ++l) s += part[l];
+    return s;
+}
+
 // One block of R rows × L·V columns of C (L = kLanes).
 template <int R, int V, bool TransA>
 inline void gemm_block(int64_t k, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,

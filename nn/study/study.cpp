@@ -240,8 +240,9 @@ static std::optional<StudyRow> train_variant(const StudyOptions& o, const std::s
     const TrainOptions t = variant_training(o, name, run_dir);
     std::printf("\n%s %s%s\n", counter.c_str(), name.c_str(), t.resume ? " (resuming)" : "");
     std::fflush(stdout);
-    size_t base = storage_bytes_in_use();
+    const size_t base = storage_bytes_in_use();
     reset_storage_peak();
+    const auto peak_mb = [base] { return double(storage_bytes_peak() - base) / 1e6; };
     std::optional<StudyRow> row;
     try {
         const StorageLimitScope limit(o.memory_limit_bytes ? base + o.memory_limit_bytes : 0);
@@ -252,13 +253,11 @@ static std::optional<StudyRow> train_variant(const StudyOptions& o, const std::s
         TrainResult result = trainer.fit();
         std::printf("%s\n", result.message.c_str());
         if (result.reason == StopReason::Interrupted) return std::nullopt;
-        const double peak_mb = double(storage_bytes_peak() - base) / 1e6;
-        row = measure_row(name, cfg, *model, result, run_dir, eval_set, norm, peak_mb);
+        row = measure_row(name, cfg, *model, result, run_dir, eval_set, norm, peak_mb());
     } catch (const OutOfMemoryError& e) {
-        row = out_of_memory_row(name, cfg, e.what(), double(storage_bytes_peak() - base) / 1e6);
+        row = out_of_memory_row(name, cfg, e.what(), peak_mb());
     } catch (const std::bad_alloc&) {
-        row = out_of_memory_row(name, cfg, "the system refused an allocation (std::bad_alloc)",
-                                double(storage_bytes_peak() - base) / 1e6);
+        row = out_of_memory_row(name, cfg, "the system refused an allocation (std::bad_alloc)", peak_mb());
     }
     if (row->status == "out of memory")
         std::printf("%s %s: out of memory, recorded as such: %s\n(remove %s to try it again, e.g. with a larger "

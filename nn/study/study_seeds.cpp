@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 #include "attention/registry.h"
 #include "core/util/error.h"
@@ -40,7 +41,7 @@ namespace {
 struct Accuracies {
     std::vector<std::string> order;
     std::map<std::string, std::map<uint64_t, double>> final_acc, best_acc;
-    std::vector<std::string> out_of_memory;  // "variant (seed s): reason" of runs that did not fit
+    std::map<std::pair<std::string, uint64_t>, std::string> out_of_memory;  // (variant, seed) -> reason
 };
 
 Accuracies collect(const RowsBySeed& rows) {
@@ -48,7 +49,7 @@ Accuracies collect(const RowsBySeed& rows) {
     for (const auto& [seed, list] : rows)
         for (const StudyRow& r : list) {
             if (r.status == "out of memory")
-                a.out_of_memory.push_back(r.variant + " (seed " + std::to_string(seed) + "): " + r.reason);
+                a.out_of_memory[{r.variant, seed}] = r.reason;
             if (r.status != "finished") continue;
             if (!a.final_acc.count(r.variant)) a.order.push_back(r.variant);
             a.final_acc[r.variant][seed] = r.final_acc;
@@ -120,18 +121,16 @@ void write_variant_row(std::ostream& md, std::ostream& csv, const std::string& v
 
 // "Out of memory: ..." for the runs that did not fit, and "Not finished yet: ..." for every other
 // (variant, seed) run without a finished row.
-void write_missing(std::ostream& md, const StudyOptions& o, const std::vector<uint64_t>& seeds, const Accuracies& acc,
-                   const RowsBySeed& rows) {
-    for (const std::string& line : acc.out_of_memory) md << "\nOut of memory: " << line << "\n";
+void write_missing(std::ostream& md, const StudyOptions& o, const std::vector<uint64_t>& seeds, const Accuracies& acc) {
     std::vector<std::string> missing;
     const std::vector<std::string> names = o.variants.empty() ? attention::attention_names() : o.variants;
     for (const std::string& v : names)
         for (uint64_t seed : seeds) {
-            bool done = acc.final_acc.count(v) && acc.final_acc.at(v).count(seed);
-            auto seed_rows = rows.find(seed);
-            if (seed_rows != rows.end())
-                for (const StudyRow& r : seed_rows->second) done = done || (r.variant == v && r.status == "out of memory");
-            if (!done) missing.push_back(v + " (seed " + std::to_string(seed) + ")");
+            const std::string run = v + " (seed " + std::to_string(seed) + ")";
+            if (auto oom = acc.out_of_memory.find({v, seed}); oom != acc.out_of_memory.end())
+                md << "\nOut of memory: " << run << ": " << oom->second << "\n";
+            else if (!acc.final_acc.count(v) || !acc.final_acc.at(v).count(seed))
+                missing.push_back(run);
         }
     if (!missing.empty()) md << "\nNot finished yet: " << join(missing) << ".\n";
 }
@@ -165,7 +164,7 @@ void write_seeds_report(const StudyOptions& o, const std::vector<uint64_t>& seed
     csv << "variant,seeds_done,final_acc_mean,final_acc_std,best_acc_mean,diff_mean,diff_std,diff_ci95,diff_seeds,"
            "exceeds_noise\n";
     for (const std::string& v : acc.order) write_variant_row(md, csv, v, acc, seeds, base, baseline);
-    write_missing(md, o, seeds, acc, rows);
+    write_missing(md, o, seeds, acc);
 }
 
 }  // namespace attnlab::nn
