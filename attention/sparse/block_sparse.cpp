@@ -143,6 +143,18 @@ void use_key_lanes(SparseLayout& L) {
         for (int64_t r = 0; r < bs; ++r)
             for (int64_t c = 0; c < kb; ++c)
                 L.mask_r[size_t((b * bs + r) * kp + c)] = L.mask_t[size_t((b * kb + c) * np + r)];
+    L.lane_runs.clear();
+    L.lane_run_offset.assign(1, 0);
+    for (int64_t b = 0; b < L.blocks; ++b) {
+        const int64_t* keys = L.key_rows.data() + b * kb;
+        for (int64_t c = 0, n = L.key_count[size_t(b)]; c < n;) {
+            int64_t e = c + 1;
+            while (e < n && keys[e] == keys[e - 1] + 1) ++e;
+            L.lane_runs.push_back(KeyRun{c, keys[c], e - c, 1});
+            c = e;
+        }
+        L.lane_run_offset.push_back(int64_t(L.lane_runs.size()));
+    }
 }
 
 static void check_layout(const char* who, const Tensor& q, const Tensor& k, const SparseLayout& L) {

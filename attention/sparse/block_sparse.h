@@ -88,6 +88,13 @@ struct SparseLayout {
     // shared one, and each query scored the other block's keys too). mask_r is block_mask as
     // additive scores in that shape, 0 = allowed and −inf = blocked (and the padding keys).
     std::vector<float> mask_r;
+    // Also set by use_key_lanes: block b's keys as runs of consecutive tokens (step 1, as many as
+    // it takes), lane_runs[lane_run_offset[b] .. lane_run_offset[b + 1]). The kernel reads their
+    // rows in place (P Vb, dQb, and dKb, dVb added in place) and builds the block's Kbᵀ, Vbᵀ from
+    // one transposed copy of the head, made once per head, instead of gathering and transposing
+    // the block's rows (bigbird: 5 runs, the global block, the window and 2 random blocks).
+    std::vector<KeyRun> lane_runs;
+    std::vector<int64_t> lane_run_offset;  // [nb + 1]
 };
 
 // Makes the fused kernel compute L's blocks with the keys along the vector lanes (mask_r above).

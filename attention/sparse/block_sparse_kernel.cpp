@@ -19,8 +19,11 @@
 // block slots overridden by a dense row are skipped. The dense rows are one more block:
 // their G queries against all N keys (row by row, one key at a time, when G ≤ 4). A token
 // with no allowed key gets out_i = 0.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -57,6 +60,10 @@ struct Block {
     int64_t n_runs = 0;            // place; none: gathered
     const float* mask_r = nullptr;  // set: keys along the lanes (use_key_lanes), mask [nq, mask_ld]
     int64_t mask_ld = 0;
+    const KeyRun* lane_runs = nullptr;  // with mask_r: the keys as runs of consecutive tokens
+    int64_t n_lane_runs = 0;
+    const KeyRun* next_runs = nullptr;  // and the next block's (prefetched while this one runs)
+    int64_t n_next_runs = 0;
 };
 
 using BlockVisitor = std::function<void(const Block&)>;
@@ -71,12 +78,17 @@ int64_t padded(int64_t nq) { return padded_slots(nq); }
 void for_each_block(const SparseLayout& L, const BlockVisitor& f) {
     const int64_t bs = L.block_size, kb = L.block_keys, np = padded(bs), kp = padded(kb);
     const bool lanes = !L.mask_r.empty();
+    auto lane_runs = [&](int64_t b) { return lanes && b < L.blocks ? L.lane_runs.data() + L.lane_run_offset[size_t(b)] : nullptr; };
+    auto lane_count = [&](int64_t b) {
+        return lanes && b < L.blocks ? L.lane_run_offset[size_t(b + 1)] - L.lane_run_offset[size_t(b)] : 0;
+    };
     for (int64_t b = 0; b < L.blocks; ++b)
         if (L.key_count[size_t(b)] > 0)  // (trailing padding key slots are left out)
             f(Block{L.query_rows.data() + b * bs, bs, L.key_rows.data() + b * kb, L.key_count[size_t(b)],
                     L.mask_t.data() + b * kb * np, L.live.data() + b * bs, L.open_keys.data() + b * kb,
                     L.key_runs.data() + L.run_offset[size_t(b)], L.run_offset[size_t(b + 1)] - L.run_offset[size_t(b)],
-                    lanes ? L.mask_r.data() + b * bs * kp : nullptr, kp});
+                    lanes ? L.mask_r.data() + b * bs * kp : nullptr, kp, lane_runs(b), lane_count(b),
+                    lane_runs(b + 1), lane_count(b + 1)});
     const KeyRun all{0, 0, L.seq_len, 1};  // the dense rows see every key
     if (!L.dense_rows.empty())
         f(Block{L.dense_rows.data(), int64_t(L.dense_rows.size()), nullptr, L.seq_len, L.dense_mask_t.data(),
@@ -153,6 +165,9 @@ struct Scratch {
     std::vector<float> m_old, m_new, shift, sum;  // per query slot of a block
     std::vector<float> m, l;                      // per token of the head
     std::vector<RowRun> kr, vr;                   // the block's key and value rows
+    // Key-lanes blocks: K and V of head kt_bh / vt_bh as transposed chunks (head_chunks_t), and N.
+    std::vector<float> kt_head, vt_head;
+    int64_t kt_bh = -1, vt_bh = -1, n = 0;
 };
 
 bool is_live(const Block& blk, int64_t r) { return blk.live[r] != 0; }
@@ -346,34 +361,111 @@ inline float row_sum(const float* s, int64_t n) {
     }
 }
 
-// Gathers the block's queries (scaled by `mul`) as rows qb, its keys as rows kb and
-// transposed kt [D, nkp] (zero padding keys).
-void gather_rows_and_keys(const Block& blk, const HeadRows& Q, const HeadRows& K, int64_t bh, int64_t D, float mul,
-                          std::vector<float>& qb, std::vector<float>& kb, std::vector<float>& kt) {
-    const int64_t nq = blk.nq, nk = blk.nk, nkp = padded(nk);
-    qb.resize(size_t(nq * D)), kb.resize(size_t(nk * D)), kt.resize(size_t(D * nkp));
-    gather(Q, bh, blk.queries, nq, D, qb.data());
+// Head bh of X [N, D] as chunks of kChunk tokens, each chunk transposed [D, kChunk]:
+//   xt[(i / kChunk)·kChunk·D + d·kChunk + i % kChunk] = X[i][d]
+// made once per head (N·D floats), so that a key-lanes block's Kbᵀ takes kChunk keys at a time as
+// one short vector per d, from D rows of one contiguous chunk (its cache lines, as few as the keys').
+constexpr int64_t kChunk = 8;
+typedef float ChunkVec __attribute__((vector_size(4 * kChunk)));
+
+void head_chunks_t(const HeadRows& X, int64_t bh, int64_t N, int64_t D, std::vector<float>& xt) {
+    const int64_t chunks = (N + kChunk - 1) / kChunk;
+    xt.resize(size_t(chunks * kChunk * D));
+    for (int64_t c = 0; c < chunks; ++c) {
+        float* dst = xt.data() + c * kChunk * D;
+        const int64_t n = std::min(kChunk, N - c * kChunk);
+        for (int64_t i = 0; i < n; ++i) {
+            const float* x = X.at(bh, c * kChunk + i);
+            for (int64_t d = 0; d < D; ++d) dst[d * kChunk + i] = x[d];
+        }
+        for (int64_t i = n; i < kChunk; ++i)  // (the last chunk's missing tokens: never read)
+            for (int64_t d = 0; d < D; ++d) dst[d * kChunk + i] = 0.f;
+    }
+}
+
+// The chunked transposed head of X for head bh, made on first use (tag: the head it holds).
+const float* head_t(const HeadRows& X, int64_t bh, int64_t D, std::vector<float>& xt, int64_t& tag, int64_t N) {
+    if (tag != bh) head_chunks_t(X, bh, N, D, xt), tag = bh;
+    return xt.data();
+}
+
+// Asks for the cache lines the next key-lanes block reads: its keys' chunks in the transposed
+// heads hts (the random blocks are far from this block's, where no hardware prefetcher looks)
+// and its key rows in Xs.
+void prefetch_next(const Block& blk, std::initializer_list<const float*> hts, int64_t D,
+                   std::initializer_list<const HeadRows*> Xs, int64_t bh) {
+    for (int64_t r = 0; r < blk.n_next_runs; ++r) {
+        const KeyRun& run = blk.next_runs[r];
+        const int64_t c0 = run.first / kChunk, c1 = (run.first + run.count - 1) / kChunk;
+        for (const float* ht : hts)
+            for (const float* p = ht + c0 * kChunk * D; p < ht + (c1 + 1) * kChunk * D; p += 16) __builtin_prefetch(p);
+        for (const HeadRows* X : Xs) prefetch_rows(*X, bh, run.first, run.first + run.count, D);
+    }
+}
+
+// A key-lanes block's Xbᵀ [D, nkp] (zero padding keys) from the chunked transposed head ht, run by
+// run: whole chunks as one vector per d, the keys of partial chunks one by one.
+void lane_tile(const Block& blk, const float* ht, int64_t D, float* xt) {
+    const int64_t nkp = padded(blk.nk);
+    for (int64_t r = 0; r < blk.n_lane_runs; ++r) {
+        const KeyRun& run = blk.lane_runs[r];
+        for (int64_t j = 0; j < run.count;) {
+            const int64_t tok = run.first + j, slot = run.slot + j;
+            const float* src = ht + (tok / kChunk) * kChunk * D + tok % kChunk;
+            if (tok % kChunk == 0 && j + kChunk <= run.count) {
+                for (int64_t d = 0; d < D; ++d) {
+                    ChunkVec v;
+                    std::memcpy(&v, src + d * kChunk, sizeof v);
+                    std::memcpy(xt + d * nkp + slot, &v, sizeof v);
+                }
+                j += kChunk;
+            } else {
+                for (int64_t d = 0; d < D; ++d) xt[d * nkp + slot] = src[d * kChunk];
+                ++j;
+            }
+        }
+    }
+    for (int64_t d = 0; d < D; ++d)
+        for (int64_t c = blk.nk; c < nkp; ++c) xt[d * nkp + c] = 0.f;
+}
+
+// C [nq, D] = alpha·A Xb (+ C when acc) for A [nq, nkp] (keys along the lanes), Xb's rows read in
+// place run by run.
+void lanes_times_rows(const Block& blk, const float* A, int64_t nkp, const HeadRows& X, int64_t bh, int64_t D,
+                      float alpha, bool acc, float* C) {
+    for (int64_t r = 0; r < blk.n_lane_runs; ++r, acc = true) {
+        const KeyRun& run = blk.lane_runs[r];
+        small::gemm<false>(blk.nq, D, run.count, alpha, A + run.slot, nkp, X.at(bh, run.first), X.row, acc, C, D);
+    }
+}
+
+// dXb += alpha·Aᵀ Yb (A [nq, nkp], Yb [nq, D]) added in place into the key rows of dX, run by run.
+void lanes_add_to_rows(const Block& blk, const float* A, int64_t nkp, const float* Yb, int64_t D, float alpha,
+                       const HeadRows& dX, int64_t bh) {
+    for (int64_t r = 0; r < blk.n_lane_runs; ++r) {
+        const KeyRun& run = blk.lane_runs[r];
+        small::gemm<true>(run.count, D, blk.nq, alpha, A + run.slot, nkp, Yb, D, true, dX.at(bh, run.first), dX.row);
+    }
+}
+
+// The block's queries (times mul) as rows qb [nq, D].
+void gather_queries(const Block& blk, const HeadRows& Q, int64_t bh, int64_t D, float mul, std::vector<float>& qb) {
+    qb.resize(size_t(blk.nq * D));
+    gather(Q, bh, blk.queries, blk.nq, D, qb.data());
     if (mul != 1.f)
         for (float& x : qb) x *= mul;
-    gather(K, bh, blk.keys, nk, D, kb.data());
-    int64_t c = 0;  // whole blocks of 16 keys in registers, then the rest and the zero padding
-    if (D % 16 == 0)
-        for (; c + 16 <= nk; c += 16)
-            for (int64_t d = 0; d < D; d += 16) transpose16(kb.data() + c * D + d, D, kt.data() + d * nkp + c, nkp, 1.f);
-    for (int64_t d = 0; d < D; ++d) {
-        float* row = kt.data() + d * nkp;
-        for (int64_t j = c; j < nk; ++j) row[j] = kb[size_t(j * D + d)];
-        for (int64_t j = nk; j < nkp; ++j) row[j] = 0.f;
-    }
 }
 
 [[gnu::noinline]] void forward_block_rows(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
                                           const HeadRows& O, int64_t bh, int64_t D, float scale, Scratch& w) {
-    const int64_t nq = blk.nq, nk = blk.nk, nkp = padded(nk);
-    gather_rows_and_keys(blk, Q, K, bh, D, scale, w.qb, w.kb, w.qt);
-    w.vb.resize(size_t(nk * D)), w.S.resize(size_t(nq * nkp)), w.pv.resize(size_t(nq * D));
+    const int64_t nq = blk.nq, nkp = padded(blk.nk);
+    gather_queries(blk, Q, bh, D, scale, w.qb);
+    w.qt.resize(size_t(D * nkp));
+    const float* kt = head_t(K, bh, D, w.kt_head, w.kt_bh, w.n);
+    prefetch_next(blk, {kt}, D, {&V}, bh);
+    lane_tile(blk, kt, D, w.qt.data());  // Kbᵀ
+    w.S.resize(size_t(nq * nkp)), w.pv.resize(size_t(nq * D));
     w.m_old.resize(size_t(nq)), w.m_new.resize(size_t(nq)), w.sum.resize(size_t(nq));
-    gather(V, bh, blk.keys, nk, D, w.vb.data());
     float* S = w.S.data();
     small::gemm<false>(nq, nkp, D, 1.f, w.qb.data(), D, w.qt.data(), nkp, false, S, nkp);  // S = s·Qb Kbᵀ
     for (int64_t r = 0; r < nq; ++r) {  // m' = max(m_i, max S_r + mask), P_r = e^(S_r − m')
@@ -390,7 +482,7 @@ void gather_rows_and_keys(const Block& blk, const HeadRows& Q, const HeadRows& K
         }
         std::fill(s, s + nkp, 0.f);  // not live, or no allowed key yet: no weight
     }
-    small::gemm<false>(nq, D, nk, 1.f, S, nkp, w.vb.data(), D, false, w.pv.data(), D);  // P Vb
+    lanes_times_rows(blk, S, nkp, V, bh, D, 1.f, false, w.pv.data());  // P Vb
     for (int64_t r = 0; r < nq; ++r) {
         if (w.m_new[size_t(r)] == kNegInf) continue;
         const int64_t i = blk.queries[r];
@@ -407,13 +499,17 @@ void gather_rows_and_keys(const Block& blk, const HeadRows& Q, const HeadRows& K
                                            const HeadRows& dO, const float* lse, const float* delta, const HeadRows& dQ,
                                            const HeadRows& dK, const HeadRows& dV, int64_t bh, int64_t D, float scale,
                                            Scratch& w) {
-    const int64_t nq = blk.nq, nk = blk.nk, nkp = padded(nk);
-    gather_rows_and_keys(blk, Q, K, bh, D, 1.f, w.qb, w.kb, w.qt);     // Qb, Kb, Kbᵀ
-    gather_rows_and_keys(blk, dO, V, bh, D, 1.f, w.dob, w.vb, w.dot);  // dOb, Vb, Vbᵀ
+    const int64_t nq = blk.nq, nkp = padded(blk.nk);
+    gather_queries(blk, Q, bh, D, 1.f, w.qb);    // Qb
+    gather_queries(blk, dO, bh, D, 1.f, w.dob);  // dOb
     for (int64_t r = 0; r < nq; ++r)  // rows that are not live take no gradient
         if (!is_live(blk, r)) std::fill(w.dob.data() + r * D, w.dob.data() + (r + 1) * D, 0.f);
+    w.qt.resize(size_t(D * nkp)), w.dot.resize(size_t(D * nkp));
+    const float *kt = head_t(K, bh, D, w.kt_head, w.kt_bh, w.n), *vt = head_t(V, bh, D, w.vt_head, w.vt_bh, w.n);
+    prefetch_next(blk, {kt, vt}, D, {&K, &dK, &dV}, bh);
+    lane_tile(blk, kt, D, w.qt.data());   // Kbᵀ
+    lane_tile(blk, vt, D, w.dot.data());  // Vbᵀ
     w.S.resize(size_t(nq * nkp)), w.dS.resize(size_t(nq * nkp)), w.dqb.resize(size_t(nq * D));
-    w.dkb.resize(size_t(nk * D)), w.dvb.resize(size_t(nk * D));
     float *P = w.S.data(), *dS = w.dS.data();
     small::gemm<false>(nq, nkp, D, scale, w.qb.data(), D, w.qt.data(), nkp, false, P, nkp);  // S = s·Qb Kbᵀ
     small::gemm<false>(nq, nkp, D, 1.f, w.dob.data(), D, w.dot.data(), nkp, false, dS, nkp);  // dP = dOb Vbᵀ
@@ -423,17 +519,13 @@ void gather_rows_and_keys(const Block& blk, const HeadRows& Q, const HeadRows& K
         grad_row(P + r * nkp, dS + r * nkp, blk.mask_r + r * blk.mask_ld, live ? lse[i] : INFINITY,
                  live ? delta[i] : 0.f, nkp);
     }
-    small::gemm<false>(nq, D, nk, scale, dS, nkp, w.kb.data(), D, false, w.dqb.data(), D);  // dQb = s·dS Kb
-    small::gemm<true>(nk, D, nq, scale, dS, nkp, w.qb.data(), D, false, w.dkb.data(), D);    // dKb = s·dSᵀ Qb
-    small::gemm<true>(nk, D, nq, 1.f, P, nkp, w.dob.data(), D, false, w.dvb.data(), D);      // dVb = Pᵀ dOb
+    lanes_times_rows(blk, dS, nkp, K, bh, D, scale, false, w.dqb.data());  // dQb = s·dS Kb
+    lanes_add_to_rows(blk, dS, nkp, w.qb.data(), D, scale, dK, bh);        // dKb += s·dSᵀ Qb
+    lanes_add_to_rows(blk, P, nkp, w.dob.data(), D, 1.f, dV, bh);          // dVb += Pᵀ dOb
     for (int64_t r = 0; r < nq; ++r) {
         if (!is_live(blk, r)) continue;
         float* dq = dQ.at(bh, blk.queries[r]);
         for (int64_t d = 0; d < D; ++d) dq[d] += w.dqb[size_t(r * D + d)];
-    }
-    for (int64_t c = 0; c < nk; ++c) {
-        float *dk = dK.at(bh, blk.keys[c]), *dv = dV.at(bh, blk.keys[c]);
-        for (int64_t d = 0; d < D; ++d) dk[d] += w.dkb[size_t(c * D + d)], dv[d] += w.dvb[size_t(c * D + d)];
     }
 }
 
@@ -550,6 +642,7 @@ static Tensor fused_sparse_attention(const Tensor& q_in, const Tensor& k_in, con
         float* lse_p = lse.data();
         parallel_for_balanced(0, B * H, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
             Scratch w;
+            w.n = N;
             for (int64_t bh = lo; bh < hi; ++bh) {
                 w.m.assign(size_t(N), kNegInf);
                 w.l.assign(size_t(N), 0.f);
@@ -571,6 +664,7 @@ static Tensor fused_sparse_attention(const Tensor& q_in, const Tensor& k_in, con
                       HeadRows Q(q), K(k), V(v), O(out_saved), G(g), dQ(dq), dK(dk), dV(dv);
                       parallel_for_balanced(0, B * H, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
                           Scratch w;
+                          w.n = N;
                           for (int64_t bh = lo; bh < hi; ++bh) {
                               w.delta.resize(size_t(N));
                               for (int64_t i = 0; i < N; ++i)  // Δ_i = dO_i · O_i (in vector partial sums)
