@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "attention/sparse/block_sparse.h"
+#include "attention/sparse/chunk_gemm.h"
 #include "attention/sparse/transpose16.h"
 #include "attention/head_rows.h"
 #include "core/autograd/autograd.h"
@@ -168,6 +169,7 @@ struct Scratch {
     // Key-lanes blocks: K and V of head kt_bh / vt_bh as transposed chunks (head_chunks_t), and N.
     std::vector<float> kt_head, vt_head;
     int64_t kt_bh = -1, vt_bh = -1, n = 0;
+    std::vector<const float*> chunks;  // a key-lanes block's keys as chunks of such a head
 };
 
 bool is_live(const Block& blk, int64_t r) { return blk.live[r] != 0; }
@@ -365,8 +367,8 @@ inline float row_sum(const float* s, int64_t n) {
 //   xt[(i / kChunk)·kChunk·D + d·kChunk + i % kChunk] = X[i][d]
 // made once per head (N·D floats), so that a key-lanes block's Kbᵀ takes kChunk keys at a time as
 // one short vector per d, from D rows of one contiguous chunk (its cache lines, as few as the keys').
-constexpr int64_t kChunk = 8;
-typedef float ChunkVec __attribute__((vector_size(4 * kChunk)));
+constexpr int64_t kChunk = chunk::kWidth;
+typedef chunk::Vec8 ChunkVec;
 
 void head_chunks_t(const HeadRows& X, int64_t bh, int64_t N, int64_t D, std::vector<float>& xt) {
     const int64_t chunks = (N + kChunk - 1) / kChunk;
@@ -429,6 +431,35 @@ void lane_tile(const Block& blk, const float* ht, int64_t D, float* xt) {
         for (int64_t c = blk.nk; c < nkp; ++c) xt[d * nkp + c] = 0.f;
 }
 
+// The block's keys as whole chunks of the chunked transposed head ht, their addresses in `out`:
+// false when a run does not start at a chunk or ends inside one (then lane_tile copies them).
+bool whole_chunks(const Block& blk, const float* ht, int64_t D, std::vector<const float*>& out) {
+    out.clear();
+    for (int64_t r = 0; r < blk.n_lane_runs; ++r) {
+        const KeyRun& run = blk.lane_runs[r];
+        if (run.first % kChunk != 0 || run.count % kChunk != 0) return false;
+        for (int64_t j = 0; j < run.count; j += kChunk) out.push_back(ht + (run.first + j) * D);
+    }
+    return true;
+}
+
+// S [nq, nkp] = alpha·A Xbᵀ for A [nq, D], the keys' transposed rows from the chunked head ht:
+// read in place when they are whole chunks (chunk_gemm.h; the padding columns zeroed), else
+// copied into the tile xt first.
+void lane_scores(const Block& blk, const float* A, const float* ht, int64_t D, float alpha,
+                 std::vector<const float*>& chunks, std::vector<float>& xt, float* S) {
+    const int64_t nq = blk.nq, nkp = padded(blk.nk);
+    if (whole_chunks(blk, ht, D, chunks)) {
+        const int64_t nc = int64_t(chunks.size());
+        chunk::scores(nq, nc, D, alpha, A, D, chunks.data(), S, nkp);
+        for (int64_t r = 0; r < nq; ++r) std::fill(S + r * nkp + nc * kChunk, S + (r + 1) * nkp, 0.f);
+        return;
+    }
+    xt.resize(size_t(D * nkp));
+    lane_tile(blk, ht, D, xt.data());
+    small::gemm<false>(nq, nkp, D, alpha, A, D, xt.data(), nkp, false, S, nkp);
+}
+
 // C [nq, D] = alpha·A Xb (+ C when acc) for A [nq, nkp] (keys along the lanes), Xb's rows read in
 // place run by run.
 void lanes_times_rows(const Block& blk, const float* A, int64_t nkp, const HeadRows& X, int64_t bh, int64_t D,
@@ -460,14 +491,12 @@ void gather_queries(const Block& blk, const HeadRows& Q, int64_t bh, int64_t D, 
                                           const HeadRows& O, int64_t bh, int64_t D, float scale, Scratch& w) {
     const int64_t nq = blk.nq, nkp = padded(blk.nk);
     gather_queries(blk, Q, bh, D, scale, w.qb);
-    w.qt.resize(size_t(D * nkp));
     const float* kt = head_t(K, bh, D, w.kt_head, w.kt_bh, w.n);
     prefetch_next(blk, {kt}, D, {&V}, bh);
-    lane_tile(blk, kt, D, w.qt.data());  // Kbᵀ
     w.S.resize(size_t(nq * nkp)), w.pv.resize(size_t(nq * D));
     w.m_old.resize(size_t(nq)), w.m_new.resize(size_t(nq)), w.sum.resize(size_t(nq));
     float* S = w.S.data();
-    small::gemm<false>(nq, nkp, D, 1.f, w.qb.data(), D, w.qt.data(), nkp, false, S, nkp);  // S = s·Qb Kbᵀ
+    lane_scores(blk, w.qb.data(), kt, D, 1.f, w.chunks, w.qt, S);  // S = s·Qb Kbᵀ
     for (int64_t r = 0; r < nq; ++r) {  // m' = max(m_i, max S_r + mask), P_r = e^(S_r − m')
         float* s = S + r * nkp;
         w.m_new[size_t(r)] = kNegInf;
@@ -504,15 +533,12 @@ void gather_queries(const Block& blk, const HeadRows& Q, int64_t bh, int64_t D, 
     gather_queries(blk, dO, bh, D, 1.f, w.dob);  // dOb
     for (int64_t r = 0; r < nq; ++r)  // rows that are not live take no gradient
         if (!is_live(blk, r)) std::fill(w.dob.data() + r * D, w.dob.data() + (r + 1) * D, 0.f);
-    w.qt.resize(size_t(D * nkp)), w.dot.resize(size_t(D * nkp));
     const float *kt = head_t(K, bh, D, w.kt_head, w.kt_bh, w.n), *vt = head_t(V, bh, D, w.vt_head, w.vt_bh, w.n);
     prefetch_next(blk, {kt, vt}, D, {&K, &dK, &dV}, bh);
-    lane_tile(blk, kt, D, w.qt.data());   // Kbᵀ
-    lane_tile(blk, vt, D, w.dot.data());  // Vbᵀ
     w.S.resize(size_t(nq * nkp)), w.dS.resize(size_t(nq * nkp)), w.dqb.resize(size_t(nq * D));
     float *P = w.S.data(), *dS = w.dS.data();
-    small::gemm<false>(nq, nkp, D, scale, w.qb.data(), D, w.qt.data(), nkp, false, P, nkp);  // S = s·Qb Kbᵀ
-    small::gemm<false>(nq, nkp, D, 1.f, w.dob.data(), D, w.dot.data(), nkp, false, dS, nkp);  // dP = dOb Vbᵀ
+    lane_scores(blk, w.qb.data(), kt, D, scale, w.chunks, w.qt, P);  // S = s·Qb Kbᵀ
+    lane_scores(blk, w.dob.data(), vt, D, 1.f, w.chunks, w.dot, dS);  // dP = dOb Vbᵀ
     for (int64_t r = 0; r < nq; ++r) {  // a slot that is not live (or sees no key) gets L = +∞, so P = 0
         const int64_t i = blk.queries[r];
         const bool live = is_live(blk, r) && lse[i] != kNegInf;
