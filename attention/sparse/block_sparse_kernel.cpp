@@ -446,57 +446,73 @@ bool whole_chunks(const Block& blk, const float* ht, int64_t D, std::vector<cons
 // S [nq, nkp] = alpha·A Xbᵀ for A [nq, D], the keys' transposed rows from the chunked head ht:
 // read in place when they are whole chunks (chunk_gemm.h; the padding columns zeroed), else
 // copied into the tile xt first.
-void lane_scores(const Block& blk, const float* A, const float* ht, int64_t D, float alpha,
+void lane_scores(const Block& blk, const float* A, int64_t lda, const float* ht, int64_t D, float alpha,
                  std::vector<const float*>& chunks, std::vector<float>& xt, float* S) {
     const int64_t nq = blk.nq, nkp = padded(blk.nk);
     if (whole_chunks(blk, ht, D, chunks)) {
         const int64_t nc = int64_t(chunks.size());
-        chunk::scores(nq, nc, D, alpha, A, D, chunks.data(), S, nkp);
+        chunk::scores(nq, nc, D, alpha, A, lda, chunks.data(), S, nkp);
         for (int64_t r = 0; r < nq; ++r) std::fill(S + r * nkp + nc * kChunk, S + (r + 1) * nkp, 0.f);
         return;
     }
     xt.resize(size_t(D * nkp));
     lane_tile(blk, ht, D, xt.data());
-    small::gemm<false>(nq, nkp, D, alpha, A, D, xt.data(), nkp, false, S, nkp);
+    small::gemm<false>(nq, nkp, D, alpha, A, lda, xt.data(), nkp, false, S, nkp);
 }
 
 // C [nq, D] = alpha·A Xb (+ C when acc) for A [nq, nkp] (keys along the lanes), Xb's rows read in
 // place run by run.
 void lanes_times_rows(const Block& blk, const float* A, int64_t nkp, const HeadRows& X, int64_t bh, int64_t D,
-                      float alpha, bool acc, float* C) {
+                      float alpha, bool acc, float* C, int64_t ldc) {
     for (int64_t r = 0; r < blk.n_lane_runs; ++r, acc = true) {
         const KeyRun& run = blk.lane_runs[r];
-        small::gemm<false>(blk.nq, D, run.count, alpha, A + run.slot, nkp, X.at(bh, run.first), X.row, acc, C, D);
+        small::gemm<false>(blk.nq, D, run.count, alpha, A + run.slot, nkp, X.at(bh, run.first), X.row, acc, C, ldc);
     }
 }
 
 // dXb += alpha·Aᵀ Yb (A [nq, nkp], Yb [nq, D]) added in place into the key rows of dX, run by run.
-void lanes_add_to_rows(const Block& blk, const float* A, int64_t nkp, const float* Yb, int64_t D, float alpha,
-                       const HeadRows& dX, int64_t bh) {
+void lanes_add_to_rows(const Block& blk, const float* A, int64_t nkp, const float* Yb, int64_t ldy, int64_t D,
+                       float alpha, const HeadRows& dX, int64_t bh) {
     for (int64_t r = 0; r < blk.n_lane_runs; ++r) {
         const KeyRun& run = blk.lane_runs[r];
-        small::gemm<true>(run.count, D, blk.nq, alpha, A + run.slot, nkp, Yb, D, true, dX.at(bh, run.first), dX.row);
+        small::gemm<true>(run.count, D, blk.nq, alpha, A + run.slot, nkp, Yb, ldy, true, dX.at(bh, run.first), dX.row);
     }
 }
 
-// The block's queries (times mul) as rows qb [nq, D].
-void gather_queries(const Block& blk, const HeadRows& Q, int64_t bh, int64_t D, float mul, std::vector<float>& qb) {
-    qb.resize(size_t(blk.nq * D));
-    gather(Q, bh, blk.queries, blk.nq, D, qb.data());
-    if (mul != 1.f)
-        for (float& x : qb) x *= mul;
+// True when the block's query slots are consecutive tokens, all live (bigbird's blocks but the
+// short last one): their rows are then read, and their gradient rows written, in place.
+bool queries_in_place(const Block& blk) {
+    for (int64_t r = 0; r < blk.nq; ++r)
+        if (!is_live(blk, r) || blk.queries[r] != blk.queries[0] + r) return false;
+    return true;
+}
+
+// The block's query rows of X, [nq, D] with row stride ld: in place, or gathered into xb (the slots
+// that are not live zeroed).
+struct QueryRows {
+    const float* x;
+    int64_t ld;
+};
+QueryRows query_rows(const Block& blk, bool in_place, const HeadRows& X, int64_t bh, int64_t D,
+                     std::vector<float>& xb) {
+    if (in_place) return {X.at(bh, blk.queries[0]), X.row};
+    xb.resize(size_t(blk.nq * D));
+    gather(X, bh, blk.queries, blk.nq, D, xb.data());
+    for (int64_t r = 0; r < blk.nq; ++r)
+        if (!is_live(blk, r)) std::fill(xb.data() + r * D, xb.data() + (r + 1) * D, 0.f);
+    return {xb.data(), D};
 }
 
 [[gnu::noinline]] void forward_block_rows(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
                                           const HeadRows& O, int64_t bh, int64_t D, float scale, Scratch& w) {
     const int64_t nq = blk.nq, nkp = padded(blk.nk);
-    gather_queries(blk, Q, bh, D, scale, w.qb);
+    const QueryRows q = query_rows(blk, queries_in_place(blk), Q, bh, D, w.qb);
     const float* kt = head_t(K, bh, D, w.kt_head, w.kt_bh, w.n);
     prefetch_next(blk, {kt}, D, {&V}, bh);
     w.S.resize(size_t(nq * nkp)), w.pv.resize(size_t(nq * D));
     w.m_old.resize(size_t(nq)), w.m_new.resize(size_t(nq)), w.sum.resize(size_t(nq));
     float* S = w.S.data();
-    lane_scores(blk, w.qb.data(), kt, D, 1.f, w.chunks, w.qt, S);  // S = s·Qb Kbᵀ
+    lane_scores(blk, q.x, q.ld, kt, D, scale, w.chunks, w.qt, S);  // S = s·Qb Kbᵀ
     for (int64_t r = 0; r < nq; ++r) {  // m' = max(m_i, max S_r + mask), P_r = e^(S_r − m')
         float* s = S + r * nkp;
         w.m_new[size_t(r)] = kNegInf;
@@ -511,7 +527,7 @@ void gather_queries(const Block& blk, const HeadRows& Q, int64_t bh, int64_t D, 
         }
         std::fill(s, s + nkp, 0.f);  // not live, or no allowed key yet: no weight
     }
-    lanes_times_rows(blk, S, nkp, V, bh, D, 1.f, false, w.pv.data());  // P Vb
+    lanes_times_rows(blk, S, nkp, V, bh, D, 1.f, false, w.pv.data(), D);  // P Vb
     for (int64_t r = 0; r < nq; ++r) {
         if (w.m_new[size_t(r)] == kNegInf) continue;
         const int64_t i = blk.queries[r];
@@ -529,25 +545,26 @@ void gather_queries(const Block& blk, const HeadRows& Q, int64_t bh, int64_t D, 
                                            const HeadRows& dK, const HeadRows& dV, int64_t bh, int64_t D, float scale,
                                            Scratch& w) {
     const int64_t nq = blk.nq, nkp = padded(blk.nk);
-    gather_queries(blk, Q, bh, D, 1.f, w.qb);    // Qb
-    gather_queries(blk, dO, bh, D, 1.f, w.dob);  // dOb
-    for (int64_t r = 0; r < nq; ++r)  // rows that are not live take no gradient
-        if (!is_live(blk, r)) std::fill(w.dob.data() + r * D, w.dob.data() + (r + 1) * D, 0.f);
+    const bool in_place = queries_in_place(blk);
+    const QueryRows q = query_rows(blk, in_place, Q, bh, D, w.qb);     // Qb
+    const QueryRows g = query_rows(blk, in_place, dO, bh, D, w.dob);  // dOb (rows that are not live: 0)
     const float *kt = head_t(K, bh, D, w.kt_head, w.kt_bh, w.n), *vt = head_t(V, bh, D, w.vt_head, w.vt_bh, w.n);
     prefetch_next(blk, {kt, vt}, D, {&K, &dK, &dV}, bh);
     w.S.resize(size_t(nq * nkp)), w.dS.resize(size_t(nq * nkp)), w.dqb.resize(size_t(nq * D));
     float *P = w.S.data(), *dS = w.dS.data();
-    lane_scores(blk, w.qb.data(), kt, D, scale, w.chunks, w.qt, P);  // S = s·Qb Kbᵀ
-    lane_scores(blk, w.dob.data(), vt, D, 1.f, w.chunks, w.dot, dS);  // dP = dOb Vbᵀ
+    lane_scores(blk, q.x, q.ld, kt, D, scale, w.chunks, w.qt, P);  // S = s·Qb Kbᵀ
+    lane_scores(blk, g.x, g.ld, vt, D, 1.f, w.chunks, w.dot, dS);  // dP = dOb Vbᵀ
     for (int64_t r = 0; r < nq; ++r) {  // a slot that is not live (or sees no key) gets L = +∞, so P = 0
         const int64_t i = blk.queries[r];
         const bool live = is_live(blk, r) && lse[i] != kNegInf;
         grad_row(P + r * nkp, dS + r * nkp, blk.mask_r + r * blk.mask_ld, live ? lse[i] : INFINITY,
                  live ? delta[i] : 0.f, nkp);
     }
-    lanes_times_rows(blk, dS, nkp, K, bh, D, scale, false, w.dqb.data());  // dQb = s·dS Kb
-    lanes_add_to_rows(blk, dS, nkp, w.qb.data(), D, scale, dK, bh);        // dKb += s·dSᵀ Qb
-    lanes_add_to_rows(blk, P, nkp, w.dob.data(), D, 1.f, dV, bh);          // dVb += Pᵀ dOb
+    lanes_add_to_rows(blk, dS, nkp, q.x, q.ld, D, scale, dK, bh);  // dKb += s·dSᵀ Qb
+    lanes_add_to_rows(blk, P, nkp, g.x, g.ld, D, 1.f, dV, bh);     // dVb += Pᵀ dOb
+    if (in_place)  // dQb += s·dS Kb, in place
+        return lanes_times_rows(blk, dS, nkp, K, bh, D, scale, true, dQ.at(bh, blk.queries[0]), dQ.row);
+    lanes_times_rows(blk, dS, nkp, K, bh, D, scale, false, w.dqb.data(), D);  // dQb = s·dS Kb
     for (int64_t r = 0; r < nq; ++r) {
         if (!is_live(blk, r)) continue;
         float* dq = dQ.at(bh, blk.queries[r]);
