@@ -370,10 +370,25 @@ inline float row_sum(const float* s, int64_t n) {
 constexpr int64_t kChunk = chunk::kWidth;
 typedef chunk::Vec8 ChunkVec;
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12, on the _mm512_undefined_* inside transpose16
 void head_chunks_t(const HeadRows& X, int64_t bh, int64_t N, int64_t D, std::vector<float>& xt) {
     const int64_t chunks = (N + kChunk - 1) / kChunk;
     xt.resize(size_t(chunks * kChunk * D));
-    for (int64_t c = 0; c < chunks; ++c) {
+    int64_t c = 0;
+    if (D % 16 == 0)  // two chunks at a time, 16 × 16 in registers (transpose16.h), then split
+        for (; (c + 2) * kChunk <= N; c += 2)
+            for (int64_t d0 = 0; d0 < D; d0 += 16) {
+                alignas(64) float t[16 * 16];  // t[dd·16 + i] = X[16c/2 + i][d0 + dd]
+                transpose16(X.at(bh, c * kChunk) + d0, X.row, t, 16, 1.f);
+                for (int64_t dd = 0; dd < 16; ++dd)
+                    for (int64_t h = 0; h < 2; ++h) {
+                        ChunkVec v;
+                        std::memcpy(&v, t + dd * 16 + h * kChunk, sizeof v);
+                        std::memcpy(xt.data() + ((c + h) * D + d0 + dd) * kChunk, &v, sizeof v);
+                    }
+            }
+    for (; c < chunks; ++c) {
         float* dst = xt.data() + c * kChunk * D;
         const int64_t n = std::min(kChunk, N - c * kChunk);
         for (int64_t i = 0; i < n; ++i) {
@@ -384,6 +399,7 @@ void head_chunks_t(const HeadRows& X, int64_t bh, int64_t N, int64_t D, std::vec
             for (int64_t d = 0; d < D; ++d) dst[d * kChunk + i] = 0.f;
     }
 }
+#pragma GCC diagnostic pop
 
 // The chunked transposed head of X for head bh, made on first use (tag: the head it holds).
 const float* head_t(const HeadRows& X, int64_t bh, int64_t D, std::vector<float>& xt, int64_t& tag, int64_t N) {
