@@ -63,7 +63,7 @@ struct Block {
     int64_t mask_ld = 0;
     const KeyRun* lane_runs = nullptr;  // with mask_r: the keys as runs of consecutive tokens
     int64_t n_lane_runs = 0;
-    const KeyRun* next_runs = nullptr;  // and the next block's (prefetched while this one runs)
+    const KeyRun* next_runs = nullptr;  // and those of a block ahead (prefetched while this one runs)
     int64_t n_next_runs = 0;
 };
 
@@ -75,6 +75,9 @@ using BlockSource = std::function<void(int64_t bh, const BlockVisitor&)>;  // th
 // queries with full vectors, and only the few queries, not the many keys, are transposed.
 // Query r's scores are column r; padding columns come from zero queries and are never written back.
 int64_t padded(int64_t nq) { return padded_slots(nq); }
+
+// How many blocks ahead a key-lanes block prefetches the keys of (Block::next_runs).
+constexpr int64_t kPrefetchAhead = 3;
 
 void for_each_block(const SparseLayout& L, const BlockVisitor& f) {
     const int64_t bs = L.block_size, kb = L.block_keys, np = padded(bs), kp = padded(kb);
@@ -89,7 +92,7 @@ void for_each_block(const SparseLayout& L, const BlockVisitor& f) {
                     L.mask_t.data() + b * kb * np, L.live.data() + b * bs, L.open_keys.data() + b * kb,
                     L.key_runs.data() + L.run_offset[size_t(b)], L.run_offset[size_t(b + 1)] - L.run_offset[size_t(b)],
                     lanes ? L.mask_r.data() + b * bs * kp : nullptr, kp, lane_runs(b), lane_count(b),
-                    lane_runs(b + 1), lane_count(b + 1)});
+                    lane_runs(b + kPrefetchAhead), lane_count(b + kPrefetchAhead)});
     const KeyRun all{0, 0, L.seq_len, 1};  // the dense rows see every key
     if (!L.dense_rows.empty())
         f(Block{L.dense_rows.data(), int64_t(L.dense_rows.size()), nullptr, L.seq_len, L.dense_mask_t.data(),
