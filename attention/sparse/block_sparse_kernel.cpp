@@ -30,6 +30,7 @@
 
 #include "attention/sparse/block_sparse.h"
 #include "attention/sparse/chunk_gemm.h"
+#include "attention/sparse/rows8_gemm.h"
 #include "attention/sparse/transpose16.h"
 #include "attention/head_rows.h"
 #include "core/autograd/autograd.h"
@@ -485,7 +486,7 @@ void lanes_times_rows(const Block& blk, const float* A, int64_t nkp, const HeadR
                       float alpha, bool acc, float* C, int64_t ldc) {
     for (int64_t r = 0; r < blk.n_lane_runs; ++r, acc = true) {
         const KeyRun& run = blk.lane_runs[r];
-        small::gemm<false>(blk.nq, D, run.count, alpha, A + run.slot, nkp, X.at(bh, run.first), X.row, acc, C, ldc);
+        gemm_rows8<false>(blk.nq, D, run.count, alpha, A + run.slot, nkp, X.at(bh, run.first), X.row, acc, C, ldc);
     }
 }
 
@@ -494,7 +495,7 @@ void lanes_add_to_rows(const Block& blk, const float* A, int64_t nkp, const floa
                        float alpha, const HeadRows& dX, int64_t bh) {
     for (int64_t r = 0; r < blk.n_lane_runs; ++r) {
         const KeyRun& run = blk.lane_runs[r];
-        small::gemm<true>(run.count, D, blk.nq, alpha, A + run.slot, nkp, Yb, ldy, true, dX.at(bh, run.first), dX.row);
+        gemm_rows8<true>(run.count, D, blk.nq, alpha, A + run.slot, nkp, Yb, ldy, true, dX.at(bh, run.first), dX.row);
     }
 }
 
