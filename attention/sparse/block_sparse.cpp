@@ -155,6 +155,11 @@ void use_key_lanes(SparseLayout& L) {
         }
         L.lane_run_offset.push_back(int64_t(L.lane_runs.size()));
     }
+    const int64_t G = int64_t(L.dense_rows.size()), N = L.seq_len, gp = padded_slots(G), Np = padded_slots(N);
+    L.dense_mask_r.assign(size_t(G * Np), -INFINITY);
+    for (int64_t r = 0; r < G; ++r)
+        for (int64_t j = 0; j < N; ++j) L.dense_mask_r[size_t(r * Np + j)] = L.dense_mask_t[size_t(j * gp + r)];
+    L.dense_runs.assign(G > 0 ? 1 : 0, KeyRun{0, 0, N, 1});
 }
 
 static void check_layout(const char* who, const Tensor& q, const Tensor& k, const SparseLayout& L) {

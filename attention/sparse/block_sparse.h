@@ -95,6 +95,11 @@ struct SparseLayout {
     // the block's rows (bigbird: 5 runs, the global block, the window and 2 random blocks).
     std::vector<KeyRun> lane_runs;
     std::vector<int64_t> lane_run_offset;  // [nb + 1]
+    // And the dense rows the same way: dense_mask as additive scores [G, padded_slots(N)] (0 =
+    // allowed, −inf = blocked and the padding keys), the keys one run of all N tokens. (The kernel
+    // keeps its row-by-row path for G ≤ 4.)
+    std::vector<float> dense_mask_r;
+    std::vector<KeyRun> dense_runs;
 };
 
 // Makes the fused kernel compute L's blocks with the keys along the vector lanes (mask_r above).

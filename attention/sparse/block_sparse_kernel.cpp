@@ -95,9 +95,14 @@ void for_each_block(const SparseLayout& L, const BlockVisitor& f) {
                     lanes ? L.mask_r.data() + b * bs * kp : nullptr, kp, lane_runs(b), lane_count(b),
                     lane_runs(b + kPrefetchAhead), lane_count(b + kPrefetchAhead)});
     const KeyRun all{0, 0, L.seq_len, 1};  // the dense rows see every key
-    if (!L.dense_rows.empty())
-        f(Block{L.dense_rows.data(), int64_t(L.dense_rows.size()), nullptr, L.seq_len, L.dense_mask_t.data(),
-                L.live.data() + L.blocks * bs, L.dense_open_keys.data(), &all, 1});
+    if (!L.dense_rows.empty()) {
+        Block dense{L.dense_rows.data(), int64_t(L.dense_rows.size()), nullptr, L.seq_len, L.dense_mask_t.data(),
+                    L.live.data() + L.blocks * bs, L.dense_open_keys.data(), &all, 1};
+        if (!L.dense_mask_r.empty())  // keys along the lanes too (for more than kRowByRow rows)
+            dense.mask_r = L.dense_mask_r.data(), dense.mask_ld = padded(L.seq_len), dense.lane_runs = L.dense_runs.data(),
+            dense.n_lane_runs = 1;
+        f(dense);
+    }
 }
 
 // HeadBlocks keep their masks and biases as [nq, nk]: made one transposed tile here, block by block.
