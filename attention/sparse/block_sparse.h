@@ -51,7 +51,8 @@ struct KeyRun {
 };
 // A block whose keys need more runs than this is gathered instead: a window and the global
 // tokens (longformer) or one strided run (sparse_strided) are read in place; bigbird's window,
-// global and random blocks measured faster gathered into one product than as 5–6 short ones.
+// global and random blocks measured faster gathered into one product than as 5–6 short ones
+// in the transposed tiles (its key-lanes blocks read them as runs: lane_runs below).
 constexpr int64_t kMaxKeyRuns = 2;
 
 struct SparseLayout {

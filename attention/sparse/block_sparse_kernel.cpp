@@ -13,12 +13,17 @@
 // width, and the mask with them, so that the masking, the online softmax and dS all run as
 // vector loops along the queries, one key row at a time. A layout marked by use_key_lanes
 // (bigbird: blocks of 8 queries and their 48 keys) holds S [nq, nk padded to the vector
-// width] instead, the keys gathered and transposed (Kbᵀ, Vbᵀ), so that a block of few queries
-// fills the lanes with its own keys; its rows are masked and normalized one query at a time.
+// width] instead, so that a block of few queries fills the lanes with its own keys; its rows
+// are masked and normalized one query at a time. Its keys are runs of consecutive tokens
+// (lane_runs): Kbᵀ and Vbᵀ come from one copy of the head made per head, in transposed chunks
+// of 8 tokens (read in place by chunk_gemm.h when the runs are whole chunks, else copied into a
+// tile); Vb, Kb and the dKb, dVb rows are read and added in place run by run, and a block of
+// consecutive live queries reads Qb, dOb and adds dQb in place. No gathers.
 // A slot is live when its token's output comes from it (out_index): padding slots and
 // block slots overridden by a dense row are skipped. The dense rows are one more block:
-// their G queries against all N keys (row by row, one key at a time, when G ≤ 4). A token
-// with no allowed key gets out_i = 0.
+// their G queries against all N keys (row by row, one key at a time, when G ≤ 4; keys along
+// the lanes, as one run of N keys, in a use_key_lanes layout). A token with no allowed key
+// gets out_i = 0.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
