@@ -82,8 +82,11 @@ using BlockSource = std::function<void(int64_t bh, const BlockVisitor&)>;  // th
 // Query r's scores are column r; padding columns come from zero queries and are never written back.
 int64_t padded(int64_t nq) { return padded_slots(nq); }
 
-// How many blocks ahead a key-lanes block prefetches the keys of (Block::next_runs).
-constexpr int64_t kPrefetchAhead = 3;
+// How many blocks ahead a key-lanes block prefetches the keys of (Block::next_runs), into L2:
+// at N = 16384 a head's K, V, dK, dV (2 MB each at D = 32) are past the 1 MB L2, and a block's
+// random key blocks are misses. 8 blocks ahead into L2 measured faster than 1 or 3 into L1 (the
+// lines were gone from the 32 KB L1 again before their use) and no slower than 16.
+constexpr int64_t kPrefetchAhead = 8;
 
 void for_each_block(const SparseLayout& L, const BlockVisitor& f) {
     const int64_t bs = L.block_size, kb = L.block_keys, np = padded(bs), kp = padded(kb);
@@ -426,12 +429,15 @@ const float* head_t(const HeadRows& X, int64_t bh, int64_t D, std::vector<float>
 // and its key rows in Xs.
 void prefetch_next(const Block& blk, std::initializer_list<const float*> hts, int64_t D,
                    std::initializer_list<const HeadRows*> Xs, int64_t bh) {
-    for (int64_t r = 0; r < blk.n_next_runs; ++r) {
+    auto l2 = [](const float* p) { __builtin_prefetch(p, 0, 2); };  // into L2: a block's rows and chunks
+    for (int64_t r = 0; r < blk.n_next_runs; ++r) {                  // fill the 32 KB L1 already
         const KeyRun& run = blk.next_runs[r];
         const int64_t c0 = run.first / kChunk, c1 = (run.first + run.count - 1) / kChunk;
         for (const float* ht : hts)
-            for (const float* p = ht + c0 * kChunk * D; p < ht + (c1 + 1) * kChunk * D; p += 16) __builtin_prefetch(p);
-        for (const HeadRows* X : Xs) prefetch_rows(*X, bh, run.first, run.first + run.count, D);
+            for (const float* p = ht + c0 * kChunk * D; p < ht + (c1 + 1) * kChunk * D; p += 16) l2(p);
+        for (const HeadRows* X : Xs)
+            for (int64_t i = run.first; i < run.first + run.count; ++i)
+                for (int64_t d = 0; d < D; d += 16) l2(X->at(bh, i) + d);
     }
 }
 
