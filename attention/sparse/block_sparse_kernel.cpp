@@ -467,13 +467,16 @@ void lane_tile(const Block& blk, const float* ht, int64_t D, float* xt) {
         for (int64_t c = blk.nk; c < nkp; ++c) xt[d * nkp + c] = 0.f;
 }
 
-// The block's keys as whole chunks of the chunked transposed head ht, their addresses in `out`:
-// false when a run does not start at a chunk or ends inside one (then lane_tile copies them).
-bool whole_chunks(const Block& blk, const float* ht, int64_t D, std::vector<const float*>& out) {
+// The block's keys as whole chunks of the chunked transposed head ht (of N tokens), their
+// addresses in `out`: false when a run does not start at a chunk or ends inside one (then
+// lane_tile copies them), but for the last run ending at token N, in the last chunk, whose
+// missing tokens are zeros (their score columns are padding slots, blocked by the mask).
+bool whole_chunks(const Block& blk, const float* ht, int64_t D, int64_t N, std::vector<const float*>& out) {
     out.clear();
     for (int64_t r = 0; r < blk.n_lane_runs; ++r) {
         const KeyRun& run = blk.lane_runs[r];
-        if (run.first % kChunk != 0 || run.count % kChunk != 0) return false;
+        const bool ends_at_n = r == blk.n_lane_runs - 1 && run.first + run.count == N;
+        if (run.first % kChunk != 0 || (run.count % kChunk != 0 && !ends_at_n)) return false;
         for (int64_t j = 0; j < run.count; j += kChunk) out.push_back(ht + (run.first + j) * D);
     }
     return true;
@@ -482,10 +485,10 @@ bool whole_chunks(const Block& blk, const float* ht, int64_t D, std::vector<cons
 // S [nq, nkp] = alpha·A Xbᵀ for A [nq, D], the keys' transposed rows from the chunked head ht:
 // read in place when they are whole chunks (chunk_gemm.h; the padding columns zeroed), else
 // copied into the tile xt first.
-void lane_scores(const Block& blk, const float* A, int64_t lda, const float* ht, int64_t D, float alpha,
+void lane_scores(const Block& blk, const float* A, int64_t lda, const float* ht, int64_t D, int64_t N, float alpha,
                  std::vector<const float*>& chunks, std::vector<float>& xt, float* S) {
     const int64_t nq = blk.nq, nkp = padded(blk.nk);
-    if (whole_chunks(blk, ht, D, chunks)) {
+    if (whole_chunks(blk, ht, D, N, chunks)) {
         const int64_t nc = int64_t(chunks.size());
         chunk::scores(nq, nc, D, alpha, A, lda, chunks.data(), S, nkp);
         for (int64_t r = 0; r < nq; ++r) std::fill(S + r * nkp + nc * kChunk, S + (r + 1) * nkp, 0.f);
@@ -548,7 +551,7 @@ QueryRows query_rows(const Block& blk, bool in_place, const HeadRows& X, int64_t
     w.S.resize(size_t(nq * nkp)), w.pv.resize(size_t(nq * D));
     w.m_old.resize(size_t(nq)), w.m_new.resize(size_t(nq)), w.sum.resize(size_t(nq));
     float* S = w.S.data();
-    lane_scores(blk, q.x, q.ld, kt, D, scale, w.chunks, w.qt, S);  // S = s·Qb Kbᵀ
+    lane_scores(blk, q.x, q.ld, kt, D, w.n, scale, w.chunks, w.qt, S);  // S = s·Qb Kbᵀ
     for (int64_t r = 0; r < nq; ++r) {  // m' = max(m_i, max S_r + mask), P_r = e^(S_r − m')
         float* s = S + r * nkp;
         w.m_new[size_t(r)] = kNegInf;
@@ -588,8 +591,8 @@ QueryRows query_rows(const Block& blk, bool in_place, const HeadRows& X, int64_t
     prefetch_next(blk, {kt, vt}, D, {&K, &dK, &dV}, bh);
     w.S.resize(size_t(nq * nkp)), w.dS.resize(size_t(nq * nkp)), w.dqb.resize(size_t(nq * D));
     float *P = w.S.data(), *dS = w.dS.data();
-    lane_scores(blk, q.x, q.ld, kt, D, scale, w.chunks, w.qt, P);  // S = s·Qb Kbᵀ
-    lane_scores(blk, g.x, g.ld, vt, D, 1.f, w.chunks, w.dot, dS);  // dP = dOb Vbᵀ
+    lane_scores(blk, q.x, q.ld, kt, D, w.n, scale, w.chunks, w.qt, P);  // S = s·Qb Kbᵀ
+    lane_scores(blk, g.x, g.ld, vt, D, w.n, 1.f, w.chunks, w.dot, dS);  // dP = dOb Vbᵀ
     for (int64_t r = 0; r < nq; ++r) {  // a slot that is not live (or sees no key) gets L = +∞, so P = 0
         const int64_t i = blk.queries[r];
         const bool live = is_live(blk, r) && lse[i] != kNegInf;
