@@ -5,8 +5,9 @@
 // chunks[c] is [k, 8]: 8 consecutive tokens' rows transposed (one contiguous 8·k floats), so a
 // block's Kbᵀ is read where it lies, chunk by chunk, instead of being copied into one tile.
 // Rows in blocks of up to 8, chunks two at a time: 16 accumulators of 8 floats, per step 2 loads,
-// 8 broadcasts and 16 multiply-adds. (An 8-float vector is half an AVX-512 register; the products
-// are few and the loads, not the multiply-adds, set their pace.) Time O(m·8·nc·k), no allocation.
+// 8 broadcasts and 16 multiply-adds. (An 8-float vector is half an AVX-512 register: no loss of
+// multiply-add throughput on cores that run 512-bit operations as two halves, as this machine's
+// AMD EPYC does; half of it elsewhere.) Time O(m·8·nc·k), no allocation.
 #pragma once
 #include <cstdint>
 #include <cstring>
