@@ -13,11 +13,12 @@
 // blocks among those outside its window and outside the global blocks (causal: only earlier
 // ones), or all of them when fewer exist. It is the buffer "random_blocks" (Int64 [nb, r],
 // -1 = none): fixed in eval mode; redrawn at every training forward only with redraw=true.
-// Computed by block_sparse: each non-global query block gathers its (3 + g + r)·b keys and,
-// in the fused op, holds its scores with the keys along the vector lanes (use_key_lanes), so a
-// query scores exactly the keys of its pattern (the composed reference groups ⌊16/b⌋ blocks
-// when b is below the vector width, with the union of their keys); the g·b global queries are
-// dense rows over all N keys.
+// Computed by block_sparse: each non-global query block sees its (3 + g + r)·b keys and, in the
+// fused op, holds its scores with the keys along the vector lanes (use_key_lanes), so a query
+// scores exactly the keys of its pattern (the composed reference gathers them, and groups
+// ⌊16/b⌋ blocks when b is below the vector width, with the union of their keys); the fused op
+// reads them in place as 3–5 runs of consecutive tokens, their transposed rows from chunks of
+// 8 tokens made once per head. The g·b global queries are dense rows over all N keys.
 // Time O(N·b·(3 + g + r)·D), memory O(N·b·(3 + g + r)) per head (plus g·b·N for the
 // global rows).
 // Cost (attention/cost.h): forward 4·B·H·D·pairs flops, pairs ≈ N·b(3 + g + r) + g·b·N

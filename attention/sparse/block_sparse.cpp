@@ -143,6 +143,23 @@ void use_key_lanes(SparseLayout& L) {
         for (int64_t r = 0; r < bs; ++r)
             for (int64_t c = 0; c < kb; ++c)
                 L.mask_r[size_t((b * bs + r) * kp + c)] = L.mask_t[size_t((b * kb + c) * np + r)];
+    L.lane_runs.clear();
+    L.lane_run_offset.assign(1, 0);
+    for (int64_t b = 0; b < L.blocks; ++b) {
+        const int64_t* keys = L.key_rows.data() + b * kb;
+        for (int64_t c = 0, n = L.key_count[size_t(b)]; c < n;) {
+            int64_t e = c + 1;
+            while (e < n && keys[e] == keys[e - 1] + 1) ++e;
+            L.lane_runs.push_back(KeyRun{c, keys[c], e - c, 1});
+            c = e;
+        }
+        L.lane_run_offset.push_back(int64_t(L.lane_runs.size()));
+    }
+    const int64_t G = int64_t(L.dense_rows.size()), N = L.seq_len, gp = padded_slots(G), Np = padded_slots(N);
+    L.dense_mask_r.assign(size_t(G * Np), -INFINITY);
+    for (int64_t r = 0; r < G; ++r)
+        for (int64_t j = 0; j < N; ++j) L.dense_mask_r[size_t(r * Np + j)] = L.dense_mask_t[size_t(j * gp + r)];
+    L.dense_runs.assign(G > 0 ? 1 : 0, KeyRun{0, 0, N, 1});
 }
 
 static void check_layout(const char* who, const Tensor& q, const Tensor& k, const SparseLayout& L) {

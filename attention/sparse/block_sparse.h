@@ -51,7 +51,8 @@ struct KeyRun {
 };
 // A block whose keys need more runs than this is gathered instead: a window and the global
 // tokens (longformer) or one strided run (sparse_strided) are read in place; bigbird's window,
-// global and random blocks measured faster gathered into one product than as 5–6 short ones.
+// global and random blocks measured faster gathered into one product than as 5–6 short ones
+// in the transposed tiles (its key-lanes blocks read them as runs: lane_runs below).
 constexpr int64_t kMaxKeyRuns = 2;
 
 struct SparseLayout {
@@ -88,6 +89,18 @@ struct SparseLayout {
     // shared one, and each query scored the other block's keys too). mask_r is block_mask as
     // additive scores in that shape, 0 = allowed and −inf = blocked (and the padding keys).
     std::vector<float> mask_r;
+    // Also set by use_key_lanes: block b's keys as runs of consecutive tokens (step 1, as many as
+    // it takes), lane_runs[lane_run_offset[b] .. lane_run_offset[b + 1]). The kernel reads their
+    // rows in place (P Vb, dQb, and dKb, dVb added in place) and builds the block's Kbᵀ, Vbᵀ from
+    // one transposed copy of the head, made once per head, instead of gathering and transposing
+    // the block's rows (bigbird: 5 runs, the global block, the window and 2 random blocks).
+    std::vector<KeyRun> lane_runs;
+    std::vector<int64_t> lane_run_offset;  // [nb + 1]
+    // And the dense rows the same way: dense_mask as additive scores [G, padded_slots(N)] (0 =
+    // allowed, −inf = blocked and the padding keys), the keys one run of all N tokens. (The kernel
+    // keeps its row-by-row path for G ≤ 4.)
+    std::vector<float> dense_mask_r;
+    std::vector<KeyRun> dense_runs;
 };
 
 // Makes the fused kernel compute L's blocks with the keys along the vector lanes (mask_r above).

@@ -107,6 +107,36 @@ TEST_CASE("bigbird fused op with keys along the lanes equals the composed refere
     }
 }
 
+// Keys read as runs of consecutive tokens (block_sparse.h's lane_runs): whole chunks of 8 tokens
+// straight from the chunked transposed head (chunk_gemm.h) when b is a multiple of 8 (the last,
+// short chunk too), copied into a tile where a run starts or ends inside a chunk (b = 12), queries
+// in place when consecutive and live. Fused against the composed reference, outputs and q, k, v
+// gradients, at D = 16 and 32 with global and random blocks, across block and chunk edges.
+TEST_CASE("bigbird fused op reading its key runs in place equals the composed reference", "[attention][bigbird][fused]") {
+    struct Case {
+        int64_t N, D, block, global, random;
+        bool causal;
+    };
+    for (Case c : {Case{256, 32, 8, 2, 3, false},  // every block whole chunks, 2 global blocks
+                   Case{264, 16, 8, 1, 2, false},  // the same at D = 16 (no 16 × 16 transposes)
+                   Case{203, 32, 8, 1, 2, false},  // a last chunk of 3 tokens (zero-padded in place)
+                   Case{1025, 32, 8, 1, 2, false}, // the 32 × 32 pixel images with a class token
+                   Case{200, 32, 16, 1, 1, false}, // blocks of 2 chunks
+                   Case{131, 16, 8, 1, 2, true},   // causal: the mask inside the window's own block
+                   Case{90, 32, 12, 1, 2, false}}) { // blocks of 12: runs starting inside chunks
+        INFO("N=" << c.N << " D=" << c.D << " block=" << c.block << " global=" << c.global << " random=" << c.random
+                  << " causal=" << c.causal);
+        auto attn = std::dynamic_pointer_cast<attention::BigBirdAttention>(attention::make_attention(
+            "bigbird", {{"block", c.block}, {"global_blocks", c.global}, {"random_blocks", c.random},
+                        {"seed", int64_t(7)}, {"causal", c.causal}}, {c.N, c.D, 2}));
+        auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
+            attn->reference = reference;
+            return attn->forward(q, k, v);
+        };
+        check_fast_path_equals_reference(run, random_qkv(2, 2, c.N, c.D, uint64_t(c.N) + 1, 2.f), 1e-5f);
+    }
+}
+
 TEST_CASE("bigbird memory grows linearly with N", "[attention][bigbird][memory]") {
     // block 8, 1 global + 3 window + 2 random blocks: scores N·48 plus 8 global rows; softmax would give ~4
     REQUIRE(peak_ratio("bigbird", {{"seed", int64_t(0)}}) < 2.5);
