@@ -133,7 +133,9 @@ TEST_CASE("bigbird fused op reading its key runs in place equals the composed re
             attn->reference = reference;
             return attn->forward(q, k, v);
         };
-        check_fast_path_equals_reference(run, random_qkv(2, 2, c.N, c.D, uint64_t(c.N) + 1, 2.f), 1e-5f);
+        // 5e-5: the dense (global) rows sum over all N keys, in another order than the reference's
+        // (at N = 1025 the ASan build differed from it by 1.1e-5 relative, above 1e-5).
+        check_fast_path_equals_reference(run, random_qkv(2, 2, c.N, c.D, uint64_t(c.N) + 1, 2.f), 5e-5f);
     }
 }
 
