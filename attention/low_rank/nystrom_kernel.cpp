@@ -99,16 +99,14 @@ void softmax_rows_backward(const float* y, float* dy, int64_t rows, int64_t n, f
     }
 }
 
-// Asks for the rows of chunk c0 + kAhead·C of x (row stride ld, `width` floats each, N rows)
-// to be brought into cache while this chunk's products run. The query and gradient rows
-// are read one chunk at a time: without it each chunk's first product waits on memory
-// (Q is no longer in L2 once a head's Q outgrows it, N ≥ 8192 at D = 32; G is read
-// nowhere before).
+// Asks for the rows of the chunk kAhead chunks after c0 of head bh of X (prefetch_rows,
+// head_rows.h) while this chunk's products run. The query and gradient rows are read one chunk
+// at a time: without it each chunk's first product waits on memory (Q is no longer in L2 once
+// a head's Q outgrows it, N ≥ 8192 at D = 32; G is read nowhere before).
 constexpr int64_t kAhead = 4;
-void prefetch_chunk(const float* x, int64_t ld, int64_t width, int64_t c0, int64_t N) {
-    const int64_t lo = c0 + kAhead * kChunk, hi = std::min(lo + kChunk, N);
-    for (int64_t r = lo; r < hi; ++r)
-        for (int64_t w = 0; w < width; w += 16) __builtin_prefetch(x + r * ld + w);
+void prefetch_chunk(const HeadRows& X, int64_t bh, int64_t cols, int64_t c0, int64_t N) {
+    const int64_t lo = std::min(c0 + kAhead * kChunk, N);
+    prefetch_rows(X, bh, lo, std::min(lo + kChunk, N), cols);
 }
 
 int64_t seg_lo(int64_t s, int64_t N, int64_t m) { return s * N / m; }
@@ -276,7 +274,7 @@ void forward_head(const Dims& d, const HeadRows& Q, const HeadRows& K, const Hea
     landmarks(d, Q.at(bh, 0), Q.row, K.at(bh, 0), K.row, V.at(bh, 0), V.row, s);
     for (int64_t c0 = 0; c0 < d.N; c0 += kChunk) {
         const int64_t rows = std::min(kChunk, d.N - c0);
-        prefetch_chunk(Q.at(bh, 0), Q.row, d.D, c0, d.N);
+        prefetch_chunk(Q, bh, d.D, c0, d.N);
         f_chunk(d, Q.at(bh, 0), Q.row, c0, rows, s);
         mm(true, rows, d.Dv, d.m, 1.f, s.fT.data(), rows, s.Y.data(), d.Dv, false, O.at(bh, c0), O.row);  // F̃ Y
     }
@@ -294,8 +292,8 @@ void backward_head(const Dims& d, const HeadRows& Q, const HeadRows& K, const He
     // out = F̃ Y, F̃ = softmax(s Q K̃ᵀ), chunk by chunk
     for (int64_t c0 = 0; c0 < d.N; c0 += kChunk) {
         const int64_t rows = std::min(kChunk, d.N - c0);
-        prefetch_chunk(q, Q.row, D, c0, d.N);
-        prefetch_chunk(g, G.row, Dv, c0, d.N);
+        prefetch_chunk(Q, bh, D, c0, d.N);
+        prefetch_chunk(G, bh, Dv, c0, d.N);
         f_chunk(d, q, Q.row, c0, rows, s);
         const float* gc = g + c0 * G.row;
         mm(false, m, Dv, rows, 1.f, s.fT.data(), rows, gc, G.row, true, s.dY.data(), Dv);       // dY += F̃ᵀ G
