@@ -81,29 +81,37 @@ TEST_CASE("gradcheck: bigbird (global, random, short last block, causal)", "[att
     check_attention_gradients("bigbird", {{"block", int64_t(2)}, {"random_blocks", int64_t(1)}, {"causal", true}}, 9, 4);
 }
 
+// A bigbird layer of the case's shape and pattern (random blocks drawn with `seed`): its fused op
+// against the composed reference, output and q, k, v gradients, on inputs drawn with data_seed.
+namespace {
+struct Case {
+    int64_t N, D, block, global, random;
+    bool causal;
+};
+}  // namespace
+static void check_fused_equals_reference(const Case& c, int64_t seed, uint64_t data_seed, float tol) {
+    INFO("N=" << c.N << " D=" << c.D << " block=" << c.block << " global=" << c.global << " random=" << c.random
+              << " causal=" << c.causal);
+    auto attn = std::dynamic_pointer_cast<attention::BigBirdAttention>(attention::make_attention(
+        "bigbird", {{"block", c.block}, {"global_blocks", c.global}, {"random_blocks", c.random}, {"seed", seed},
+                    {"causal", c.causal}}, {c.N, c.D, 2}));
+    auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
+        attn->reference = reference;
+        return attn->forward(q, k, v);
+    };
+    check_fast_path_equals_reference(run, random_qkv(2, 2, c.N, c.D, data_seed, 2.f), tol);
+}
+
 // The fused op holds each block's scores with its keys along the vector lanes (block_sparse.h's
 // use_key_lanes), transposing whole blocks of 16 keys in registers when D is a multiple of 16:
 // shapes with key counts on both sides of 16, short last blocks and edges without random blocks.
 TEST_CASE("bigbird fused op with keys along the lanes equals the composed reference", "[attention][bigbird][fused]") {
-    struct Case {
-        int64_t N, D, block, global, random;
-        bool causal;
-    };
     for (Case c : {Case{150, 32, 8, 1, 2, false},  // 48 keys per block, a short last block
                    Case{150, 32, 8, 1, 2, true},
                    Case{67, 16, 8, 0, 1, false},   // no global block, 32 keys per block
                    Case{40, 32, 5, 2, 3, false},   // blocks of 5: key counts not a multiple of 16
                    Case{30, 16, 16, 1, 1, true}}) { // one block past the global one
-        INFO("N=" << c.N << " D=" << c.D << " block=" << c.block << " global=" << c.global << " random=" << c.random
-                  << " causal=" << c.causal);
-        auto attn = std::dynamic_pointer_cast<attention::BigBirdAttention>(attention::make_attention(
-            "bigbird", {{"block", c.block}, {"global_blocks", c.global}, {"random_blocks", c.random},
-                        {"seed", int64_t(3)}, {"causal", c.causal}}, {c.N, c.D, 2}));
-        auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
-            attn->reference = reference;
-            return attn->forward(q, k, v);
-        };
-        check_fast_path_equals_reference(run, random_qkv(2, 2, c.N, c.D, uint64_t(c.N), 2.f), 1e-5f);
+        check_fused_equals_reference(c, 3, uint64_t(c.N), 1e-5f);
     }
 }
 
@@ -113,10 +121,6 @@ TEST_CASE("bigbird fused op with keys along the lanes equals the composed refere
 // in place when consecutive and live. Fused against the composed reference, outputs and q, k, v
 // gradients, at D = 16 and 32 with global and random blocks, across block and chunk edges.
 TEST_CASE("bigbird fused op reading its key runs in place equals the composed reference", "[attention][bigbird][fused]") {
-    struct Case {
-        int64_t N, D, block, global, random;
-        bool causal;
-    };
     for (Case c : {Case{256, 32, 8, 2, 3, false},  // every block whole chunks, 2 global blocks
                    Case{264, 16, 8, 1, 2, false},  // the same at D = 16 (no 16 × 16 transposes)
                    Case{203, 32, 8, 1, 2, false},  // a last chunk of 3 tokens (zero-padded in place)
@@ -124,18 +128,9 @@ TEST_CASE("bigbird fused op reading its key runs in place equals the composed re
                    Case{200, 32, 16, 1, 1, false}, // blocks of 2 chunks
                    Case{131, 16, 8, 1, 2, true},   // causal: the mask inside the window's own block
                    Case{90, 32, 12, 1, 2, false}}) { // blocks of 12: runs starting inside chunks
-        INFO("N=" << c.N << " D=" << c.D << " block=" << c.block << " global=" << c.global << " random=" << c.random
-                  << " causal=" << c.causal);
-        auto attn = std::dynamic_pointer_cast<attention::BigBirdAttention>(attention::make_attention(
-            "bigbird", {{"block", c.block}, {"global_blocks", c.global}, {"random_blocks", c.random},
-                        {"seed", int64_t(7)}, {"causal", c.causal}}, {c.N, c.D, 2}));
-        auto run = [&](bool reference, const Tensor& q, const Tensor& k, const Tensor& v) {
-            attn->reference = reference;
-            return attn->forward(q, k, v);
-        };
         // 5e-5: the dense (global) rows sum over all N keys, in another order than the reference's
         // (at N = 1025 the ASan build differed from it by 1.1e-5 relative, above 1e-5).
-        check_fast_path_equals_reference(run, random_qkv(2, 2, c.N, c.D, uint64_t(c.N) + 1, 2.f), 5e-5f);
+        check_fused_equals_reference(c, 7, uint64_t(c.N) + 1, 5e-5f);
     }
 }
 
