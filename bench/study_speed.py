@@ -14,6 +14,10 @@ CIFAR-shaped data (registry defaults for each variant):
 Training = forward + backward + AdamW, inference = forward only. Variants are
 run round-robin, each run in a fresh process after warm-up steps; the median
 over rounds is reported with its ratio to softmax, under each OpenBLAS core setting.
+Next to each training speed: the step's analytic FLOPs (linear layers + the
+variant's attention, attention/cost.h, counted the same way for every variant)
+and the GFLOP/s achieved, so that algorithmic cost (GFLOP per step) and
+implementation effort (GFLOP/s) can be told apart.
 
     /usr/bin/python3 bench/study_speed.py --build build     # results/study_speed.{md,json}
     /usr/bin/python3 bench/study_speed.py --tokens 1025     # results/study_speed_1025.{md,json}
@@ -94,6 +98,7 @@ def main():
     model_flags, train_batch, infer_batch, description = CONFIGS[a.tokens]
     results = {}  # (coretype, variant, mode) -> [images/s]
     rss = {}      # (coretype, variant, mode) -> [peak RSS MB]
+    flop = {}     # (coretype, variant) -> (training step GFLOP, of which attention), analytic
     blas = {}
     for coretype in coretypes:
         for r in range(a.rounds):
@@ -103,6 +108,8 @@ def main():
                     results.setdefault((coretype, v, mode), []).append(j["images_per_sec"])
                     rss.setdefault((coretype, v, mode), []).append(j["peak_rss_mb"])
                     blas[coretype] = j["blas"]
+                    if mode == "train":
+                        flop[(coretype, v)] = (j["step_gflop"], j["attention_gflop"])
                 print(f"  [{coretype or 'unset'} round {r + 1}/{a.rounds}] {v}: train "
                       f"{results[(coretype, v, 'train')][-1]:.0f} img/s, infer {results[(coretype, v, 'infer')][-1]:.0f} img/s",
                       flush=True)
@@ -113,23 +120,36 @@ def main():
              f"Machine: {machine}. Model: {description}, registry defaults per variant, synthetic data; "
              f"train = forward + backward + AdamW at batch {train_batch}, infer = forward at batch {infer_batch}; "
              f"median of {a.rounds} round-robin runs of {a.steps} steps after {a.warmup} warm-up steps; peak memory is "
-             f"the training process's peak RSS (max over rounds); {wall / 60:.1f} min in all.", ""]
+             f"the training process's peak RSS (max over rounds); {wall / 60:.1f} min in all.", "",
+             "GFLOP per training step is counted analytically, the same way for every variant: the linear layers "
+             "plus the variant's attention (attention/cost.h: 2 per multiply-add of the products its algorithm "
+             "needs, backward twice the forward; exp and normalizations not counted), so it is the algorithm's cost. "
+             "Achieved GFLOP/s = that count / measured step time: it shows the implementation. Every variant runs "
+             "its attention as one fused op with a hand-written backward (softmax a FlashAttention-style kernel, "
+             "the others the fast paths of issue 30); the rest of the step (the linear layers, LayerNorm, GELU, "
+             "AdamW) is the same code for all. A variant with few attention FLOPs and low GFLOP/s spends its step "
+             "outside the products the cost counts.", ""]
     rows = []
     for coretype in coretypes:
         label = f"OPENBLAS_CORETYPE={coretype}" if coretype else "OPENBLAS_CORETYPE unset"
         lines += [f"## {label} (OpenBLAS {blas[coretype]})", "",
-                  "| variant | train img/s | × softmax | infer img/s | × softmax | peak train RSS (MB) |",
-                  "|---|---:|---:|---:|---:|---:|"]
+                  "| variant | train img/s | × softmax | GFLOP per step (attention) | achieved GFLOP/s | "
+                  "infer img/s | × softmax | peak train RSS (MB) |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
         ref_t = statistics.median(results[(coretype, "softmax", "train")])
         ref_i = statistics.median(results[(coretype, "softmax", "infer")])
         for v in variants:
             t = statistics.median(results[(coretype, v, "train")])
             i = statistics.median(results[(coretype, v, "infer")])
             mem = max(rss[(coretype, v, "train")])
-            lines.append(f"| {v} | {t:.0f} | {t / ref_t:.2f} | {i:.0f} | {i / ref_i:.2f} | {mem:.0f} |")
+            step_gflop, attn_gflop = flop[(coretype, v)]
+            gflops = step_gflop * t / train_batch
+            lines.append(f"| {v} | {t:.0f} | {t / ref_t:.2f} | {step_gflop:.1f} ({attn_gflop:.2f}) | {gflops:.1f} | "
+                         f"{i:.0f} | {i / ref_i:.2f} | {mem:.0f} |")
             rows.append({"coretype": coretype, "blas": blas[coretype], "variant": v, "train_images_per_sec": t,
                          "peak_train_rss_mb": mem, "tokens": a.tokens,
-                         "train_ratio_to_softmax": t / ref_t, "infer_images_per_sec": i, "infer_ratio_to_softmax": i / ref_i,
+                         "train_ratio_to_softmax": t / ref_t, "train_step_gflop": step_gflop,
+                         "train_attention_gflop": attn_gflop, "train_gflops": gflops, "infer_images_per_sec": i, "infer_ratio_to_softmax": i / ref_i,
                          "train_runs": results[(coretype, v, "train")], "infer_runs": results[(coretype, v, "infer")]})
         lines.append("")
     os.makedirs(a.out, exist_ok=True)

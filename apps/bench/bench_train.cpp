@@ -8,10 +8,11 @@
 //   --attention NAME  the ViT's attention variant (registry defaults) in train
 //                     and infer modes; bench/study_speed.py runs every variant
 //                     this way so the study's speeds come from one machine.
-// Model FLOPs are counted analytically (the same formula as the PyTorch
-// script): forward = Σ over linear layers 2·rows·in·out + per block
-// 4·B·H·T²·D for QKᵀ and PV (softmax only: for other variants GFLOP/s counts
-// the linear layers alone); a training step = 3 × forward. With --sgemm the
+// Model FLOPs are counted analytically, the same way for every variant:
+// forward = Σ over linear layers 2·rows·in·out + per block the variant's own
+// forward FLOPs from attention/cost.h (softmax: 4·B·H·T²·D for QKᵀ and PV, the
+// PyTorch script's formula); a training step = 3 × forward (cost.h counts every
+// backward as twice its forward, as for the linear layers). With --sgemm the
 // step's own GEMM shapes (forward and both backward products of every linear
 // layer) are also timed with raw cblas_sgemm in the same process, giving the
 // sgemm-limited GFLOP/s the step is compared against ("sgemm_gflops"), and
@@ -32,6 +33,7 @@
 #include "core/util/memory.h"
 #include "core/core.h"
 #include "core/util/profiler.h"
+#include "attention/cost.h"
 #include "attention/registry.h"
 #include "nn/optim/adam.h"
 #include "nn/models/vit.h"
@@ -124,15 +126,18 @@ static std::vector<Gemm> forward_gemms(const Options& o, const nn::ViTConfig& cf
     return fwd;
 }
 
-// Forward FLOPs: the linear layers, plus QKᵀ and PV for softmax attention only.
-static double forward_flops(const std::vector<Gemm>& fwd, const Options& o, int64_t T) {
-    double linear_flops = 0;
-    for (const Gemm& g : fwd) linear_flops += 2.0 * double(g.M * g.N * g.K);
-    double attn_flops = o.attention_name != "softmax"
-                            ? 0.0
-                            : 4.0 * double(o.batch * o.heads) * double(T) * double(T) * double(o.dim / o.heads) *
-                                  double(o.depth);
-    return linear_flops + attn_flops;
+// Forward FLOPs of the linear layers.
+static double linear_forward_flops(const std::vector<Gemm>& fwd) {
+    double flops = 0;
+    for (const Gemm& g : fwd) flops += 2.0 * double(g.M * g.N * g.K);
+    return flops;
+}
+
+// Forward FLOPs of the attention of all blocks: the variant's analytic count (registry defaults).
+static double attention_forward_flops(const Options& o, int64_t T) {
+    const attention::AttentionCost cost =
+        attention::attention_cost(o.attention_name, {}, o.batch, o.heads, T, o.dim / o.heads);
+    return cost.flops_forward * double(o.depth);
 }
 
 struct StepStats {
@@ -225,15 +230,17 @@ static int run(int argc, char** argv) {
     check(cfg.mlp_hidden() == o.mlp, "bench_train: --mlp ", o.mlp, " is not representable as a ratio of dim ", o.dim);
     const int64_t T = cfg.num_tokens();
     const std::vector<Gemm> fwd = forward_gemms(o, cfg);
-    const double flops = (o.mode == "train" ? 3.0 : 1.0) * forward_flops(fwd, o, T);
+    const double passes = o.mode == "train" ? 3.0 : 1.0;  // forward, + backward at twice the forward
+    const double attention_flops = passes * attention_forward_flops(o, T);
+    const double flops = passes * linear_forward_flops(fwd) + attention_flops;
     const StepStats stats = median_step_seconds(vit, o, gen);
     const double step = stats.seconds;
     double sgemm = 0, split_sgemm = 0;
     if (o.sgemm) std::tie(sgemm, split_sgemm) = sgemm_gflops(fwd, o.mode == "train", gen);
     std::printf("{\"framework\":\"attnlab\",\"mode\":\"%s\",\"attention\":\"%s\",\"images_per_sec\":%.2f,\"step_ms\":%.3f,\"gflops\":%.2f,"
-                "\"sgemm_gflops\":%.2f,\"split_sgemm_gflops\":%.2f,\"peak_rss_mb\":%.1f,\"peak_tensor_mb\":%.1f,\"params\":%ld,\"tokens\":%ld,"
+                "\"step_gflop\":%.4f,\"attention_gflop\":%.4f,\"sgemm_gflops\":%.2f,\"split_sgemm_gflops\":%.2f,\"peak_rss_mb\":%.1f,\"peak_tensor_mb\":%.1f,\"params\":%ld,\"tokens\":%ld,"
                 "\"threads\":%d,\"blas\":\"%s\"}\n",
-                o.mode.c_str(), o.attention_name.c_str(), double(o.batch) / step, 1e3 * step, flops / step / 1e9, sgemm,
+                o.mode.c_str(), o.attention_name.c_str(), double(o.batch) / step, 1e3 * step, flops / step / 1e9, flops / 1e9, attention_flops / 1e9, sgemm,
                 split_sgemm, peak_rss_mb(), stats.peak_tensor_mb, long(vit.num_parameters()), long(T), num_threads(), blas_info().c_str());
     return 0;
 }
