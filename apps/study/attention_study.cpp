@@ -5,6 +5,7 @@
 //   attention_study --quick                  # 2,000 images, 3 epochs, seed 0: a smoke check in minutes
 //   attention_study --variants softmax,performer,linformer --attention-opt performer.features=32
 //   attention_study --seeds 0,1,2 --report-only   # aggregate the finished runs, train nothing
+//   attention_study --report-only --speed results/study_speed.json   # speed columns from one idle machine
 //   mpirun -np 4 attention_study --seeds 0,1,2     # the (variant, seed) runs spread over 4 processes
 // Stop it any time (Ctrl-C); run the same command again to continue.
 // Argument parsing and wiring only; the loops are nn::run_seed_study and
@@ -24,6 +25,7 @@
 #include "datasets/formats/cifar.h"
 #include "nn/distributed/runtime.h"
 #include "nn/study/study_seeds.h"
+#include "nn/study/study_speed.h"
 #include "nn/train/recipe.h"
 
 using namespace attnlab;
@@ -73,6 +75,7 @@ struct Args {
     int threads = 0;
     int64_t memory_limit_mb = 0;  // 0: 90 % of this machine's memory, shared among the ranks on it
     std::string seeds_spec = "0,1,2";
+    std::string speed = "auto";  // bench/study_speed.py's JSON, "auto" (found beside OUT) or "none"
     Args() { study.model = nn::recipe::vit_model(), study.train = nn::recipe::study_training(); }
 };
 
@@ -95,6 +98,10 @@ static void add_options(CLI::App& app, Args& a) {
     auto* seeds_opt = app.add_option("--seeds", a.seeds_spec, "seeds, each a whole study in OUT/seed<s>/ (every variant trains with the same seed); the report aggregates them");
     app.add_option("--seed", a.seeds_spec, "one seed: the same as --seeds N")->excludes(seeds_opt)->default_str("");
     app.add_flag("--report-only", a.study.report_only, "train nothing: write the report of the finished runs");
+    app.add_option("--speed", a.speed,
+                   "speed table for the report's speed, time and memory columns: bench/study_speed.py's JSON "
+                   "for this model; auto = OUT/ or its parent's study_speed.json or study_speed_<tokens>.json "
+                   "if one is for this model's tokens; none = the training runs' own times");
     app.add_flag("--trivial-augment", t.trivial_augment, "add TrivialAugment to crop + flip (as vit_train --trivial-augment)");
     app.add_option("--data", a.data_dir, "CIFAR-10 binary directory (default: $CIFAR10_DIR or data/cifar-10-batches-bin)");
     app.add_option("--train-subset", a.train_subset, "first N training images only")->check(CLI::Range(int64_t(0), int64_t(50000)));
@@ -169,6 +176,20 @@ static void describe_study(nn::StudyOptions& study, const Data& d, int argc, cha
                 long(m.num_tokens()), num_threads(), blas_info().c_str());
 }
 
+// --speed: the speed table the report quotes ("" for none), checked before any training starts.
+static std::string speed_file(const std::string& spec, const std::string& out_dir, int64_t tokens) {
+    if (spec == "none") return "";
+    if (spec == "auto") {
+        const std::optional<std::string> found = nn::find_speed_table(out_dir, tokens);
+        if (found) std::printf("speed columns from %s (measured on one machine; --speed none for the runs' own)\n", found->c_str());
+        return found.value_or("");
+    }
+    const nn::SpeedTable table = nn::read_speed_table(spec);  // a bad file fails here, with its name
+    check(table.tokens == tokens, "--speed '", spec, "': measured at ", table.tokens, " tokens, but this study's model has ",
+          tokens, " (pass the table of this model, or --speed none)");
+    return spec;
+}
+
 // --memory-limit-mb in bytes; by default 90 % of the physical memory, shared among the ranks on this machine.
 static size_t memory_limit_bytes(int64_t mb) {
     if (mb > 0) return size_t(mb) << 20;
@@ -208,6 +229,7 @@ int main(int argc, char** argv) {
         parse_variants(a);
         a.study.memory_limit_bytes = memory_limit_bytes(a.memory_limit_mb);
         a.study.model.validate();
+        a.study.speed_file = speed_file(a.speed, a.study.out_dir, a.study.model.num_tokens());
         Data d = load_data(a);
         a.study.train.extra_config = {{"class_names", d.train_set.class_names}, {"eval_set", d.eval_name}};
         describe_study(a.study, d, argc, argv);

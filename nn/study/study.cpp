@@ -2,9 +2,7 @@
 #include "nn/study/study.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <new>
@@ -19,7 +17,6 @@
 #include "core/util/rng.h"
 #include "nn/io/atomic_file.h"
 #include "nn/io/checkpoint.h"
-#include "nn/report/plot.h"
 
 namespace attnlab::nn {
 
@@ -288,6 +285,7 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const datasets::ImageData
                 std::printf("%s %s: already done (best %.2f%%), skipped\n", counter.c_str(), name.c_str(),
                             100 * done->best_acc);
             rows.push_back(*done);
+            rows.back().train_images = train_set.size();
             continue;
         }
         if (o.report_only) {
@@ -298,108 +296,12 @@ std::vector<StudyRow> run_study(const StudyOptions& o, const datasets::ImageData
         std::optional<StudyRow> row = train_variant(o, name, run_dir, key, counter, train_set, eval_set, norm, stop_flag);
         if (!row) break;  // interrupted: resumable, no row written
         rows.push_back(*row);
+        rows.back().train_images = train_set.size();
         if (!o.runs_here) write_study_report(o, rows);  // a partial report after every variant
     }
     // With runs spread over processes, each holds only its own rows: the caller reports.
     if (!o.runs_here && (!o.report_only || !rows.empty())) write_study_report(o, rows);
     return rows;
-}
-
-static void write_study_csv(const fs::path& out, const std::vector<StudyRow>& rows) {
-    std::ofstream csv(out / "study.csv");
-    csv << "variant,parameters,epochs,best_acc,final_acc,seconds_per_epoch,train_images_per_sec,"
-           "inference_images_per_sec,peak_train_mb,status,complexity,options,machine,reason\n";
-    for (const StudyRow& r : rows)
-        csv << r.variant << "," << r.parameters << "," << r.epochs << "," << r.best_acc << "," << r.final_acc << ","
-            << r.seconds_per_epoch << "," << r.train_images_per_sec << "," << r.inference_images_per_sec << ","
-            << r.peak_train_mb << "," << r.status << ",\"" << r.complexity << "\",\"" << r.options << "\",\""
-            << r.machine << "\",\"" << r.reason << "\"\n";
-}
-
-static void write_study_epochs_csv(const fs::path& path, const std::vector<StudyRow>& rows) {
-    std::ofstream ep(path);
-    ep << "variant,epoch,cumulative_seconds,eval_acc,train_acc\n";
-    for (const StudyRow& r : rows) {
-        double cum = 0;
-        for (const StudyEpoch& e : r.curve) {
-            cum += e.seconds;
-            ep << r.variant << "," << e.epoch << "," << cum << "," << e.eval_acc << "," << e.train_acc << "\n";
-        }
-    }
-}
-
-// study.md up to the table: the command, the budget, the model, when and where it was written,
-// and on which machine(s) the rows were measured.
-static void write_study_md_header(std::ostream& md, const StudyOptions& o, const std::vector<StudyRow>& rows,
-                                  bool one_machine, size_t machines) {
-    std::time_t now = std::time(nullptr);
-    char date[64];
-    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
-    md << "# Attention study on CIFAR-10\n\n"
-       << "Produced by:\n\n```\n" << o.command << "\n```\n\n"
-       << "Budget: " << o.budget << ". Model: " << o.model.to_json().dump() << ".\n"
-       << "Written " << date << " on " << machine_description() << ".\n\n";
-    if (one_machine && !rows.empty()) md << "Every row was measured on " << rows[0].machine << ".\n\n";
-    if (!one_machine)
-        md << "**The rows were measured on " << machines << " different machines** (column \"measured on\"):"
-           << " accuracies are comparable, times only between rows of the same machine.\n\n";
-}
-
-static void write_study_md_table(std::ostream& md, const std::vector<StudyRow>& rows, const std::string& eval_name,
-                                 bool one_machine) {
-    md << "| variant | params | best " << eval_name << " acc | final " << eval_name
-       << " acc | s/epoch | train img/s | inference img/s | peak train memory (MB) | complexity | options |"
-       << (one_machine ? "" : " measured on |") << "\n"
-       << "|---|---:|---:|---:|---:|---:|---:|---:|---|---|" << (one_machine ? "" : "---|") << "\n";
-    char line[512];
-    for (const StudyRow& r : rows) {
-        if (r.status == "out of memory") {
-            std::snprintf(line, sizeof line, "| %s (out of memory) | – | – | – | – | – | – | > %.0f | %s | %s |",
-                          r.variant.c_str(), r.peak_train_mb, r.complexity.c_str(),
-                          r.options.empty() ? "defaults" : r.options.c_str());
-            md << line << (one_machine ? "" : " " + r.machine + " |") << "\n";
-            continue;
-        }
-        std::snprintf(line, sizeof line, "| %s%s | %ld | %.2f%% | %.2f%% | %.1f | %.0f | %.0f | %.0f | %s | %s |",
-                      r.variant.c_str(), r.status == "finished" ? "" : (" (" + r.status + ")").c_str(),
-                      long(r.parameters), 100 * r.best_acc, 100 * r.final_acc, r.seconds_per_epoch,
-                      r.train_images_per_sec, r.inference_images_per_sec, r.peak_train_mb, r.complexity.c_str(),
-                      r.options.empty() ? "defaults" : r.options.c_str());
-        md << line << (one_machine ? "" : " " + (r.machine.empty() ? std::string("not recorded") : r.machine) + " |")
-           << "\n";
-    }
-}
-
-static void write_study_md(const fs::path& out, const StudyOptions& o, const std::vector<StudyRow>& rows,
-                           const std::string& eval_name) {
-    std::ofstream md(out / "study.md");
-    std::set<std::string> machines;
-    for (const StudyRow& r : rows) machines.insert(r.machine);
-    const bool one_machine = machines.size() <= 1;
-    write_study_md_header(md, o, rows, one_machine, machines.size());
-    write_study_md_table(md, rows, eval_name, one_machine);
-    for (const StudyRow& r : rows)
-        if (r.status == "out of memory")
-            md << "\n" << r.variant << " could not train within the memory: " << r.reason
-               << " (the peak it reached, in MB, is the lower bound in its memory column).\n";
-    md << "\ns/epoch (training steps only, without the evaluation) and train img/s are medians over the"
-          " epochs, so an epoch slowed by other work on the cores does not move them. Peak train memory counts"
-          " live tensor bytes (parameters, activations, gradients, optimizer state) during training;"
-          " inference img/s is forward-only at batch 256.\n\n"
-       << "![accuracy vs epoch](study_accuracy.png)\n![accuracy vs training time](study_time.png)\n";
-}
-
-void write_study_report(const StudyOptions& o, const std::vector<StudyRow>& rows) {
-    fs::path out(o.out_dir);
-    fs::create_directories(out);
-    write_study_csv(out, rows);
-    write_study_epochs_csv(out / "study_epochs.csv", rows);
-    const std::string eval_name = o.train.extra_config.value("eval_set", std::string("test"));
-    write_study_md(out, o, rows, eval_name);
-    std::vector<std::string> variants;  // those with a curve to plot
-    for (const StudyRow& r : rows)
-        if (!r.curve.empty()) variants.push_back(r.variant);
-    report::plot_study_curves(o.out_dir, (out / "study_epochs.csv").string(), variants, eval_name);
 }
 
 }  // namespace attnlab::nn

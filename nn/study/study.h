@@ -21,6 +21,8 @@
 // seconds per epoch, inference images/s (forward only, batch 256), peak
 // tensor memory of training (live tensor bytes, deterministic) — next to the
 // variant's theoretical complexity from the registry.
+// With a speed table (StudyOptions::speed_file) the report quotes its speed, time and memory
+// columns instead: every variant measured on one machine in one run, on idle cores.
 // Outputs: out_dir/study.md, study.csv, study_epochs.csv, study_accuracy.png, study_time.png.
 #pragma once
 #include <atomic>
@@ -43,6 +45,10 @@ struct StudyOptions {
     std::string command;  // the command line, recorded in study.md
     std::string budget;   // a one-line description of the budget, recorded in study.md
     bool report_only = false;  // train nothing: report the finished runs only
+    // bench/study_speed.py's JSON for this study's model (nn/study/study_speed.h): when set, the
+    // report's speed, time and memory columns and its time axis come from it, measured on one
+    // machine in one run, instead of from the training runs (which may have shared their cores).
+    std::string speed_file;
     // Live tensor bytes a variant may use while it trains (0: no limit). A variant that needs
     // more gets an "out of memory" row with the measured reason, and the study goes on.
     size_t memory_limit_bytes = 0;
@@ -65,6 +71,7 @@ struct StudyRow {
     double best_acc = 0, final_acc = 0, seconds_per_epoch = 0, train_images_per_sec = 0;
     double inference_images_per_sec = 0, peak_train_mb = 0;
     std::vector<StudyEpoch> curve;  // per-epoch accuracies and times
+    int64_t train_images = 0;       // per epoch (set by run_study): the time axis at a measured speed
     std::string machine;            // where the times were measured: CPU, threads, OpenBLAS kernels
 };
 

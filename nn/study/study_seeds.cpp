@@ -152,8 +152,13 @@ void write_seeds_report(const StudyOptions& o, const std::vector<uint64_t>& seed
     md << "# Attention study on CIFAR-10, seeds " << seed_list << "\n\n"
        << "Produced by:\n\n```\n" << o.command << "\n```\n\n"
        << "Budget per run: " << o.budget << ". Model: " << o.model.to_json().dump() << ".\n\n"
-       << "Each seed is a whole study in `seed<s>/` (its own `study.md` holds the times measured during "
-          "training, which are not comparable across machines or with other work on the cores). Accuracy is the "
+       << "Each seed is a whole study in `seed<s>/`. "
+       << (o.speed_file.empty()
+               ? std::string("Its own `study.md` holds the times measured during training, which are not comparable "
+                             "across machines or with other work on the cores. ")
+               : "Its own `study.md` gives every variant's speed, time and memory as measured on one machine in "
+                 "one run (`" + o.speed_file + "`), not the training runs' times. ")
+       << "Accuracy is the "
        << eval_name << " accuracy after the last epoch. Δ is the paired difference to " << baseline
        << " over the seeds both finished (same seed: same initialization of the shared layers, same data order and "
           "augmentation); its 95 % interval is mean ± t(0.975, n−1)·std/√n, and a difference exceeds seed noise "
