@@ -13,12 +13,8 @@
 // width, and the mask with them, so that the masking, the online softmax and dS all run as
 // vector loops along the queries, one key row at a time. A layout marked by use_key_lanes
 // (bigbird: blocks of 8 queries and their 48 keys) holds S [nq, nk padded to the vector
-// width] instead, so that a block of few queries fills the lanes with its own keys; its rows
-// are masked and normalized one query at a time. Its keys are runs of consecutive tokens
-// (lane_runs): Kbᵀ and Vbᵀ come from one copy of the head made per head, in transposed chunks
-// of 8 tokens (read in place by chunk_gemm.h when the runs are whole chunks, else copied into a
-// tile); Vb, Kb and the dKb, dVb rows are read and added in place run by run, and a block of
-// consecutive live queries reads Qb, dOb and adds dQb in place. No gathers.
+// width] instead, so that a block of few queries fills the lanes with its own keys: that path
+// is block_sparse_key_lanes.cpp (what both share: block_sparse_block.h).
 // A slot is live when its token's output comes from it (out_index): padding slots and
 // block slots overridden by a dense row are skipped. The dense rows are one more block:
 // their G queries against all N keys (row by row, one key at a time, when G ≤ 4; keys along
@@ -26,17 +22,12 @@
 // gets out_i = 0.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <functional>
-#include <initializer_list>
-#include <limits>
 #include <memory>
 #include <vector>
 
 #include "attention/sparse/block_sparse.h"
-#include "attention/sparse/chunk_gemm.h"
-#include "attention/sparse/rows8_gemm.h"
-#include "attention/sparse/transpose16.h"
+#include "attention/sparse/block_sparse_block.h"
 #include "attention/head_rows.h"
 #include "core/autograd/autograd.h"
 #include "core/kernels/fastmath.h"
@@ -49,38 +40,10 @@ namespace attnlab::attention {
 
 namespace {
 
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-
-// One block: nq queries (token rows) against nk keys (token rows; null = 0..nk−1). Its mask
-// (and bias) come as one additive score tile, transposed: [nk, padded(nq)], −inf where blocked
-// (and in the padding slots), else 0 or the bias.
-struct Block {
-    const int64_t* queries;
-    int64_t nq;
-    const int64_t* keys;
-    int64_t nk;
-    const float* mask_t;  // [nk, np] added to the scaled scores
-    const uint8_t* live;  // [nq], 1 = the slot's output counts
-    const uint8_t* open;  // [nk], 1 = the key is allowed in every query slot: its mask row is
-                          // skipped (padding slots then keep finite scores, never read); or null
-    const KeyRun* runs = nullptr;  // the keys as runs of evenly spaced tokens, read and updated in
-    int64_t n_runs = 0;            // place; none: gathered
-    const float* mask_r = nullptr;  // set: keys along the lanes (use_key_lanes), mask [nq, mask_ld]
-    int64_t mask_ld = 0;
-    const KeyRun* lane_runs = nullptr;  // with mask_r: the keys as runs of consecutive tokens
-    int64_t n_lane_runs = 0;
-    const KeyRun* next_runs = nullptr;  // and those of a block ahead (prefetched while this one runs)
-    int64_t n_next_runs = 0;
-};
+using namespace block_sparse;
 
 using BlockVisitor = std::function<void(const Block&)>;
 using BlockSource = std::function<void(int64_t bh, const BlockVisitor&)>;  // the blocks of head bh
-
-// Query slots rounded up to the vector width: the scores are kept transposed, Sᵀ = s·Kb Qbᵀ
-// [nk, np], so that the products, the masking and the softmax all run along the (padded)
-// queries with full vectors, and only the few queries, not the many keys, are transposed.
-// Query r's scores are column r; padding columns come from zero queries and are never written back.
-int64_t padded(int64_t nq) { return padded_slots(nq); }
 
 // How many blocks ahead a key-lanes block prefetches the keys of (Block::next_runs), into L2:
 // at N = 16384 a head's K, V, dK, dV (2 MB each at D = 32) are past the 1 MB L2, and a block's
@@ -129,23 +92,6 @@ void for_each_block(const HeadBlocks& h, const BlockVisitor& f) {
     }
 }
 
-// rows [n, D] <- the given token rows of a head.
-void gather(const HeadRows& X, int64_t bh, const int64_t* rows, int64_t n, int64_t D, float* out) {
-    const float* head = X.at(bh, 0);
-    for (int64_t r = 0; r < n; ++r) {
-        const float* x = head + (rows ? rows[r] : r) * X.row;
-        int64_t d = 0;  // (vector copies: std::copy was a memmove call per row, 7 % of bigbird's time)
-        for (; d + small::kLanes <= D; d += small::kLanes) small::store_vec(out + r * D + d, small::load_vec(x + d));
-        for (; d < D; ++d) out[r * D + d] = x[d];
-    }
-}
-
-// Rows slot … slot + count − 1 of a block's Xb, the first at x, one every ld floats.
-struct RowRun {
-    const float* x;
-    int64_t ld, slot, count;
-};
-
 // A block's Xb [nk, D] as runs of rows: its key runs read in place in the head, or else one run
 // gathered into `xb`.
 void key_rows(const Block& blk, const HeadRows& X, int64_t bh, int64_t D, std::vector<float>& xb,
@@ -176,27 +122,6 @@ void times_rows(const float* at, int64_t np, const std::vector<RowRun>& xb, int6
         small::gemm<true>(nq, D, r.count, alpha, at + r.slot * np, np, r.x, r.ld, acc, C, D);
         acc = true;
     }
-}
-
-struct Scratch {
-    std::vector<float> qb, qt, kb, vb, S, pv, dob, dot, dS, dqb, dkb, dvb, delta;
-    std::vector<float> m_old, m_new, shift, sum;  // per query slot of a block
-    std::vector<float> m, l;                      // per token of the head
-    std::vector<RowRun> kr, vr;                   // the block's key and value rows
-    // Key-lanes blocks: K and V of head kt_bh / vt_bh as transposed chunks (head_chunks_t), and N.
-    std::vector<float> kt_head, vt_head;
-    int64_t kt_bh = -1, vt_bh = -1, n = 0;
-    std::vector<const float*> chunks;  // a key-lanes block's keys as chunks of such a head
-};
-
-bool is_live(const Block& blk, int64_t r) { return blk.live[r] != 0; }
-
-// np is a multiple of kLanes, and saying so (lanes(np)) lets GCC drop the scalar tail of the
-// loops below. The mask is float, not bytes: a byte operand makes GCC take 64 slots per step,
-// and the usual np = 16 or 32 then ran in the scalar tail.
-inline int64_t lanes(int64_t np) {
-    if (np % small::kLanes != 0) __builtin_unreachable();
-    return np;
 }
 
 // The three passes over a block's Sᵀ [nk, np], one key row at a time. Each is one call per
@@ -328,296 +253,13 @@ inline float mask_at(const Block& blk, int64_t r, int64_t j, int64_t np) {
     for (int64_t d = 0; d < D; ++d) dq[d] += scale * dqi[d];
 }
 
-// ---- blocks with the keys along the lanes (Block::mask_r): S [nq, nkp], one query row at a time ----
-
-// Row maximum and sum over n (a multiple of kLanes) floats in vector registers: a running scalar
-// is one serial chain, and GCC left these loops scalar.
-inline float row_max(const float* s, int64_t n, float m) {
-    small::VecF v = small::load_vec(s);
-    for (int64_t c = small::kLanes; c < n; c += small::kLanes) {
-        const small::VecF x = small::load_vec(s + c);
-        v = v > x ? v : x;
-    }
-#if defined(__AVX512F__)
-    const float vm = _mm512_reduce_max_ps(v);  // (a shuffle tree: lane by lane was most of the row's time)
-    return m > vm ? m : vm;
-#else
-    for (int l = 0; l < small::kLanes; ++l) m = m > v[l] ? m : v[l];
-    return m;
-#endif
-}
-inline float row_sum(const float* s, int64_t n) {
-    small::VecF v = small::VecF{};
-    for (int64_t c = 0; c < n; c += small::kLanes) v += small::load_vec(s + c);
-#if defined(__AVX512F__)
-    return _mm512_reduce_add_ps(v);
-#else
-    float sum = 0.f;
-    for (int l = 0; l < small::kLanes; ++l) sum += v[l];
-    return sum;
-#endif
-}
-
-// s += mask (−inf where blocked); returns max(m, max_c s_c).
-[[gnu::noinline]] float mask_row(float* __restrict s, const float* __restrict mask, int64_t n, float m) {
-    for (int64_t c = 0; c < lanes(n); ++c) s[c] += mask[c];
-    return row_max(s, n, m);
-}
-
-// s = e^(s − shift) (−inf gives 0); returns Σ_c s_c.
-[[gnu::noinline]] float exp_row(float* __restrict s, float shift, int64_t n) {
-    for (int64_t c = 0; c < lanes(n); ++c) s[c] = fast::exp(s[c] - shift);
-    return row_sum(s, n);
-}
-
-// p = e^(s + mask − L), ds = p (dp − Δ) (in place: s → p, dp → ds).
-[[gnu::noinline]] void grad_row(float* __restrict s, float* __restrict dp, const float* __restrict mask, float L,
-                                float delta, int64_t n) {
-    for (int64_t c = 0; c < lanes(n); ++c) {
-        const float p = fast::exp(s[c] + mask[c] - L);
-        s[c] = p;
-        dp[c] = p * (dp[c] - delta);
-    }
-}
-
-// Head bh of X [N, D] as chunks of kChunk tokens, each chunk transposed [D, kChunk]:
-//   xt[(i / kChunk)·kChunk·D + d·kChunk + i % kChunk] = X[i][d]
-// made once per head (N·D floats), so that a key-lanes block's Kbᵀ takes kChunk keys at a time as
-// one short vector per d, from D rows of one contiguous chunk (its cache lines, as few as the keys').
-constexpr int64_t kChunk = chunk::kWidth;
-typedef chunk::Vec8 ChunkVec;
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12, on the _mm512_undefined_* inside transpose16
-void head_chunks_t(const HeadRows& X, int64_t bh, int64_t N, int64_t D, std::vector<float>& xt) {
-    const int64_t chunks = (N + kChunk - 1) / kChunk;
-    xt.resize(size_t(chunks * kChunk * D));
-    int64_t c = 0;
-    if (D % 16 == 0)  // two chunks at a time, 16 × 16 in registers (transpose16.h), then split
-        for (; (c + 2) * kChunk <= N; c += 2)
-            for (int64_t d0 = 0; d0 < D; d0 += 16) {
-                alignas(64) float t[16 * 16];  // t[dd·16 + i] = X[16c/2 + i][d0 + dd]
-                transpose16(X.at(bh, c * kChunk) + d0, X.row, t, 16, 1.f);
-                for (int64_t dd = 0; dd < 16; ++dd)
-                    for (int64_t h = 0; h < 2; ++h) {
-                        ChunkVec v;
-                        std::memcpy(&v, t + dd * 16 + h * kChunk, sizeof v);
-                        std::memcpy(xt.data() + ((c + h) * D + d0 + dd) * kChunk, &v, sizeof v);
-                    }
-            }
-    for (; c < chunks; ++c) {
-        float* dst = xt.data() + c * kChunk * D;
-        const int64_t n = std::min(kChunk, N - c * kChunk);
-        for (int64_t i = 0; i < n; ++i) {
-            const float* x = X.at(bh, c * kChunk + i);
-            for (int64_t d = 0; d < D; ++d) dst[d * kChunk + i] = x[d];
-        }
-        for (int64_t i = n; i < kChunk; ++i)  // (the last chunk's missing tokens: never read)
-            for (int64_t d = 0; d < D; ++d) dst[d * kChunk + i] = 0.f;
-    }
-}
-#pragma GCC diagnostic pop
-
-// The chunked transposed head of X for head bh, made on first use (tag: the head it holds).
-const float* head_t(const HeadRows& X, int64_t bh, int64_t D, std::vector<float>& xt, int64_t& tag, int64_t N) {
-    if (tag != bh) head_chunks_t(X, bh, N, D, xt), tag = bh;
-    return xt.data();
-}
-
-// Asks for the cache lines the next key-lanes block reads: its keys' chunks in the transposed
-// heads hts (the random blocks are far from this block's, where no hardware prefetcher looks)
-// and its key rows in Xs.
-void prefetch_next(const Block& blk, std::initializer_list<const float*> hts, int64_t D,
-                   std::initializer_list<const HeadRows*> Xs, int64_t bh) {
-    auto l2 = [](const float* p) { __builtin_prefetch(p, 0, 2); };  // into L2: a block's rows and chunks
-    for (int64_t r = 0; r < blk.n_next_runs; ++r) {                  // fill the 32 KB L1 already
-        const KeyRun& run = blk.next_runs[r];
-        const int64_t c0 = run.first / kChunk, c1 = (run.first + run.count - 1) / kChunk;
-        for (const float* ht : hts)
-            for (const float* p = ht + c0 * kChunk * D; p < ht + (c1 + 1) * kChunk * D; p += 16) l2(p);
-        for (const HeadRows* X : Xs)
-            for (int64_t i = run.first; i < run.first + run.count; ++i)
-                for (int64_t d = 0; d < D; d += 16) l2(X->at(bh, i) + d);
-    }
-}
-
-// A key-lanes block's Xbᵀ [D, nkp] (zero padding keys) from the chunked transposed head ht, run by
-// run: whole chunks as one vector per d, the keys of partial chunks one by one.
-void lane_tile(const Block& blk, const float* ht, int64_t D, float* xt) {
-    const int64_t nkp = padded(blk.nk);
-    for (int64_t r = 0; r < blk.n_lane_runs; ++r) {
-        const KeyRun& run = blk.lane_runs[r];
-        for (int64_t j = 0; j < run.count;) {
-            const int64_t tok = run.first + j, slot = run.slot + j;
-            const float* src = ht + (tok / kChunk) * kChunk * D + tok % kChunk;
-            if (tok % kChunk == 0 && j + kChunk <= run.count) {
-                for (int64_t d = 0; d < D; ++d) {
-                    ChunkVec v;
-                    std::memcpy(&v, src + d * kChunk, sizeof v);
-                    std::memcpy(xt + d * nkp + slot, &v, sizeof v);
-                }
-                j += kChunk;
-            } else {
-                for (int64_t d = 0; d < D; ++d) xt[d * nkp + slot] = src[d * kChunk];
-                ++j;
-            }
-        }
-    }
-    for (int64_t d = 0; d < D; ++d)
-        for (int64_t c = blk.nk; c < nkp; ++c) xt[d * nkp + c] = 0.f;
-}
-
-// The block's keys as whole chunks of the chunked transposed head ht (of N tokens), their
-// addresses in `out`: false when a run does not start at a chunk or ends inside one (then
-// lane_tile copies them), but for the last run ending at token N, in the last chunk, whose
-// missing tokens are zeros (their score columns are padding slots, blocked by the mask).
-bool whole_chunks(const Block& blk, const float* ht, int64_t D, int64_t N, std::vector<const float*>& out) {
-    out.clear();
-    for (int64_t r = 0; r < blk.n_lane_runs; ++r) {
-        const KeyRun& run = blk.lane_runs[r];
-        const bool ends_at_n = r == blk.n_lane_runs - 1 && run.first + run.count == N;
-        if (run.first % kChunk != 0 || (run.count % kChunk != 0 && !ends_at_n)) return false;
-        for (int64_t j = 0; j < run.count; j += kChunk) out.push_back(ht + (run.first + j) * D);
-    }
-    return true;
-}
-
-// S [nq, nkp] = alpha·A Xbᵀ for A [nq, D], the keys' transposed rows from the chunked head ht:
-// read in place when they are whole chunks (chunk_gemm.h; the padding columns zeroed), else
-// copied into the tile xt first.
-void lane_scores(const Block& blk, const float* A, int64_t lda, const float* ht, int64_t D, int64_t N, float alpha,
-                 std::vector<const float*>& chunks, std::vector<float>& xt, float* S) {
-    const int64_t nq = blk.nq, nkp = padded(blk.nk);
-    if (whole_chunks(blk, ht, D, N, chunks)) {
-        const int64_t nc = int64_t(chunks.size());
-        chunk::scores(nq, nc, D, alpha, A, lda, chunks.data(), S, nkp);
-        for (int64_t r = 0; r < nq; ++r) std::fill(S + r * nkp + nc * kChunk, S + (r + 1) * nkp, 0.f);
-        return;
-    }
-    xt.resize(size_t(D * nkp));
-    lane_tile(blk, ht, D, xt.data());
-    small::gemm<false>(nq, nkp, D, alpha, A, lda, xt.data(), nkp, false, S, nkp);
-}
-
-// C [nq, D] = alpha·A Xb (+ C when acc) for A [nq, nkp] (keys along the lanes), Xb's rows read in
-// place run by run.
-void lanes_times_rows(const Block& blk, const float* A, int64_t nkp, const HeadRows& X, int64_t bh, int64_t D,
-                      float alpha, bool acc, float* C, int64_t ldc) {
-    for (int64_t r = 0; r < blk.n_lane_runs; ++r, acc = true) {
-        const KeyRun& run = blk.lane_runs[r];
-        gemm_rows8<false>(blk.nq, D, run.count, alpha, A + run.slot, nkp, X.at(bh, run.first), X.row, acc, C, ldc);
-    }
-}
-
-// dXb += alpha·Aᵀ Yb (A [nq, nkp], Yb [nq, D]) added in place into the key rows of dX, run by run.
-void lanes_add_to_rows(const Block& blk, const float* A, int64_t nkp, const float* Yb, int64_t ldy, int64_t D,
-                       float alpha, const HeadRows& dX, int64_t bh) {
-    for (int64_t r = 0; r < blk.n_lane_runs; ++r) {
-        const KeyRun& run = blk.lane_runs[r];
-        gemm_rows8<true>(run.count, D, blk.nq, alpha, A + run.slot, nkp, Yb, ldy, true, dX.at(bh, run.first), dX.row);
-    }
-}
-
-// True when the block's query slots are consecutive tokens, all live (bigbird's blocks but the
-// short last one): their rows are then read, and their gradient rows written, in place.
-bool queries_in_place(const Block& blk) {
-    for (int64_t r = 0; r < blk.nq; ++r)
-        if (!is_live(blk, r) || blk.queries[r] != blk.queries[0] + r) return false;
-    return true;
-}
-
-// The block's query rows of X, [nq, D] with row stride ld: in place, or gathered into xb (the slots
-// that are not live zeroed).
-struct QueryRows {
-    const float* x;
-    int64_t ld;
-};
-QueryRows query_rows(const Block& blk, bool in_place, const HeadRows& X, int64_t bh, int64_t D,
-                     std::vector<float>& xb) {
-    if (in_place) return {X.at(bh, blk.queries[0]), X.row};
-    xb.resize(size_t(blk.nq * D));
-    gather(X, bh, blk.queries, blk.nq, D, xb.data());
-    for (int64_t r = 0; r < blk.nq; ++r)
-        if (!is_live(blk, r)) std::fill(xb.data() + r * D, xb.data() + (r + 1) * D, 0.f);
-    return {xb.data(), D};
-}
-
-[[gnu::noinline]] void forward_block_rows(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
-                                          const HeadRows& O, int64_t bh, int64_t D, float scale, Scratch& w) {
-    const int64_t nq = blk.nq, nkp = padded(blk.nk);
-    const QueryRows q = query_rows(blk, queries_in_place(blk), Q, bh, D, w.qb);
-    const float* kt = head_t(K, bh, D, w.kt_head, w.kt_bh, w.n);
-    prefetch_next(blk, {kt}, D, {&V}, bh);
-    w.S.resize(size_t(nq * nkp)), w.pv.resize(size_t(nq * D));
-    w.m_old.resize(size_t(nq)), w.m_new.resize(size_t(nq)), w.sum.resize(size_t(nq));
-    float* S = w.S.data();
-    lane_scores(blk, q.x, q.ld, kt, D, w.n, scale, w.chunks, w.qt, S);  // S = s·Qb Kbᵀ
-    for (int64_t r = 0; r < nq; ++r) {  // m' = max(m_i, max S_r + mask), P_r = e^(S_r − m')
-        float* s = S + r * nkp;
-        w.m_new[size_t(r)] = kNegInf;
-        if (is_live(blk, r)) {
-            const float m_old = w.m[size_t(blk.queries[r])];
-            const float mx = mask_row(s, blk.mask_r + r * blk.mask_ld, nkp, m_old);
-            w.m_old[size_t(r)] = m_old, w.m_new[size_t(r)] = mx;
-            if (mx != kNegInf) {
-                w.sum[size_t(r)] = exp_row(s, mx, nkp);
-                continue;
-            }
-        }
-        std::fill(s, s + nkp, 0.f);  // not live, or no allowed key yet: no weight
-    }
-    lanes_times_rows(blk, S, nkp, V, bh, D, 1.f, false, w.pv.data(), D);  // P Vb
-    for (int64_t r = 0; r < nq; ++r) {
-        if (w.m_new[size_t(r)] == kNegInf) continue;
-        const int64_t i = blk.queries[r];
-        const float m_old = w.m_old[size_t(r)], alpha = m_old == kNegInf ? 0.f : fast::exp(m_old - w.m_new[size_t(r)]);
-        w.l[size_t(i)] = w.l[size_t(i)] * alpha + w.sum[size_t(r)];
-        w.m[size_t(i)] = w.m_new[size_t(r)];
-        float* acc = O.at(bh, i);
-        const float* pv = w.pv.data() + r * D;
-        for (int64_t d = 0; d < D; ++d) acc[d] = acc[d] * alpha + pv[d];
-    }
-}
-
-[[gnu::noinline]] void backward_block_rows(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
-                                           const HeadRows& dO, const float* lse, const float* delta, const HeadRows& dQ,
-                                           const HeadRows& dK, const HeadRows& dV, int64_t bh, int64_t D, float scale,
-                                           Scratch& w) {
-    const int64_t nq = blk.nq, nkp = padded(blk.nk);
-    const bool in_place = queries_in_place(blk);
-    const QueryRows q = query_rows(blk, in_place, Q, bh, D, w.qb);     // Qb
-    const QueryRows g = query_rows(blk, in_place, dO, bh, D, w.dob);  // dOb (rows that are not live: 0)
-    const float *kt = head_t(K, bh, D, w.kt_head, w.kt_bh, w.n), *vt = head_t(V, bh, D, w.vt_head, w.vt_bh, w.n);
-    prefetch_next(blk, {kt, vt}, D, {&K, &dK, &dV}, bh);
-    w.S.resize(size_t(nq * nkp)), w.dS.resize(size_t(nq * nkp)), w.dqb.resize(size_t(nq * D));
-    float *P = w.S.data(), *dS = w.dS.data();
-    lane_scores(blk, q.x, q.ld, kt, D, w.n, scale, w.chunks, w.qt, P);  // S = s·Qb Kbᵀ
-    lane_scores(blk, g.x, g.ld, vt, D, w.n, 1.f, w.chunks, w.dot, dS);  // dP = dOb Vbᵀ
-    for (int64_t r = 0; r < nq; ++r) {  // a slot that is not live (or sees no key) gets L = +∞, so P = 0
-        const int64_t i = blk.queries[r];
-        const bool live = is_live(blk, r) && lse[i] != kNegInf;
-        grad_row(P + r * nkp, dS + r * nkp, blk.mask_r + r * blk.mask_ld, live ? lse[i] : INFINITY,
-                 live ? delta[i] : 0.f, nkp);
-    }
-    lanes_add_to_rows(blk, dS, nkp, q.x, q.ld, D, scale, dK, bh);  // dKb += s·dSᵀ Qb
-    lanes_add_to_rows(blk, P, nkp, g.x, g.ld, D, 1.f, dV, bh);     // dVb += Pᵀ dOb
-    if (in_place)  // dQb += s·dS Kb, in place
-        return lanes_times_rows(blk, dS, nkp, K, bh, D, scale, true, dQ.at(bh, blk.queries[0]), dQ.row);
-    lanes_times_rows(blk, dS, nkp, K, bh, D, scale, false, w.dqb.data(), D);  // dQb = s·dS Kb
-    for (int64_t r = 0; r < nq; ++r) {
-        if (!is_live(blk, r)) continue;
-        float* dq = dQ.at(bh, blk.queries[r]);
-        for (int64_t d = 0; d < D; ++d) dq[d] += w.dqb[size_t(r * D + d)];
-    }
-}
-
 [[gnu::noinline]] void forward_block(const Block& blk, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
                    const HeadRows& O, int64_t bh, int64_t D, float scale, Scratch& w) {
     if (row_by_row(blk)) {
         for (int64_t r = 0; r < blk.nq; ++r) forward_row(blk, r, Q, K, V, O, bh, D, scale, w);
         return;
     }
-    if (blk.mask_r) return forward_block_rows(blk, Q, K, V, O, bh, D, scale, w);
+    if (blk.mask_r) return forward_key_lanes_block(blk, Q, K, V, O, bh, D, scale, w);
     const int64_t nq = blk.nq, nk = blk.nk, np = padded(nq);
     w.qb.resize(size_t(nq * D)), w.qt.resize(size_t(D * np)), w.S.resize(size_t(nk * np)), w.pv.resize(size_t(nq * D));
     w.m_old.resize(size_t(np)), w.m_new.resize(size_t(np)), w.shift.resize(size_t(np)), w.sum.resize(size_t(np));
@@ -654,7 +296,7 @@ QueryRows query_rows(const Block& blk, bool in_place, const HeadRows& X, int64_t
         for (int64_t r = 0; r < blk.nq; ++r) backward_row(blk, r, Q, K, V, dO, lse, delta, dQ, dK, dV, bh, D, scale, w);
         return;
     }
-    if (blk.mask_r) return backward_block_rows(blk, Q, K, V, dO, lse, delta, dQ, dK, dV, bh, D, scale, w);
+    if (blk.mask_r) return backward_key_lanes_block(blk, Q, K, V, dO, lse, delta, dQ, dK, dV, bh, D, scale, w);
     const int64_t nq = blk.nq, nk = blk.nk, np = padded(nq);
     w.qb.resize(size_t(nq * D)), w.qt.resize(size_t(D * np)), w.dob.resize(size_t(nq * D)), w.dot.resize(size_t(D * np));
     w.S.resize(size_t(nk * np)), w.dS.resize(size_t(nk * np)), w.dqb.resize(size_t(nq * D));
