@@ -19,7 +19,7 @@
 // Time O(B·H·(nb·bs·kb + G·N)·D).
 //
 // Two implementations, held equal by tests:
-//  - sparse_attention: one fused op (block_sparse_kernel.cpp) that walks the blocks of one or
+//  - sparse_attention: one fused op (block_sparse_kernel.cpp, its key-lanes blocks in block_sparse_key_lanes.cpp) that walks the blocks of one or
 //    more layouts with an online softmax per query (as the fused softmax kernel walks key
 //    tiles), gathering a block's queries into per-thread scratch (its keys, runs of evenly
 //    spaced tokens, are read in place) and holding its scores transposed, [keys, query slots padded to the vector width],

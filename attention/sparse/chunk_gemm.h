@@ -1,5 +1,5 @@
 // chunk_gemm.h — the scores of a few rows against keys held as transposed chunks of 8 tokens, for
-// the key-lanes blocks of the block-sparse kernel (block_sparse_kernel.cpp), whose keys are whole
+// the key-lanes blocks of the block-sparse kernel (block_sparse_key_lanes.cpp), whose keys are whole
 // chunks (bigbird with blocks of 8):
 //   S[r·lds + 8c + j] = alpha · Σ_{d<k} A[r·lda + d] · chunks[c][d·8 + j]      r < m, c < nc, j < 8
 // chunks[c] is [k, 8]: 8 consecutive tokens' rows transposed (one contiguous 8·k floats), so a

@@ -1,5 +1,5 @@
 // transpose16.h — a 16 × 16 block of floats transposed (and scaled) in registers, for the sparse
-// kernels that hold tiles transposed (longformer_kernel.cpp, block_sparse_kernel.cpp):
+// kernels that hold tiles transposed (longformer_kernel.cpp, block_sparse_key_lanes.cpp):
 //   dst[c·ldd + i] = mul · src[i·lds + c],   i, c < 16
 // With AVX-512: 16 loads, 64 shuffles, 16 stores (a scalar transpose is one scattered store per
 // float, which the profiles showed costing more than the products); else a plain loop.
