@@ -19,15 +19,17 @@
 // Time O(B·H·(nb·bs·kb + G·N)·D).
 //
 // Two implementations, held equal by tests:
-//  - sparse_attention: one fused op (block_sparse_kernel.cpp, its key-lanes blocks in block_sparse_key_lanes.cpp) that walks the blocks of one or
-//    more layouts with an online softmax per query (as the fused softmax kernel walks key
-//    tiles), gathering a block's queries into per-thread scratch (its keys, runs of evenly
-//    spaced tokens, are read in place) and holding its scores transposed, [keys, query slots padded to the vector width],
-//    so that masking and softmax run as vector loops along the queries (or, after use_key_lanes,
-//    [query slots, keys padded to the vector width], for blocks of few queries); the backward recomputes the
-//    block scores from the saved row log-sum-exp. Memory O(B·H·N·D) (output, gradients)
-//    plus O(B·H·N) saved; the block scores live only in scratch. Several layouts share one
-//    softmax row (their allowed keys must not overlap): sparse_strided's local + strided parts.
+//  - sparse_attention: one fused op (block_sparse_kernel.cpp; its key-lanes blocks in
+//    block_sparse_key_lanes.cpp) that walks the blocks of one or more layouts with an online
+//    softmax per query (as the fused softmax kernel walks key tiles), gathering a block's
+//    queries into per-thread scratch (its keys, runs of evenly spaced tokens, are read in
+//    place) and holding its scores transposed, [keys, query slots padded to the vector
+//    width], so that masking and softmax run as vector loops along the queries (or, after
+//    use_key_lanes, [query slots, keys padded to the vector width], for blocks of few
+//    queries); the backward recomputes the block scores from the saved row log-sum-exp.
+//    Memory O(B·H·N·D) (output, gradients) plus O(B·H·N) saved; the block scores live only
+//    in scratch. Several layouts share one softmax row (their allowed keys must not overlap):
+//    sparse_strided's local + strided parts.
 //  - sparse_attention_reference: the readable composition of differentiable ops (index_select,
 //    matmul, masked_fill, softmax, concat); memory O(B·H·(nb·bs·kb + G·N)) for the scores plus
 //    O(B·H·nb·(bs + 2kb)·D) for the gathered rows.
