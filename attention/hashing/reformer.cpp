@@ -52,50 +52,81 @@ void ReformerAttention::draw_rotations(int64_t D) {
     set_buffer("rotations", rotations);
 }
 
+namespace {
+
+// The rotations of every round side by side, [D, cols] with cols = n_h·b/2 rounded up to whole
+// vectors (n_h·b/2 is often below one vector, and a product narrower than a vector runs as
+// scalar code): R[d, r·b/2 + c] = rotations[r, d, c], zero beyond.
+struct SideBySide {
+    std::vector<float> R;
+    int64_t cols, half, nh;
+    SideBySide(const Tensor& rotations) : half(rotations.size(2)), nh(rotations.size(0)) {
+        const int64_t D = rotations.size(1);
+        cols = (nh * half + small::kLanes - 1) / small::kLanes * small::kLanes;
+        R.assign(size_t(D * cols), 0.f);
+        const Tensor rc = contiguous(rotations);
+        const float* rot = rc.data();
+        for (int64_t r = 0; r < nh; ++r)
+            for (int64_t d = 0; d < D; ++d)
+                std::copy(rot + (r * D + d) * half, rot + (r * D + d + 1) * half, R.data() + d * cols + r * half);
+    }
+};
+
+// The buckets of head bh, [n_h, N] into out: x R for the head's rows, then per round the argmax
+// over [xR_r ; −xR_r] (the first maximum wins). xr: scratch.
+void hash_head(const HeadRows& Q, int64_t bh, int64_t N, int64_t D, const SideBySide& s, std::vector<float>& xr,
+               int32_t* out) {
+    xr.resize(size_t(N * s.cols));
+    small::gemm<false>(N, s.cols, D, 1.f, Q.at(bh, 0), Q.row, s.R.data(), s.cols, false, xr.data(), s.cols);
+    for (int64_t i = 0; i < N; ++i)
+        for (int64_t r = 0; r < s.nh; ++r) {
+            const float* xi = xr.data() + i * s.cols + r * s.half;
+            float best = -std::numeric_limits<float>::infinity();
+            int32_t arg = 0;
+            for (int64_t c = 0; c < s.half; ++c)
+                if (xi[c] > best) best = xi[c], arg = int32_t(c);
+            for (int64_t c = 0; c < s.half; ++c)
+                if (-xi[c] > best) best = -xi[c], arg = int32_t(s.half + c);
+            out[r * N + i] = arg;
+        }
+}
+
+}  // namespace
+
 std::vector<int32_t> ReformerAttention::hash(const Tensor& q) {
     check(rotations.size(1) == q.size(3), "reformer: rotations drawn for head dim ", rotations.size(1), ", got q ",
           to_string(q.shape()));
-    const int64_t BH = q.size(0) * q.size(1), N = q.size(2), D = q.size(3), half = buckets / 2;
+    const int64_t BH = q.size(0) * q.size(1), N = q.size(2), D = q.size(3);
     std::vector<int32_t> bucket(size_t(BH * n_hashes * N), 0);
     if (buckets == 1) return bucket;
-    // [D, n_h·b/2] every round side by side, zero columns up to whole vectors (n_h·b/2 is often
-    // below one vector, and a product narrower than a vector runs as scalar code)
-    const int64_t cols = (n_hashes * half + small::kLanes - 1) / small::kLanes * small::kLanes;
-    std::vector<float> R(size_t(D * cols), 0.f);
-    const Tensor rc = contiguous(rotations);
-    const float* rot = rc.data();
-    for (int64_t r = 0; r < n_hashes; ++r)
-        for (int64_t d = 0; d < D; ++d)
-            std::copy(rot + (r * D + d) * half, rot + (r * D + d + 1) * half, R.data() + d * cols + r * half);
+    const SideBySide side(rotations);
     Tensor x = unit_last_stride(q.detach());
     HeadRows Q(x);
     parallel_for(0, BH, 1, [&](int64_t lo, int64_t hi) {
-        std::vector<float> xr(size_t(N * cols));  // one head's x R, [N, cols]
-        for (int64_t bh = lo; bh < hi; ++bh) {
-            small::gemm<false>(N, cols, D, 1.f, Q.at(bh, 0), Q.row, R.data(), cols, false, xr.data(), cols);
-            for (int64_t i = 0; i < N; ++i)
-                for (int64_t r = 0; r < n_hashes; ++r) {
-                    const float* xi = xr.data() + i * cols + r * half;
-                    float best = -std::numeric_limits<float>::infinity();
-                    int32_t arg = 0;  // argmax over [xR ; −xR], first maximum wins
-                    for (int64_t c = 0; c < half; ++c)
-                        if (xi[c] > best) best = xi[c], arg = int32_t(c);
-                    for (int64_t c = 0; c < half; ++c)
-                        if (-xi[c] > best) best = -xi[c], arg = int32_t(half + c);
-                    bucket[size_t((bh * n_hashes + r) * N + i)] = arg;
-                }
-        }
+        std::vector<float> xr;  // one head's x R, [N, cols]
+        for (int64_t bh = lo; bh < hi; ++bh) hash_head(Q, bh, N, D, side, xr, bucket.data() + bh * n_hashes * N);
     });
     return bucket;
 }
 
-std::shared_ptr<LshHashes> ReformerAttention::hashes_for(const Tensor& q) {
+std::shared_ptr<LshHashes> ReformerAttention::hashes_for(const Tensor& q, bool all_buckets) {
     const int64_t N = q.size(2), D = q.size(3);
     check(rotations.size(1) == D || rotations.size(1) == 0, "reformer: rotations drawn for head dim ",
           rotations.size(1), ", got q ", to_string(q.shape()));
     if (rotations.size(1) == 0 || (redraw && is_training())) draw_rotations(D);
     auto x = std::make_shared<LshHashes>();
-    x->bucket = hash(q), x->nh = n_hashes, x->buckets = buckets, x->m = std::min(chunk, N);
+    if (all_buckets) x->bucket = hash(q);
+    x->nh = n_hashes, x->buckets = buckets, x->m = std::min(chunk, N);
+    // Each head's buckets on demand, for the fused op's forward and again its backward: from q
+    // (which it keeps anyway) and these rotations (a redraw replaces `rotations`, not this copy).
+    auto side = std::make_shared<const SideBySide>(rotations);
+    Tensor rows = unit_last_stride(q.detach());
+    const bool one_bucket = buckets == 1;
+    x->rehash = [side, rows, N, D, one_bucket](int64_t bh, int32_t* out) {
+        if (one_bucket) return std::fill(out, out + side->nh * N, 0);
+        std::vector<float> xr;
+        hash_head(HeadRows(rows), bh, N, D, *side, xr, out);
+    };
     return x;
 }
 
@@ -103,15 +134,16 @@ Tensor ReformerAttention::forward(const Tensor& q, const Tensor& k, const Tensor
     check_qkv("reformer attention", q, k, v);
     check(k.size(2) == q.size(2), "reformer attention: self-attention only (shared QK), got ", q.size(2),
           " queries and ", k.size(2), " keys");
-    auto hashes = hashes_for(q);
-    if (!reference && !reference_mode()) return lsh_chunk_attention(q, v, hashes);
+    const bool fused = !reference && !reference_mode();
+    auto hashes = hashes_for(q, /*all_buckets=*/!fused);
+    if (fused) return lsh_chunk_attention(q, v, hashes);
     return composed(q, v, *hashes);
 }
 
 Tensor ReformerAttention::forward_packed(const Tensor& qkv, int64_t heads) {
     if (reference || reference_mode()) return Attention::forward_packed(qkv, heads);
     Tensor q = split_packed_qkv(qkv, heads)[0];  // k and q have one length: self-attention
-    return lsh_chunk_attention_packed(qkv, heads, hashes_for(q));
+    return lsh_chunk_attention_packed(qkv, heads, hashes_for(q, /*all_buckets=*/false));
 }
 
 // The readable reference: every round's chunks gathered into tensors by index_select, and the

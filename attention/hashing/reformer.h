@@ -60,8 +60,10 @@ public:
 
 private:
     void draw_rotations(int64_t D);
-    // Rotations checked (drawn first, or redrawn when training with redraw), then q hashed.
-    std::shared_ptr<LshHashes> hashes_for(const Tensor& q);
+    // Rotations checked (drawn first, or redrawn when training with redraw), then q's hashes:
+    // every bucket at once (all_buckets, for the composed reference) or each head's on demand
+    // (LshHashes::rehash, for the fused op, which then never holds them all).
+    std::shared_ptr<LshHashes> hashes_for(const Tensor& q, bool all_buckets);
     Tensor composed(const Tensor& q, const Tensor& v, const LshHashes& hashes);
 
     Generator gen_;

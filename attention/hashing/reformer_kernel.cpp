@@ -68,6 +68,7 @@ struct Scratch {
     std::vector<float> acc;            // [N, D] the head's output rows before 1/l (forward)
     std::vector<float> bias_for;       // [nh + 1]: −log c for a pair attended in c rounds, −∞ for c = 0
     std::vector<int32_t> ps;           // [nh, ps_ld] the places (LshRounds) of the round's tokens in sorted order
+    std::vector<int32_t> bucket;       // [nh, N] the head's buckets, when hashed again (backward)
     int64_t ps_ld = 0;                 // N + one vector of padding
     LshRounds rounds;                  // the head's rounds
     std::vector<float> dos, dot, dS, dqs, dks, dvs, lse_s, delta_s, delta;  // backward
@@ -360,9 +361,15 @@ void backward_head(const LshRounds& R, const HeadRows& Q, const HeadRows& V, con
     if (dK) write_rows(nullptr, N, D, *dK, bh);
 }
 
-// w.rounds <- the rounds of head bh.
+// w.rounds <- the rounds of head bh, from the kept buckets or, without them, hashed again.
 const LshRounds& sort_rounds(const LshHashes& x, int64_t bh, int64_t N, Scratch& w) {
-    w.rounds = LshRounds(x.bucket.data() + bh * x.nh * N, x.nh, N, x.m, x.buckets);
+    const int32_t* bucket = x.bucket.data() + bh * x.nh * N;
+    if (x.bucket.empty()) {
+        w.bucket.resize(size_t(x.nh * N));
+        x.rehash(bh, w.bucket.data());
+        bucket = w.bucket.data();
+    }
+    w.rounds = LshRounds(bucket, x.nh, N, x.m, x.buckets);
     return w.rounds;
 }
 
@@ -378,7 +385,8 @@ Tensor lsh_op(const Tensor& q_in, const Tensor& v_in, std::shared_ptr<const LshH
     check(q_in.dim() == 4 && q_in.shape() == v_in.shape(), "lsh_chunk_attention: expected q, v [B,H,N,D] of one shape, got ",
           to_string(q_in.shape()), ", ", to_string(v_in.shape()));
     const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2), D = q_in.size(3);
-    check(int64_t(hashes->bucket.size()) == B * H * hashes->nh * N && hashes->m >= 1 && hashes->m <= N,
+    const bool on_demand = hashes->bucket.empty() && hashes->rehash;  // each head hashed when needed
+    check((on_demand || int64_t(hashes->bucket.size()) == B * H * hashes->nh * N) && hashes->m >= 1 && hashes->m <= N,
           "lsh_chunk_attention: ", hashes->bucket.size(), " buckets (", hashes->nh, " rounds) and chunk ", hashes->m,
           " for q ", to_string(q_in.shape()), ": expected B·H·n_h·N buckets and 1 ≤ chunk ≤ N");
     for (int32_t b : hashes->bucket)
@@ -396,6 +404,8 @@ Tensor lsh_op(const Tensor& q_in, const Tensor& v_in, std::shared_ptr<const LshH
     }
     const bool packed = heads > 0;
     std::vector<Tensor> inputs = packed ? std::vector<Tensor>{qkv} : std::vector<Tensor>{q_in, v_in};
+    if (hashes->rehash)  // the backward hashes each head again: keep no buckets
+        hashes = std::make_shared<const LshHashes>(LshHashes{{}, hashes->nh, hashes->buckets, hashes->m, hashes->rehash});
     return record("lsh_chunk_attention", out, inputs,
                   [q, v, out_saved = out.detach(), lse, hashes, scale, heads,
                    packed_shape = packed ? qkv.shape() : Shape{}](const Tensor& g_in) {

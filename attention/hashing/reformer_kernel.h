@@ -23,10 +23,11 @@
 // dS = P ∘ (dO Vᵀ − Δ), dQ = dS K/√D, dK = dSᵀ Q/√D, dV = Pᵀ dO; then, per round in sorted
 // order, dq += dK through the normalization: r (dK − (k·dK) k), r = (‖q‖² + 10⁻¹²)^(−½); the
 // rounds summed in head-local [N, D] buffers, and every gradient row written once.
-// Time O(n_h·N·2m·D + n_h²·N·2m) per head; memory saved: out, L [B,H,N] and the buckets
-// [B,H,n_h,N] (int32), besides q and v.
+// Time O(n_h·N·2m·D + n_h²·N·2m) per head; memory saved: out and L [B,H,N] besides q and v
+// (and the buckets [B,H,n_h,N] int32 when they cannot be found again, LshHashes::rehash unset).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -66,6 +67,11 @@ struct LshRounds {
 struct LshHashes {
     std::vector<int32_t> bucket;  // [B·H, nh, N] in 0 … buckets − 1
     int64_t nh = 1, buckets = 1, m = 1;
+    // Set: the buckets of head bh ([nh, N] into out), the same bits as `bucket` would hold, found
+    // when needed: `bucket` may then be empty, and the op keeps none for its backward, which
+    // hashes each head again (one product of [N, D] by [D, n_h·b/2] per head, against
+    // [B,H,n_h,N] int32 kept per layer).
+    std::function<void(int64_t bh, int32_t* out)> rehash;
 };
 
 // q, v [B,H,N,D] and their hashes -> [B,H,N,D]: Reformer's LSH attention with shared QK (the

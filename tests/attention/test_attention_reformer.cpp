@@ -139,6 +139,39 @@ static std::shared_ptr<attention::LshHashes> random_hashes(int64_t BH, int64_t n
     return x;
 }
 
+TEST_CASE("with a rehash the fused LSH chunk op keeps no buckets and gives the same output and gradients",
+          "[attention][reformer][fused]") {
+    QKV x = random_qkv(2, 2, 37, 8, 21);
+    auto kept = random_hashes(2 * 2, 2, 37, 8, 4, 5);
+    const std::vector<int32_t> buckets = kept->bucket;
+    int64_t rehashes = 0;
+    auto with_rehash = [&](bool keep_buckets) {
+        auto h = std::make_shared<attention::LshHashes>(*kept);
+        if (!keep_buckets) h->bucket.clear();  // every head hashed on demand, forward and backward
+        h->rehash = [&](int64_t bh, int32_t* out) {
+            ++rehashes;
+            std::copy(buckets.begin() + bh * 2 * 37, buckets.begin() + (bh + 1) * 2 * 37, out);
+        };
+        return h;
+    };
+    std::shared_ptr<attention::LshHashes> cases[3] = {kept, with_rehash(true), with_rehash(false)};
+    const int64_t expected_rehashes[3] = {0, 4, 8};  // per head: none; the backward; forward and backward
+    Tensor grads[3][2], outs[3];
+    for (int i = 0; i < 3; ++i) {
+        INFO("case " << i);
+        rehashes = 0;
+        QKV y{x.q.detach().requires_grad_(), x.k.detach(), x.v.detach().requires_grad_()};
+        outs[i] = attention::lsh_chunk_attention(y.q, y.v, cases[i]);
+        if (i > 0) CHECK(cases[i].use_count() == 1);  // the op holds no reference to the buckets
+        outs[i].backward(Tensor::ones(outs[i].shape()));
+        grads[i][0] = y.q.grad(), grads[i][1] = y.v.grad();
+        CHECK(rehashes == expected_rehashes[i]);
+        CHECK(outs[i].to_vector() == outs[0].to_vector());  // bit for bit
+        CHECK(grads[i][0].to_vector() == grads[0][0].to_vector());
+        CHECK(grads[i][1].to_vector() == grads[0][1].to_vector());
+    }
+}
+
 TEST_CASE("gradcheck: the fused LSH chunk op in q and v, with random buckets",
           "[attention][reformer][fused][gradcheck]") {
     struct Case {
