@@ -6,8 +6,8 @@ set ylabel 'test accuracy'
 set output 'results/seed2/study_accuracy.png'
 set xlabel 'epoch'
 set xtics 1
-plot 'results/seed2/study_epochs.csv' using (strcol(1) eq 'softmax' ? $2 : 1/0):4 with linespoints lc 1 dt 1 pt 1 title 'softmax', 'results/seed2/study_epochs.csv' using (strcol(1) eq 'linear' ? $2 : 1/0):4 with linespoints lc 2 dt 1 pt 2 title 'linear', 'results/seed2/study_epochs.csv' using (strcol(1) eq 'linear_elu' ? $2 : 1/0):4 with linespoints lc 3 dt 1 pt 3 title 'linear_elu'
+plot 'results/seed2/study_epochs.csv' using (strcol(1) eq 'softmax' ? $2 : 1/0):4 with linespoints lc 1 dt 1 pt 1 title 'softmax', 'results/seed2/study_epochs.csv' using (strcol(1) eq 'linear' ? $2 : 1/0):4 with linespoints lc 2 dt 1 pt 2 title 'linear', 'results/seed2/study_epochs.csv' using (strcol(1) eq 'linear_elu' ? $2 : 1/0):4 with linespoints lc 3 dt 1 pt 3 title 'linear_elu', 'results/seed2/study_epochs.csv' using (strcol(1) eq 'efficient' ? $2 : 1/0):4 with linespoints lc 4 dt 1 pt 4 title 'efficient'
 set output 'results/seed2/study_time.png'
 set xlabel 'training time (s)'
 set xtics autofreq
-plot 'results/seed2/study_epochs.csv' using (strcol(1) eq 'softmax' ? $3 : 1/0):4 with linespoints lc 1 dt 1 pt 1 title 'softmax', 'results/seed2/study_epochs.csv' using (strcol(1) eq 'linear' ? $3 : 1/0):4 with linespoints lc 2 dt 1 pt 2 title 'linear', 'results/seed2/study_epochs.csv' using (strcol(1) eq 'linear_elu' ? $3 : 1/0):4 with linespoints lc 3 dt 1 pt 3 title 'linear_elu'
+plot 'results/seed2/study_epochs.csv' using (strcol(1) eq 'softmax' ? $3 : 1/0):4 with linespoints lc 1 dt 1 pt 1 title 'softmax', 'results/seed2/study_epochs.csv' using (strcol(1) eq 'linear' ? $3 : 1/0):4 with linespoints lc 2 dt 1 pt 2 title 'linear', 'results/seed2/study_epochs.csv' using (strcol(1) eq 'linear_elu' ? $3 : 1/0):4 with linespoints lc 3 dt 1 pt 3 title 'linear_elu', 'results/seed2/study_epochs.csv' using (strcol(1) eq 'efficient' ? $3 : 1/0):4 with linespoints lc 4 dt 1 pt 4 title 'efficient'
