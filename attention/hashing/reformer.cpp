@@ -73,9 +73,10 @@ struct SideBySide {
 };
 
 // The buckets of head bh, [n_h, N] into out: x R for the head's rows, then per round the argmax
-// over [xR_r ; −xR_r] (the first maximum wins). xr: scratch.
+// over [xR_r ; −xR_r] (the first maximum wins); all 0 with one bucket. xr: scratch.
 void hash_head(const HeadRows& Q, int64_t bh, int64_t N, int64_t D, const SideBySide& s, std::vector<float>& xr,
                int32_t* out) {
+    if (s.half == 0) return std::fill(out, out + s.nh * N, 0);  // one bucket: no rotation to apply
     xr.resize(size_t(N * s.cols));
     small::gemm<false>(N, s.cols, D, 1.f, Q.at(bh, 0), Q.row, s.R.data(), s.cols, false, xr.data(), s.cols);
     for (int64_t i = 0; i < N; ++i)
@@ -97,8 +98,7 @@ std::vector<int32_t> ReformerAttention::hash(const Tensor& q) {
     check(rotations.size(1) == q.size(3), "reformer: rotations drawn for head dim ", rotations.size(1), ", got q ",
           to_string(q.shape()));
     const int64_t BH = q.size(0) * q.size(1), N = q.size(2), D = q.size(3);
-    std::vector<int32_t> bucket(size_t(BH * n_hashes * N), 0);
-    if (buckets == 1) return bucket;
+    std::vector<int32_t> bucket(size_t(BH * n_hashes * N));
     const SideBySide side(rotations);
     Tensor x = unit_last_stride(q.detach());
     HeadRows Q(x);
@@ -115,15 +115,16 @@ std::shared_ptr<LshHashes> ReformerAttention::hashes_for(const Tensor& q, bool a
           rotations.size(1), ", got q ", to_string(q.shape()));
     if (rotations.size(1) == 0 || (redraw && is_training())) draw_rotations(D);
     auto x = std::make_shared<LshHashes>();
-    if (all_buckets) x->bucket = hash(q);
     x->nh = n_hashes, x->buckets = buckets, x->m = std::min(chunk, N);
+    if (all_buckets) {
+        x->bucket = hash(q);
+        return x;
+    }
     // Each head's buckets on demand, for the fused op's forward and again its backward: from q
     // (which it keeps anyway) and these rotations (a redraw replaces `rotations`, not this copy).
     auto side = std::make_shared<const SideBySide>(rotations);
     Tensor rows = unit_last_stride(q.detach());
-    const bool one_bucket = buckets == 1;
-    x->rehash = [side, rows, N, D, one_bucket](int64_t bh, int32_t* out) {
-        if (one_bucket) return std::fill(out, out + side->nh * N, 0);
+    x->rehash = [side, rows, N, D](int64_t bh, int32_t* out) {
         std::vector<float> xr;
         hash_head(HeadRows(rows), bh, N, D, *side, xr, out);
     };
