@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "tests/support/helpers.h"
+#include "nn/io/atomic_file.h"
 #include "nn/study/study_seeds.h"
 #include "nn/study/study_stats.h"
 #include "tests/support/synthetic_images.h"
@@ -13,11 +14,6 @@
 using namespace attnlab;
 using namespace attnlab::testing;
 namespace fs = std::filesystem;
-
-static std::string read_text(const std::string& path) {
-    std::ifstream f(path);
-    return std::string((std::istreambuf_iterator<char>(f)), {});
-}
 
 TEST_CASE("sample_stats gives the mean and the sample standard deviation", "[study][stats]") {
     nn::SampleStats s = nn::sample_stats({0.60, 0.62, 0.67});
@@ -76,14 +72,14 @@ TEST_CASE("the seeds report gives mean ± std, paired differences and the unfini
     rows[1] = {finished_row("softmax", 0.65), finished_row("linear", 0.661)};
     rows[2] = {finished_row("softmax", 0.70), finished_row("linear", 0.709)};
     nn::write_seeds_report(o, {0, 1, 2}, rows);
-    const std::string md = read_text(dir.file("study/study.md"));
+    const std::string md = nn::read_text_file(dir.file("study/study.md"));
     INFO(md);
     CHECK_THAT(md, Catch::Contains("| softmax | 3 | 65.00 ± 5.00 | 60.00 / 65.00 / 70.00 | (baseline)"));
     CHECK_THAT(md, Catch::Contains("| linear | 3 | 66.00 ± 4.95 | 61.00 / 66.10 / 70.90 | +1.00 ± 0.10 |"));
     CHECK_THAT(md, Catch::Contains("**yes, better**"));
     CHECK_THAT(md, Catch::Contains("| performer | 1 | 58.00 | 58.00 / – / – | -2.00 |  | too few seeds |"));
     CHECK_THAT(md, Catch::Contains("Not finished yet: performer (seed 1), performer (seed 2)."));
-    const std::string csv = read_text(dir.file("study/study_seeds.csv"));
+    const std::string csv = nn::read_text_file(dir.file("study/study_seeds.csv"));
     CHECK_THAT(csv, Catch::Contains("linear,3,0.66,"));
     CHECK_THAT(csv, Catch::EndsWith(",yes\nperformer,1,0.58,0,0.58,-0.02,0,0,1,\n"));
 }
@@ -98,7 +94,7 @@ TEST_CASE("the seeds report lists runs that ran out of memory with their reason,
     nn::RowsBySeed rows;
     rows[0] = {finished_row("softmax", 0.60), oom};
     nn::write_seeds_report(o, {0}, rows);
-    const std::string md = read_text(dir.file("study/study.md"));
+    const std::string md = nn::read_text_file(dir.file("study/study.md"));
     INFO(md);
     CHECK_THAT(md, Catch::Contains("Out of memory: performer (seed 0): out of memory: a tensor of 9 MB"));
     CHECK_THAT(md, !Catch::Contains("Not finished yet"));
@@ -135,7 +131,7 @@ TEST_CASE("a two-seed study trains each seed in its own directory, resumes and r
         return nlohmann::json::parse(line).at("train_loss").get<double>();
     };
     CHECK(first_loss("seed0/runs/softmax") != first_loss("seed1/runs/softmax"));
-    const std::string md = read_text(dir.file("study/study.md"));
+    const std::string md = nn::read_text_file(dir.file("study/study.md"));
     CHECK_THAT(md, Catch::Contains("| softmax | 2 |") && Catch::Contains("| linear | 2 |"));
     CHECK_THAT(md, !Catch::Contains("Not finished yet"));
     // Run again: nothing retrained (the rows are read back), the same report.
@@ -143,5 +139,5 @@ TEST_CASE("a two-seed study trains each seed in its own directory, resumes and r
     nn::RowsBySeed again = nn::run_seed_study(report, {0, 1}, train, eval, datasets::Normalization::cifar10());
     CHECK(again[1].at(1).final_acc == rows[1].at(1).final_acc);
     CHECK(fs::last_write_time(dir.file("study/seed1/runs/linear/metrics.csv")) == stamp);
-    CHECK(read_text(dir.file("study/study.md")) == md);
+    CHECK(nn::read_text_file(dir.file("study/study.md")) == md);
 }

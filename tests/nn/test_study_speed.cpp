@@ -4,8 +4,8 @@
 #include <sys/stat.h>
 
 #include <filesystem>
-#include <fstream>
 
+#include "nn/io/atomic_file.h"
 #include "nn/study/study.h"
 #include "nn/study/study_speed.h"
 #include "tests/support/helpers.h"
@@ -14,11 +14,6 @@
 using namespace attnlab;
 using namespace attnlab::testing;
 namespace fs = std::filesystem;
-
-static std::string read_text(const std::string& path) {
-    std::ifstream f(path);
-    return std::string((std::istreambuf_iterator<char>(f)), {});
-}
 
 // A speed table of `tokens` tokens: softmax and linear under OPENBLAS_CORETYPE unset, and a
 // softmax row of another core setting after them (which must be ignored).
@@ -95,13 +90,13 @@ TEST_CASE("with a speed table the study report quotes it, and its time axis is e
     nn::StudyRow b = a;
     b.variant = "performer";  // not in the table
     nn::write_study_report(o, {a, b});
-    const std::string md = read_text(dir.file("study/study.md"));
+    const std::string md = nn::read_text_file(dir.file("study/study.md"));
     CHECK_THAT(md, Catch::Contains("measured on Test CPU, 2 threads, OpenBLAS OpenMP, Zen in one run"));
     // s/epoch = 1000 images / 500 img/s = 2.0; GFLOP/s, inference img/s and RSS from the table.
     CHECK_THAT(md, Catch::Contains("| linear | 0 | 62.50% | 62.50% | 2.0 | 500 | 120.0 | 1250 | 360 |"));
     CHECK_THAT(md, Catch::Contains("| performer | 0 | 62.50% | 62.50% | – | – | – | – | – |"));
     CHECK_THAT(md, !Catch::Contains("77.7") && !Catch::Contains("a busy machine"));
-    const std::string epochs = read_text(dir.file("study/study_epochs.csv"));
+    const std::string epochs = nn::read_text_file(dir.file("study/study_epochs.csv"));
     CHECK_THAT(epochs, Catch::Contains("linear,1,2,0.5,") && Catch::Contains("linear,2,4,0.625,"));
     CHECK_THAT(epochs, Catch::Contains("performer,2,185,"));  // without a measured speed: the run's own times
 }
@@ -114,8 +109,8 @@ TEST_CASE("without a speed table the study report keeps the runs' own times", "[
     a.variant = "linear", a.status = "finished", a.seconds_per_epoch = 77.7, a.train_images = 1000;
     a.machine = "CPU A", a.curve = {{1, 90.0, 0.5, 0.4}};
     nn::write_study_report(o, {a});
-    CHECK_THAT(read_text(dir.file("study/study.md")), Catch::Contains("| 77.7 |"));
-    CHECK_THAT(read_text(dir.file("study/study_epochs.csv")), Catch::Contains("linear,1,90,"));
+    CHECK_THAT(nn::read_text_file(dir.file("study/study.md")), Catch::Contains("| 77.7 |"));
+    CHECK_THAT(nn::read_text_file(dir.file("study/study_epochs.csv")), Catch::Contains("linear,1,90,"));
 }
 
 TEST_CASE("a bad speed table stops the report with the file named", "[study][speed]") {
