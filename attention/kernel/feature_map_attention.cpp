@@ -144,6 +144,54 @@ void denominators(const float* rs, int64_t rows, int64_t c0, const Dims& d, bool
     }
 }
 
+// Non-causal, before the queries: S = Σ_c φ(K_c)ᵀ V_c, z = Σ_c colsum φ(K_c) (into s.S, s.z, zeroed);
+// a running_shift() map's shift is found on the way and recorded for the backward.
+void key_state(const FeatureMap& phi_k, const HeadRows& K, const HeadRows& V, int64_t bh, const Dims& d,
+               Scratch& s) {
+    const int64_t N = d.N, D = d.D, Dv = d.Dv, M = d.M;
+    float *S = s.S.data(), *z = s.z.data();
+    float shift = -INFINITY;  // φ_k's running shift (running_shift() maps)
+    for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
+        const int64_t rows = std::min(kChunk, N - c0);
+        prefetch_chunk(K, bh, c0 + kChunk, N, D);
+        prefetch_chunk(V, bh, c0 + kChunk, N, Dv);
+        if (phi_k.running_shift()) shifted_key_features(phi_k, K, bh, c0, rows, d, shift, S, z, s.pk.data());
+        else phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
+        product(true, M, Dv, rows, s.pk.data(), M, V.at(bh, c0), V.row, true, S, Dv);
+        add_weighted_rows(s.pk.data(), nullptr, rows, M, z);
+    }
+    if (phi_k.running_shift()) phi_k.set_shift(bh, shift);
+}
+
+// Causal, one chunk of queries (φ(Q_c) in s.pq): num_c = tril(φQ_c φK_cᵀ) V_c + φQ_c S_prev and the
+// row sums rs = tril(φQ_c φK_cᵀ) 1 + φQ_c z_prev, into s.num and s.rowsum; then S, z += the chunk's keys.
+void causal_chunk(const FeatureMap& phi_k, const HeadRows& K, const HeadRows& V, int64_t bh, int64_t c0,
+                  int64_t rows, const Dims& d, Scratch& s) {
+    const int64_t N = d.N, D = d.D, Dv = d.Dv, M = d.M;
+    float *S = s.S.data(), *z = s.z.data(), *num = s.num.data(), *rs = s.rowsum.data();
+    prefetch_chunk(K, bh, c0 + kChunk, N, D);
+    prefetch_chunk(V, bh, c0 + kChunk, N, Dv);
+    phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
+    product(false, rows, rows, M, s.pq.data(), M, transposed(s.pk.data(), rows, M, M, s.chunk_t), rows, false,
+            s.A.data(), rows);
+    keep_lower(s.A.data(), rows);
+    for (int64_t r = 0; r < rows; ++r) {  // (the upper triangle is 0: whole rows, vectorized)
+        const float* a = s.A.data() + r * rows;
+        float t = 0.f;
+#pragma omp simd reduction(+ : t)
+        for (int64_t j = 0; j < rows; ++j) t += a[j];
+        rs[r] = t;
+    }
+    product(false, rows, Dv, rows, s.A.data(), rows, V.at(bh, c0), V.row, false, num, Dv);
+    product(false, rows, Dv, M, s.pq.data(), M, S, Dv, true, num, Dv);
+    row_dots(s.pq.data(), z, rows, M, true, rs);
+    product(true, M, Dv, rows, s.pk.data(), M, V.at(bh, c0), V.row, true, S, Dv);
+    add_weighted_rows(s.pk.data(), nullptr, rows, M, z);
+}
+
+// One head's forward: the key state first (non-causal), then the queries chunk by chunk, each
+// output row normalized by its den_i; what the backward needs goes to den/floored (causal) or
+// saved_state (non-causal: [S, z]).
 void forward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRows& Q, const HeadRows& K,
                   const HeadRows& V, const HeadRows& O, int64_t bh, const Dims& d, bool causal, float* den,
                   uint8_t* floored, float* saved_state, Scratch& s) {
@@ -151,42 +199,14 @@ void forward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRo
     float *S = s.S.data(), *z = s.z.data();
     std::fill(S, S + M * Dv, 0.f);
     std::fill(z, z + M, 0.f);
-    float shift = -INFINITY;  // φ_k's running shift (running_shift() maps)
-    if (!causal)  // S = Σ_c φ(K_c)ᵀ V_c,  z = Σ_c colsum φ(K_c)
-        for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
-            const int64_t rows = std::min(kChunk, N - c0);
-            prefetch_chunk(K, bh, c0 + kChunk, N, D);
-            prefetch_chunk(V, bh, c0 + kChunk, N, Dv);
-            if (phi_k.running_shift()) shifted_key_features(phi_k, K, bh, c0, rows, d, shift, S, z, s.pk.data());
-            else phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
-            product(true, M, Dv, rows, s.pk.data(), M, V.at(bh, c0), V.row, true, S, Dv);
-            add_weighted_rows(s.pk.data(), nullptr, rows, M, z);
-        }
-    if (!causal && phi_k.running_shift()) phi_k.set_shift(bh, shift);
+    if (!causal) key_state(phi_k, K, V, bh, d, s);
     for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
         const int64_t rows = std::min(kChunk, N - c0);
         prefetch_chunk(Q, bh, c0 + kChunk, N, D);
         phi_q.forward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data());
         float *num = s.num.data(), *rs = s.rowsum.data();
-        if (causal) {  // num_c = tril(φQ_c φK_cᵀ) V_c + φQ_c S_prev (den: row sums + φQ_c z_prev), then S, z += chunk
-            prefetch_chunk(K, bh, c0 + kChunk, N, D);
-            prefetch_chunk(V, bh, c0 + kChunk, N, Dv);
-            phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
-            product(false, rows, rows, M, s.pq.data(), M, transposed(s.pk.data(), rows, M, M, s.chunk_t), rows, false,
-                    s.A.data(), rows);
-            keep_lower(s.A.data(), rows);
-            for (int64_t r = 0; r < rows; ++r) {  // (the upper triangle is 0: whole rows, vectorized)
-                const float* a = s.A.data() + r * rows;
-                float t = 0.f;
-#pragma omp simd reduction(+ : t)
-                for (int64_t j = 0; j < rows; ++j) t += a[j];
-                rs[r] = t;
-            }
-            product(false, rows, Dv, rows, s.A.data(), rows, V.at(bh, c0), V.row, false, num, Dv);
-            product(false, rows, Dv, M, s.pq.data(), M, S, Dv, true, num, Dv);
-            row_dots(s.pq.data(), z, rows, M, true, rs);
-            product(true, M, Dv, rows, s.pk.data(), M, V.at(bh, c0), V.row, true, S, Dv);
-            add_weighted_rows(s.pk.data(), nullptr, rows, M, z);
+        if (causal) {
+            causal_chunk(phi_k, K, V, bh, c0, rows, d, s);
         } else {
             product(false, rows, Dv, M, s.pq.data(), M, S, Dv, false, num, Dv);
             row_dots(s.pq.data(), z, rows, M, false, rs);
@@ -240,38 +260,46 @@ void masked_grad_scores(const Scratch& s, const HeadRows& V, int64_t bh, int64_t
     keep_lower(dA, rows);
 }
 
-void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadRows& Q, const HeadRows& K,
-                   const HeadRows& V, const HeadRows* O, const HeadRows& G, const HeadRows& dQ, const HeadRows& dK,
-                   const HeadRows& dV, int64_t bh, const Dims& d, bool causal, const float* saved_den,
-                   const uint8_t* saved_floored, const float* saved_state, Scratch& s) {
+// What one head's backward reads and writes (O, the output, only when causal), and what its
+// forward kept for it: causal, den_i and whether it is floored [N]; non-causal, [S, z].
+struct HeadGrads {
+    const HeadRows &Q, &K, &V;
+    const HeadRows* O;
+    const HeadRows &G, &dQ, &dK, &dV;
+};
+struct Kept {
+    const float* den;
+    const uint8_t* floored;
+    const float* state;
+};
+
+// Queries, in order: dφ(Q_c) = tril(g'_c V'_cᵀ) φ(K_c) + gs S_prevᵀ + gz z_prevᵀ (non-causal: S, z),
+// then dQ_c through φ_q. Non-causal, R = Σ_i φ(q_i) g'_iᵀ = [Rv, rz] is summed on the way.
+void backward_queries(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadGrads& x, int64_t bh,
+                      const Dims& d, bool causal, const Kept& kept, Scratch& s) {
     const int64_t N = d.N, D = d.D, Dv = d.Dv, M = d.M, Mg = d.Mg;
-    float *S = s.S.data(), *z = s.z.data(), *Rv = s.Rv.data(), *rz = s.rz.data();
-    float *gs = s.gs.data(), *gz = s.gz.data();
-    // queries, in order: dφ(Q_c) = tril(g'_c V'_cᵀ) φ(K_c) + gs S_prevᵀ + gz z_prevᵀ (non-causal: S, z);
-    // non-causal, R = Σ_i φ(q_i) g'_iᵀ = [Rv, rz] is summed on the way (causal: built from the last chunk back)
+    float *S = s.S.data(), *z = s.z.data(), *gs = s.gs.data(), *gz = s.gz.data();
     if (causal) {
         std::fill(S, S + M * Dv, 0.f);
         std::fill(z, z + M, 0.f);
     } else {
-        std::copy(saved_state, saved_state + M * Dv, S);
-        std::copy(saved_state + M * Dv, saved_state + M * Dv + M, z);
+        std::copy(kept.state, kept.state + M * Dv, S);
+        std::copy(kept.state + M * Dv, kept.state + M * Dv + M, z);
         transposed(S, M, Dv, Dv, s.state_t);  // constant: once per head
     }
-    std::fill(Rv, Rv + M * Dv, 0.f);
-    std::fill(rz, rz + M, 0.f);
     for (int64_t c0 = 0; c0 < N; c0 += kChunk) {
         const int64_t rows = std::min(kChunk, N - c0);
-        prefetch_chunk(Q, bh, c0 + kChunk, N, D);
-        prefetch_chunk(G, bh, c0 + kChunk, N, Dv);
-        if (O) prefetch_chunk(*O, bh, c0 + kChunk, N, Dv);
-        phi_q.forward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data());
-        const float* den = causal ? saved_den + c0 : s.den.data();
-        const uint8_t* floored = causal ? saved_floored + c0 : s.floored.data();
+        prefetch_chunk(x.Q, bh, c0 + kChunk, N, D);
+        prefetch_chunk(x.G, bh, c0 + kChunk, N, Dv);
+        if (x.O) prefetch_chunk(*x.O, bh, c0 + kChunk, N, Dv);
+        phi_q.forward(bh, x.Q.at(bh, c0), x.Q.row, rows, D, s.pq.data());
+        const float* den = causal ? kept.den + c0 : s.den.data();
+        const uint8_t* floored = causal ? kept.floored + c0 : s.floored.data();
         if (!causal) {  // den_c again, as the forward found it: φ(Q_c) z + eps, floored
             row_dots(s.pq.data(), z, rows, M, false, s.rowsum.data());
             denominators(s.rowsum.data(), rows, c0, d, causal, s.den.data(), s.floored.data());
         }
-        extended_grads(G, O, bh, c0, rows, Dv, den, floored, gs, gz);
+        extended_grads(x.G, x.O, bh, c0, rows, Dv, den, floored, gs, gz);
         if (causal) transposed(S, M, Dv, Dv, s.state_t);
         product(false, rows, Mg, Dv, gs, Dv, s.state_t.data(), M, false, s.dpq.data(), M);
         if (!causal) {
@@ -280,50 +308,68 @@ void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadR
         }
         add_outer(gz, z, rows, Mg, s.dpq.data(), M);
         if (causal) {
-            prefetch_chunk(K, bh, c0 + kChunk, N, D);
-            prefetch_chunk(V, bh, c0 + kChunk, N, Dv);
-            phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
-            masked_grad_scores(s, V, bh, c0, rows, Dv, s.chunk_t, s.dA.data());
+            prefetch_chunk(x.K, bh, c0 + kChunk, N, D);
+            prefetch_chunk(x.V, bh, c0 + kChunk, N, Dv);
+            phi_k.forward(bh, x.K.at(bh, c0), x.K.row, rows, D, s.pk.data());
+            masked_grad_scores(s, x.V, bh, c0, rows, Dv, s.chunk_t, s.dA.data());
             product(false, rows, Mg, rows, s.dA.data(), rows, s.pk.data(), M, true, s.dpq.data(), M);
-            product(true, M, Dv, rows, s.pk.data(), M, V.at(bh, c0), V.row, true, S, Dv);
+            product(true, M, Dv, rows, s.pk.data(), M, x.V.at(bh, c0), x.V.row, true, S, Dv);
             add_weighted_rows(s.pk.data(), nullptr, rows, M, z);
         } else {
-            product(true, M, Dv, rows, s.pq.data(), M, gs, Dv, true, Rv, Dv);
-            add_weighted_rows(s.pq.data(), gz, rows, M, rz);
+            product(true, M, Dv, rows, s.pq.data(), M, gs, Dv, true, s.Rv.data(), Dv);
+            add_weighted_rows(s.pq.data(), gz, rows, M, s.rz.data());
         }
-        phi_q.backward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data(), s.dpq.data(), dQ.at(bh, c0), dQ.row);
+        phi_q.backward(bh, x.Q.at(bh, c0), x.Q.row, rows, D, s.pq.data(), s.dpq.data(), x.dQ.at(bh, c0), x.dQ.row);
     }
-    // keys: dφ(K_c) = V_c Rvᵀ + 1 rzᵀ (+ tril(g'_c V'_cᵀ)ᵀ φ(Q_c)),  dV_c = φ(K_c) Rv (+ tril(φQ_c φK_cᵀ)ᵀ gs)
+}
+
+// Keys: dφ(K_c) = V_c Rvᵀ + 1 rzᵀ (+ tril(g'_c V'_cᵀ)ᵀ φ(Q_c)), dV_c = φ(K_c) Rv (+ tril(φQ_c φK_cᵀ)ᵀ gs),
+// then dK_c through φ_k. Causal, from the last chunk back, R summed on the way; non-causal, R is
+// the queries' whole sum.
+void backward_keys(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadGrads& x, int64_t bh,
+                   const Dims& d, bool causal, const Kept& kept, Scratch& s) {
+    const int64_t N = d.N, D = d.D, Dv = d.Dv, M = d.M, Mg = d.Mg;
+    float *Rv = s.Rv.data(), *rz = s.rz.data(), *gs = s.gs.data(), *gz = s.gz.data();
     if (!causal) transposed(Rv, M, Dv, Dv, s.state_t);  // final: once per head
     const int64_t last = (N - 1) / kChunk * kChunk, step = causal ? -kChunk : kChunk;
     for (int64_t c0 = causal ? last : 0; causal ? c0 >= 0 : c0 < N; c0 += step) {
         const int64_t rows = std::min(kChunk, N - c0);
-        prefetch_chunk(K, bh, c0 + step, N, D);
-        prefetch_chunk(V, bh, c0 + step, N, Dv);
-        phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
+        prefetch_chunk(x.K, bh, c0 + step, N, D);
+        prefetch_chunk(x.V, bh, c0 + step, N, Dv);
+        phi_k.forward(bh, x.K.at(bh, c0), x.K.row, rows, D, s.pk.data());
         if (causal) transposed(Rv, M, Dv, Dv, s.state_t);
-        product(false, rows, Mg, Dv, V.at(bh, c0), V.row, s.state_t.data(), M, false, s.dpk.data(), M);
+        product(false, rows, Mg, Dv, x.V.at(bh, c0), x.V.row, s.state_t.data(), M, false, s.dpk.data(), M);
         for (int64_t r = 0; r < rows; ++r)
 #pragma omp simd
             for (int64_t m = 0; m < Mg; ++m) s.dpk[size_t(r * M + m)] += rz[m];
-        product(false, rows, Dv, M, s.pk.data(), M, Rv, Dv, false, dV.at(bh, c0), dV.row);
+        product(false, rows, Dv, M, s.pk.data(), M, Rv, Dv, false, x.dV.at(bh, c0), x.dV.row);
         if (causal) {
-            prefetch_chunk(Q, bh, c0 + step, N, D);
-            prefetch_chunk(G, bh, c0 + step, N, Dv);
-            prefetch_chunk(*O, bh, c0 + step, N, Dv);
-            phi_q.forward(bh, Q.at(bh, c0), Q.row, rows, D, s.pq.data());
-            extended_grads(G, O, bh, c0, rows, Dv, saved_den + c0, saved_floored + c0, gs, gz);
+            prefetch_chunk(x.Q, bh, c0 + step, N, D);
+            prefetch_chunk(x.G, bh, c0 + step, N, Dv);
+            prefetch_chunk(*x.O, bh, c0 + step, N, Dv);
+            phi_q.forward(bh, x.Q.at(bh, c0), x.Q.row, rows, D, s.pq.data());
+            extended_grads(x.G, x.O, bh, c0, rows, Dv, kept.den + c0, kept.floored + c0, gs, gz);
             product(false, rows, rows, M, s.pq.data(), M, transposed(s.pk.data(), rows, M, M, s.chunk_t), rows, false,
                     s.A.data(), rows);
             keep_lower(s.A.data(), rows);
-            masked_grad_scores(s, V, bh, c0, rows, Dv, s.chunk_t, s.dA.data());
+            masked_grad_scores(s, x.V, bh, c0, rows, Dv, s.chunk_t, s.dA.data());
             product(true, rows, Mg, rows, s.dA.data(), rows, s.pq.data(), M, true, s.dpk.data(), M);
-            product(true, rows, Dv, rows, s.A.data(), rows, gs, Dv, true, dV.at(bh, c0), dV.row);
+            product(true, rows, Dv, rows, s.A.data(), rows, gs, Dv, true, x.dV.at(bh, c0), x.dV.row);
             product(true, M, Dv, rows, s.pq.data(), M, gs, Dv, true, Rv, Dv);
             add_weighted_rows(s.pq.data(), gz, rows, M, rz);
         }
-        phi_k.backward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data(), s.dpk.data(), dK.at(bh, c0), dK.row);
+        phi_k.backward(bh, x.K.at(bh, c0), x.K.row, rows, D, s.pk.data(), s.dpk.data(), x.dK.at(bh, c0), x.dK.row);
     }
+}
+
+// One head's backward: the pass over the queries, then the one over the keys, both using
+// R = [Rv, rz] (summed by the query pass when non-causal, by the key pass when causal).
+void backward_head(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadGrads& x, int64_t bh, const Dims& d,
+                   bool causal, const Kept& kept, Scratch& s) {
+    std::fill(s.Rv.begin(), s.Rv.end(), 0.f);
+    std::fill(s.rz.begin(), s.rz.end(), 0.f);
+    backward_queries(phi_q, phi_k, x, bh, d, causal, kept, s);
+    backward_keys(phi_q, phi_k, x, bh, d, causal, kept, s);
 }
 
 // The op on q, k, v (views of `qkv` when heads > 0, the gradient then going to qkv whole).
@@ -366,11 +412,13 @@ Tensor fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const T
                       const float* state_p = causal ? nullptr : state.data();
                       parallel_for_balanced(0, q.size(0) * q.size(1), 8 * num_threads(), [&](int64_t lo, int64_t hi) {
                           Scratch s(d);
-                          for (int64_t bh = lo; bh < hi; ++bh)
-                              backward_head(*phi_q, *phi_k, Q, K, V, O ? &*O : nullptr, G, dQ, dK, dV, bh, d, causal,
-                                            causal ? den_p + bh * d.N : nullptr,
-                                            causal ? floored->data() + bh * d.N : nullptr,
-                                            causal ? nullptr : state_p + bh * (d.M * d.Dv + d.M), s);
+                          const HeadGrads x{Q, K, V, O ? &*O : nullptr, G, dQ, dK, dV};
+                          for (int64_t bh = lo; bh < hi; ++bh) {
+                              const Kept kept{causal ? den_p + bh * d.N : nullptr,
+                                              causal ? floored->data() + bh * d.N : nullptr,
+                                              causal ? nullptr : state_p + bh * (d.M * d.Dv + d.M)};
+                              backward_head(*phi_q, *phi_k, x, bh, d, causal, kept, s);
+                          }
                       });
                       return grads.list();
                   });
