@@ -44,54 +44,47 @@ static std::vector<KeyRun> key_runs_of(const std::vector<int64_t>& rows) {
     return runs;
 }
 
-SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector<std::vector<int64_t>>& query_blocks,
-                                const std::vector<std::vector<int64_t>>& key_candidates,
-                                const std::vector<int64_t>& dense_queries, const Pattern& allowed) {
-    check(query_blocks.size() == key_candidates.size(), "make_sparse_layout: ", query_blocks.size(),
-          " query blocks but ", key_candidates.size(), " key lists");
-    const int64_t nb = int64_t(query_blocks.size()), bs = block_size;
-
-    // Per block: the candidate keys (sorted, unique) that at least one of its queries may
-    // see, and which query sees which (row-major [queries, keys]).
-    std::vector<std::vector<int64_t>> keys(nb);
-    std::vector<std::vector<bool>> sees(nb);
-    int64_t kb = 1;
-    for (int64_t b = 0; b < nb; ++b) {
-        const std::vector<int64_t>& qs = query_blocks[size_t(b)];
-        check(int64_t(qs.size()) <= bs, "make_sparse_layout: block ", b, " has ", qs.size(),
-              " queries, more than the block size ", bs);
-        std::vector<int64_t> cand = key_candidates[size_t(b)];
-        std::sort(cand.begin(), cand.end());
-        cand.erase(std::unique(cand.begin(), cand.end()), cand.end());
-        std::vector<bool> seen;  // [cand, queries] while filtering
-        for (int64_t j : cand) {
-            check(j >= 0 && j < N, "make_sparse_layout: key ", j, " out of range for N = ", N);
-            bool any = false;
-            size_t start = seen.size();
-            for (int64_t i : qs) {
-                bool a = allowed(i, j);
-                seen.push_back(a);
-                any = any || a;
-            }
-            if (any) keys[size_t(b)].push_back(j);
-            else seen.resize(start);
+// One block's keys: the candidates (sorted, unique) that at least one of its queries qs may
+// see, and which query sees which, row-major [queries, kept keys].
+struct BlockKeys {
+    std::vector<int64_t> keys;
+    std::vector<bool> sees;
+};
+static BlockKeys visible_keys(int64_t N, const std::vector<int64_t>& qs, std::vector<int64_t> cand,
+                              const Pattern& allowed) {
+    std::sort(cand.begin(), cand.end());
+    cand.erase(std::unique(cand.begin(), cand.end()), cand.end());
+    BlockKeys bk;
+    std::vector<bool> seen;  // [kept keys, queries] while filtering
+    for (int64_t j : cand) {
+        check(j >= 0 && j < N, "make_sparse_layout: key ", j, " out of range for N = ", N);
+        bool any = false;
+        size_t start = seen.size();
+        for (int64_t i : qs) {
+            bool a = allowed(i, j);
+            seen.push_back(a);
+            any = any || a;
         }
-        // transpose to [queries, kept keys]
-        const size_t nk = keys[size_t(b)].size(), nq = qs.size();
-        sees[size_t(b)].resize(nq * nk);
-        for (size_t c = 0; c < nk; ++c)
-            for (size_t r = 0; r < nq; ++r) sees[size_t(b)][r * nk + c] = seen[c * nq + r];
-        kb = std::max<int64_t>(kb, int64_t(nk));
+        if (any) bk.keys.push_back(j);
+        else seen.resize(start);
     }
+    const size_t nk = bk.keys.size(), nq = qs.size();  // transpose to [queries, kept keys]
+    bk.sees.resize(nq * nk);
+    for (size_t c = 0; c < nk; ++c)
+        for (size_t r = 0; r < nq; ++r) bk.sees[r * nk + c] = seen[c * nq + r];
+    return bk;
+}
 
-    SparseLayout L;
-    L.run_offset.push_back(0);
-    L.seq_len = N, L.blocks = nb, L.block_size = bs, L.block_keys = kb;
-    std::vector<int64_t> qi(size_t(nb * bs), 0), ki(size_t(nb * kb), 0), out(size_t(N), -1);
+// The block tables of L (query and key rows, their runs, the mask) from every block's queries and
+// visible keys; out[i] = the slot of query i.
+static void fill_blocks(SparseLayout& L, const std::vector<std::vector<int64_t>>& query_blocks,
+                        const std::vector<BlockKeys>& blocks, std::vector<int64_t>& out) {
+    const int64_t N = L.seq_len, nb = L.blocks, bs = L.block_size, kb = L.block_keys;
+    std::vector<int64_t> qi(size_t(nb * bs), 0), ki(size_t(nb * kb), 0);
     std::vector<bool> mask(size_t(nb * bs * kb), true);
     for (int64_t b = 0; b < nb; ++b) {
         const std::vector<int64_t>& qs = query_blocks[size_t(b)];
-        const std::vector<int64_t>& ks = keys[size_t(b)];
+        const std::vector<int64_t>& ks = blocks[size_t(b)].keys;
         for (size_t c = 0; c < ks.size(); ++c) ki[size_t(b * kb) + c] = ks[c];
         L.key_count.push_back(int64_t(ks.size()));
         const std::vector<KeyRun> runs = key_runs_of(ks);
@@ -104,7 +97,7 @@ SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector
             qi[size_t(slot)] = i;
             out[size_t(i)] = slot;
             for (size_t c = 0; c < ks.size(); ++c)
-                mask[size_t(slot * kb) + c] = !sees[size_t(b)][r * ks.size() + c];
+                mask[size_t(slot * kb) + c] = !blocks[size_t(b)].sees[r * ks.size() + c];
         }
     }
     L.query_index = Tensor::from_indices(qi, {nb * bs});
@@ -112,26 +105,53 @@ SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector
     L.block_mask = Tensor::from_bools(mask, {nb, bs, kb});
     L.query_rows = qi, L.key_rows = ki;
     L.mask_t = transposed_mask(mask, nb, bs, kb, L.open_keys);
+}
 
-    const int64_t G = int64_t(dense_queries.size());
-    if (G > 0) {
-        std::vector<bool> dmask(size_t(G * N));
-        for (int64_t g = 0; g < G; ++g) {
-            int64_t i = dense_queries[size_t(g)];
-            check(i >= 0 && i < N, "make_sparse_layout: dense query ", i, " out of range for N = ", N);
-            out[size_t(i)] = nb * bs + g;  // a dense row overrides a block slot
-            for (int64_t j = 0; j < N; ++j) dmask[size_t(g * N + j)] = !allowed(i, j);
-        }
-        L.dense_index = Tensor::from_indices(dense_queries, {G});
-        L.dense_mask = Tensor::from_bools(dmask, {G, N});
-        L.dense_rows = dense_queries;
-        L.dense_mask_t = transposed_mask(dmask, 1, G, N, L.dense_open_keys);
+// The dense query rows of L (each over all N keys); a dense row overrides its token's block slot in out.
+static void fill_dense_rows(SparseLayout& L, const std::vector<int64_t>& dense_queries, const Pattern& allowed,
+                            std::vector<int64_t>& out) {
+    const int64_t N = L.seq_len, G = int64_t(dense_queries.size());
+    std::vector<bool> dmask(size_t(G * N));
+    for (int64_t g = 0; g < G; ++g) {
+        int64_t i = dense_queries[size_t(g)];
+        check(i >= 0 && i < N, "make_sparse_layout: dense query ", i, " out of range for N = ", N);
+        out[size_t(i)] = L.blocks * L.block_size + g;
+        for (int64_t j = 0; j < N; ++j) dmask[size_t(g * N + j)] = !allowed(i, j);
     }
+    L.dense_index = Tensor::from_indices(dense_queries, {G});
+    L.dense_mask = Tensor::from_bools(dmask, {G, N});
+    L.dense_rows = dense_queries;
+    L.dense_mask_t = transposed_mask(dmask, 1, G, N, L.dense_open_keys);
+}
+
+SparseLayout make_sparse_layout(int64_t N, int64_t block_size, const std::vector<std::vector<int64_t>>& query_blocks,
+                                const std::vector<std::vector<int64_t>>& key_candidates,
+                                const std::vector<int64_t>& dense_queries, const Pattern& allowed) {
+    check(query_blocks.size() == key_candidates.size(), "make_sparse_layout: ", query_blocks.size(),
+          " query blocks but ", key_candidates.size(), " key lists");
+    const int64_t nb = int64_t(query_blocks.size()), bs = block_size;
+    std::vector<BlockKeys> blocks;
+    int64_t kb = 1;
+    for (int64_t b = 0; b < nb; ++b) {
+        const std::vector<int64_t>& qs = query_blocks[size_t(b)];
+        check(int64_t(qs.size()) <= bs, "make_sparse_layout: block ", b, " has ", qs.size(),
+              " queries, more than the block size ", bs);
+        blocks.push_back(visible_keys(N, qs, key_candidates[size_t(b)], allowed));
+        kb = std::max<int64_t>(kb, int64_t(blocks.back().keys.size()));
+    }
+
+    SparseLayout L;
+    L.run_offset.push_back(0);
+    L.seq_len = N, L.blocks = nb, L.block_size = bs, L.block_keys = kb;
+    std::vector<int64_t> out(size_t(N), -1);  // the slot of each token's output row
+    fill_blocks(L, query_blocks, blocks, out);
+    const int64_t G = int64_t(dense_queries.size());
+    if (G > 0) fill_dense_rows(L, dense_queries, allowed, out);
     for (int64_t i = 0; i < N; ++i) check(out[size_t(i)] >= 0, "make_sparse_layout: token ", i, " is in no query block");
     L.out_index = Tensor::from_indices(out, {N});
     L.out_rows = out;
     L.live.resize(size_t(nb * bs + G));
-    for (int64_t slot = 0; slot < nb * bs; ++slot) L.live[size_t(slot)] = out[size_t(qi[size_t(slot)])] == slot;
+    for (int64_t slot = 0; slot < nb * bs; ++slot) L.live[size_t(slot)] = out[size_t(L.query_rows[size_t(slot)])] == slot;
     for (int64_t g = 0; g < G; ++g) L.live[size_t(nb * bs + g)] = out[size_t(dense_queries[size_t(g)])] == nb * bs + g;
     return L;
 }
