@@ -6,7 +6,11 @@
 // Conventions (the same for every variant, so that variants compare):
 //  - flops: 2 per multiply-add of the products the algorithm needs (GEMMs,
 //    state updates, score dot products). Elementwise work (exp, sin, the
-//    normalizations) is not counted: at D ≥ 32 it is a few percent.
+//    normalizations) is not counted. Where it is one exp per score (softmax,
+//    the sparse patterns: against 4·D flops per score) that leaves out a few
+//    percent; for the O(N·D²) feature maps (linear_elu, efficient, taylor) it
+//    does not: φ of 2·N·D elements against 4·N·D² flops of products, at D = 32
+//    an instruction count of the same order (results/attention_roofline).
 //  - backward flops: twice the forward's (every product C = A·B has two input
 //    gradients, dA = dC·Bᵀ and dB = Aᵀ·dC). Recomputation is an implementation
 //    choice and is not counted.
