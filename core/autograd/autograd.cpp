@@ -121,6 +121,42 @@ struct PendingLeaves {
     }
 };
 
+using PendingGrads = std::unordered_map<Node*, Tensor>;  // the gradient summed so far for each node
+
+// A view's node (grad_region set): its gradient is added in place into the view's region of
+// its one input's gradient, which starts as zeros in the input's layout.
+static void backward_into_region(Node& node, const Tensor& g, PendingGrads& grads, bool retain_graph) {
+    profiler::Scope scope(profiler::enabled() ? node.name + " backward" : std::string());
+    const Edge& edge = node.edges[0];
+    Tensor& slot = grads[edge.node.get()];
+    if (!slot.defined()) slot = zeros_in_layout(edge.shape, edge.strides);
+    else if (!owns_storage_exclusively(slot)) slot = slot.clone();
+    add_(node.grad_region(slot), g);
+    if (!retain_graph) node.backward = nullptr, node.grad_region = nullptr;
+}
+
+// Each input's gradient goes to its leaf's .grad or is summed into its node's pending gradient.
+static void deliver(const Node& node, const std::vector<Tensor>& input_grads, PendingGrads& grads) {
+    check(input_grads.size() == node.edges.size(), "backward of ", node.name, " returned ", input_grads.size(),
+          " gradients for ", node.edges.size(), " inputs");
+    for (size_t i = 0; i < input_grads.size(); ++i) {
+        const Edge& edge = node.edges[i];
+        const Tensor& gi = input_grads[i];
+        if (!gi.defined() || (!edge.node && !edge.leaf)) continue;
+        if (gi.shape() != edge.shape)  // (an if, not check(): this runs for every edge of every step)
+            throw Error(cat("backward of ", node.name, ": gradient ", to_string(gi.shape()), " for input ", i,
+                            " of shape ", to_string(edge.shape)));
+        if (edge.leaf) {
+            accumulate_leaf(*edge.leaf, gi);
+        } else {
+            Tensor& slot = grads[edge.node.get()];
+            if (!slot.defined()) slot = gi;
+            else if (owns_exclusively(slot)) add_(slot, gi);  // no other handle: add in place
+            else slot = add(slot, gi);
+        }
+    }
+}
+
 void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) {
     check(root.defined(), "backward: undefined tensor");
     check(root.requires_grad(), "backward: tensor does not require grad and has no grad_fn");
@@ -131,13 +167,13 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
         accumulate_leaf(*root.raw(), grad_output, false);  // the caller keeps grad_output
         return;
     }
-    std::unordered_map<Node*, Tensor> grads;
+    PendingGrads grads;
     grads[root.raw()->grad_fn.get()] = grad_output;
     const std::vector<Node*> order = topo_sort(root.raw()->grad_fn.get());
     PendingLeaves pending(order);
-    for (Node* node : order) {
+    for (Node* node : order) {  // every node after all the nodes that feed it a gradient
         auto it = grads.find(node);
-        if (it == grads.end()) {
+        if (it == grads.end()) {  // no gradient reached it
             pending.edges_done(*node);
             continue;
         }
@@ -146,13 +182,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
         check(bool(node->backward), "backward: the graph through '", node->name,
               "' was already freed by an earlier backward(); pass retain_graph=true to the first call");
         if (node->grad_region && node->edges.size() == 1 && node->edges[0].node) {
-            profiler::Scope scope(profiler::enabled() ? node->name + " backward" : std::string());
-            const Edge& edge = node->edges[0];
-            Tensor& slot = grads[edge.node.get()];
-            if (!slot.defined()) slot = zeros_in_layout(edge.shape, edge.strides);
-            else if (!owns_storage_exclusively(slot)) slot = slot.clone();
-            add_(node->grad_region(slot), g);
-            if (!retain_graph) node->backward = nullptr, node->grad_region = nullptr;
+            backward_into_region(*node, g, grads, retain_graph);
             continue;  // (its one edge is a Node, never a leaf)
         }
         std::vector<Tensor> input_grads;
@@ -161,24 +191,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
             input_grads = node->backward(g);
         }
         if (!retain_graph) node->backward = nullptr;
-        check(input_grads.size() == node->edges.size(), "backward of ", node->name, " returned ",
-              input_grads.size(), " gradients for ", node->edges.size(), " inputs");
-        for (size_t i = 0; i < input_grads.size(); ++i) {
-            const Edge& edge = node->edges[i];
-            const Tensor& gi = input_grads[i];
-            if (!gi.defined() || (!edge.node && !edge.leaf)) continue;
-            if (gi.shape() != edge.shape)  // (an if, not check(): this runs for every edge of every step)
-                throw Error(cat("backward of ", node->name, ": gradient ", to_string(gi.shape()), " for input ", i,
-                                " of shape ", to_string(edge.shape)));
-            if (edge.leaf) {
-                accumulate_leaf(*edge.leaf, gi);
-            } else {
-                Tensor& slot = grads[edge.node.get()];
-                if (!slot.defined()) slot = gi;
-                else if (owns_exclusively(slot)) add_(slot, gi);  // no other handle: add in place
-                else slot = add(slot, gi);
-            }
-        }
+        deliver(*node, input_grads, grads);
         pending.edges_done(*node);
     }
 }
