@@ -163,6 +163,13 @@ void key_state(const FeatureMap& phi_k, const HeadRows& K, const HeadRows& V, in
     if (phi_k.running_shift()) phi_k.set_shift(bh, shift);
 }
 
+// Causal: A = tril(φ(Q_c) φ(K_c)ᵀ) [rows, rows] into s.A, from φ(Q_c) in s.pq and φ(K_c) in s.pk.
+void masked_scores(Scratch& s, int64_t rows, int64_t M) {
+    product(false, rows, rows, M, s.pq.data(), M, transposed(s.pk.data(), rows, M, M, s.chunk_t), rows, false,
+            s.A.data(), rows);
+    keep_lower(s.A.data(), rows);
+}
+
 // Causal, one chunk of queries (φ(Q_c) in s.pq): num_c = tril(φQ_c φK_cᵀ) V_c + φQ_c S_prev and the
 // row sums rs = tril(φQ_c φK_cᵀ) 1 + φQ_c z_prev, into s.num and s.rowsum; then S, z += the chunk's keys.
 void causal_chunk(const FeatureMap& phi_k, const HeadRows& K, const HeadRows& V, int64_t bh, int64_t c0,
@@ -172,9 +179,7 @@ void causal_chunk(const FeatureMap& phi_k, const HeadRows& K, const HeadRows& V,
     prefetch_chunk(K, bh, c0 + kChunk, N, D);
     prefetch_chunk(V, bh, c0 + kChunk, N, Dv);
     phi_k.forward(bh, K.at(bh, c0), K.row, rows, D, s.pk.data());
-    product(false, rows, rows, M, s.pq.data(), M, transposed(s.pk.data(), rows, M, M, s.chunk_t), rows, false,
-            s.A.data(), rows);
-    keep_lower(s.A.data(), rows);
+    masked_scores(s, rows, M);
     for (int64_t r = 0; r < rows; ++r) {  // (the upper triangle is 0: whole rows, vectorized)
         const float* a = s.A.data() + r * rows;
         float t = 0.f;
@@ -349,9 +354,7 @@ void backward_keys(const FeatureMap& phi_q, const FeatureMap& phi_k, const HeadG
             prefetch_chunk(*x.O, bh, c0 + step, N, Dv);
             phi_q.forward(bh, x.Q.at(bh, c0), x.Q.row, rows, D, s.pq.data());
             extended_grads(x.G, x.O, bh, c0, rows, Dv, kept.den + c0, kept.floored + c0, gs, gz);
-            product(false, rows, rows, M, s.pq.data(), M, transposed(s.pk.data(), rows, M, M, s.chunk_t), rows, false,
-                    s.A.data(), rows);
-            keep_lower(s.A.data(), rows);
+            masked_scores(s, rows, M);
             masked_grad_scores(s, x.V, bh, c0, rows, Dv, s.chunk_t, s.dA.data());
             product(true, rows, Mg, rows, s.dA.data(), rows, s.pq.data(), M, true, s.dpk.data(), M);
             product(true, rows, Dv, rows, s.A.data(), rows, gs, Dv, true, x.dV.at(bh, c0), x.dV.row);
