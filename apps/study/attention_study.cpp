@@ -7,6 +7,7 @@
 //   attention_study --seeds 0,1,2 --report-only   # aggregate the finished runs, train nothing
 //   attention_study --report-only --speed results/study_speed.json   # speed columns from one idle machine
 //   mpirun -np 4 attention_study --seeds 0,1,2     # the (variant, seed) runs spread over 4 processes
+//   attention_study --lra-image --dim 64 --heads 2 --depth 2 --out results/lra_image   # LRA "Image"
 // Stop it any time (Ctrl-C); run the same command again to continue.
 // Argument parsing and wiring only; the loops are nn::run_seed_study and
 // nn::run_study (nn/study/study_seeds.h, nn/study/study.h).
@@ -22,7 +23,9 @@
 #include "attention/registry.h"
 #include "core/core.h"
 #include "core/util/strings.h"
+#include "datasets/dataset_source.h"
 #include "datasets/formats/cifar.h"
+#include "datasets/grayscale.h"
 #include "nn/distributed/runtime.h"
 #include "nn/study/study_seeds.h"
 #include "nn/study/study_speed.h"
@@ -71,7 +74,7 @@ struct Args {
     std::string variants, data_dir;
     std::vector<std::string> opts;
     int64_t train_subset = 0, eval_subset = 0, val_split = 0;
-    bool quick = false;
+    bool quick = false, lra_image = false;
     int threads = 0;
     int64_t memory_limit_mb = 0;  // 0: 90 % of this machine's memory, shared among the ranks on it
     std::string seeds_spec = "0,1,2";
@@ -107,6 +110,10 @@ static void add_options(CLI::App& app, Args& a) {
     app.add_option("--train-subset", a.train_subset, "first N training images only")->check(CLI::Range(int64_t(0), int64_t(50000)));
     app.add_option("--eval-subset", a.eval_subset, "first N eval images only")->check(CLI::Range(int64_t(0), int64_t(50000)));
     app.add_option("--val-split", a.val_split, "evaluate on the last N training images instead of the test set")->check(CLI::Range(int64_t(0), int64_t(49999)));
+    app.add_flag("--lra-image", a.lra_image,
+                 "the Long Range Arena 'Image' protocol: grey pixel tokens (patch 1: 1024 + the class token), "
+                 "no augmentation, 45,000 training images (the last 5,000 are LRA's validation set, left "
+                 "unused), evaluated on the 10,000 test images");
     app.add_option("--out", a.study.out_dir, "output directory (study.md, CSVs, plots, runs/<variant>/)");
     app.add_option("--threads", a.threads, "threads (0 = all cores)")->check(CLI::Range(0, 256));
     app.add_option("--memory-limit-mb", a.memory_limit_mb,
@@ -123,6 +130,17 @@ static void apply_quick(const CLI::App& app, Args& a) {
     if (app.count("--warmup") == 0) a.study.train.warmup_epochs = 0.5;
     if (app.count("--out") == 0) a.study.out_dir = "results/quick";
     if (app.count("--seeds") + app.count("--seed") == 0) a.seeds_spec = "0";
+}
+
+// --lra-image: pixel tokens of one grey channel, no augmentation (the data side is load_data's).
+static void apply_lra_image(const CLI::App& app, Args& a) {
+    check(app.count("--patch") == 0 || a.study.model.patch_size == 1, "--lra-image and --patch ",
+          a.study.model.patch_size, ": LRA's Image task uses one token per pixel (leave --patch out, or pass 1)");
+    check(!a.study.train.trivial_augment, "--lra-image and --trivial-augment: LRA's Image task uses no augmentation");
+    check(a.val_split == 0, "--lra-image and --val-split: LRA's split is fixed (45,000 training images, the last "
+          "5,000 held out, the 10,000 test images evaluated); pass one of them");
+    a.study.model.patch_size = 1, a.study.model.channels = 1;
+    a.study.train.augment = false;
 }
 
 // --variants and --attention-opt variant.name=value, checked against the registry before any data is loaded.
@@ -144,7 +162,19 @@ static void parse_variants(Args& a) {
 struct Data {
     datasets::ImageDataset train_set, eval_set;
     std::string eval_name = "test";  // or "val" with --val-split
+    datasets::Normalization norm = datasets::Normalization::cifar10();
 };
+
+// The LRA Image task's images of 32 x 32 = 1024 grey pixels, its first 45,000 training images for
+// training, the test set for evaluation; normalized by the grey training set's own statistics.
+static constexpr int64_t kLraValidationImages = 5000;
+static void to_lra_image(Data& d) {
+    check(d.train_set.size() > kLraValidationImages, "--lra-image: the training set has ", d.train_set.size(),
+          " images, but LRA holds out the last ", kLraValidationImages, " as its validation set");
+    d.train_set = datasets::to_grayscale(d.train_set.subset(0, d.train_set.size() - kLraValidationImages));
+    d.eval_set = datasets::to_grayscale(d.eval_set);
+    d.norm = datasets::channel_statistics(d.train_set);
+}
 
 static Data load_data(Args& a) {
     Data d;
@@ -157,6 +187,7 @@ static Data load_data(Args& a) {
     } else {
         d.eval_set = datasets::load_cifar10(a.data_dir, datasets::Split::Test);
     }
+    if (a.lra_image) to_lra_image(d);
     if (a.train_subset > 0 && a.train_subset < d.train_set.size()) d.train_set = d.train_set.subset(0, a.train_subset);
     if (a.eval_subset > 0 && a.eval_subset < d.eval_set.size()) d.eval_set = d.eval_set.subset(0, a.eval_subset);
     return d;
@@ -167,18 +198,23 @@ static void describe_study(nn::StudyOptions& study, const Data& d, int argc, cha
     const nn::TrainOptions& t = study.train;
     const nn::ViTConfig& m = study.model;
     for (int i = 0; i < argc; ++i) study.command += (i ? " " : "") + std::string(argv[i]);
-    study.budget = cat(t.epochs, " epochs on ", d.train_set.size(), " training images (batch ", t.batch_size, ", AdamW lr ",
-                       t.lr, ", warmup ", t.warmup_epochs, ", cosine, label smoothing ", t.label_smoothing,
-                       t.trivial_augment ? ", crop+flip+TrivialAugment" : ", crop+flip", "), evaluated on ",
-                       d.eval_set.size(), " ", d.eval_name, " images");
+    const char* augment = !t.augment ? ", no augmentation" : t.trivial_augment ? ", crop+flip+TrivialAugment" : ", crop+flip";
+    const char* images = m.channels == 1 ? " grey images" : " images";
+    study.budget = cat(t.epochs, " epochs on ", d.train_set.size(), " training", images, " (batch ", t.batch_size,
+                       ", AdamW lr ", t.lr, ", warmup ", t.warmup_epochs, ", cosine, label smoothing ",
+                       t.label_smoothing, augment, "), evaluated on ", d.eval_set.size(), " ", d.eval_name, images);
     std::printf("attention study: %s\nmodel: dim %ld, depth %ld, heads %ld, patch %ld (%ld tokens); threads %d, OpenBLAS %s\n",
                 study.budget.c_str(), long(m.dim), long(m.depth), long(m.heads), long(m.patch_size),
                 long(m.num_tokens()), num_threads(), blas_info().c_str());
 }
 
 // --speed: the speed table the report quotes ("" for none), checked before any training starts.
-static std::string speed_file(const std::string& spec, const std::string& out_dir, int64_t tokens) {
+static std::string speed_file(const std::string& spec, const std::string& out_dir, int64_t tokens, bool lra_image) {
     if (spec == "none") return "";
+    if (spec == "auto" && lra_image) {  // the tables of bench/study_speed.py are for RGB models with augmentation
+        std::printf("speed columns from the training runs (--lra-image: no speed table is measured for it)\n");
+        return "";
+    }
     if (spec == "auto") {
         const std::optional<std::string> found = nn::find_speed_table(out_dir, tokens);
         if (found) std::printf("speed columns from %s (measured on one machine; --speed none for the runs' own)\n", found->c_str());
@@ -203,12 +239,12 @@ static void run_all(nn::StudyOptions& study, const std::vector<uint64_t>& seeds,
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     if (distributed::size() > 1) spread_over_ranks(study, seeds);
-    nn::run_seed_study(study, seeds, d.train_set, d.eval_set, datasets::Normalization::cifar10(), &g_stop);
+    nn::run_seed_study(study, seeds, d.train_set, d.eval_set, d.norm, &g_stop);
     if (distributed::size() > 1) {  // every rank done: rank 0 reports all the runs from their files
         distributed::barrier();
         if (distributed::rank() == 0) {
             study.runs_here = nullptr, study.report_only = true;
-            nn::run_seed_study(study, seeds, d.train_set, d.eval_set, datasets::Normalization::cifar10(), &g_stop);
+            nn::run_seed_study(study, seeds, d.train_set, d.eval_set, d.norm, &g_stop);
         }
     }
 }
@@ -225,11 +261,12 @@ int main(int argc, char** argv) {
         else if (distributed::local_size() > 1)  // mpirun: the ranks on one machine share its cores
             set_num_threads(std::max(1, num_threads() / distributed::local_size()));
         if (a.quick) apply_quick(app, a);
+        if (a.lra_image) apply_lra_image(app, a);
         const std::vector<uint64_t> seeds = parse_seeds(a.seeds_spec);
         parse_variants(a);
         a.study.memory_limit_bytes = memory_limit_bytes(a.memory_limit_mb);
         a.study.model.validate();
-        a.study.speed_file = speed_file(a.speed, a.study.out_dir, a.study.model.num_tokens());
+        a.study.speed_file = speed_file(a.speed, a.study.out_dir, a.study.model.num_tokens(), a.lra_image);
         Data d = load_data(a);
         a.study.train.extra_config = {{"class_names", d.train_set.class_names}, {"eval_set", d.eval_name}};
         describe_study(a.study, d, argc, argv);

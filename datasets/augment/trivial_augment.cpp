@@ -10,6 +10,7 @@
 
 #include "core/util/error.h"
 #include "datasets/augment/transforms.h"
+#include "datasets/grayscale.h"
 
 namespace attnlab::datasets {
 
@@ -29,16 +30,6 @@ void sample_affine(const uint8_t* image, int64_t C, int64_t H, int64_t W, float 
             for (int64_t ch = 0; ch < C; ++ch)
                 out[(ch * H + y) * W + x] = inside ? image[(ch * H + sy) * W + sx] : uint8_t(0);
         }
-}
-
-// Gray level of every pixel: 0.299 R + 0.587 G + 0.114 B (the channel itself when C != 3).
-std::vector<float> gray_levels(const uint8_t* image, int64_t C, int64_t H, int64_t W) {
-    const int64_t plane = H * W;
-    std::vector<float> gray(static_cast<size_t>(plane));
-    for (int64_t i = 0; i < plane; ++i)
-        gray[size_t(i)] = C == 3 ? 0.299f * image[i] + 0.587f * image[plane + i] + 0.114f * image[2 * plane + i]
-                                 : float(image[i]);
-    return gray;
 }
 
 // out = base + factor * (image - base), base given per pixel of the plane.

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "datasets/formats/image_io.h"
+#include "nn/io/atomic_file.h"
 #include "tests/support/helpers.h"
 #include "tests/support/run_command.h"
 #include "tests/support/synthetic_images.h"
@@ -87,6 +88,39 @@ TEST_CASE("attention_study rejects bad seeds and non-finite numbers before it lo
         {"--drop-path inf", "'inf' is not a finite number"},
     }, "data_batch_1.bin");
     REQUIRE_FALSE(fs::exists(dir.file("out")));
+}
+
+TEST_CASE("attention_study --lra-image rejects settings that are not LRA's Image protocol", "[apps][errors]") {
+    TempDir dir;
+    std::string base = "attention_study --lra-image --data " + dir.file("nowhere") + " --out " + dir.file("out") + " ";
+    require_errors(base, {
+        {"--patch 4", "--lra-image and --patch 4: LRA's Image task uses one token per pixel"},
+        {"--trivial-augment", "LRA's Image task uses no augmentation"},
+        {"--val-split 100", "LRA's split is fixed"},
+    }, "data_batch_1.bin");
+    write_synthetic_cifar(dir.file("small"), 16, 8);  // 80 training images: nothing left after LRA's 5,000
+    RunResult small = run("attention_study --lra-image --data " + dir.file("small") + " --out " + dir.file("out"));
+    REQUIRE(small.exit_code != 0);
+    REQUIRE_THAT(small.output, Catch::Contains("the training set has 80 images, but LRA holds out the last 5000"));
+    REQUIRE_FALSE(fs::exists(dir.file("out")));
+}
+
+TEST_CASE("attention_study --lra-image trains on 45,000-style grey pixel tokens and evaluates the test set", "[apps][study]") {
+    TempDir dir;
+    write_synthetic_cifar(dir.file("data"), 1004, 12);  // 5,020 training images: 20 left after the 5,000 held out
+    RunResult r = run("attention_study --lra-image --variants linear --seeds 0 --dim 8 --heads 1 --depth 1 --epochs 1"
+                      " --batch 10 --threads 1 --data " + dir.file("data") + " --out " + dir.file("lra"));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    REQUIRE_THAT(r.output, Catch::Contains("1 epochs on 20 training grey images") &&
+                               Catch::Contains("no augmentation") && Catch::Contains("evaluated on 12 test grey images") &&
+                               Catch::Contains("patch 1 (1025 tokens)"));
+    const nlohmann::json budget = nlohmann::json::parse(nn::read_text_file(dir.file("lra/seed0/runs/linear/budget.json")));
+    CHECK(budget["model"]["channels"] == 1);
+    CHECK(budget["model"]["patch_size"] == 1);
+    CHECK(budget["train"]["augment"] == false);
+    CHECK(budget["train_images"] == 20);
+    CHECK(fs::exists(dir.file("lra/seed0/runs/linear/study_row.json")));
 }
 
 TEST_CASE("vit_train stopped like Ctrl-C and resumed ends with the same metrics as an uninterrupted run", "[apps][train]") {
