@@ -95,59 +95,32 @@ void block_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, flo
         sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-}  // namespace
+// M or N split: kPiecesPerThread blocks per thread, with boundaries on multiples of kAlign,
+// handed out to whichever thread is free (parallel_for_balanced): each block of C is still
+// one product over the whole K, so the result does not depend on who computes it.
+void split_rows_or_columns(int T, bool rows, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    const int64_t extent = rows ? M : N;
+    const int64_t units = (extent + kAlign - 1) / kAlign;
+    const int64_t pieces = std::min<int64_t>(T * kPiecesPerThread, std::max<int64_t>(1, extent / kMinBlock));
+    parallel_for_balanced(0, pieces, pieces, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+            const int64_t b = std::min(extent, units * c / pieces * kAlign);
+            const int64_t e = std::min(extent, units * (c + 1) / pieces * kAlign);
+            if (b >= e) continue;
+            if (rows)
+                block_gemm(trans_a, trans_b, e - b, N, K, alpha, op_row(A, trans_a, b, lda), lda, B, ldb, beta,
+                           C + b * ldc, ldc);
+            else
+                block_gemm(trans_a, trans_b, M, e - b, K, alpha, A, lda, op_col(B, trans_b, b, ldb), ldb, beta,
+                           C + b, ldc);
+        }
+    });
+}
 
-GemmBackend gemm_backend() { return backend; }
-void set_gemm_backend(GemmBackend b) { backend = b; }
-
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-    if (reference_mode()) return gemm_reference(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    if (M == 0 || N == 0) return;
-    if (K == 0) {  // empty sum: C = beta * C
-        for (int64_t i = 0; i < M; ++i)
-            for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
-        return;
-    }
-    if (uses_own_kernel(N) && trans_b) {  // the kernel reads op(B) row by row: transpose Bᵀ once, before the split
-        static thread_local std::vector<float> transposed_b;
-        transposed_b.resize(size_t(K * N));
-        small::transpose_padded(B, ldb, N, K, transposed_b.data(), N);  // B is N × K
-        B = transposed_b.data(), ldb = N, trans_b = false;
-    }
-    const int threads = omp_in_parallel() ? 1 : num_threads();
-    const double flops = 2.0 * double(M) * double(N) * double(K);
-    // Split the largest dimension; K only when it clearly dominates (its split costs a reduction).
-    const int64_t widest = std::max({M, N, K / 4});
-    if (threads < 2 || flops < kSplitMinFlops || widest < threads * kMinBlock) {
-        block_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    const int T = threads;
-    if (widest == M || widest == N) {
-        const bool rows = widest == M;
-        const int64_t extent = rows ? M : N;
-        // kPiecesPerThread blocks per thread, with boundaries on multiples of kAlign, handed
-        // out to whichever thread is free (parallel_for_balanced): each block of C is still
-        // one product over the whole K, so the result does not depend on who computes it.
-        const int64_t units = (extent + kAlign - 1) / kAlign;
-        const int64_t pieces = std::min<int64_t>(T * kPiecesPerThread, std::max<int64_t>(1, extent / kMinBlock));
-        parallel_for_balanced(0, pieces, pieces, [&](int64_t c0, int64_t c1) {
-            for (int64_t c = c0; c < c1; ++c) {
-                const int64_t b = std::min(extent, units * c / pieces * kAlign);
-                const int64_t e = std::min(extent, units * (c + 1) / pieces * kAlign);
-                if (b >= e) continue;
-                if (rows)
-                    block_gemm(trans_a, trans_b, e - b, N, K, alpha, op_row(A, trans_a, b, lda), lda, B, ldb, beta,
-                               C + b * ldc, ldc);
-                else
-                    block_gemm(trans_a, trans_b, M, e - b, K, alpha, A, lda, op_col(B, trans_b, b, ldb), ldb, beta,
-                               C + b, ldc);
-            }
-        });
-        return;
-    }
-    // K split: thread 0 into C (with beta), thread t > 0 into scratch[t], then C += Σ scratch.
+// K split: thread 0 into C (with beta), thread t > 0 into scratch[t], then C += Σ scratch.
+void split_inner(int T, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
     static thread_local std::vector<float> scratch_buffer;  // the calling thread's, reused across calls
     scratch_buffer.resize(size_t((T - 1) * M * N));
     float* const scratch = scratch_buffer.data();  // (inside the region, the name would be each thread's own)
@@ -172,6 +145,40 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
             }
         }
     });
+}
+
+// C = beta · C: the product of an empty sum (K = 0).
+void scale_only(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+    for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+}
+
+}  // namespace
+
+GemmBackend gemm_backend() { return backend; }
+void set_gemm_backend(GemmBackend b) { backend = b; }
+
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    if (reference_mode()) return gemm_reference(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (M == 0 || N == 0) return;
+    if (K == 0) return scale_only(M, N, beta, C, ldc);
+    if (uses_own_kernel(N) && trans_b) {  // the kernel reads op(B) row by row: transpose Bᵀ once, before the split
+        static thread_local std::vector<float> transposed_b;
+        transposed_b.resize(size_t(K * N));
+        small::transpose_padded(B, ldb, N, K, transposed_b.data(), N);  // B is N × K
+        B = transposed_b.data(), ldb = N, trans_b = false;
+    }
+    const int threads = omp_in_parallel() ? 1 : num_threads();
+    const double flops = 2.0 * double(M) * double(N) * double(K);
+    // Split the largest dimension; K only when it clearly dominates (its split costs a reduction).
+    const int64_t widest = std::max({M, N, K / 4});
+    if (threads < 2 || flops < kSplitMinFlops || widest < threads * kMinBlock)
+        block_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else if (widest == M || widest == N)
+        split_rows_or_columns(threads, widest == M, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else
+        split_inner(threads, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,

@@ -135,23 +135,20 @@ struct DenseScratch {
     std::vector<float> qt, dot, ST, dST, row_a, row_b;  // Qᵀ, dOᵀ [D, Np]; Sᵀ (inference), dSᵀ [M, Np]; per query
 };
 
-// Pᵀ of one head into probs ([M, Np]), O = P V into out. When probs is null
-// (no backward follows) the unnormalized e^(Sᵀ - m) stays in the thread's
-// scratch and O = (e^(S - m) V) / l: one pass over N×D numbers instead of M×Np.
-void dense_forward_head(const float* q, const float* k, const float* v, int64_t ldq, int64_t ldk, int64_t ldv,
-                        float* out, int64_t ldo, float* probs, int64_t N, int64_t M, int64_t D, float scale,
-                        bool causal, DenseScratch& w) {
+// Sᵀ = s·K Qᵀ of one head into ST ([M, Np]); future keys (c > r) -inf when causal.
+void transposed_scores(const float* q, const float* k, int64_t ldq, int64_t ldk, int64_t N, int64_t M, int64_t D,
+                       float scale, bool causal, float* ST, DenseScratch& w) {
     const int64_t Np = padded_queries(N);
-    float* ST = probs;  // Sᵀ = s·K Qᵀ, future keys (c > r) -inf when causal; becomes Pᵀ in place
-    if (!ST) {
-        w.ST.resize(size_t(M * Np));
-        ST = w.ST.data();
-    }
     w.qt.resize(size_t(D * Np));
     small::transpose_padded(q, ldq, N, D, w.qt.data(), Np);
     small::gemm<false>(M, Np, D, scale, k, ldk, w.qt.data(), Np, false, ST, Np);
     if (causal)
         for (int64_t c = 1; c < M; ++c) std::fill(ST + c * Np, ST + c * Np + std::min(c, Np), kNegInf);
+}
+
+// Sᵀ → e^(Sᵀ - m) in place, m the column (query) maxima; returns 1 / l, l the column sums.
+// Every query has a key (causal needs N = M: the diagonal), so l > 0.
+const float* exp_down_columns(float* ST, int64_t M, int64_t Np, bool causal, DenseScratch& w) {
     w.row_a.assign(size_t(Np), kNegInf);
     w.row_b.assign(size_t(Np), 0.f);
     float *row_max = w.row_a.data(), *row_sum = w.row_b.data();
@@ -160,7 +157,7 @@ void dense_forward_head(const float* q, const float* k, const float* v, int64_t 
 #pragma omp simd
         for (int64_t r = 0; r < Np; ++r) row_max[r] = std::max(row_max[r], s[r]);
     }
-    for (int64_t c = 0; c < M; ++c) {  // Pᵀ = e^(Sᵀ - m) in place, l = column sums
+    for (int64_t c = 0; c < M; ++c) {
         float* s = ST + c * Np;
         if (causal) {  // masked scores: e^-inf = 0 exactly (fast::exp is not asked for it)
 #pragma omp simd
@@ -176,10 +173,26 @@ void dense_forward_head(const float* q, const float* k, const float* v, int64_t 
             }
         }
     }
-    // every query has a key (causal needs N = M: the diagonal), so l > 0
     float* inv_sum = row_sum;
 #pragma omp simd
     for (int64_t r = 0; r < Np; ++r) inv_sum[r] = 1.f / row_sum[r];
+    return inv_sum;
+}
+
+// Pᵀ of one head into probs ([M, Np]), O = P V into out. When probs is null
+// (no backward follows) the unnormalized e^(Sᵀ - m) stays in the thread's
+// scratch and O = (e^(S - m) V) / l: one pass over N×D numbers instead of M×Np.
+void dense_forward_head(const float* q, const float* k, const float* v, int64_t ldq, int64_t ldk, int64_t ldv,
+                        float* out, int64_t ldo, float* probs, int64_t N, int64_t M, int64_t D, float scale,
+                        bool causal, DenseScratch& w) {
+    const int64_t Np = padded_queries(N);
+    float* ST = probs;  // Sᵀ, becomes Pᵀ in place
+    if (!ST) {
+        w.ST.resize(size_t(M * Np));
+        ST = w.ST.data();
+    }
+    transposed_scores(q, k, ldq, ldk, N, M, D, scale, causal, ST, w);
+    const float* inv_sum = exp_down_columns(ST, M, Np, causal, w);
     if (!probs) {  // no backward follows: O = (e^(S-m) V) / l, dividing the N×D output instead of the M×Np scores
         small::gemm<true>(N, D, M, 1.f, ST, Np, v, ldv, false, out, ldo);
         for (int64_t r = 0; r < N; ++r) {

@@ -116,23 +116,11 @@ uint64_t as_u64(const json& v, const std::string& what) {
     return v.get<uint64_t>();
 }
 
-Entry parse_entry(const std::string& name, const json& v, uint64_t data_len, const std::string& source) {
-    std::string w = cat(where(source), "tensor '", name, "': ");
-    check(v.is_object(), w, "expected an object with dtype, shape, data_offsets, got ", v.dump());
-    for (const char* key : {"dtype", "shape", "data_offsets"})
-        check(v.contains(key), w, "missing \"", key, "\"");
-    Entry e;
-    e.name = name;
-
-    const json& dt = v["dtype"];
-    check(dt.is_string(), w, "dtype must be a string, got ", dt.dump());
-    std::optional<DType> dtype = parse_dtype(dt.get<std::string>());
-    check(dtype.has_value(), w, "unsupported dtype ", dt.dump(), " (attnlab reads F32, I64, BOOL)");
-    e.dtype = *dtype;
-
-    const json& sh = v["shape"];
+// The sizes of a "shape" array; `nbytes` becomes their product times the dtype's size. Errors start with w.
+std::vector<int64_t> parse_shape(const json& sh, DType dtype, const std::string& w, uint64_t& nbytes) {
     check(sh.is_array() && sh.size() <= 64, w, "shape must be an array of at most 64 sizes, got ",
           sh.is_array() ? cat(sh.size(), " entries") : sh.dump());
+    std::vector<int64_t> shape;
     uint64_t elements = 1, extent = 1;  // extent: Π max(d, 1), must fit int64 for strides
     for (const json& d : sh) {
         uint64_t n = 0;
@@ -145,13 +133,15 @@ Entry parse_entry(const std::string& name, const json& v, uint64_t data_len, con
                   extent <= uint64_t(INT64_MAX),
               w, "shape ", sh.dump(), " is too large");
         elements *= n;
-        e.shape.push_back(int64_t(n));
+        shape.push_back(int64_t(n));
     }
-    uint64_t nbytes = 0;
-    check(!__builtin_mul_overflow(elements, uint64_t(dtype_size(e.dtype)), &nbytes), w, "shape ", sh.dump(),
+    check(!__builtin_mul_overflow(elements, uint64_t(dtype_size(dtype)), &nbytes), w, "shape ", sh.dump(),
           " is too large");
+    return shape;
+}
 
-    const json& off = v["data_offsets"];
+// e.begin and e.end from "data_offsets", checked to hold exactly nbytes inside a data section of data_len bytes.
+void parse_offsets(const json& off, uint64_t nbytes, uint64_t data_len, const std::string& w, Entry& e) {
     check(off.is_array() && off.size() == 2, w, "data_offsets must be [begin, end], got ", off.dump());
     try {
         e.begin = as_u64(off[0], "data_offsets");
@@ -164,6 +154,23 @@ Entry parse_entry(const std::string& name, const json& v, uint64_t data_len, con
           " bytes (the file is too short or the offsets are wrong)");
     check(e.end - e.begin == nbytes, w, "data_offsets ", offsets_str(e), " hold ", e.end - e.begin,
           " bytes, but dtype ", format_dtype(e.dtype), " shape ", to_string(e.shape), " needs ", nbytes);
+}
+
+Entry parse_entry(const std::string& name, const json& v, uint64_t data_len, const std::string& source) {
+    std::string w = cat(where(source), "tensor '", name, "': ");
+    check(v.is_object(), w, "expected an object with dtype, shape, data_offsets, got ", v.dump());
+    for (const char* key : {"dtype", "shape", "data_offsets"})
+        check(v.contains(key), w, "missing \"", key, "\"");
+    Entry e;
+    e.name = name;
+    const json& dt = v["dtype"];
+    check(dt.is_string(), w, "dtype must be a string, got ", dt.dump());
+    std::optional<DType> dtype = parse_dtype(dt.get<std::string>());
+    check(dtype.has_value(), w, "unsupported dtype ", dt.dump(), " (attnlab reads F32, I64, BOOL)");
+    e.dtype = *dtype;
+    uint64_t nbytes = 0;
+    e.shape = parse_shape(v["shape"], e.dtype, w, nbytes);
+    parse_offsets(v["data_offsets"], nbytes, data_len, w, e);
     return e;
 }
 
@@ -172,8 +179,8 @@ struct Header {
     Metadata metadata;
 };
 
-// Parses and validates the JSON header against a data section of data_len bytes.
-Header parse_header(std::string_view text, uint64_t data_len, uint64_t file_size, const std::string& source) {
+// The header's JSON object; a key named twice at the top level or nesting deeper than 16 levels is an error.
+json parse_header_json(std::string_view text, const std::string& source) {
     check(!text.empty() && text[0] == '{', where(source), "header does not start with '{' (not a safetensors file?)");
     std::set<std::string> keys;
     auto callback = [&](int depth, json::parse_event_t event, json& parsed) {
@@ -191,28 +198,29 @@ Header parse_header(std::string_view text, uint64_t data_len, uint64_t file_size
         throw Error(cat(where(source), "header is not valid JSON: ", e.what()));
     }
     check(j.is_object(), where(source), "header must be a JSON object");
+    return j;
+}
 
-    Header h;
-    for (auto it = j.begin(); it != j.end(); ++it) {
-        if (it.key() == "__metadata__") {
-            check(it->is_object(), where(source), "__metadata__ must be an object of strings, got ", it->dump());
-            for (auto m = it->begin(); m != it->end(); ++m) {
-                check(m->is_string(), where(source), "__metadata__ value of '", m.key(),
-                      "' must be a string, got ", m->dump());
-                h.metadata[m.key()] = m->get<std::string>();
-            }
-            continue;
-        }
-        h.entries.push_back(parse_entry(it.key(), *it, data_len, source));
+// "__metadata__": an object of strings.
+Metadata parse_metadata(const json& m, const std::string& source) {
+    check(m.is_object(), where(source), "__metadata__ must be an object of strings, got ", m.dump());
+    Metadata metadata;
+    for (auto it = m.begin(); it != m.end(); ++it) {
+        check(it->is_string(), where(source), "__metadata__ value of '", it.key(), "' must be a string, got ",
+              it->dump());
+        metadata[it.key()] = it->get<std::string>();
     }
+    return metadata;
+}
 
-    // The tensors must tile [0, data_len): sorted by offset, each starts where the previous ended.
-    std::sort(h.entries.begin(), h.entries.end(), [](const Entry& a, const Entry& b) {
+// The tensors must tile [0, data_len): sorted by offset, each starts where the previous ended.
+void check_tiling(std::vector<Entry>& entries, uint64_t data_len, uint64_t file_size, const std::string& source) {
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
         return std::tie(a.begin, a.end, a.name) < std::tie(b.begin, b.end, b.name);
     });
     uint64_t expected = 0;
     const Entry* previous = nullptr;
-    for (const Entry& e : h.entries) {
+    for (const Entry& e : entries) {
         check(e.begin >= expected, where(source), "tensors '", previous ? previous->name : "", "' and '", e.name,
               "' overlap (data_offsets ", previous ? offsets_str(*previous) : "", " and ", offsets_str(e), ")");
         check(e.begin == expected, where(source), "bytes [", expected, ", ", e.begin,
@@ -223,6 +231,17 @@ Header parse_header(std::string_view text, uint64_t data_len, uint64_t file_size
     check(expected == data_len, where(source), "the tensors end at byte ", expected,
           " of the data section, but the file holds ", data_len, " data bytes (file size ", file_size, " != 8 + ",
           file_size - 8 - data_len, " + ", expected, "; trailing bytes?)");
+}
+
+// Parses and validates the JSON header against a data section of data_len bytes.
+Header parse_header(std::string_view text, uint64_t data_len, uint64_t file_size, const std::string& source) {
+    const json j = parse_header_json(text, source);
+    Header h;
+    for (auto it = j.begin(); it != j.end(); ++it) {
+        if (it.key() == "__metadata__") h.metadata = parse_metadata(*it, source);
+        else h.entries.push_back(parse_entry(it.key(), *it, data_len, source));
+    }
+    check_tiling(h.entries, data_len, file_size, source);  // sorts the entries by offset
     return h;
 }
 
