@@ -28,20 +28,48 @@ static float* element(const Tensor& t, int64_t flat) {
     return p;
 }
 
-GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor>& inputs, const GradcheckOptions& opts) {
-    GradcheckResult result;
-    Generator gen(opts.seed);
+// Which elements of an input of n elements to perturb: all of them, or `max_checks` drawn at random.
+static std::vector<int64_t> elements_to_check(int64_t n, int64_t max_checks, Generator& gen) {
+    std::vector<int64_t> which;
+    if (n <= max_checks) {
+        for (int64_t j = 0; j < n; ++j) which.push_back(j);
+    } else {
+        for (int64_t j = 0; j < max_checks; ++j) which.push_back(gen.randint(n));
+    }
+    return which;
+}
+
+// d(w · f(inputs)) / d(element p), by central differences: (L(x + eps) - L(x - eps)) / (2 eps).
+static double central_difference(const GradcheckFn& f, const std::vector<Tensor>& inputs, float* p,
+                                 const std::vector<float>& w, float eps) {
+    const float saved = *p;
+    *p = saved + eps;
+    const double plus = weighted_sum(f(inputs), w);
+    *p = saved - eps;
+    const double minus = weighted_sum(f(inputs), w);
+    *p = saved;
+    return (plus - minus) / (2.0 * double(eps));
+}
+
+// The loss L = w · f(inputs) with random weights w in [-1, 1]; backward leaves dL/dx in every input's grad.
+static std::vector<float> backward_of_random_weighting(const GradcheckFn& f, const std::vector<Tensor>& inputs,
+                                                       Generator& gen) {
     for (const Tensor& x : inputs)
         if (x.defined() && x.requires_grad()) {
             check(x.is_leaf(), "gradcheck: inputs must be leaf tensors");
             x.raw()->grad = Tensor();
         }
-
     Tensor out = f(inputs);
     check(out.requires_grad(), "gradcheck: output does not require grad (no input reaches it)");
     Tensor w = Tensor::rand(out.shape(), gen, -1.f, 1.f);
-    std::vector<float> wv = w.to_vector();
     out.backward(w);
+    return w.to_vector();
+}
+
+GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor>& inputs, const GradcheckOptions& opts) {
+    GradcheckResult result;
+    Generator gen(opts.seed);
+    const std::vector<float> wv = backward_of_random_weighting(f, inputs, gen);
 
     NoGradGuard no_grad;
     double worst = -1.0;
@@ -51,24 +79,10 @@ GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor>& input
         if (!x.defined() || !x.requires_grad()) continue;
         Tensor g = x.grad();
         std::vector<float> analytic = g.defined() ? g.to_vector() : std::vector<float>(size_t(x.numel()), 0.f);
-        int64_t n = x.numel();
-        std::vector<int64_t> which;
-        if (n <= opts.max_checks_per_input) {
-            for (int64_t j = 0; j < n; ++j) which.push_back(j);
-        } else {
-            for (int64_t j = 0; j < opts.max_checks_per_input; ++j) which.push_back(gen.randint(n));
-        }
-        for (int64_t j : which) {
-            float* p = element(x, j);
-            float saved = *p;
-            *p = saved + opts.eps;
-            double plus = weighted_sum(f(inputs), wv);
-            *p = saved - opts.eps;
-            double minus = weighted_sum(f(inputs), wv);
-            *p = saved;
-            double numeric = (plus - minus) / (2.0 * double(opts.eps));
-            double err = std::fabs(double(analytic[size_t(j)]) - numeric);
-            double allowed = opts.atol + opts.rtol * std::fabs(numeric);
+        for (int64_t j : elements_to_check(x.numel(), opts.max_checks_per_input, gen)) {
+            const double numeric = central_difference(f, inputs, element(x, j), wv, opts.eps);
+            const double err = std::fabs(double(analytic[size_t(j)]) - numeric);
+            const double allowed = opts.atol + opts.rtol * std::fabs(numeric);
             result.max_abs_error = std::max(result.max_abs_error, err);
             ++result.checked;
             if (err - allowed > worst) {

@@ -58,14 +58,8 @@ uint32_t big_endian_u32(const uint8_t* b) {
 
 }  // namespace
 
-IdxArray read_idx_file(const std::string& path) {
-    std::error_code ec;
-    if (fs::exists(path, ec)) require_regular_file(path, "IDX");  // a FIFO would block, a directory read as empty
-    check(fs::is_regular_file(path, ec), "IDX: cannot find file '", path, "'");
-    GzFile file(path);
-    check(file.handle != nullptr, "IDX: cannot open '", path, "'");
-    gzbuffer(file.handle, 1 << 17);
-
+// The header: a magic number 0x000008NN (unsigned bytes, NN dimensions), then NN big-endian sizes.
+static std::vector<int64_t> read_idx_header(GzFile& file, const std::string& path) {
     uint8_t magic_bytes[4];
     size_t got = file.read(magic_bytes, 4, path);
     check(got == 4, "IDX: '", path, "' has only ", got, " bytes; expected at least a 4-byte magic number");
@@ -74,26 +68,27 @@ IdxArray read_idx_file(const std::string& path) {
           "IDX: '", path, "' starts with magic number ", hex32(magic),
           "; expected 0x000008NN (unsigned bytes, NN dimensions), e.g. 0x00000803 for images "
           "or 0x00000801 for labels");
-
-    IdxArray out;
     const int ndims = magic_bytes[3];
     uint8_t dim_bytes[4 * 255];
     got = file.read(dim_bytes, size_t(4 * ndims), path);
     check(got == size_t(4 * ndims), "IDX: '", path, "' ends inside its header: ", ndims,
           " dimension sizes (", 4 * ndims, " bytes) expected after the magic number, found ", got,
           " bytes");
+    std::vector<int64_t> dims;
     int64_t count = 1;
     for (int d = 0; d < ndims; ++d) {
         int64_t size = big_endian_u32(dim_bytes + 4 * d);
-        out.dims.push_back(size);
+        dims.push_back(size);
         // checked before multiplying: count * size could overflow int64 (found by the fuzz test)
-        check(size == 0 || count <= (int64_t(1) << 40) / size, "IDX: '", path, "': dimensions ", to_string(out.dims),
+        check(size == 0 || count <= (int64_t(1) << 40) / size, "IDX: '", path, "': dimensions ", to_string(dims),
               "... are implausibly large (corrupt header?)");
         count *= size;
     }
+    return dims;
+}
 
-    // Chunked read: memory grows only as fast as real data arrives.
-    const size_t expected = size_t(count);
+// Exactly `expected` data bytes, read in chunks: memory grows only as fast as real data arrives.
+static void read_idx_values(GzFile& file, const std::string& path, IdxArray& out, size_t expected) {
     size_t have = 0;
     while (have < expected) {
         size_t want = std::min(expected - have, size_t(1) << 24);
@@ -102,13 +97,27 @@ IdxArray read_idx_file(const std::string& path) {
         have += n;
         if (n < want) break;
     }
-    const int64_t header = 4 + 4 * int64_t(ndims);
+    const int64_t header = 4 + 4 * int64_t(out.dims.size());
     check(have == expected, "IDX: '", path, "' is truncated: dimensions ", to_string(out.dims),
           " need ", expected, " bytes of data after the ", header, "-byte header, found only ", have);
     uint8_t extra;
     check(file.read(&extra, 1, path) == 0, "IDX: '", path, "' has more data than its dimensions ",
           to_string(out.dims), " describe (", expected, " bytes after the ", header,
           "-byte header expected)");
+}
+
+IdxArray read_idx_file(const std::string& path) {
+    std::error_code ec;
+    if (fs::exists(path, ec)) require_regular_file(path, "IDX");  // a FIFO would block, a directory read as empty
+    check(fs::is_regular_file(path, ec), "IDX: cannot find file '", path, "'");
+    GzFile file(path);
+    check(file.handle != nullptr, "IDX: cannot open '", path, "'");
+    gzbuffer(file.handle, 1 << 17);
+    IdxArray out;
+    out.dims = read_idx_header(file, path);
+    size_t count = 1;
+    for (int64_t d : out.dims) count *= size_t(d);
+    read_idx_values(file, path, out, count);
     return out;
 }
 

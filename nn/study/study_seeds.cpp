@@ -82,7 +82,7 @@ std::string per_seed(const std::map<uint64_t, double>& by_seed, const std::vecto
 
 // "66.00 ± 4.95", or "66.00" when there is no spread to give (fewer than 2 values)
 std::string mean_std(const SampleStats& s, bool sign = false) {
-    std::string m = (sign && s.mean >= 0 ? "+" : "") + percent(s.mean);
+    const std::string m = cat(sign && s.mean >= 0 ? "+" : "", percent(s.mean));
     return s.n < 2 ? m : m + " ± " + percent(s.std);
 }
 

@@ -442,6 +442,29 @@ void Trainer::print_progress(const Session& s, int64_t epoch, int64_t batch_inde
     std::fflush(stdout);
 }
 
+// One optimizer step on `batch` at the schedule's learning rate, and its loss and accuracy
+// into the epoch's meters. False (and s.result says why) when the loss is not finite.
+bool Trainer::train_on_batch(Session& s, const datasets::Batch& batch, int64_t epoch, int64_t batch_index) {
+    const int64_t step = optimizer_->step_count();
+    optimizer_->set_lr(s.schedule.lr_at(step));
+    double loss = 0;
+    int64_t correct = 0;
+    if (parallel_) parallel_train_step(batch, loss, correct);
+    else train_step(batch, step, loss, correct);
+    if (!std::isfinite(loss)) {
+        s.stop(StopReason::NonFiniteLoss,
+               cat("loss is ", std::isnan(loss) ? "NaN" : "infinite", " at epoch ", epoch + 1, ", batch ", batch_index + 1,
+                   " (step ", step, ", lr ", optimizer_->lr(), "); ", stopped_message(), kDivergenceHint));
+        if (s.tty) std::printf("\n");
+        return false;
+    }
+    const int64_t images = batch.global_size;                     // = batch.size() in one process
+    s.loss_meter.add(loss, images);                               // per-image mean loss
+    s.acc_meter.add(double(correct) / double(images), images);    // fraction correct
+    if (on_step) on_step(step, loss);
+    return true;
+}
+
 // The training steps of one epoch (of its rest, when resumed mid-epoch). False when the
 // run stops: interrupted, profiled, or a non-finite loss (s.result says which).
 bool Trainer::run_epoch(Session& s, int64_t epoch) {
@@ -465,28 +488,12 @@ bool Trainer::run_epoch(Session& s, int64_t epoch) {
             have_batch = loader_->next(batch);
         }
         if (!have_batch) break;
-        const int64_t step = optimizer_->step_count();
-        if (profile_hook(s, step)) return false;
-        optimizer_->set_lr(s.schedule.lr_at(step));
-        double loss = 0;
-        int64_t correct = 0;
-        if (parallel_) parallel_train_step(batch, loss, correct);
-        else train_step(batch, step, loss, correct);
-        if (!std::isfinite(loss)) {
-            s.stop(StopReason::NonFiniteLoss,
-                   cat("loss is ", std::isnan(loss) ? "NaN" : "infinite", " at epoch ", epoch + 1, ", batch ", batch_index + 1,
-                       " (step ", step, ", lr ", optimizer_->lr(), "); ", stopped_message(), kDivergenceHint));
-            if (s.tty) std::printf("\n");
-            return false;
-        }
-        const int64_t images = batch.global_size;                     // = batch.size() in one process
-        s.loss_meter.add(loss, images);                               // per-image mean loss
-        s.acc_meter.add(double(correct) / double(images), images);    // fraction correct
+        if (profile_hook(s, optimizer_->step_count()) || !train_on_batch(s, batch, epoch, batch_index)) return false;
+        const int64_t images = batch.global_size;  // = batch.size() in one process
         ++batch_index;
         epoch_images += images;
         s.images_this_session += images;
         if (parallel_ && optimizer_->step_count() % kWeightCheckEvery == 0) parallel_->check_same_weights();
-        if (on_step) on_step(step, loss);
         if (s.tty) print_progress(s, epoch, batch_index, epoch_images, epoch_start);
     }
     clear_progress_line(s.tty, 120);

@@ -133,6 +133,7 @@ private:
     void resume(Session& s);
     void restore_best(int64_t start_epoch);
     bool run_epoch(Session& s, int64_t epoch);
+    bool train_on_batch(Session& s, const datasets::Batch& batch, int64_t epoch, int64_t batch_index);
     bool finish_epoch(Session& s, int64_t epoch);
     bool stop_requested();  // Ctrl-C or stop_after_steps, on any process
     void stop_with_checkpoint(Session& s, int64_t epoch, int64_t batch_index, TimePoint epoch_start);
