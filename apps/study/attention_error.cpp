@@ -106,15 +106,18 @@ void write_plots(const fs::path& out, const std::vector<Series>& series, const s
     for (const Series& s : series) {
         if (s.budget.empty() || done.count(s.family)) continue;
         done.insert(s.family);
-        f << "set output '" << (out / ("approximation_" + s.family + ".png")).string() << "'\nset title '" << s.family
-          << ": solid = trained model's q, k, v (mean over blocks), dashed = random q, k, v'\nplot ";
+        f << "set output " << nn::report::gnuplot_quote((out / ("approximation_" + s.family + ".png")).string())
+          << "\nset title " << nn::report::gnuplot_quote(s.family + ": solid = the trained model's q, k, v (mean over "
+                                                           "blocks), dashed = random q, k, v")
+          << "\nplot ";
         int i = 0;
         for (const Curve& c : curves.at(s.family)) {
             for (const auto& [x, y] : c.points) d << x << " " << y << "\n";
             d << "\n\n";
             const bool random = c.title.find("random") != std::string::npos;
-            f << (i ? ", " : "") << "'" << data.string() << "' index " << block++ << " using 1:2 with linespoints lc "
-              << i / 2 + 1 << " dt " << (random ? 2 : 1) << " pt " << i / 2 + 1 << " title '" << c.title << "'";
+            f << (i ? ", " : "") << nn::report::gnuplot_quote(data.string()) << " index " << block++
+              << " using 1:2 with linespoints lc " << i / 2 + 1 << " dt " << (random ? 2 : 1) << " pt " << i / 2 + 1
+              << " title " << nn::report::gnuplot_quote(c.title);
             ++i;
         }
         f << "\n";
@@ -161,18 +164,18 @@ std::pair<Curve, Curve> measure_series(const Series& s, const std::vector<nn::QK
         for (size_t l = 0; l < blocks.size(); ++l)
             if (auto e = measure(s, value, blocks[l], draws)) {
                 layer_means.push_back(e->mean);
-                csv << "model," << l << "," << blocks[l].q.size(2) << "," << s.label << "," << s.budget << "," << value
+                csv << "model," << l << "," << blocks[l].q.size(2) << "," << csv_field(s.label) << "," << s.budget << "," << value
                     << "," << e->mean << "," << e->std << "," << e->n << "\n";
             }
         if (!layer_means.empty()) {
             nn::SampleStats m = nn::sample_stats(layer_means);
             model_curve.points.push_back({value, m.mean});
-            csv << "model,mean," << blocks[0].q.size(2) << "," << s.label << "," << s.budget << "," << value << ","
+            csv << "model,mean," << blocks[0].q.size(2) << "," << csv_field(s.label) << "," << s.budget << "," << value << ","
                 << m.mean << "," << m.std << "," << m.n << "\n";
         }
         for (int64_t N : lengths)
             if (auto e = measure(s, value, random_qkv(N, 1000 + uint64_t(N)), draws)) {
-                csv << "random,all," << N << "," << s.label << "," << s.budget << "," << value << "," << e->mean << ","
+                csv << "random,all," << N << "," << csv_field(s.label) << "," << s.budget << "," << value << "," << e->mean << ","
                     << e->std << "," << e->n << "\n";
                 if (N == lengths.back()) random_curve.points.push_back({value, e->mean});
             }

@@ -1,4 +1,4 @@
-// strings.h — splitting a list option ("0,1,2") into its parts.
+// strings.h — splitting a list option ("0,1,2") into its parts; quoting a CSV field.
 #pragma once
 #include <string>
 #include <vector>
@@ -14,6 +14,15 @@ inline std::vector<std::string> split(const std::string& text, char separator) {
         else parts.back().push_back(c);
     }
     return parts;
+}
+
+// One CSV field (RFC 4180): as is, or in double quotes, with each " doubled, when it holds a
+// comma, a quote or a line break: "rfa (trig, unit q and k)".
+inline std::string csv_field(const std::string& text) {
+    if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+    std::string out = "\"";
+    for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
 }
 
 }  // namespace attnlab

@@ -15,23 +15,45 @@ void write_gnuplot_script(const std::string& script_path, const std::string& scr
     std::ofstream(script_path) << script;
 }
 
+// 'text' with every ' inside written as `escaped_quote`.
+static std::string single_quoted(const std::string& text, const std::string& escaped_quote) {
+    std::string out = "'";
+    for (char c : text) out += c == '\'' ? escaped_quote : std::string(1, c);
+    return out + "'";
+}
+
+// `text` as one POSIX shell word.
+static std::string shell_word(const std::string& text) { return single_quoted(text, "'\\''"); }
+
 bool run_gnuplot(const std::string& script_path) {
-    if (std::system(("gnuplot " + script_path + " 2>/dev/null").c_str()) == 0) return true;
-    std::printf("gnuplot not available: plots skipped (script in %s)\n", script_path.c_str());
+    if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
+        std::printf("gnuplot not available: plots skipped (script in %s)\n", script_path.c_str());
+        return false;
+    }
+    const std::string log = script_path + ".log";
+    if (std::system(("gnuplot " + shell_word(script_path) + " 2>" + shell_word(log)).c_str()) == 0) {
+        std::error_code ec;
+        fs::remove(log, ec);
+        return true;
+    }
+    std::printf("gnuplot failed on %s: plots may be missing or empty (its messages are in %s)\n",
+                script_path.c_str(), log.c_str());
     return false;
 }
+
+std::string gnuplot_quote(const std::string& text) { return single_quoted(text, "''"); }
 
 // One plot: eval accuracy (column 4) against column `x_column` of the CSV, a line per variant;
 // colour, dash and point differ per variant.
 static void study_plot(std::ostream& f, const fs::path& png, const std::string& xlabel, bool integer_x, int x_column,
                        const std::string& csv, const std::vector<std::string>& variants) {
-    f << "set output '" << png.string() << "'\n"
-      << "set xlabel '" << xlabel << "'\n"
+    f << "set output " << gnuplot_quote(png.string()) << "\n"
+      << "set xlabel " << gnuplot_quote(xlabel) << "\n"
       << (integer_x ? "set xtics 1\n" : "set xtics autofreq\n") << "plot ";
     for (size_t i = 0; i < variants.size(); ++i)
-        f << (i ? ", " : "") << "'" << csv << "' using (strcol(1) eq '" << variants[i] << "' ? $" << x_column
-          << " : 1/0):4 with linespoints lc " << i + 1 << " dt " << i / 8 + 1 << " pt " << i + 1 << " title '"
-          << variants[i] << "'";
+        f << (i ? ", " : "") << gnuplot_quote(csv) << " using (strcol(1) eq " << gnuplot_quote(variants[i]) << " ? $"
+          << x_column << " : 1/0):4 with linespoints lc " << i + 1 << " dt " << i / 8 + 1 << " pt " << i + 1
+          << " title " << gnuplot_quote(variants[i]);
     f << "\n";
 }
 

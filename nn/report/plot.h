@@ -13,9 +13,13 @@ namespace attnlab::nn::report {
 // Writes `script` to `script_path` (replacing it).
 void write_gnuplot_script(const std::string& script_path, const std::string& script);
 
-// Runs gnuplot on `script_path`; false (after printing "gnuplot not available: plots
-// skipped (script in ...)") when gnuplot is missing or fails.
+// Runs gnuplot on `script_path`; false after printing why when gnuplot is missing ("gnuplot not
+// available: plots skipped") or when it fails on the script (its messages are then kept in
+// script_path + ".log").
 bool run_gnuplot(const std::string& script_path);
+
+// `text` as a gnuplot single-quoted string: 'it''s' for it's (titles, labels, file names).
+std::string gnuplot_quote(const std::string& text);
 
 // The study's two plots from its per-epoch CSV (columns: variant, epoch,
 // cumulative_seconds, eval_acc, ...): accuracy vs epoch (study_accuracy.png) and

@@ -3,6 +3,7 @@
 // to the same numbers, and vit_predict prints the top classes and scores a
 // labelled folder.
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -211,6 +212,24 @@ TEST_CASE("vit_predict --folder scores the shipped model on labelled JPEGs, per 
     REQUIRE(classes == 10);
     REQUIRE(overall == Approx(per_class_sum / 10).margin(0.01));  // 10 images per class
     REQUIRE(overall > 60.0);  // the shipped model scores 81.0 % on the full test set
+}
+
+TEST_CASE("attention_error writes its error table and one non-empty plot per budget family", "[apps][study]") {
+    TempDir dir;
+    write_synthetic_cifar(dir.file("data"), 4, 4);
+    const std::string model = std::string(ATTNLAB_SOURCE_DIR) + "/models/vit-cifar10";
+    RunResult r = run("attention_error --checkpoint " + model + " --data " + dir.file("data") +
+                      " --images 2 --draws 1 --lengths 64 --threads 1 --out " + dir.file("out"));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(fs::file_size(dir.file("out/approximation_error.csv")) > 0);
+    if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
+        WARN("skipped the plots: gnuplot not found (Debian: apt-get install gnuplot-nox)");
+        return;
+    }
+    REQUIRE_THAT(r.output, !Catch::Contains("gnuplot failed"));
+    for (const char* family : {"random_features", "low_rank", "sparse", "hashing"})
+        CHECK(fs::file_size(dir.file(std::string("out/approximation_") + family + ".png")) > 0);
 }
 
 TEST_CASE("vit_predict --folder names a class folder the model does not know", "[apps][errors]") {

@@ -1,6 +1,7 @@
 // test_train_run_files.cpp — what the ViT and pixel trainers share: the metrics
 // rows a resumed run keeps, the summary file, the clock format of progress
 // lines, the study's plot script, and the recipe the apps start from.
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -15,6 +16,7 @@
 
 using namespace attnlab;
 using namespace attnlab::testing;
+namespace fs = std::filesystem;
 
 static std::string read_all(const std::string& path) {
     std::ifstream f(path);
@@ -79,6 +81,28 @@ TEST_CASE("the study's plot script draws one line per variant against epoch and 
                           Catch::Contains("title 'performer'"));
     nn::report::write_gnuplot_script(dir.file("x.gp"), "print 1\n");
     REQUIRE(read_all(dir.file("x.gp")) == "print 1\n");
+}
+
+TEST_CASE("gnuplot strings escape quotes; a quoted title renders and a failing script is reported", "[train][study]") {
+    CHECK(nn::report::gnuplot_quote("softmax") == "'softmax'");
+    CHECK(nn::report::gnuplot_quote("the model's q, k, v") == "'the model''s q, k, v'");
+    if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
+        WARN("skipped the rendering half: gnuplot not found (Debian: apt-get install gnuplot-nox)");
+        return;
+    }
+    TempDir dir;
+    const std::string png = dir.file("it's.png");
+    nn::report::write_gnuplot_script(dir.file("ok.gp"), "set terminal pngcairo size 200,150\nset output " +
+                                                            nn::report::gnuplot_quote(png) + "\nset title " +
+                                                            nn::report::gnuplot_quote("the model's q") + "\nplot x\n");
+    REQUIRE(nn::report::run_gnuplot(dir.file("ok.gp")));
+    REQUIRE(fs::file_size(png) > 0);
+    REQUIRE_FALSE(fs::exists(dir.file("ok.gp.log")));
+    // An unescaped quote ends the string early: gnuplot fails, and says so in the log.
+    nn::report::write_gnuplot_script(dir.file("bad.gp"), "set terminal pngcairo\nset output '" + dir.file("bad.png") +
+                                                             "'\nset title 'the model's q'\nplot x\n");
+    REQUIRE_FALSE(nn::report::run_gnuplot(dir.file("bad.gp")));
+    REQUIRE(fs::file_size(dir.file("bad.gp.log")) > 0);
 }
 
 TEST_CASE("vit_train's recipe is the recommended ViT, and the study trains it for 10 epochs without a live line",
