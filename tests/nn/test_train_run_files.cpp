@@ -83,7 +83,7 @@ TEST_CASE("the study's plot script draws one line per variant against epoch and 
     REQUIRE(read_all(dir.file("x.gp")) == "print 1\n");
 }
 
-TEST_CASE("gnuplot strings escape quotes; a quoted title renders and a failing script is reported", "[train][study]") {
+TEST_CASE("gnuplot strings escape quotes, a quoted title renders, and a failing script is reported", "[train][study]") {
     CHECK(nn::report::gnuplot_quote("softmax") == "'softmax'");
     CHECK(nn::report::gnuplot_quote("the model's q, k, v") == "'the model''s q, k, v'");
     if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
