@@ -274,7 +274,8 @@ static pid_t start_long_run(const TempDir& dir, std::vector<pid_t>& ranks) {
     pid_t pid = start_command(mpirun(2) + vit_train() + long_run_args(dir), dir.file("log"));
     auto start = std::chrono::steady_clock::now();
     while (read_file(dir.file("log")).find("epoch   1/") == std::string::npos) {
-        REQUIRE(std::chrono::steady_clock::now() - start < std::chrono::seconds(60));
+        if (std::chrono::steady_clock::now() - start > std::chrono::seconds(60))  // no assertion per poll:
+            FAIL("rank 0 printed no epoch line within 60 s");                     // the count stays the same
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     ranks = children_of(pid);
