@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/util/strings.h"
+
 namespace attnlab::nn::report {
 
 namespace fs = std::filesystem;
@@ -15,23 +17,13 @@ void write_gnuplot_script(const std::string& script_path, const std::string& scr
     std::ofstream(script_path) << script;
 }
 
-// 'text' with every ' inside written as `escaped_quote`.
-static std::string single_quoted(const std::string& text, const std::string& escaped_quote) {
-    std::string out = "'";
-    for (char c : text) out += c == '\'' ? escaped_quote : std::string(1, c);
-    return out + "'";
-}
-
-// `text` as one POSIX shell word.
-static std::string shell_word(const std::string& text) { return single_quoted(text, "'\\''"); }
-
 bool run_gnuplot(const std::string& script_path) {
     if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
         std::printf("gnuplot not available: plots skipped (script in %s)\n", script_path.c_str());
         return false;
     }
     const std::string log = script_path + ".log";
-    if (std::system(("gnuplot " + shell_word(script_path) + " 2>" + shell_word(log)).c_str()) == 0) {
+    if (std::system(("gnuplot " + shell_quote(script_path) + " 2>" + shell_quote(log)).c_str()) == 0) {
         std::error_code ec;
         fs::remove(log, ec);
         return true;
@@ -41,7 +33,7 @@ bool run_gnuplot(const std::string& script_path) {
     return false;
 }
 
-std::string gnuplot_quote(const std::string& text) { return single_quoted(text, "''"); }
+std::string gnuplot_quote(const std::string& text) { return enclose(text, '\'', "''"); }
 
 // One plot: eval accuracy (column 4) against column `x_column` of the CSV, a line per variant;
 // colour, dash and point differ per variant.

@@ -1,4 +1,4 @@
-// test_strings.cpp — list options split into their parts, and CSV fields quoted only when needed.
+// test_strings.cpp — list options split into their parts; shell words and CSV fields quoted.
 #include "core/util/strings.h"
 #include "tests/support/helpers.h"
 
@@ -16,4 +16,10 @@ TEST_CASE("csv_field quotes a field holding a comma, a quote or a line break, an
     CHECK(csv_field("a \"b\"") == "\"a \"\"b\"\"\"");
     CHECK(csv_field("two\nlines") == "\"two\nlines\"");
     CHECK(csv_field("") == "");
+}
+
+TEST_CASE("shell_quote makes one sh word of any text, a single quote included", "[core][strings]") {
+    CHECK(shell_quote("results/study.gp") == "'results/study.gp'");
+    CHECK(shell_quote("it's") == "'it'\\''s'");
+    CHECK(enclose("it's", '\'', "''") == "'it''s'");  // gnuplot's escape
 }

@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <string>
 
+#include "core/util/strings.h"
+
 namespace attnlab::testing {
 
 struct RunResult {
@@ -23,13 +25,6 @@ struct RunResult {
 
 // The default time limit: far above any app test's run, even under the sanitizers.
 inline constexpr int kCommandTimeoutSeconds = 1800;
-
-// `text` as one sh word: single-quoted, each ' written as '\''.
-inline std::string shell_quote(const std::string& text) {
-    std::string out = "'";
-    for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
 
 // Runs `command` with sh; after `timeout_seconds` it (and all it started) is killed.
 inline RunResult run_command(const std::string& command, int timeout_seconds = kCommandTimeoutSeconds) {
