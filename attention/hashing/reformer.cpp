@@ -147,60 +147,79 @@ Tensor ReformerAttention::forward_packed(const Tensor& qkv, int64_t heads) {
     return lsh_chunk_attention_packed(qkv, heads, hashes_for(q, /*all_buckets=*/false));
 }
 
-// The readable reference: every round's chunks gathered into tensors by index_select, and the
-// rest differentiable ops (the integer work, which rows and which bias, in plain loops).
-Tensor ReformerAttention::composed(const Tensor& q, const Tensor& v, const LshHashes& hashes) {
-    const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3), BH = B * H, nh = n_hashes;
-    const int64_t m = std::min(chunk, N), nc = (N + m - 1) / m;
-    // Which rows to gather, and the bias on every (query slot, key slot) score: −log c_ij where
-    // attended, −inf elsewhere. Key slots 0..m−1 are the previous chunk, m..2m−1 the own chunk.
-    Tensor qidx = Tensor::empty({BH * nh * nc * m}, DType::Int64);      // rows of Q, sorted order
-    Tensor kidx = Tensor::empty({BH * nh * nc * 2 * m}, DType::Int64);  // rows of K, V per chunk
-    Tensor oidx = Tensor::empty({BH * nh * N}, DType::Int64);           // slot of token i in round r
-    Tensor bias = Tensor::empty({B, H, nh, nc, m, 2 * m});
-    int64_t *pq = qidx.data_as<int64_t>(), *pk = kidx.data_as<int64_t>(), *po = oidx.data_as<int64_t>();
-    float* pb = bias.data();
+namespace {
+
+// Which rows the composed reference gathers, and the bias on every (query slot, key slot)
+// score: −log c_ij where attended (0 with one round), −inf elsewhere. Per (batch·head, round)
+// the tokens are sorted by bucket and cut into nc chunks of m; key slots 0..m−1 are the
+// previous chunk, m..2m−1 the own chunk.
+struct ChunkLayout {
+    Tensor qidx;  // [BH·nh·nc·m]: the row of Q in each query slot (sorted order)
+    Tensor kidx;  // [BH·nh·nc·2m]: the row of K and V in each key slot
+    Tensor oidx;  // [BH·nh·N]: the query slot of token i in round r, to put outputs back in order
+    Tensor bias;  // [B, H, nh, nc, m, 2m]
+};
+
+// One (batch·head, round)'s slots: `row` = bh·nh + r, `ord` the round's tokens in sorted order.
+void fill_round(ChunkLayout& L, const LshRounds& rounds, int64_t bh, int64_t r, int64_t N, int64_t m,
+                int64_t nc) {
+    int64_t *pq = L.qidx.data_as<int64_t>(), *pk = L.kidx.data_as<int64_t>(), *po = L.oidx.data_as<int64_t>();
+    const int32_t* ord = rounds.order.data() + r * N;
+    const int64_t row = bh * rounds.nh + r, nh = rounds.nh;
     const float inf = std::numeric_limits<float>::infinity();
-    parallel_for(0, BH, 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t bh = lo; bh < hi; ++bh) {
-            LshRounds rounds(hashes.bucket.data() + bh * nh * N, nh, N, m, buckets);
-            for (int64_t r = 0; r < nh; ++r) {
-                const int32_t* ord = rounds.order.data() + r * N;
-                const int64_t row = bh * nh + r;  // (batch·head, round)
-                for (int64_t i = 0; i < N; ++i) po[row * N + i] = row * nc * m + rounds.pos[size_t(r * N + i)];
-                for (int64_t c = 0; c < nc; ++c) {
-                    for (int64_t s = 0; s < 2 * m; ++s) {
-                        int64_t kp = (c - 1) * m + s;  // sorted position of key slot s
-                        pk[(row * nc + c) * 2 * m + s] = bh * N + (kp >= 0 && kp < N ? ord[kp] : ord[c * m]);
-                    }
-                    for (int64_t a = 0; a < m; ++a) {
-                        const int64_t p = c * m + a;  // sorted position of the query
-                        float* b = pb + ((row * nc + c) * m + a) * 2 * m;
-                        pq[(row * nc + c) * m + a] = bh * N + (p < N ? ord[p] : ord[c * m]);
-                        for (int64_t s = 0; s < 2 * m; ++s) {
-                            int64_t kp = (c - 1) * m + s;
-                            if (p >= N) b[s] = s == m ? 0.f : -inf;  // padding query: one dummy key, output unused
-                            else if (kp < 0 || kp >= N || !rounds.attends(r, ord[p], ord[kp])) b[s] = -inf;
-                            else b[s] = nh == 1 ? 0.f : -std::log(float(rounds.count(ord[p], ord[kp])));
-                        }
-                    }
-                }
+    for (int64_t i = 0; i < N; ++i) po[row * N + i] = row * nc * m + rounds.pos[size_t(r * N + i)];
+    for (int64_t c = 0; c < nc; ++c) {
+        for (int64_t s = 0; s < 2 * m; ++s) {
+            int64_t kp = (c - 1) * m + s;  // sorted position of key slot s
+            pk[(row * nc + c) * 2 * m + s] = bh * N + (kp >= 0 && kp < N ? ord[kp] : ord[c * m]);
+        }
+        for (int64_t a = 0; a < m; ++a) {
+            const int64_t p = c * m + a;  // sorted position of the query
+            float* b = L.bias.data() + ((row * nc + c) * m + a) * 2 * m;
+            pq[(row * nc + c) * m + a] = bh * N + (p < N ? ord[p] : ord[c * m]);
+            for (int64_t s = 0; s < 2 * m; ++s) {
+                int64_t kp = (c - 1) * m + s;
+                if (p >= N) b[s] = s == m ? 0.f : -inf;  // padding query: one dummy key, output unused
+                else if (kp < 0 || kp >= N || !rounds.attends(r, ord[p], ord[kp])) b[s] = -inf;
+                else b[s] = nh == 1 ? 0.f : -std::log(float(rounds.count(ord[p], ord[kp])));
             }
         }
-    });
+    }
+}
 
+ChunkLayout chunk_layout(const LshHashes& hashes, int64_t B, int64_t H, int64_t N) {
+    const int64_t BH = B * H, nh = hashes.nh, m = hashes.m, nc = (N + m - 1) / m;
+    ChunkLayout L{Tensor::empty({BH * nh * nc * m}, DType::Int64), Tensor::empty({BH * nh * nc * 2 * m}, DType::Int64),
+                  Tensor::empty({BH * nh * N}, DType::Int64), Tensor::empty({B, H, nh, nc, m, 2 * m})};
+    parallel_for(0, BH, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t bh = lo; bh < hi; ++bh) {
+            LshRounds rounds(hashes.bucket.data() + bh * nh * N, nh, N, m, hashes.buckets);
+            for (int64_t r = 0; r < nh; ++r) fill_round(L, rounds, bh, r, N, m, nc);
+        }
+    });
+    return L;
+}
+
+}  // namespace
+
+// The readable reference: every round's chunks gathered into tensors by index_select, and the
+// rest differentiable ops (the integer work, which rows and which bias, in plain loops above).
+Tensor ReformerAttention::composed(const Tensor& q, const Tensor& v, const LshHashes& hashes) {
+    const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3), BH = B * H, nh = hashes.nh;
+    const int64_t m = hashes.m, nc = (N + m - 1) / m;
+    const ChunkLayout L = chunk_layout(hashes, B, H, N);
     const float scale = 1.f / std::sqrt(float(D));
     Tensor qf = reshape(q, {BH * N, D}), vf = reshape(v, {BH * N, D});
     Tensor kf = qf * rsqrt(sum(qf * qf, {-1}, true) + 1e-12f);              // shared QK: unit queries
-    Tensor sq = index_select(qf, 0, qidx).view({B, H, nh, nc, m, D});
-    Tensor sk = index_select(kf, 0, kidx).view({B, H, nh, nc, 2 * m, D});
-    Tensor sv = index_select(vf, 0, kidx).view({B, H, nh, nc, 2 * m, D});
-    Tensor s = matmul(sq, sk.transpose(-2, -1)) * scale + bias;              // [B,H,nh,nc,m,2m]
+    Tensor sq = index_select(qf, 0, L.qidx).view({B, H, nh, nc, m, D});
+    Tensor sk = index_select(kf, 0, L.kidx).view({B, H, nh, nc, 2 * m, D});
+    Tensor sv = index_select(vf, 0, L.kidx).view({B, H, nh, nc, 2 * m, D});
+    Tensor s = matmul(sq, sk.transpose(-2, -1)) * scale + L.bias;            // [B,H,nh,nc,m,2m]
     Tensor o = matmul(softmax(s, -1), sv);                                  // [B,H,nh,nc,m,D]
     Tensor z = logsumexp_last(s);                                           // [B,H,nh,nc,m,1]
     // back to token order, then the rounds weighted by softmax_r(z^(r))
-    Tensor ot = index_select(o.view({BH * nh * nc * m, D}), 0, oidx).view({B, H, nh, N, D});
-    Tensor zt = index_select(z.view({BH * nh * nc * m, 1}), 0, oidx).view({B, H, nh, N, 1});
+    Tensor ot = index_select(o.view({BH * nh * nc * m, D}), 0, L.oidx).view({B, H, nh, N, D});
+    Tensor zt = index_select(z.view({BH * nh * nc * m, 1}), 0, L.oidx).view({B, H, nh, N, 1});
     return sum(softmax(zt, 2) * ot, {2});
 }
 

@@ -53,6 +53,58 @@ void save_weights(const std::string& path, const Module& model) {
     save_safetensors(path, model_tensors(model), {{"format", "pt"}});
 }
 
+// The training state file's metadata: optimizer settings, RNG positions, epoch and step.
+static nlohmann::json training_state_meta(const Module& model, const Optimizer& optimizer, const TrainState& state) {
+    const Generator& g = default_generator();
+    nlohmann::json module_rng = nlohmann::json::object();
+    for (const auto& [name, rng_state] : model.named_random_states()) module_rng[name] = rng_state;
+    return {{"format_version", 1},
+            {"optimizer", optimizer.state_json()},
+            {"rng", {{"seed", g.seed()}, {"offset", g.offset()}}},
+            {"module_rng", module_rng},
+            {"epoch", state.epoch},
+            {"step", state.step},
+            {"extra", state.extra.is_null() ? nlohmann::json::object() : state.extra}};
+}
+
+// Step 1: the whole checkpoint into DIR.new, synced to disk. A DIR.new left by an
+// interrupted save is removed first.
+static void write_fresh_copy(const fs::path& fresh, const Module& model, const nlohmann::json& config,
+                             const Optimizer* optimizer, const TrainState& state) {
+    if (fs::exists(fresh)) {
+        require_checkpoint_like(fresh);
+        fs::remove_all(fresh);
+    }
+    fs::create_directory(fresh);
+    save_weights((fresh / kModelFile).string(), model);
+    write_file_atomic((fresh / kConfigFile).string(), json_text(config));
+    if (optimizer)
+        save_safetensors((fresh / kTrainingStateFile).string(), optimizer->state_tensors(),
+                         {{kStateKey, training_state_meta(model, *optimizer, state).dump()}});
+    fsync_directory(fresh.string());
+}
+
+// Step 2, the swap: DIR -> DIR.old, DIR.new -> DIR, remove DIR.old. At every moment either
+// DIR or DIR.old is a complete checkpoint (load_checkpoint falls back to DIR.old).
+static void swap_into_place(const fs::path& dir, const fs::path& fresh, const fs::path& old,
+                            const fs::path& parent) {
+    if (fs::exists(dir)) {
+        require_checkpoint_like(dir);
+        if (fs::exists(old)) {
+            require_checkpoint_like(old);
+            fs::remove_all(old);
+        }
+        fs::rename(dir, old);
+    }
+    fs::rename(fresh, dir);
+    fsync_directory(parent.string());
+    if (fs::exists(old)) {
+        require_checkpoint_like(old);
+        fs::remove_all(old);
+        fsync_directory(parent.string());
+    }
+}
+
 void save_checkpoint(const std::string& dir_in, const Module& model, const nlohmann::json& config,
                      const Optimizer* optimizer, const TrainState& state) {
     check(config.is_object(), "save_checkpoint: config must be a JSON object, got ", config.type_name());
@@ -61,46 +113,8 @@ void save_checkpoint(const std::string& dir_in, const Module& model, const nlohm
     fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
     try {
         fs::create_directories(parent);
-        if (fs::exists(fresh)) {  // left by an interrupted save
-            require_checkpoint_like(fresh);
-            fs::remove_all(fresh);
-        }
-        fs::create_directory(fresh);
-
-        save_weights((fresh / kModelFile).string(), model);
-        write_file_atomic((fresh / kConfigFile).string(), json_text(config));
-        if (optimizer) {
-            const Generator& g = default_generator();
-            nlohmann::json module_rng = nlohmann::json::object();
-            for (const auto& [name, state] : model.named_random_states()) module_rng[name] = state;
-            nlohmann::json meta = {{"format_version", 1},
-                                   {"optimizer", optimizer->state_json()},
-                                   {"rng", {{"seed", g.seed()}, {"offset", g.offset()}}},
-                                   {"module_rng", module_rng},
-                                   {"epoch", state.epoch},
-                                   {"step", state.step},
-                                   {"extra", state.extra.is_null() ? nlohmann::json::object() : state.extra}};
-            save_safetensors((fresh / kTrainingStateFile).string(), optimizer->state_tensors(),
-                             {{kStateKey, meta.dump()}});
-        }
-        fsync_directory(fresh.string());
-
-        // Swap: DIR -> DIR.old, DIR.new -> DIR, remove DIR.old.
-        if (fs::exists(dir)) {
-            require_checkpoint_like(dir);
-            if (fs::exists(old)) {
-                require_checkpoint_like(old);
-                fs::remove_all(old);
-            }
-            fs::rename(dir, old);
-        }
-        fs::rename(fresh, dir);
-        fsync_directory(parent.string());
-        if (fs::exists(old)) {
-            require_checkpoint_like(old);
-            fs::remove_all(old);
-            fsync_directory(parent.string());
-        }
+        write_fresh_copy(fresh, model, config, optimizer, state);
+        swap_into_place(dir, fresh, old, parent);
     } catch (const fs::filesystem_error& e) {
         throw Error(cat("save_checkpoint '", dir.string(), "': ", e.what()));
     }
