@@ -11,33 +11,45 @@
 
 namespace attnlab::nn {
 
+// Every group's settings and parameters valid, each parameter in one group under a unique
+// name; returns P, the number of parameter elements in all groups.
+static int64_t check_groups(const std::string& type, const std::vector<ParamGroup>& groups) {
+    std::set<TensorImpl*> seen;
+    std::map<std::string, size_t> names;
+    int64_t numel = 0;
+    for (size_t gi = 0; gi < groups.size(); ++gi) {
+        const ParamGroup& g = groups[gi];
+        check(g.weight_decay >= 0 && std::isfinite(g.weight_decay), type, ": group ", gi,
+              " weight_decay must be finite and >= 0, got ", g.weight_decay);
+        check(g.lr_scale >= 0 && std::isfinite(g.lr_scale), type, ": group ", gi,
+              " lr_scale must be finite and >= 0, got ", g.lr_scale);
+        for (const auto& [name, p] : g.params) {
+            check(p.defined(), type, ": parameter '", name, "' is undefined");
+            check(p.dtype() == DType::Float32, type, ": parameter '", name, "' is ", dtype_name(p.dtype()),
+                  ", expected float32");
+            check(p.requires_grad() && p.is_leaf(), type, ": parameter '", name,
+                  "' must be a leaf tensor that requires grad");
+            check(seen.insert(p.raw()).second, type, ": parameter '", name,
+                  "' appears twice (each parameter may belong to one group only)");
+            check(names.emplace(name, gi).second, type, ": two parameters are named '", name,
+                  "'; names must be unique because checkpoints use them");
+            numel += p.numel();
+        }
+    }
+    check(numel > 0, type, ": got no parameters to optimize");
+    return numel;
+}
+
 Optimizer::Optimizer(std::string type, std::vector<ParamGroup> groups, double lr)
     : type_(std::move(type)), groups_(std::move(groups)) {
     check(std::isfinite(lr) && lr >= 0, type_, ": learning rate must be finite and >= 0, got ", lr);
-    std::set<TensorImpl*> seen;
-    std::map<std::string, size_t> names;
-    for (size_t gi = 0; gi < groups_.size(); ++gi) {
-        ParamGroup& g = groups_[gi];
-        check(g.weight_decay >= 0 && std::isfinite(g.weight_decay), type_, ": group ", gi,
-              " weight_decay must be finite and >= 0, got ", g.weight_decay);
-        check(g.lr_scale >= 0 && std::isfinite(g.lr_scale), type_, ": group ", gi,
-              " lr_scale must be finite and >= 0, got ", g.lr_scale);
-        for (auto& [name, p] : g.params) {
-            check(p.defined(), type_, ": parameter '", name, "' is undefined");
-            check(p.dtype() == DType::Float32, type_, ": parameter '", name, "' is ", dtype_name(p.dtype()),
-                  ", expected float32");
-            check(p.requires_grad() && p.is_leaf(), type_, ": parameter '", name,
-                  "' must be a leaf tensor that requires grad");
-            check(seen.insert(p.raw()).second, type_, ": parameter '", name,
-                  "' appears twice (each parameter may belong to one group only)");
-            check(names.emplace(name, gi).second, type_, ": two parameters are named '", name,
-                  "'; names must be unique because checkpoints use them");
-            numel_ += p.numel();
-        }
-    }
-    check(numel_ > 0, type_, ": got no parameters to optimize");
+    numel_ = check_groups(type_, groups_);
+    move_into_flat_buffers(lr);
+}
 
-    // Move every parameter into the flat buffer and give it a gradient view.
+// Every parameter's values (and gradient, if any) move into params_ / grads_, one slot after
+// another in group order; the parameter becomes a view of its slot.
+void Optimizer::move_into_flat_buffers(double lr) {
     params_ = Tensor::empty({numel_});
     grads_ = Tensor::zeros({numel_});
     int64_t offset = 0;
@@ -134,6 +146,15 @@ nlohmann::json Optimizer::state_json() const {
     return {{"type", type_}, {"step", step_count_}, {"hyperparameters", hyperparameters()}, {"groups", groups}};
 }
 
+// "first difference at position i: saved 'a', optimizer 'b'" for two unequal name lists.
+static std::string first_difference(const std::vector<std::string>& saved, const std::vector<std::string>& mine) {
+    for (size_t i = 0; i < std::max(saved.size(), mine.size()); ++i)
+        if (i >= saved.size() || i >= mine.size() || saved[i] != mine[i])
+            return cat("first difference at position ", i, ": saved '", i < saved.size() ? saved[i] : "(none)",
+                       "', optimizer '", i < mine.size() ? mine[i] : "(none)", "'");
+    return "";
+}
+
 void Optimizer::load_state(const std::map<std::string, Tensor>& tensors, const nlohmann::json& state,
                            const std::string& source) {
     std::string where = cat(source, ": optimizer state: ");
@@ -147,18 +168,9 @@ void Optimizer::load_state(const std::map<std::string, Tensor>& tensors, const n
             std::vector<std::string> saved = groups[gi].at("params").get<std::vector<std::string>>();
             std::vector<std::string> mine;
             for (const auto& [name, p] : groups_[gi].params) mine.push_back(name);
-            if (saved != mine) {
-                std::string detail;
-                for (size_t i = 0; i < std::max(saved.size(), mine.size()); ++i)
-                    if (i >= saved.size() || i >= mine.size() || saved[i] != mine[i]) {
-                        detail = cat("first difference at position ", i, ": saved '",
-                                     i < saved.size() ? saved[i] : "(none)", "', optimizer '",
-                                     i < mine.size() ? mine[i] : "(none)", "'");
-                        break;
-                    }
+            if (saved != mine)
                 throw Error(cat(where, "group ", gi, " holds ", saved.size(), " parameters, the optimizer's holds ",
-                                mine.size(), "; ", detail));
-            }
+                                mine.size(), "; ", first_difference(saved, mine)));
         }
         // Check every state tensor before changing anything.
         NamedTensors mine = state_tensors();

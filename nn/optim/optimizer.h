@@ -109,6 +109,7 @@ protected:
     float* grad_data() const { return grads_.data(); }
 
 private:
+    void move_into_flat_buffers(double lr);
     struct Slot {  // where one parameter lives in the flat buffers
         std::string name;
         std::shared_ptr<TensorImpl> impl;

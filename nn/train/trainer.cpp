@@ -505,25 +505,11 @@ bool Trainer::run_epoch(Session& s, int64_t epoch) {
 
 // After the training steps of epoch `epoch` (0-based): evaluate (if due), log, save best/
 // and last/, print the epoch line. False when the eval loss or the weights are not finite.
-bool Trainer::finish_epoch(Session& s, int64_t epoch) {
-    const double train_seconds = s.epoch_seconds_before;
-    s.epoch_seconds_before = 0;
+// The epoch's line in the history: its training meters, the evaluation, time and memory.
+EpochRecord Trainer::epoch_record(const Session& s, int64_t epoch, bool evaluated, const EvalResult& ev,
+                                  double train_seconds) const {
     EpochRecord rec;
-    rec.evaluated = evaluates_after(epoch + 1);
-    EvalResult ev;
-    if (rec.evaluated) {
-        auto eval_start = Clock::now();
-        ev = evaluate_eval_set();
-        s.eval_seconds = std::chrono::duration<double>(Clock::now() - eval_start).count();
-    }
-    const bool eval_finite = !rec.evaluated || std::isfinite(ev.loss);
-    if (!eval_finite || !weights_are_finite(*model_)) {
-        s.stop(StopReason::NonFiniteLoss,
-               cat(eval_finite ? std::string("the weights are not finite")
-                               : cat(s.eval_name, " loss is ", std::isnan(ev.loss) ? "NaN" : "infinite"),
-                   " after epoch ", epoch + 1, " (lr ", optimizer_->lr(), "); ", stopped_message(), kDivergenceHint));
-        return false;
-    }
+    rec.evaluated = evaluated;
     rec.epoch = epoch + 1;
     rec.lr = optimizer_->lr();
     rec.train_loss = s.loss_meter.mean();
@@ -532,19 +518,44 @@ bool Trainer::finish_epoch(Session& s, int64_t epoch) {
     rec.seconds = train_seconds;
     rec.images_per_sec = double(s.spe * opt_.batch_size) / std::max(train_seconds, 1e-9);
     rec.peak_rss_mb = peak_rss_mb();
-    bool improved = rec.evaluated && (best_epoch_ == 0 || ev.accuracy > best_acc_);  // the first evaluation is the best so far
+    return rec;
+}
+
+// metrics.jsonl rewritten, then "best" (when improved) and "last" saved.
+void Trainer::save_epoch(const Session& s, int64_t epoch, bool improved) const {
+    save_or_explain([&] {
+        rewrite_metrics(opt_.run_dir, s.rows, s.eval_name);
+        if (improved) save("best", epoch + 1, 0, {});  // best before last: a kill in between re-runs this epoch
+        save("last", epoch + 1, 0, nlohmann::json::object());
+    });
+}
+
+bool Trainer::finish_epoch(Session& s, int64_t epoch) {
+    const double train_seconds = s.epoch_seconds_before;
+    s.epoch_seconds_before = 0;
+    const bool evaluated = evaluates_after(epoch + 1);
+    EvalResult ev;
+    if (evaluated) {
+        auto eval_start = Clock::now();
+        ev = evaluate_eval_set();
+        s.eval_seconds = std::chrono::duration<double>(Clock::now() - eval_start).count();
+    }
+    const bool eval_finite = !evaluated || std::isfinite(ev.loss);
+    if (!eval_finite || !weights_are_finite(*model_)) {
+        s.stop(StopReason::NonFiniteLoss,
+               cat(eval_finite ? std::string("the weights are not finite")
+                               : cat(s.eval_name, " loss is ", std::isnan(ev.loss) ? "NaN" : "infinite"),
+                   " after epoch ", epoch + 1, " (lr ", optimizer_->lr(), "); ", stopped_message(), kDivergenceHint));
+        return false;
+    }
+    const EpochRecord rec = epoch_record(s, epoch, evaluated, ev, train_seconds);
+    bool improved = evaluated && (best_epoch_ == 0 || ev.accuracy > best_acc_);  // the first evaluation is the best so far
     if (improved) best_acc_ = ev.accuracy, best_epoch_ = epoch + 1;
     s.loss_meter.reset(), s.acc_meter.reset();
     s.result.history.push_back(rec);
     s.rows.push_back(rec.to_json());
     if (parallel_) parallel_->check_same_weights();
-    if (writes_files()) {
-        save_or_explain([&] {
-            rewrite_metrics(opt_.run_dir, s.rows, s.eval_name);
-            if (improved) save("best", epoch + 1, 0, {});  // best before last: a kill in between re-runs this epoch
-            save("last", epoch + 1, 0, nlohmann::json::object());
-        });
-    }
+    if (writes_files()) save_epoch(s, epoch, improved);
     print_epoch_line(s, rec);
     s.result.epochs_done = epoch + 1;
     return true;

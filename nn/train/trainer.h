@@ -135,6 +135,9 @@ private:
     bool run_epoch(Session& s, int64_t epoch);
     bool train_on_batch(Session& s, const datasets::Batch& batch, int64_t epoch, int64_t batch_index);
     bool finish_epoch(Session& s, int64_t epoch);
+    EpochRecord epoch_record(const Session& s, int64_t epoch, bool evaluated, const EvalResult& ev,
+                             double train_seconds) const;
+    void save_epoch(const Session& s, int64_t epoch, bool improved) const;
     bool stop_requested();  // Ctrl-C or stop_after_steps, on any process
     void stop_with_checkpoint(Session& s, int64_t epoch, int64_t batch_index, TimePoint epoch_start);
     bool profile_hook(Session& s, int64_t step);  // --profile: true when the timed steps are done
