@@ -1,5 +1,6 @@
 // Reformer LSH attention: shared-QK, hashing, sorted chunks, rounds combined by logsumexp; the
 // fused op and its packed-qkv entry against the composed reference.
+#include <atomic>
 #include <cmath>
 
 #include "attention/hashing/reformer.h"
@@ -144,7 +145,7 @@ TEST_CASE("with a rehash the fused LSH chunk op keeps no buckets and gives the s
     QKV x = random_qkv(2, 2, 37, 8, 21);
     auto kept = random_hashes(2 * 2, 2, 37, 8, 4, 5);
     const std::vector<int32_t> buckets = kept->bucket;
-    int64_t rehashes = 0;
+    std::atomic<int64_t> rehashes{0};  // the heads are hashed on several threads at once
     auto with_rehash = [&](bool keep_buckets) {
         auto h = std::make_shared<attention::LshHashes>(*kept);
         if (!keep_buckets) h->bucket.clear();  // every head hashed on demand, forward and backward
