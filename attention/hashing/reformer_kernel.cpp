@@ -377,20 +377,52 @@ const LshRounds& sort_rounds(const LshHashes& x, int64_t bh, int64_t N, Scratch&
 
 namespace {
 
+void check_lsh_args(const Tensor& q_in, const Tensor& v_in, const LshHashes& hashes) {
+    check(q_in.dim() == 4 && q_in.shape() == v_in.shape(), "lsh_chunk_attention: expected q, v [B,H,N,D] of one shape, got ",
+          to_string(q_in.shape()), ", ", to_string(v_in.shape()));
+    const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2);
+    const bool on_demand = hashes.bucket.empty() && hashes.rehash;  // each head hashed when needed
+    check((on_demand || int64_t(hashes.bucket.size()) == B * H * hashes.nh * N) && hashes.m >= 1 && hashes.m <= N,
+          "lsh_chunk_attention: ", hashes.bucket.size(), " buckets (", hashes.nh, " rounds) and chunk ", hashes.m,
+          " for q ", to_string(q_in.shape()), ": expected B·H·n_h·N buckets and 1 ≤ chunk ≤ N");
+    for (int32_t b : hashes.bucket)
+        check(b >= 0 && b < hashes.buckets, "lsh_chunk_attention: bucket ", b, " outside 0 … ", hashes.buckets - 1);
+}
+
+// The backward, head by head: dq, dv (dk too when packed: zero, the keys are the queries),
+// or one dqkv of packed_shape when heads > 0.
+std::vector<Tensor> lsh_backward(const Tensor& g_in, const Tensor& q, const Tensor& v, const Tensor& out,
+                                 const Tensor& lse, const LshHashes& hashes, float scale, int64_t heads,
+                                 const Shape& packed_shape) {
+    Tensor g = unit_last_stride(g_in);
+    const int64_t BH = q.size(0) * q.size(1), N = q.size(2), D = q.size(3);
+    Tensor dqkv, dq, dk, dv;  // not zero-filled: every row written once by its head
+    if (heads > 0) {
+        dqkv = Tensor::empty(packed_shape);
+        auto views = split_packed_qkv(dqkv, heads);
+        dq = views[0], dk = views[1], dv = views[2];
+    } else {
+        dq = Tensor::empty(q.shape()), dv = Tensor::empty(v.shape());
+    }
+    HeadRows Q(q), V(v), O(out), G(g), dQ(dq), dV(dv);
+    std::optional<HeadRows> dK;
+    if (heads > 0) dK.emplace(dk);
+    parallel_for_balanced(0, BH, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
+        Scratch w;
+        for (int64_t bh = lo; bh < hi; ++bh)
+            backward_head(sort_rounds(hashes, bh, N, w), Q, V, O, G, lse.data() + bh * N, dQ, dV, dK ? &*dK : nullptr,
+                          bh, D, scale, w);
+    });
+    return heads > 0 ? std::vector<Tensor>{dqkv} : std::vector<Tensor>{dq, dv};
+}
+
 // The op on q, v (strided views allowed); packed (heads > 0): q, v are views of qkv, the op's
 // input is qkv and its backward writes one gradient of qkv's shape (the k slice zero: shared QK).
 Tensor lsh_op(const Tensor& q_in, const Tensor& v_in, std::shared_ptr<const LshHashes> hashes, const Tensor& qkv,
               int64_t heads) {
     PROFILE_SCOPE("lsh_chunk_attention");
-    check(q_in.dim() == 4 && q_in.shape() == v_in.shape(), "lsh_chunk_attention: expected q, v [B,H,N,D] of one shape, got ",
-          to_string(q_in.shape()), ", ", to_string(v_in.shape()));
+    check_lsh_args(q_in, v_in, *hashes);
     const int64_t B = q_in.size(0), H = q_in.size(1), N = q_in.size(2), D = q_in.size(3);
-    const bool on_demand = hashes->bucket.empty() && hashes->rehash;  // each head hashed when needed
-    check((on_demand || int64_t(hashes->bucket.size()) == B * H * hashes->nh * N) && hashes->m >= 1 && hashes->m <= N,
-          "lsh_chunk_attention: ", hashes->bucket.size(), " buckets (", hashes->nh, " rounds) and chunk ", hashes->m,
-          " for q ", to_string(q_in.shape()), ": expected B·H·n_h·N buckets and 1 ≤ chunk ≤ N");
-    for (int32_t b : hashes->bucket)
-        check(b >= 0 && b < hashes->buckets, "lsh_chunk_attention: bucket ", b, " outside 0 … ", hashes->buckets - 1);
     const float scale = 1.f / std::sqrt(float(D));
     Tensor q = unit_last_stride(q_in.detach()), v = unit_last_stride(v_in.detach());
     Tensor out = heads_output(B, H, N, D), lse = Tensor::empty({B, H, N});  // [B,N,H,D] memory
@@ -409,26 +441,7 @@ Tensor lsh_op(const Tensor& q_in, const Tensor& v_in, std::shared_ptr<const LshH
     return record("lsh_chunk_attention", out, inputs,
                   [q, v, out_saved = out.detach(), lse, hashes, scale, heads,
                    packed_shape = packed ? qkv.shape() : Shape{}](const Tensor& g_in) {
-                      Tensor g = unit_last_stride(g_in);
-                      const int64_t BH = q.size(0) * q.size(1), N = q.size(2), D = q.size(3);
-                      Tensor dqkv, dq, dk, dv;  // not zero-filled: every row written once by its head
-                      if (heads > 0) {
-                          dqkv = Tensor::empty(packed_shape);
-                          auto views = split_packed_qkv(dqkv, heads);
-                          dq = views[0], dk = views[1], dv = views[2];
-                      } else {
-                          dq = Tensor::empty(q.shape()), dv = Tensor::empty(v.shape());
-                      }
-                      HeadRows Q(q), V(v), O(out_saved), G(g), dQ(dq), dV(dv);
-                      std::optional<HeadRows> dK;
-                      if (heads > 0) dK.emplace(dk);
-                      parallel_for_balanced(0, BH, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
-                          Scratch w;
-                          for (int64_t bh = lo; bh < hi; ++bh)
-                              backward_head(sort_rounds(*hashes, bh, N, w), Q, V, O, G, lse.data() + bh * N, dQ, dV,
-                                            dK ? &*dK : nullptr, bh, D, scale, w);
-                      });
-                      return heads > 0 ? std::vector<Tensor>{dqkv} : std::vector<Tensor>{dq, dv};
+                      return lsh_backward(g_in, q, v, out_saved, lse, *hashes, scale, heads, packed_shape);
                   });
 }
 

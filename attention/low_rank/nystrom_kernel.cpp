@@ -189,12 +189,12 @@ const float* pinv_forward(Scratch& s, int64_t m, int64_t it) {
     return s.Z(it, 0, m);
 }
 
-// dÃ (into s.dA, overwritten) from dZ (s.dZ, the gradient of the final iterate), in reverse.
-void pinv_backward(Scratch& s, int64_t m, int64_t it) {
+// Back through the iterations, last first: g holds dZ_{t+1} on entry to step t and dZ_t after
+// it; dÃ accumulates the AZ = Ã Z terms.
+void backward_iterations(Scratch& s, int64_t m, int64_t it) {
     const float* A = s.A.data();
     float *g = s.dZ.data(), *dA = s.dA.data(), *dT = s.dT.data(), *dAZ = s.dAZ.data(), *tmp = s.tmp.data();
     const int64_t mm2 = m * m;
-    std::fill(dA, dA + mm2, 0.f);
     for (int64_t t = it - 1; t >= 0; --t) {
         const float *Z = s.Z(t, 0, m), *AZ = s.Z(t, 1, m), *T1 = s.Z(t, 2, m), *T2 = s.Z(t, 3, m),
                     *T3 = s.Z(t, 4, m);
@@ -214,6 +214,37 @@ void pinv_backward(Scratch& s, int64_t m, int64_t it) {
         mm(true, m, m, m, 1.f, A, m, dAZ, m, true, tmp, m);
         std::copy(tmp, tmp + mm2, g);
     }
+}
+
+// Through the max over column sums (‖·‖₁) or row sums (‖·‖∞) of |Ã|: dn split among ties,
+// through |x|' = sign x.
+void backward_norm(Scratch& s, int64_t m, bool columns, float dn) {
+    const float* A = s.A.data();
+    float* dA = s.dA.data();
+    std::vector<float>& sums = s.t;
+    auto sign = [](float x) { return float((x > 0.f) - (x < 0.f)); };
+    const float target = columns ? s.n1 : s.ninf;
+    int64_t ties = 0;
+    for (int64_t a = 0; a < m; ++a) {
+        float r = 0.f;
+        for (int64_t b = 0; b < m; ++b) r += std::fabs(columns ? A[b * m + a] : A[a * m + b]);
+        sums[size_t(a)] = r;
+        ties += r == target;
+    }
+    for (int64_t a = 0; a < m; ++a)
+        if (sums[size_t(a)] == target)
+            for (int64_t b = 0; b < m; ++b) {
+                const int64_t e = columns ? b * m + a : a * m + b;
+                dA[e] += dn / float(ties) * sign(A[e]);
+            }
+}
+
+// dÃ (into s.dA, overwritten) from dZ (s.dZ, the gradient of the final iterate), in reverse.
+void pinv_backward(Scratch& s, int64_t m, int64_t it) {
+    float* dA = s.dA.data();
+    std::fill(dA, dA + m * m, 0.f);
+    backward_iterations(s, m, it);
+    const float *A = s.A.data(), *g = s.dZ.data();
     // Z₀ = Ãᵀ / c, c = ‖Ã‖₁‖Ã‖∞:  dÃ += gᵀ / c,  dc = −Σ g ⊙ Ãᵀ / c²
     const float c = s.n1 * s.ninf;
     float dot = 0.f;
@@ -223,25 +254,8 @@ void pinv_backward(Scratch& s, int64_t m, int64_t it) {
             dot += g[i * m + j] * A[j * m + i];
         }
     const float dc = -dot / (c * c), dn1 = dc * s.ninf, dninf = dc * s.n1;
-    // the max over column sums / row sums: split among ties, through |x|' = sign x
-    std::vector<float>& sums = s.t;
-    auto sign = [](float x) { return float((x > 0.f) - (x < 0.f)); };
-    for (int pass = 0; pass < 2; ++pass) {  // 0: columns (‖·‖₁), 1: rows (‖·‖∞)
-        const float target = pass == 0 ? s.n1 : s.ninf, dn = pass == 0 ? dn1 : dninf;
-        int64_t ties = 0;
-        for (int64_t a = 0; a < m; ++a) {
-            float r = 0.f;
-            for (int64_t b = 0; b < m; ++b) r += std::fabs(pass == 0 ? A[b * m + a] : A[a * m + b]);
-            sums[size_t(a)] = r;
-            ties += r == target;
-        }
-        for (int64_t a = 0; a < m; ++a)
-            if (sums[size_t(a)] == target)
-                for (int64_t b = 0; b < m; ++b) {
-                    const int64_t e = pass == 0 ? b * m + a : a * m + b;
-                    dA[e] += dn / float(ties) * sign(A[e]);
-                }
-    }
+    backward_norm(s, m, /*columns=*/true, dn1);
+    backward_norm(s, m, /*columns=*/false, dninf);
 }
 
 // The landmark part of one head into s: Q̃, K̃ (and transposes), Ã, the iterates, B̃ᵀ, W, Y.

@@ -350,6 +350,33 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
     return sparse_attention(q, k, v, std::vector<const SparseLayout*>{&layout});
 }
 
+// One head's forward: every block through the online softmax, then out_i = acc_i / l_i and
+// L_i = m_i + log l_i (−inf and a zero row for a query that sees no key).
+static void forward_head(const BlockSource& blocks, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
+                         const HeadRows& O, float* lse, int64_t bh, int64_t N, int64_t D, float scale, Scratch& w) {
+    w.m.assign(size_t(N), kNegInf);
+    w.l.assign(size_t(N), 0.f);
+    blocks(bh, [&](const Block& blk) { forward_block(blk, Q, K, V, O, bh, D, scale, w); });
+    for (int64_t i = 0; i < N; ++i) {
+        const float l = w.l[size_t(i)], inv = l > 0.f ? 1.f / l : 0.f;
+        float* o = O.at(bh, i);
+        for (int64_t d = 0; d < D; ++d) o[d] *= inv;
+        lse[i] = l > 0.f ? w.m[size_t(i)] + std::log(l) : kNegInf;
+    }
+}
+
+// One head's backward: Δ_i = dO_i · O_i (in vector partial sums), then every block.
+static void backward_head(const BlockSource& blocks, const HeadRows& Q, const HeadRows& K, const HeadRows& V,
+                          const HeadRows& O, const HeadRows& G, const float* lse, const HeadRows& dQ,
+                          const HeadRows& dK, const HeadRows& dV, int64_t bh, int64_t N, int64_t D, float scale,
+                          Scratch& w) {
+    w.delta.resize(size_t(N));
+    for (int64_t i = 0; i < N; ++i) w.delta[size_t(i)] = small::dot(G.at(bh, i), O.at(bh, i), D);
+    blocks(bh, [&](const Block& blk) {
+        backward_block(blk, Q, K, V, G, lse, w.delta.data(), dQ, dK, dV, bh, D, scale, w);
+    });
+}
+
 // The op over any block source; `keep` holds what the source reads alive until the backward.
 static Tensor fused_sparse_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
                                      const BlockSource& blocks, std::shared_ptr<const void> keep) {
@@ -363,21 +390,10 @@ static Tensor fused_sparse_attention(const Tensor& q_in, const Tensor& k_in, con
     Tensor out = heads_output(B, H, N, D, /*zeroed=*/true), lse = Tensor::empty({B, H, N});
     {
         HeadRows Q(q), K(k), V(v), O(out);
-        float* lse_p = lse.data();
         parallel_for_balanced(0, B * H, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
             Scratch w;
             w.n = N;
-            for (int64_t bh = lo; bh < hi; ++bh) {
-                w.m.assign(size_t(N), kNegInf);
-                w.l.assign(size_t(N), 0.f);
-                blocks(bh, [&](const Block& blk) { forward_block(blk, Q, K, V, O, bh, D, scale, w); });
-                for (int64_t i = 0; i < N; ++i) {  // out_i = acc_i / l_i, L_i = m_i + log l_i
-                    const float l = w.l[size_t(i)], inv = l > 0.f ? 1.f / l : 0.f;
-                    float* o = O.at(bh, i);
-                    for (int64_t d = 0; d < D; ++d) o[d] *= inv;
-                    lse_p[bh * N + i] = l > 0.f ? w.m[size_t(i)] + std::log(l) : kNegInf;
-                }
-            }
+            for (int64_t bh = lo; bh < hi; ++bh) forward_head(blocks, Q, K, V, O, lse.data() + bh * N, bh, N, D, scale, w);
         });
     }
     return record("sparse_attention", out, {q_in, k_in, v_in},
@@ -389,15 +405,8 @@ static Tensor fused_sparse_attention(const Tensor& q_in, const Tensor& k_in, con
                       parallel_for_balanced(0, B * H, 8 * num_threads(), [&](int64_t lo, int64_t hi) {
                           Scratch w;
                           w.n = N;
-                          for (int64_t bh = lo; bh < hi; ++bh) {
-                              w.delta.resize(size_t(N));
-                              for (int64_t i = 0; i < N; ++i)  // Δ_i = dO_i · O_i (in vector partial sums)
-                                  w.delta[size_t(i)] = small::dot(G.at(bh, i), O.at(bh, i), D);
-                              blocks(bh, [&](const Block& blk) {
-                                  backward_block(blk, Q, K, V, G, lse.data() + bh * N, w.delta.data(), dQ, dK, dV, bh,
-                                                 D, scale, w);
-                              });
-                          }
+                          for (int64_t bh = lo; bh < hi; ++bh)
+                              backward_head(blocks, Q, K, V, O, G, lse.data() + bh * N, dQ, dK, dV, bh, N, D, scale, w);
                       });
                       return std::vector<Tensor>{dq, dk, dv};
                   });

@@ -15,16 +15,43 @@
 
 namespace attnlab {
 
-Tensor cross_entropy(const Tensor& logits, const Tensor& targets, float eps, Reduction reduction) {
-    PROFILE_SCOPE("cross_entropy");
+namespace {
+
+void check_args(const Tensor& logits, const Tensor& targets, float eps) {
     detail::check_float("cross_entropy", logits);
     check(logits.dim() == 2, "cross_entropy: logits must be [B, K], got ", to_string(logits.shape()));
     check(targets.dtype() == DType::Int64 && targets.dim() == 1 && targets.size(0) == logits.size(0),
           "cross_entropy: targets must be int64 [", logits.size(0), "], got ", dtype_name(targets.dtype()), " ",
           to_string(targets.shape()));
     check(eps >= 0.f && eps <= 1.f, "cross_entropy: label_smoothing must be in [0, 1], got ", eps);
+    check(logits.size(1) > 0, "cross_entropy: no classes");
+}
+
+// One row: p = softmax(z) into p, returns logsumexp(z) − (1−ε) z_t − (ε/K) Σ_j z_j.
+float forward_row(const float* z, int64_t K, int64_t target, float eps, float* p) {
+    float m = z[0], sum_z = 0.f;
+    for (int64_t j = 0; j < K; ++j) m = std::max(m, z[j]), sum_z += z[j];
+    float s = 0.f;
+    for (int64_t j = 0; j < K; ++j) s += (p[j] = std::exp(z[j] - m));
+    for (int64_t j = 0; j < K; ++j) p[j] /= s;
+    float lse = m + std::log(s);
+    return lse - (1.f - eps) * z[target] - eps / float(K) * sum_z;
+}
+
+// One row: dz = (p − q)·g·scale, with q the smoothed target (scale: 1/B for the mean).
+void backward_row(const float* p, int64_t K, int64_t target, float eps, float g, float scale, float* dz) {
+    for (int64_t j = 0; j < K; ++j) {
+        float q = eps / float(K) + (j == target ? 1.f - eps : 0.f);
+        dz[j] = (p[j] - q) * g * scale;
+    }
+}
+
+}  // namespace
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, float eps, Reduction reduction) {
+    PROFILE_SCOPE("cross_entropy");
+    check_args(logits, targets, eps);
     const int64_t B = logits.size(0), K = logits.size(1);
-    check(K > 0, "cross_entropy: no classes");
     Tensor z = contiguous(logits.detach());
     Tensor t = contiguous(targets);
     const int64_t* pt = t.data_as<int64_t>();
@@ -34,16 +61,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, float eps, Red
     const float* pz = z.data();
     float *pp = probs.data(), *pl = losses.data();
     parallel_for(0, B, std::max<int64_t>(1, 16384 / K), [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) {
-            const float* zr = pz + i * K;
-            float m = zr[0], sum_z = 0.f;
-            for (int64_t j = 0; j < K; ++j) m = std::max(m, zr[j]), sum_z += zr[j];
-            float s = 0.f;
-            for (int64_t j = 0; j < K; ++j) s += (pp[i * K + j] = std::exp(zr[j] - m));
-            for (int64_t j = 0; j < K; ++j) pp[i * K + j] /= s;
-            float lse = m + std::log(s);
-            pl[i] = lse - (1.f - eps) * zr[pt[i]] - eps / float(K) * sum_z;
-        }
+        for (int64_t i = lo; i < hi; ++i) pl[i] = forward_row(pz + i * K, K, pt[i], eps, pp + i * K);
     });
     Tensor out = reduction == Reduction::None ? losses : reduction == Reduction::Sum ? sum(losses) : mean(losses);
     return record("cross_entropy", out, {logits}, [probs, t, eps, B, K, reduction](const Tensor& dout) {
@@ -52,12 +70,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, float eps, Red
         Tensor dz = Tensor::empty({B, K});
         const float *pp = probs.data(), *pg = g.data();
         const int64_t* pt = t.data_as<int64_t>();
-        float* pd = dz.data();
-        for (int64_t i = 0; i < B; ++i)
-            for (int64_t j = 0; j < K; ++j) {
-                float q = eps / float(K) + (j == pt[i] ? 1.f - eps : 0.f);
-                pd[i * K + j] = (pp[i * K + j] - q) * pg[i] * scale;
-            }
+        for (int64_t i = 0; i < B; ++i) backward_row(pp + i * K, K, pt[i], eps, pg[i], scale, dz.data() + i * K);
         return std::vector<Tensor>{dz};
     });
 }

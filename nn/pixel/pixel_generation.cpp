@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <functional>
 
 #include "core/autograd/autograd.h"
 #include "core/ops/ops.h"
@@ -80,6 +81,41 @@ static void check_prefix(const PixelTransformer& model, int64_t B, const Tensor&
           dtype_name(prefix.dtype()), " ", to_string(prefix.shape()));
 }
 
+namespace {
+
+using EmitToken = std::function<void(int64_t t, const Tensor& logits)>;
+
+// The reference path: the whole prefix of tokens through the model again for every token.
+void generate_uncached(PixelTransformer& model, int64_t B, int64_t N, int64_t P, const Tensor& out,
+                       const EmitToken& emit) {
+    const int64_t* po = out.data_as<int64_t>();
+    Tensor inputs = Tensor::full({B, N}, float(PixelTransformer::kStartToken)).to(DType::Int64);
+    int64_t* pi = inputs.data_as<int64_t>();
+    for (int64_t t = 0; t < N; ++t) {
+        Tensor logits;
+        if (t >= P) {  // the prefix needs no logits: nothing is cached between tokens anyway
+            Tensor h = model.hidden(inputs.narrow(1, 0, t + 1).contiguous());    // [B, t+1, C]
+            logits = model.head->forward(h.narrow(1, t, 1)).reshape({B, kPixelLevels});
+        }
+        emit(t, logits);
+        if (t + 1 < N)
+            for (int64_t b = 0; b < B; ++b) pi[b * N + t + 1] = po[b * N + t];
+    }
+}
+
+// The fast path: one token per step, each layer's keys and values (or state) cached.
+void generate_cached(PixelTransformer& model, int64_t B, int64_t N, const Tensor& out, const EmitToken& emit) {
+    DecodingState st = model.begin_decoding(B);
+    Tensor inputs = Tensor::full({B}, float(PixelTransformer::kStartToken)).to(DType::Int64);
+    for (int64_t t = 0; t < N; ++t) {
+        Tensor logits = model.step(st, inputs);  // the pixel at t, from the tokens < t
+        emit(t, logits);
+        inputs = out.narrow(1, t, 1).reshape({B}).contiguous();
+    }
+}
+
+}  // namespace
+
 Tensor generate(PixelTransformer& model, int64_t B, const GenerateOptions& o, const Tensor& prefix_in) {
     check(B > 0, "generate: number of images must be > 0, got ", B);
     check(o.temperature > 0, "generate: temperature must be > 0, got ", o.temperature);
@@ -103,28 +139,8 @@ Tensor generate(PixelTransformer& model, int64_t B, const GenerateOptions& o, co
         }
         if (o.on_token) o.on_token(t + 1, N);
     };
-    if (o.path == GenerationPath::Uncached) {
-        Tensor inputs = Tensor::full({B, N}, float(PixelTransformer::kStartToken)).to(DType::Int64);
-        int64_t* pi = inputs.data_as<int64_t>();
-        for (int64_t t = 0; t < N; ++t) {
-            Tensor logits;
-            if (t >= P) {  // the prefix needs no logits: nothing is cached between tokens anyway
-                Tensor h = model.hidden(inputs.narrow(1, 0, t + 1).contiguous());    // [B, t+1, C]
-                logits = model.head->forward(h.narrow(1, t, 1)).reshape({B, kPixelLevels});
-            }
-            emit(t, logits);
-            if (t + 1 < N)
-                for (int64_t b = 0; b < B; ++b) pi[b * N + t + 1] = po[b * N + t];
-        }
-    } else {
-        DecodingState st = model.begin_decoding(B);
-        Tensor inputs = Tensor::full({B}, float(PixelTransformer::kStartToken)).to(DType::Int64);
-        for (int64_t t = 0; t < N; ++t) {
-            Tensor logits = model.step(st, inputs);  // the pixel at t, from the tokens < t
-            emit(t, logits);
-            inputs = out.narrow(1, t, 1).reshape({B}).contiguous();
-        }
-    }
+    if (o.path == GenerationPath::Uncached) generate_uncached(model, B, N, P, out, emit);
+    else generate_cached(model, B, N, out, emit);
     model.train(was_training);
     return out;
 }
