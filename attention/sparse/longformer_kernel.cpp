@@ -415,7 +415,9 @@ void backward_global(const Band& b, int64_t i0, int64_t gq, const Grads& x, int6
     axpy_row(s, g, D, w.dvt.data() + w.col + b.h, W);
 }
 
-void backward_head(const Band& b, const Grads& x, int64_t bh, Scratch& w) {
+// The backward's scratch sized (and its accumulators zeroed), and the global tokens' scaled
+// queries and output gradients gathered as rows.
+void begin_backward(const Band& b, const Grads& x, int64_t bh, Scratch& w) {
     const int64_t D = b.D, W = b.W, G = b.G;
     for (auto* t : {&w.qt, &w.dot, &w.dqt}) t->resize(size_t(D * T));
     for (auto* t : {&w.kt, &w.vt}) t->resize(size_t(D * W));
@@ -427,6 +429,31 @@ void backward_head(const Band& b, const Grads& x, int64_t bh, Scratch& w) {
         const float *q = x.Q.at(bh, g), *d_o = x.dO.at(bh, g);
         for (int64_t d = 0; d < D; ++d) w.gq[size_t(g * D + d)] = b.scale * q[d], w.gdo[size_t(g * D + d)] = d_o[d];
     }
+}
+
+// The global query rows' dq, and the global keys' sums from the window queries, out of the
+// per-lane accumulators.
+void finish_global_rows(const Band& b, const Grads& x, int64_t bh, const Scratch& w) {
+    const int64_t D = b.D;
+    for (int64_t g = 0; g < b.G; ++g) {
+        float *dq = x.dQ.at(bh, g), *dk = x.dK.at(bh, g), *dv = x.dV.at(bh, g);
+        for (int64_t d = 0; d < D; ++d) {
+            float sq = 0.f, sk = 0.f, sv = 0.f;
+            for (int64_t r = 0; r < T; ++r) {
+                const size_t at = size_t((g * D + d) * T + r);
+                sq += w.gacc[at], sk += w.dkg[at], sv += w.dvg[at];
+            }
+            dq[d] = b.scale * sq, dk[d] += sk, dv[d] += sv;
+        }
+    }
+}
+
+// One head's backward: the window of keys and values slides along the sequence in chunks of C
+// columns; each chunk's queries go through in tiles of T, and a key's dk, dv rows are stored
+// once no later query can see it.
+void backward_head(const Band& b, const Grads& x, int64_t bh, Scratch& w) {
+    const int64_t D = b.D, W = b.W, G = b.G;
+    begin_backward(b, x, bh, w);
     load_cols(x.K, bh, -b.h, W, b.N, D, 1.f, w.kt.data(), W);
     load_cols(x.V, bh, -b.h, W, b.N, D, 1.f, w.vt.data(), W);
     for (int64_t c0 = 0; c0 < b.N; c0 += C) {
@@ -450,17 +477,7 @@ void backward_head(const Band& b, const Grads& x, int64_t bh, Scratch& w) {
     const int64_t next = (b.N + C - 1) / C * C;  // the keys still held: next − h … next + h − 1
     store_cols(w.dkt.data(), W, next - b.h, W - C, 0, b.N, D, 1.f, x.dK, bh);
     store_cols(w.dvt.data(), W, next - b.h, W - C, 0, b.N, D, 1.f, x.dV, bh);
-    for (int64_t g = 0; g < G; ++g) {  // global query rows' dq; global keys' sums from the window queries
-        float *dq = x.dQ.at(bh, g), *dk = x.dK.at(bh, g), *dv = x.dV.at(bh, g);
-        for (int64_t d = 0; d < D; ++d) {
-            float sq = 0.f, sk = 0.f, sv = 0.f;
-            for (int64_t r = 0; r < T; ++r) {
-                const size_t at = size_t((g * D + d) * T + r);
-                sq += w.gacc[at], sk += w.dkg[at], sv += w.dvg[at];
-            }
-            dq[d] = b.scale * sq, dk[d] += sk, dv[d] += sv;
-        }
-    }
+    finish_global_rows(b, x, bh, w);
     stream_fence();
 }
 

@@ -32,6 +32,34 @@ static MatrixLayout matrix_layout(const Tensor& t) {
     return {copy, false, std::max<int64_t>(c, 1)};
 }
 
+// One sgemm per matrix of the broadcast batch into c ([batch, M, N], contiguous); small
+// matrices: several per thread (OpenBLAS stays single-threaded inside).
+static void gemm_each_matrix(const MatrixLayout& la, const MatrixLayout& lb, const Shape& batch, int64_t M, int64_t N,
+                             int64_t K, Tensor& c) {
+    Shape a_full = batch, b_full = batch;
+    a_full.insert(a_full.end(), {M, K});
+    b_full.insert(b_full.end(), {K, N});
+    Strides sa = detail::broadcast_strides(la.storage, a_full);
+    Strides sb = detail::broadcast_strides(lb.storage, b_full);
+    const float* pa = la.storage.data();
+    const float* pb = lb.storage.data();
+    float* pc = c.data();
+    auto offset_of = [&](int64_t idx, const Strides& s) {
+        int64_t off = 0;
+        for (int64_t d = int64_t(batch.size()) - 1; d >= 0; --d) {
+            off += (idx % batch[size_t(d)]) * s[size_t(d)];
+            idx /= batch[size_t(d)];
+        }
+        return off;
+    };
+    int64_t grain = 2 * M * N * K >= (1 << 22) ? 1 : std::max<int64_t>(1, (1 << 22) / std::max<int64_t>(2 * M * N * K, 1));
+    parallel_for(0, numel(batch), grain, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i)
+            gemm(la.trans, lb.trans, M, N, K, 1.f, pa + offset_of(i, sa), la.ld, pb + offset_of(i, sb), lb.ld, 0.f,
+                 pc + i * M * N, N);
+    });
+}
+
 // Core product for a, b with dim >= 2 and matching inner dims; result contiguous.
 static Tensor batched_gemm(const Tensor& a, const Tensor& b) {
     int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
@@ -52,30 +80,7 @@ static Tensor batched_gemm(const Tensor& a, const Tensor& b) {
         return c;
     }
     MatrixLayout la = matrix_layout(a), lb = matrix_layout(b);
-    Shape a_full = batch, b_full = batch;
-    a_full.insert(a_full.end(), {M, K});
-    b_full.insert(b_full.end(), {K, N});
-    Strides sa = detail::broadcast_strides(la.storage, a_full);
-    Strides sb = detail::broadcast_strides(lb.storage, b_full);
-    int64_t nbatch = numel(batch);
-    const float* pa = la.storage.data();
-    const float* pb = lb.storage.data();
-    float* pc = c.data();
-    auto offset_of = [&](int64_t idx, const Strides& s) {
-        int64_t off = 0;
-        for (int64_t d = int64_t(batch.size()) - 1; d >= 0; --d) {
-            off += (idx % batch[size_t(d)]) * s[size_t(d)];
-            idx /= batch[size_t(d)];
-        }
-        return off;
-    };
-    // Small matrices: one sgemm per thread (OpenBLAS stays single-threaded inside).
-    int64_t grain = 2 * M * N * K >= (1 << 22) ? 1 : std::max<int64_t>(1, (1 << 22) / std::max<int64_t>(2 * M * N * K, 1));
-    parallel_for(0, nbatch, grain, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i)
-            gemm(la.trans, lb.trans, M, N, K, 1.f, pa + offset_of(i, sa), la.ld, pb + offset_of(i, sb), lb.ld, 0.f,
-                 pc + i * M * N, N);
-    });
+    gemm_each_matrix(la, lb, batch, M, N, K, c);
     return c;
 }
 

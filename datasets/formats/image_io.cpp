@@ -20,6 +20,54 @@ namespace attnlab::datasets {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// A corrupt header can claim a gigapixel image from a few bytes (stb decodes missing data as
+// black): refuse before decoding. No format packs more than ~8,300 pixels per byte (deflate's
+// 1032:1 on 1-bit PNG), and 64 Mpixel is above any camera photo.
+void refuse_implausible_size(const std::string& path) {
+    constexpr int64_t kMaxPixels = int64_t(1) << 26, kMaxPixelsPerByte = 16384;
+    int file_w = 0, file_h = 0, file_channels = 0;
+    std::error_code ec;
+    if (stbi_info(path.c_str(), &file_w, &file_h, &file_channels)) {
+        const int64_t pixels = int64_t(file_w) * file_h, bytes = int64_t(fs::file_size(path, ec));
+        check(pixels <= kMaxPixels && pixels <= kMaxPixelsPerByte * bytes + (int64_t(1) << 20), "load_image: '", path,
+              "' claims ", file_w, "x", file_h, " pixels in a file of ", bytes, " bytes (a corrupt header?)");
+    }
+}
+
+using Decoded = std::unique_ptr<stbi_uc, void (*)(void*)>;
+
+// The file's pixels, interleaved [h, w, channels], and its size.
+Decoded decode(const std::string& path, int64_t channels, int& file_w, int& file_h) {
+    int file_channels = 0;
+    Decoded decoded(stbi_load(path.c_str(), &file_w, &file_h, &file_channels, int(channels)), stbi_image_free);
+    if (!decoded) {
+        const char* reason = stbi_failure_reason();
+        throw Error(cat("load_image: cannot decode '", path, "': ", reason ? reason : "unknown error",
+                        " (stb_image reads PNG, JPEG, BMP, GIF, TGA, PSD, PNM, HDR)"));
+    }
+    return decoded;
+}
+
+// Interleaved [h, w, C] at the target size: a copy, or a resize.
+std::vector<uint8_t> at_target_size(const std::string& path, const stbi_uc* decoded, int file_w, int file_h,
+                                    int64_t channels, int64_t height, int64_t width) {
+    std::vector<uint8_t> hwc;
+    if (file_w == width && file_h == height) {
+        hwc.assign(decoded, decoded + height * width * channels);
+    } else {
+        hwc.resize(size_t(height * width * channels));
+        int ok = stbir_resize_uint8(decoded, file_w, file_h, 0, hwc.data(), int(width), int(height), 0,
+                                    int(channels));
+        check(ok != 0, "load_image: cannot resize '", path, "' from ", file_h, "x", file_w, " to ", height, "x",
+              width);
+    }
+    return hwc;
+}
+
+}  // namespace
+
 std::vector<uint8_t> load_image_bytes(const std::string& path, int64_t channels, int64_t height,
                                       int64_t width) {
     check(channels >= 1 && channels <= 4, "load_image: channels must be 1..4, got ", channels,
@@ -29,38 +77,12 @@ std::vector<uint8_t> load_image_bytes(const std::string& path, int64_t channels,
     std::error_code ec;
     if (fs::exists(path, ec)) require_regular_file(path, "load_image");  // a FIFO would block
     check(fs::is_regular_file(path, ec), "load_image: cannot find file '", path, "'");
+    refuse_implausible_size(path);
+    int file_w = 0, file_h = 0;
+    Decoded decoded = decode(path, channels, file_w, file_h);
+    std::vector<uint8_t> hwc = at_target_size(path, decoded.get(), file_w, file_h, channels, height, width);
 
-    int file_w = 0, file_h = 0, file_channels = 0;
-    // A corrupt header can claim a gigapixel image from a few bytes (stb decodes missing data as
-    // black): refuse before decoding. No format packs more than ~8,300 pixels per byte (deflate's
-    // 1032:1 on 1-bit PNG), and 64 Mpixel is above any camera photo.
-    constexpr int64_t kMaxPixels = int64_t(1) << 26, kMaxPixelsPerByte = 16384;
-    if (stbi_info(path.c_str(), &file_w, &file_h, &file_channels)) {
-        const int64_t pixels = int64_t(file_w) * file_h, bytes = int64_t(fs::file_size(path, ec));
-        check(pixels <= kMaxPixels && pixels <= kMaxPixelsPerByte * bytes + (int64_t(1) << 20), "load_image: '", path,
-              "' claims ", file_w, "x", file_h, " pixels in a file of ", bytes, " bytes (a corrupt header?)");
-    }
-    std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
-        stbi_load(path.c_str(), &file_w, &file_h, &file_channels, int(channels)), stbi_image_free);
-    if (!decoded) {
-        const char* reason = stbi_failure_reason();
-        throw Error(cat("load_image: cannot decode '", path, "': ", reason ? reason : "unknown error",
-                        " (stb_image reads PNG, JPEG, BMP, GIF, TGA, PSD, PNM, HDR)"));
-    }
-
-    // Interleaved [h, w, C] at the target size.
-    std::vector<uint8_t> hwc;
-    if (file_w == width && file_h == height) {
-        hwc.assign(decoded.get(), decoded.get() + height * width * channels);
-    } else {
-        hwc.resize(size_t(height * width * channels));
-        int ok = stbir_resize_uint8(decoded.get(), file_w, file_h, 0, hwc.data(), int(width),
-                                    int(height), 0, int(channels));
-        check(ok != 0, "load_image: cannot resize '", path, "' from ", file_h, "x", file_w, " to ",
-              height, "x", width);
-    }
-
-    std::vector<uint8_t> chw(hwc.size());
+    std::vector<uint8_t> chw(hwc.size());  // planar [C, h, w]
     const int64_t plane = height * width;
     for (int64_t p = 0; p < plane; ++p)
         for (int64_t c = 0; c < channels; ++c) chw[size_t(c * plane + p)] = hwc[size_t(p * channels + c)];
