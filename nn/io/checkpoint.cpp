@@ -41,6 +41,14 @@ static void require_checkpoint_like(const fs::path& dir) {
     }
 }
 
+// Removes `p` if it exists, after require_checkpoint_like; true when there was one to remove.
+static bool remove_checkpoint_copy(const fs::path& p) {
+    if (!fs::exists(p)) return false;
+    require_checkpoint_like(p);
+    fs::remove_all(p);
+    return true;
+}
+
 static std::string json_text(const nlohmann::json& j) { return j.dump(2) + "\n"; }
 
 static NamedTensors model_tensors(const Module& model) {
@@ -71,10 +79,7 @@ static nlohmann::json training_state_meta(const Module& model, const Optimizer& 
 // interrupted save is removed first.
 static void write_fresh_copy(const fs::path& fresh, const Module& model, const nlohmann::json& config,
                              const Optimizer* optimizer, const TrainState& state) {
-    if (fs::exists(fresh)) {
-        require_checkpoint_like(fresh);
-        fs::remove_all(fresh);
-    }
+    remove_checkpoint_copy(fresh);
     fs::create_directory(fresh);
     save_weights((fresh / kModelFile).string(), model);
     write_file_atomic((fresh / kConfigFile).string(), json_text(config));
@@ -85,24 +90,17 @@ static void write_fresh_copy(const fs::path& fresh, const Module& model, const n
 }
 
 // Step 2, the swap: DIR -> DIR.old, DIR.new -> DIR, remove DIR.old. At every moment either
-// DIR or DIR.old is a complete checkpoint (load_checkpoint falls back to DIR.old).
+// DIR or DIR.old is a complete checkpoint (the loaders fall back to DIR.old: resolve_checkpoint_dir).
 static void swap_into_place(const fs::path& dir, const fs::path& fresh, const fs::path& old,
                             const fs::path& parent) {
     if (fs::exists(dir)) {
         require_checkpoint_like(dir);
-        if (fs::exists(old)) {
-            require_checkpoint_like(old);
-            fs::remove_all(old);
-        }
+        remove_checkpoint_copy(old);
         fs::rename(dir, old);
     }
     fs::rename(fresh, dir);
     fsync_directory(parent.string());
-    if (fs::exists(old)) {
-        require_checkpoint_like(old);
-        fs::remove_all(old);
-        fsync_directory(parent.string());
-    }
+    if (remove_checkpoint_copy(old)) fsync_directory(parent.string());
 }
 
 void save_checkpoint(const std::string& dir_in, const Module& model, const nlohmann::json& config,
@@ -135,16 +133,10 @@ std::string recover_interrupted_save(const std::string& dir_in) {
             fs::rename(old, dir);
             action = cat("restored ", dir.string(), " from ", old.string());
         }
-        if (fs::exists(fresh)) {  // killed while DIR.new was written: roll back to DIR
-            require_checkpoint_like(fresh);
-            fs::remove_all(fresh);
-            if (action.empty()) action = cat("removed the incomplete ", fresh.string());
-        }
-        if (fs::exists(old) && fs::is_directory(dir)) {  // killed before the old copy was removed
-            require_checkpoint_like(old);
-            fs::remove_all(old);
-            if (action.empty()) action = cat("removed the stale ", old.string());
-        }
+        if (remove_checkpoint_copy(fresh) && action.empty())  // killed while DIR.new was written: roll back to DIR
+            action = cat("removed the incomplete ", fresh.string());
+        if (fs::is_directory(dir) && remove_checkpoint_copy(old) && action.empty())  // killed before DIR.old was removed
+            action = cat("removed the stale ", old.string());
         if (!action.empty()) fsync_directory(parent.string());
         return action;
     } catch (const fs::filesystem_error& e) {

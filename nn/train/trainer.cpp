@@ -503,8 +503,6 @@ bool Trainer::run_epoch(Session& s, int64_t epoch) {
     return true;
 }
 
-// After the training steps of epoch `epoch` (0-based): evaluate (if due), log, save best/
-// and last/, print the epoch line. False when the eval loss or the weights are not finite.
 // The epoch's line in the history: its training meters, the evaluation, time and memory.
 EpochRecord Trainer::epoch_record(const Session& s, int64_t epoch, bool evaluated, const EvalResult& ev,
                                   double train_seconds) const {
@@ -530,6 +528,8 @@ void Trainer::save_epoch(const Session& s, int64_t epoch, bool improved) const {
     });
 }
 
+// After the training steps of epoch `epoch` (0-based): evaluate (if due), log, save best/
+// and last/, print the epoch line. False when the eval loss or the weights are not finite.
 bool Trainer::finish_epoch(Session& s, int64_t epoch) {
     const double train_seconds = s.epoch_seconds_before;
     s.epoch_seconds_before = 0;
