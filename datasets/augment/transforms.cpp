@@ -133,7 +133,7 @@ void transform_image(const uint8_t* image, int64_t C, int64_t H, int64_t W,
     // bytes -> bytes into buffers[next_buffer], randomness from `random` (after
     // the six words above, so existing draws keep their values), and their
     // switches in AugmentOptions. Batch-level mixing (Mixup, CutMix) is in
-    // nn/train/trainer.cpp.
+    // nn/train/trainer_step.cpp.
 
     normalize_image(current, C, H, W, norm, out);
 }

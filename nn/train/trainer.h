@@ -126,7 +126,7 @@ public:
     bool evaluates_after(int64_t epoch) const;
 
 private:
-    struct Session;  // the state of one fit() (trainer.cpp)
+    struct Session;  // the state of one fit() (trainer_session.h)
     using TimePoint = std::chrono::steady_clock::time_point;
     // fit() in named steps: resume, then per epoch run_epoch (the steps) and finish_epoch
     // (evaluate, log, save, print); each returns false when the run stops.
