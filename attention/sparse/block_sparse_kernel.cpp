@@ -47,8 +47,8 @@ using BlockSource = std::function<void(int64_t bh, const BlockVisitor&)>;  // th
 
 // How many blocks ahead a key-lanes block prefetches the keys of (Block::next_runs), into L2:
 // at N = 16384 a head's K, V, dK, dV (2 MB each at D = 32) are past the 1 MB L2, and a block's
-// random key blocks are misses. 8 blocks ahead into L2 measured faster than 1 or 3 into L1 (the
-// lines were gone from the 32 KB L1 again before their use) and no slower than 16.
+// random key blocks are misses. Into L1 the lines are gone from the 32 KB again before their
+// use; how far ahead was chosen by measurement (results/code_notes.md).
 constexpr int64_t kPrefetchAhead = 8;
 
 void for_each_block(const SparseLayout& L, const BlockVisitor& f) {

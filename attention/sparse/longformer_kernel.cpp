@@ -16,7 +16,7 @@
 //     written once, when the last tile that sees it is done (no zero-fill, no second pass);
 //     the G global keys' own sums are added to their rows at the end.
 // Outputs of 8 MB or more (out, dq, dk, dv) are stored around the cache (non-temporal stores:
-// no read for ownership, a quarter of the traffic; measured 12 % faster at N = 16384).
+// no read for ownership, a quarter of the traffic; results/code_notes.md).
 // Time O(N·(w + 1 + 2G)·D) per head (the exact pairs, plus the 16-lane padding of the last
 // tile), memory O(N) saved (L_i) beyond q, k, v, out; the held tiles, [D, C + 2h] (9 KB at
 // D = 32, w = 8), stay in L1/L2.
@@ -42,7 +42,7 @@ namespace {
 
 constexpr int64_t T = 16;  // queries per tile: the lanes of every vector loop
 // Keys are transposed C at a time (with the 2h around them), and the held columns slide once
-// per C: sliding per tile of 16 was a memmove per row, 9 % of the time.
+// per C: sliding per tile of 16 would be a memmove per row (results/code_notes.md).
 constexpr int64_t C = 64;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
