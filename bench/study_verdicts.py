@@ -88,7 +88,8 @@ def verdict_linformer(acc, source):
         if below:
             worse_any.append(rival)
         spread = f" ± {std:.2f}" if std is not None else ""
-        call = "**yes, Linformer better**" if above else ("**yes, Linformer worse**" if below else "no")
+        call = ("unknown (one seed)" if ci is None else
+                "**yes, Linformer better**" if above else ("**yes, Linformer worse**" if below else "no"))
         lines.append(f"| {rival} | {len(seeds)} | {', '.join(f'{d:+.2f}' for d in diffs)} | "
                      f"{mean:+.2f}{spread} | {fmt_interval(ci)} | {call} |")
     if max_seeds < 2:
