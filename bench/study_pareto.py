@@ -11,12 +11,13 @@ cheaper). Writes a Markdown table and two plots with gnuplot:
 
     /usr/bin/python3 bench/study_pareto.py                       # 65 tokens: results/study_pareto.{md,*.png}
     /usr/bin/python3 bench/study_pareto.py --study results/long1024 --speed results/study_speed_1025.json \\
-        --out results/long1024/study_pareto                      # 1025 tokens
+        --out results/long1024/study_pareto --label '1025 tokens'  # 1025 tokens
 """
 import argparse
 import csv
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -64,6 +65,7 @@ set title '{title}'
 set xlabel '{xlabel}'
 set ylabel 'final test accuracy (%), mean ± std over seeds'
 set grid
+set offsets graph 0.05, graph 0.15, graph 0.08, graph 0.05
 {'set logscale x' if logx else ''}
 set key bottom right
 plot '{dat}' using 1:2:3 with yerrorbars pt 7 lc rgb '#888888' title 'variant', \\
@@ -79,12 +81,14 @@ def main():
     p.add_argument("--speed", default="results/study_speed.json", help="bench/study_speed.py's JSON")
     p.add_argument("--coretype", default=None, help="OPENBLAS_CORETYPE rows to use (default: the first)")
     p.add_argument("--out", default="results/study_pareto", help="output stem (.md and -speed.png, -memory.png)")
+    p.add_argument("--label", default="", help="the setting, shown in the plot titles (e.g. '1025 tokens')")
     a = p.parse_args()
 
     acc = read_accuracy(a.study)
     speed, machine, coretype = read_speed(a.speed, a.coretype)
     names = [n for n in acc if n in speed]
-    missing = sorted(set(acc) ^ set(speed))
+    untrained = sorted(set(speed) - set(acc))
+    unmeasured = sorted(set(acc) - set(speed))
     fast = pareto({n: (acc[n][0], -speed[n][0]) for n in names})
     has_mem = all(speed[n][1] is not None for n in names)
     small = pareto({n: (acc[n][0], speed[n][1]) for n in names}) if has_mem else set()
@@ -93,7 +97,7 @@ def main():
              f"Accuracy: `{a.study}/study_seeds.csv` (final test accuracy, mean ± std over the seeds done). "
              f"Cost: `{a.speed}` ({machine}, OPENBLAS_CORETYPE={coretype}). A variant is Pareto-optimal when no "
              "other is at least as accurate and at least as cheap, and strictly better in one.", "",
-             "Produced by:", "", "```", "/usr/bin/python3 bench/study_pareto.py " + " ".join(sys.argv[1:]), "```", "",
+             "Produced by:", "", "```", "/usr/bin/python3 bench/study_pareto.py " + shlex.join(sys.argv[1:]), "```", "",
              "| variant | seeds | accuracy (%) | train img/s | peak train RSS (MB) | optimal: speed | optimal: memory |",
              "|---|---:|---:|---:|---:|:---:|:---:|"]
     for n in sorted(names, key=lambda n: -acc[n][0]):
@@ -102,17 +106,21 @@ def main():
         spread = f" ± {s:.2f}" if k > 1 else " (1 seed)"
         lines.append(f"| {n} | {k} | {m:.2f}{spread} | {speed[n][0]:.0f} | {mem} | "
                      f"{'**yes**' if n in fast else ''} | {'**yes**' if n in small else ''} |")
-    if missing:
-        lines += ["", "Not in both inputs (left out): " + ", ".join(missing) + "."]
+    if untrained:
+        lines += ["", f"Not trained yet ({len(names)} of {len(speed)} variants shown): " + ", ".join(untrained) + "."]
+    if unmeasured:
+        lines += ["", "No speed row (left out): " + ", ".join(unmeasured) + "."]
     if not has_mem:
         lines += ["", "The speed JSON has no peak RSS (an older bench/study_speed.py): no memory front."]
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
     with open(a.out + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
-    plot(a.out + "-speed.png", "Accuracy vs training speed", "training images/s (higher is cheaper)",
+    setting = ", ".join(x for x in [a.label, f"{len(names)} of {len(speed)} variants trained" if untrained else ""] if x)
+    suffix = f" ({setting})" if setting else ""
+    plot(a.out + "-speed.png", "Accuracy vs training speed" + suffix, "training images/s (higher is cheaper)",
          {n: (speed[n][0], acc[n][0], acc[n][1]) for n in names}, fast, logx=True)
     if has_mem:
-        plot(a.out + "-memory.png", "Accuracy vs peak training memory", "peak training RSS, MB (lower is cheaper)",
+        plot(a.out + "-memory.png", "Accuracy vs peak training memory" + suffix, "peak training RSS, MB (lower is cheaper)",
              {n: (speed[n][1], acc[n][0], acc[n][1]) for n in names}, small, logx=False)
     print("\n".join(lines))
 
