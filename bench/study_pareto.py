@@ -9,7 +9,7 @@ comes from bench/study_speed.py's JSON, measured on one machine: training
 images/s (higher is cheaper) and the training process's peak RSS (lower is
 cheaper). Writes a Markdown table and two plots with gnuplot:
 
-    /usr/bin/python3 bench/study_pareto.py                       # 65 tokens: results/study_pareto.{md,*.png}
+    /usr/bin/python3 bench/study_pareto.py --label '65 tokens'   # 65 tokens: results/study_pareto.{md,*.png}
     /usr/bin/python3 bench/study_pareto.py --study results/long1024 --speed results/study_speed_1025.json \\
         --out results/long1024/study_pareto --label '1025 tokens'  # 1025 tokens
 """
@@ -115,7 +115,8 @@ def main():
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
     with open(a.out + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
-    setting = ", ".join(x for x in [a.label, f"{len(names)} of {len(speed)} variants trained" if untrained else ""] if x)
+    progress = f"{len(names)} of {len(speed)} variants trained" if untrained else ""
+    setting = ", ".join(x for x in (a.label, progress) if x)
     suffix = f" ({setting})" if setting else ""
     plot(a.out + "-speed.png", "Accuracy vs training speed" + suffix, "training images/s (higher is cheaper)",
          {n: (speed[n][0], acc[n][0], acc[n][1]) for n in names}, fast, logx=True)
