@@ -16,6 +16,7 @@ cheaper). Writes a Markdown table and two plots with gnuplot:
 import argparse
 import csv
 import json
+import math
 import os
 import shlex
 import subprocess
@@ -54,23 +55,98 @@ def pareto(points):
     return best
 
 
+# Label placement, in pixels of the 900 x 600 plot: the plotting area, and a 9-point label's size.
+AREA_W, AREA_H = 780, 440
+CHAR_W, LABEL_H = 6.5, 12
+SPOTS = [(8, 8, "left"), (8, -10, "left"), (-8, 8, "right"), (-8, -10, "right"),
+         (8, 22, "left"), (8, -24, "left"), (-8, 22, "right"), (-8, -24, "right")]
+
+
+def axis_ranges(data, logx):
+    """(x0, x1), (y0, y1) in plot units (x as log10 when logx): the points, their error bars and room to label them."""
+    xs = [math.log10(x) if logx else x for x, _, _ in data.values()]
+    lo = min(a - s for _, a, s in data.values())
+    hi = max(a + s for _, a, s in data.values())
+    xspan = (max(xs) - min(xs)) or 1.0
+    yspan = (hi - lo) or 1.0
+    return (min(xs) - 0.12 * xspan, max(xs) + 0.25 * xspan), (lo - 0.08 * yspan, hi + 0.12 * yspan)
+
+
+def overlap(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def place_labels(data, order, xr, yr, logx):
+    """Each name at the first spot beside its point that overlaps no point and no label placed before it
+    (else the spot that overlaps least) -> {name: (x, y, 'left'|'right')} in data units."""
+    def to_px(x, y):
+        t = math.log10(x) if logx else x
+        return (t - xr[0]) / (xr[1] - xr[0]) * AREA_W, (y - yr[0]) / (yr[1] - yr[0]) * AREA_H
+
+    def to_data(px, py):
+        t = xr[0] + px / AREA_W * (xr[1] - xr[0])
+        return (10 ** t if logx else t), yr[0] + py / AREA_H * (yr[1] - yr[0])
+
+    boxes = [(px - 4, py - 4, px + 4, py + 4) for px, py in (to_px(x, a) for x, a, _ in data.values())]
+    placed = {}
+    for n in order:
+        px, py = to_px(data[n][0], data[n][1])
+        w = CHAR_W * len(n)
+
+        def box(spot):
+            dx, dy, align = spot
+            x0 = px + dx if align == "left" else px + dx - w
+            return (x0, py + dy - LABEL_H / 2, x0 + w, py + dy + LABEL_H / 2)
+
+        def clashes(spot):
+            b = box(spot)
+            outside = b[0] < 0 or b[2] > AREA_W or b[1] < 0 or b[3] > AREA_H
+            return outside + sum(overlap(b, o) for o in boxes)
+
+        spot = min(SPOTS, key=clashes)  # min keeps the first of equals: the preferred spots come first
+        boxes.append(box(spot))
+        placed[n] = (*to_data(px + spot[0], py + spot[1]), spot[2])
+    return placed
+
+
+def log_axis_ticks(lo, hi):
+    """At least 3 round values in [lo, hi]: the 1-2-5 series, or multiples of a round step on a narrow axis."""
+    steps = [m * 10 ** e for e in range(-1, 6) for m in (1, 2, 5)]
+    ticks = [t for t in steps if lo <= t <= hi]
+    for step in reversed(steps):
+        if len(ticks) >= 3:
+            break
+        ticks = [k * step for k in range(math.ceil(lo / step), math.floor(hi / step) + 1)]
+    return ticks
+
+
 def plot(out_png, title, xlabel, data, optimal, logx):
+    """data: {name: (cost, acc, std)}; the optimal names in red; each name beside its point without overlaps."""
+    xr, yr = axis_ranges(data, logx)
+    order = sorted(data, key=lambda n: (n not in optimal, -data[n][1]))
+    labels = place_labels(data, order, xr, yr, logx)
     dat = out_png[:-4] + ".dat"
     with open(dat, "w") as f:
         for n, (x, acc, std) in sorted(data.items(), key=lambda kv: kv[1][0]):
-            f.write(f"{x} {acc} {std} {n} {1 if n in optimal else 0}\n")
+            lx, ly, align = labels[n]
+            f.write(f"{x} {acc} {std} {n} {1 if n in optimal else 0} {lx} {ly} {1 if align == 'right' else 0}\n")
+    xrange = f"[{10 ** xr[0]}:{10 ** xr[1]}]" if logx else f"[{xr[0]}:{xr[1]}]"
+    xtics = f"set xtics ({', '.join(f'{t:g}' for t in log_axis_ticks(10 ** xr[0], 10 ** xr[1]))})" if logx else ""
     script = f"""set terminal pngcairo size 900,600 noenhanced
 set output '{out_png}'
 set title '{title}'
 set xlabel '{xlabel}'
 set ylabel 'final test accuracy (%), mean ± std over seeds'
 set grid
-set offsets graph 0.05, graph 0.15, graph 0.08, graph 0.05
 {'set logscale x' if logx else ''}
-set key bottom right
+set xrange {xrange}
+{xtics}
+set yrange [{yr[0]}:{yr[1]}]
+set key outside bottom center horizontal
 plot '{dat}' using 1:2:3 with yerrorbars pt 7 lc rgb '#888888' title 'variant', \\
      '' using 1:($5==1 ? $2 : 1/0) with points pt 7 ps 1.6 lc rgb '#cc2222' title 'Pareto-optimal', \\
-     '' using 1:2:4 with labels offset 0.8,0.6 left font ',9' notitle
+     '' using 6:($8==0 ? $7 : 1/0):4 with labels left font ',9' notitle, \\
+     '' using 6:($8==1 ? $7 : 1/0):4 with labels right font ',9' notitle
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
 
