@@ -62,11 +62,12 @@ SPOTS = [(8, 8, "left"), (8, -10, "left"), (-8, 8, "right"), (-8, -10, "right"),
          (8, 22, "left"), (8, -24, "left"), (-8, 22, "right"), (-8, -24, "right")]
 
 
-def axis_ranges(data, logx):
-    """(x0, x1), (y0, y1) in plot units (x as log10 when logx): the points, their error bars and room to label them."""
-    xs = [math.log10(x) if logx else x for x, _, _ in data.values()]
-    lo = min(a - s for _, a, s in data.values())
-    hi = max(a + s for _, a, s in data.values())
+def axis_ranges(units):
+    """units: {name: (x, acc, std)} with x in plot units -> (x0, x1), (y0, y1): the points, their error bars
+    and room to label them."""
+    xs = [x for x, _, _ in units.values()]
+    lo = min(a - s for _, a, s in units.values())
+    hi = max(a + s for _, a, s in units.values())
     xspan = (max(xs) - min(xs)) or 1.0
     yspan = (hi - lo) or 1.0
     return (min(xs) - 0.12 * xspan, max(xs) + 0.25 * xspan), (lo - 0.08 * yspan, hi + 0.12 * yspan)
@@ -76,36 +77,30 @@ def overlap(a, b):
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def place_labels(data, order, xr, yr, logx):
+def label_box(px, py, width, spot):
+    dx, dy, align = spot
+    x0 = px + dx if align == "left" else px + dx - width
+    return (x0, py + dy - LABEL_H / 2, x0 + width, py + dy + LABEL_H / 2)
+
+
+def place_labels(units, order, xr, yr):
     """Each name at the first spot beside its point that overlaps no point and no label placed before it
-    (else the spot that overlaps least) -> {name: (x, y, 'left'|'right')} in data units."""
-    def to_px(x, y):
-        t = math.log10(x) if logx else x
-        return (t - xr[0]) / (xr[1] - xr[0]) * AREA_W, (y - yr[0]) / (yr[1] - yr[0]) * AREA_H
-
-    def to_data(px, py):
-        t = xr[0] + px / AREA_W * (xr[1] - xr[0])
-        return (10 ** t if logx else t), yr[0] + py / AREA_H * (yr[1] - yr[0])
-
-    boxes = [(px - 4, py - 4, px + 4, py + 4) for px, py in (to_px(x, a) for x, a, _ in data.values())]
+    (else the spot that overlaps least) -> {name: (x, y, 'left'|'right')} in plot units."""
+    sx, sy = AREA_W / (xr[1] - xr[0]), AREA_H / (yr[1] - yr[0])
+    pixels = {n: ((x - xr[0]) * sx, (a - yr[0]) * sy) for n, (x, a, _) in units.items()}
+    boxes = [(px - 4, py - 4, px + 4, py + 4) for px, py in pixels.values()]
     placed = {}
     for n in order:
-        px, py = to_px(data[n][0], data[n][1])
-        w = CHAR_W * len(n)
-
-        def box(spot):
-            dx, dy, align = spot
-            x0 = px + dx if align == "left" else px + dx - w
-            return (x0, py + dy - LABEL_H / 2, x0 + w, py + dy + LABEL_H / 2)
+        px, py = pixels[n]
 
         def clashes(spot):
-            b = box(spot)
+            b = label_box(px, py, CHAR_W * len(n), spot)
             outside = b[0] < 0 or b[2] > AREA_W or b[1] < 0 or b[3] > AREA_H
             return outside + sum(overlap(b, o) for o in boxes)
 
         spot = min(SPOTS, key=clashes)  # min keeps the first of equals: the preferred spots come first
-        boxes.append(box(spot))
-        placed[n] = (*to_data(px + spot[0], py + spot[1]), spot[2])
+        boxes.append(label_box(px, py, CHAR_W * len(n), spot))
+        placed[n] = (xr[0] + (px + spot[0]) / sx, yr[0] + (py + spot[1]) / sy, spot[2])
     return placed
 
 
@@ -122,16 +117,18 @@ def log_axis_ticks(lo, hi):
 
 def plot(out_png, title, xlabel, data, optimal, logx):
     """data: {name: (cost, acc, std)}; the optimal names in red; each name beside its point without overlaps."""
-    xr, yr = axis_ranges(data, logx)
+    to_units, from_units = (math.log10, lambda t: 10 ** t) if logx else (float, float)
+    units = {n: (to_units(x), acc, std) for n, (x, acc, std) in data.items()}
+    xr, yr = axis_ranges(units)
     order = sorted(data, key=lambda n: (n not in optimal, -data[n][1]))
-    labels = place_labels(data, order, xr, yr, logx)
+    labels = place_labels(units, order, xr, yr)
     dat = out_png[:-4] + ".dat"
     with open(dat, "w") as f:
         for n, (x, acc, std) in sorted(data.items(), key=lambda kv: kv[1][0]):
             lx, ly, align = labels[n]
-            f.write(f"{x} {acc} {std} {n} {1 if n in optimal else 0} {lx} {ly} {1 if align == 'right' else 0}\n")
-    xrange = f"[{10 ** xr[0]}:{10 ** xr[1]}]" if logx else f"[{xr[0]}:{xr[1]}]"
-    xtics = f"set xtics ({', '.join(f'{t:g}' for t in log_axis_ticks(10 ** xr[0], 10 ** xr[1]))})" if logx else ""
+            f.write(f"{x} {acc} {std} {n} {1 if n in optimal else 0} {from_units(lx)} {ly} {1 if align == 'right' else 0}\n")
+    x0, x1 = from_units(xr[0]), from_units(xr[1])
+    xtics = f"set xtics ({', '.join(f'{t:g}' for t in log_axis_ticks(x0, x1))})" if logx else ""
     script = f"""set terminal pngcairo size 900,600 noenhanced
 set output '{out_png}'
 set title '{title}'
@@ -139,7 +136,7 @@ set xlabel '{xlabel}'
 set ylabel 'final test accuracy (%), mean ± std over seeds'
 set grid
 {'set logscale x' if logx else ''}
-set xrange {xrange}
+set xrange [{x0}:{x1}]
 {xtics}
 set yrange [{yr[0]}:{yr[1]}]
 set key outside bottom center horizontal
